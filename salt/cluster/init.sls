@@ -1,0 +1,8 @@
+include:
+  - salt.cluster.account
+  - salt.cluster.munge
+  - salt.cluster.slurm
+  - salt.cluster.sshd
+  - salt.cluster.gridftp
+  - salt.cluster.renderer
+  - salt.nodeagent

@@ -1,0 +1,3 @@
+cluster-renderer-povray-pkg-installed:
+  pkg.installed:
+    - name: povray

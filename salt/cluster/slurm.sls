@@ -1,0 +1,75 @@
+{%- from "salt/common/map.jinja" import common with context %}
+# A single-node Slurm with the PBS/Torque wrappers (qsub, qstat, qdel).
+{%- from "salt/cluster/map.jinja" import cluster with context %}
+
+include:
+  - salt.cluster.munge
+
+cluster-slurm-packages-pkg-installed:
+  pkg.installed:
+    - pkgs:
+      - slurmctld
+      - slurmd
+      - slurm-client
+      - slurm-wlm-torque
+
+cluster-slurm-spool-directories-file-directory:
+  file.directory:
+    - names:
+      - /var/spool/slurmctld:
+        - user: slurm
+      - /var/spool/slurmd:
+        - user: root
+    - mode: "0755"
+    - require:
+      - pkg: cluster-slurm-packages-pkg-installed
+
+cluster-slurm-config-file-managed:
+  file.managed:
+    - name: /etc/slurm/slurm.conf
+    - source: salt://salt/cluster/files/slurm.conf.jinja
+    - template: jinja
+    - context:
+        cluster: {{ cluster | json }}
+    - mode: "0644"
+    - require:
+      - pkg: cluster-slurm-packages-pkg-installed
+
+# The host's name is not the node's name, so slurmd is told which node it is.
+cluster-slurmd-defaults-file-managed:
+  file.managed:
+    - name: /etc/default/slurmd
+    - contents: |
+        # File managed by Salt (salt/cluster/slurm.sls). Edits are overwritten.
+        SLURMD_OPTIONS="-N localhost"
+    - mode: "0644"
+    - require:
+      - pkg: cluster-slurm-packages-pkg-installed
+
+cluster-slurmctld-service-running:
+  service.running:
+    - name: slurmctld
+    - enable: {{ common.enable_services_at_boot | json }}
+    - require:
+      - sls: salt.cluster.munge
+      - file: cluster-slurm-spool-directories-file-directory
+    - watch:
+      - file: cluster-slurm-config-file-managed
+
+cluster-slurmd-service-running:
+  service.running:
+    - name: slurmd
+    - enable: {{ common.enable_services_at_boot | json }}
+    - require:
+      - service: cluster-slurmctld-service-running
+    - watch:
+      - file: cluster-slurm-config-file-managed
+      - file: cluster-slurmd-defaults-file-managed
+
+# A node left DOWN by an earlier unclean stop takes no jobs until it is resumed.
+cluster-slurm-node-resumed-cmd-run:
+  cmd.run:
+    - name: scontrol update NodeName=localhost State=RESUME
+    - onlyif: sinfo --noheader --nodes=localhost --format=%t | grep -Eq '^(down|drain)'
+    - require:
+      - service: cluster-slurmd-service-running

@@ -1,0 +1,38 @@
+# A GELF-over-TCP log server made of syslog-ng: a dedicated instance under Supervisor, so
+# the host's own system logging is left alone.
+{%- from "salt/logserver/map.jinja" import logserver with context %}
+{%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/supervisor/program.jinja" import supervisor_program with context %}
+{%- set config_file = common.paths.etc ~ "/logserver/syslog-ng.conf" %}
+
+include:
+  - salt.common
+  - salt.supervisor
+
+logserver-package-pkg-installed:
+  pkg.installed:
+    - name: syslog-ng-core
+
+logserver-state-directory-file-directory:
+  file.directory:
+    - names:
+      - {{ common.paths.data }}/logserver
+      - {{ logserver.records_file.rsplit("/", 1)[0] }}
+    - mode: "0750"
+    - makedirs: True
+
+logserver-config-file-managed:
+  file.managed:
+    - name: {{ config_file }}
+    - source: salt://salt/logserver/files/syslog-ng.conf.jinja
+    - template: jinja
+    - context:
+        logserver: {{ logserver | json }}
+    - makedirs: True
+    - mode: "0644"
+    - check_cmd: syslog-ng --syntax-only -f
+    - require:
+      - pkg: logserver-package-pkg-installed
+{{ supervisor_program("raycrafter-logserver", "salt://salt/logserver/files/raycrafter-logserver.conf.jinja",
+                      {"config_file": config_file, "state_dir": common.paths.data ~ "/logserver"},
+                      restart_on=[{"file": "logserver-config-file-managed"}]) }}

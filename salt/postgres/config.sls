@@ -1,0 +1,32 @@
+{%- from "salt/postgres/map.jinja" import postgres with context %}
+{%- set confdir = "/etc/postgresql/" ~ postgres.version ~ "/main" %}
+
+include:
+  - salt.postgres.package
+
+postgres-listen-config-file-managed:
+  file.managed:
+    - name: {{ confdir }}/conf.d/raycrafter.conf
+    - source: salt://salt/postgres/files/raycrafter.conf.jinja
+    - template: jinja
+    - context:
+        postgres: {{ postgres | json }}
+    - user: postgres
+    - group: postgres
+    - mode: "0644"
+    - makedirs: True
+    - require:
+      - sls: salt.postgres.package
+
+postgres-hba-config-file-managed:
+  file.managed:
+    - name: {{ confdir }}/pg_hba.conf
+    - source: salt://salt/postgres/files/pg_hba.conf.jinja
+    - template: jinja
+    - context:
+        postgres: {{ postgres | json }}
+    - user: postgres
+    - group: postgres
+    - mode: "0640"
+    - require:
+      - sls: salt.postgres.package

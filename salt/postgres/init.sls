@@ -1,0 +1,5 @@
+include:
+  - salt.postgres.package
+  - salt.postgres.config
+  - salt.postgres.service
+  - salt.postgres.database

@@ -1,0 +1,3 @@
+rabbitmq-package-pkg-installed:
+  pkg.installed:
+    - name: rabbitmq-server

@@ -1,0 +1,47 @@
+{%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/map.jinja" import secrets with context %}
+{%- set exchange = rabbitmq.exchange | regex_escape %}
+{%- set queue = rabbitmq.queue | regex_escape %}
+
+include:
+  - salt.rabbitmq.service
+
+rabbitmq-guest-user-absent:
+  rabbitmq_user.absent:
+    - name: guest
+    - require:
+      - sls: salt.rabbitmq.service
+
+rabbitmq-vhost-present:
+  rabbitmq_vhost.present:
+    - name: {{ rabbitmq.vhost }}
+    - require:
+      - sls: salt.rabbitmq.service
+
+# Permissions are (configure, write, read) regexes. The API may declare and publish to
+# the commands exchange only; it can neither read nor touch any queue.
+rabbitmq-api-user-present:
+  rabbitmq_user.present:
+    - name: {{ rabbitmq.api_user }}
+    - password: {{ secrets.rabbitmq_api_password | json }}
+    - perms:
+      - {{ rabbitmq.vhost }}:
+        - '^{{ exchange }}$'
+        - '^{{ exchange }}$'
+        - '^$'
+    - require:
+      - rabbitmq_vhost: rabbitmq-vhost-present
+
+# The worker declares its queue and binds it to the exchange (binding needs write on the
+# queue and read on the exchange), and consumes from the queue. It cannot publish.
+rabbitmq-worker-user-present:
+  rabbitmq_user.present:
+    - name: {{ rabbitmq.worker_user }}
+    - password: {{ secrets.rabbitmq_worker_password | json }}
+    - perms:
+      - {{ rabbitmq.vhost }}:
+        - '^({{ exchange }}|{{ queue }})$'
+        - '^{{ queue }}$'
+        - '^({{ exchange }}|{{ queue }})$'
+    - require:
+      - rabbitmq_vhost: rabbitmq-vhost-present
