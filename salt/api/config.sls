@@ -1,0 +1,43 @@
+{%- from "salt/api/map.jinja" import api with context %}
+{%- from "salt/common/map.jinja" import common, secrets with context %}
+{%- from "salt/postgres/map.jinja" import postgres with context %}
+{%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
+
+include:
+  - salt.api.install
+
+api-config-directory-file-directory:
+  file.directory:
+    - name: {{ config_dir }}
+    - user: root
+    - group: {{ api.user }}
+    - mode: "0750"
+    - require:
+      - user: api-user-present
+
+api-data-directory-file-directory:
+  file.directory:
+    - name: {{ api.data_dir }}
+    - user: {{ api.user }}
+    - group: {{ api.user }}
+    - mode: "0750"
+    - makedirs: True
+    - require:
+      - user: api-user-present
+
+# Holds the database and broker passwords: readable by the API's user only.
+api-config-file-managed:
+  file.managed:
+    - name: {{ api.config_file }}
+    - source: salt://salt/api/files/api.toml.jinja
+    - template: jinja
+    - context:
+        api: {{ api | json }}
+        database_url: "postgresql://{{ postgres.user }}:{{ secrets.postgres_password | urlencode }}@{{ common.hosts.db }}:{{ postgres.port }}/{{ postgres.database }}"
+        amqp_url: "amqp://{{ rabbitmq.api_user }}:{{ secrets.rabbitmq_api_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
+    - user: {{ api.user }}
+    - group: {{ api.user }}
+    - mode: "0600"
+    - require:
+      - file: api-config-directory-file-directory

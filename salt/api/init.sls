@@ -1,0 +1,5 @@
+include:
+  - salt.api.install
+  - salt.api.config
+  - salt.api.database
+  - salt.api.service

@@ -1,0 +1,39 @@
+# The API's TLS certificate: the site's own from pillar, or one generated here once.
+{%- from "salt/nginx/map.jinja" import nginx with context %}
+{%- set names = nginx.server_names %}
+
+nginx-tls-directory-file-directory:
+  file.directory:
+    - name: {{ nginx.certificate_file.rsplit("/", 1)[0] }}
+    - mode: "0755"
+    - makedirs: True
+
+{%- if nginx.tls_certificate %}
+
+nginx-tls-certificate-file-managed:
+  file.managed:
+    - name: {{ nginx.certificate_file }}
+    - contents_pillar: raycrafter:nginx:tls_certificate
+    - mode: "0644"
+
+nginx-tls-key-file-managed:
+  file.managed:
+    - name: {{ nginx.key_file }}
+    - contents_pillar: raycrafter:nginx:tls_key
+    - mode: "0600"
+{%- else %}
+
+nginx-tls-self-signed-certificate-cmd-run:
+  cmd.run:
+    - name: >-
+        openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650
+        -subj "/CN={{ names[0] }}"
+        -addext "subjectAltName={% for name in names %}DNS:{{ name }},{% endfor %}IP:127.0.0.1"
+        -addext "basicConstraints=critical,CA:TRUE"
+        -keyout {{ nginx.key_file }} -out {{ nginx.certificate_file }}
+        && chmod 0600 {{ nginx.key_file }} && chmod 0644 {{ nginx.certificate_file }}
+    - creates: {{ nginx.certificate_file }}
+    - umask: "077"
+    - require:
+      - file: nginx-tls-directory-file-directory
+{%- endif %}

@@ -1,0 +1,3 @@
+nginx-package-pkg-installed:
+  pkg.installed:
+    - name: nginx

@@ -1,0 +1,31 @@
+{%- from "salt/worker/map.jinja" import worker with context %}
+{%- from "salt/common/map.jinja" import common, secrets with context %}
+{%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+
+include:
+  - salt.worker.cluster_access
+
+worker-api-token-file-managed:
+  file.managed:
+    - name: {{ worker.config_dir }}/api.token
+    - contents_pillar: raycrafter_secrets:api_worker_token
+    - user: {{ worker.user }}
+    - group: {{ worker.user }}
+    - mode: "0600"
+    - require:
+      - file: worker-config-directory-file-directory
+
+# Holds the broker password: readable by the worker's user only.
+worker-config-file-managed:
+  file.managed:
+    - name: {{ worker.config_dir }}/worker.toml
+    - source: salt://salt/worker/files/worker.toml.jinja
+    - template: jinja
+    - context:
+        worker: {{ worker | json }}
+        amqp_url: "amqp://{{ rabbitmq.worker_user }}:{{ secrets.rabbitmq_worker_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
+    - user: {{ worker.user }}
+    - group: {{ worker.user }}
+    - mode: "0600"
+    - require:
+      - file: worker-config-directory-file-directory

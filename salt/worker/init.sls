@@ -1,0 +1,5 @@
+include:
+  - salt.worker.install
+  - salt.worker.cluster_access
+  - salt.worker.config
+  - salt.worker.service

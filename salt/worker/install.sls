@@ -1,0 +1,20 @@
+{%- from "salt/worker/map.jinja" import worker with context %}
+{%- from "salt/common/python.jinja" import python_distribution with context %}
+
+include:
+  - salt.common
+
+worker-packages-pkg-installed:
+  pkg.installed:
+    - pkgs:
+      - openssh-client
+      - globus-gass-copy-progs
+
+worker-user-present:
+  user.present:
+    - name: {{ worker.user }}
+    - system: True
+    - home: /var/lib/raycrafter/worker
+    - createhome: True
+    - shell: /usr/sbin/nologin
+{{ python_distribution("worker", worker.venv) }}

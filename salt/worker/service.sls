@@ -1,0 +1,8 @@
+{%- from "salt/worker/map.jinja" import worker with context %}
+{%- from "salt/supervisor/program.jinja" import supervisor_program with context %}
+
+include:
+  - salt.supervisor
+  - salt.worker.config
+{{ supervisor_program("raycrafter-worker", "salt://salt/worker/files/raycrafter-worker.conf.jinja", {"worker": worker},
+                      restart_on=[{"cmd": "worker-distribution-cmd-run"}, {"file": "worker-config-file-managed"}]) }}

@@ -1,0 +1,81 @@
+"""Render tier: every state and every role's highstate render with pillar.example.
+
+Nothing is applied: `state.show_sls` and `state.show_highstate` only compile.
+"""
+import pytest
+import yaml
+
+from support.salt_tree import REPOSITORY, ROLES
+
+STATE_FILES = sorted(
+    path for path in (REPOSITORY / "salt").rglob("*.sls")
+)
+
+# A state each role must bring, and one it must not (roles stay apart on their hosts).
+ROLE_HAS = {
+    "db": "postgres-service-running",
+    "broker": "rabbitmq-service-running",
+    "web": "nginx-service-running",
+    "worker": "worker-config-file-managed",
+    "logging": "logserver-config-file-managed",
+    "cluster": "cluster-slurmd-service-running",
+}
+
+
+def sls_name(path):
+    relative = path.relative_to(REPOSITORY).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "init" else relative.parts
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize("path", STATE_FILES, ids=sls_name)
+def test_every_state_renders(role_minions, path):
+    ret = role_minions["allinone"].salt_call_cli().run("--local", "state.show_sls", sls_name(path))
+    assert ret.returncode == 0, ret.stderr
+    assert isinstance(ret.data, dict) and ret.data, ret.stdout
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_highstate_renders(role_minions, role):
+    ret = role_minions[role].salt_call_cli().run("--local", "state.show_highstate")
+    assert ret.returncode == 0, ret.stderr
+    assert isinstance(ret.data, dict), ret.stdout
+    state_ids = set(ret.data)
+    expected = set(ROLE_HAS.values()) if role == "allinone" else {ROLE_HAS[role]}
+    assert expected <= state_ids
+    assert not (set(ROLE_HAS.values()) - expected) & state_ids, "a role pulled in another role's states"
+
+
+def leaf_keys(tree, prefix=()):
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from leaf_keys(value, prefix + (key,))
+        else:
+            yield prefix + (key,)
+
+
+def test_pillar_example_documents_every_default():
+    example = yaml.safe_load((REPOSITORY / "pillar" / "pillar.example").read_text())["raycrafter"]
+    for defaults_file in sorted((REPOSITORY / "salt").glob("*/defaults.yaml")):
+        component = defaults_file.parent.name
+        defaults = yaml.safe_load(defaults_file.read_text())
+        documented = set(leaf_keys(example.get(component, {})))
+        missing = set(leaf_keys(defaults)) - documented
+        assert not missing, f"pillar.example lacks raycrafter:{component}: {sorted(missing)}"
+
+
+def test_no_secret_literal_in_states_or_pillar_defaults():
+    """Secrets come only from the generated pillar: no state or default carries one."""
+    generated_names = ("password", "token", "private_key")
+    for path in list((REPOSITORY / "salt").rglob("*")) + [REPOSITORY / "pillar" / "pillar.example"]:
+        if path.suffix not in (".sls", ".yaml", ".jinja", ".example"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith("#") or ":" not in stripped:
+                continue
+            key, _, value = stripped.partition(":")
+            if any(name in key for name in generated_names) and value.strip() not in ("", '""', "''"):
+                assert "secrets." in value or "raycrafter_secrets" in value or "profile.get" in value, (
+                    f"{path.relative_to(REPOSITORY)}:{number} sets {key} to a literal"
+                )
