@@ -1,8 +1,16 @@
 # Directories and tools every role needs.
 {%- from "salt/common/map.jinja" import common with context %}
 
+# A fresh host may have no package lists yet; later runs leave apt's cache alone.
+common-package-lists-cmd-run:
+  cmd.run:
+    - name: apt-get update -qq
+    - unless: ls /var/lib/apt/lists/ | grep -q '_Packages'
+
 common-packages-pkg-installed:
   pkg.installed:
+    - require:
+      - cmd: common-package-lists-cmd-run
     - pkgs:
       - ca-certificates
       - openssl

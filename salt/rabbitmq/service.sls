@@ -1,4 +1,6 @@
 {%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+
 include:
   - salt.rabbitmq.config
 
@@ -8,3 +10,12 @@ rabbitmq-service-running:
     - enable: {{ common.enable_services_at_boot | json }}
     - watch:
       - sls: salt.rabbitmq.config
+
+# epmd outlives the broker: one started before this configuration (by a package's own
+# start) keeps listening everywhere until it is stopped with the broker.
+rabbitmq-epmd-rebind-cmd-run:
+  cmd.run:
+    - name: service rabbitmq-server stop && epmd -kill && service rabbitmq-server start
+    - onlyif: ss -ltnH 'sport = :4369' | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]|{{ rabbitmq.bind | regex_escape }}):4369$'
+    - require:
+      - service: rabbitmq-service-running

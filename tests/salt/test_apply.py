@@ -1,0 +1,225 @@
+"""Apply tier: the all-in-one highstate applied for real on this host, then what it did.
+
+Runs as root on the machine `./appliance test` has brought up; it applies the highstate
+through the appliance's own minion configuration and checks the running services.
+"""
+import grp
+import io
+import ipaddress
+import json
+import os
+import pathlib
+import pwd
+import stat
+import subprocess
+import time
+
+import paramiko
+import pika
+import pika.exceptions
+import pytest
+import yaml
+
+pytestmark = pytest.mark.apply
+
+SALT_CALL = "/opt/raycrafter/salt/bin/salt-call"
+CONFIG_DIR = os.environ.get("RAYCRAFTER_SALT_CONFIG_DIR", "/etc/raycrafter/salt")
+SECRETS_FILE = pathlib.Path("/etc/raycrafter/pillar/secrets.sls")
+WORKER_DIR = pathlib.Path("/etc/raycrafter/worker")
+# Ports of internal services that must never listen beyond loopback in the appliance.
+INTERNAL_PORTS = {5432: "postgresql", 5672: "amqp", 25672: "erlang distribution", 4369: "epmd",
+                  8080: "api (waitress)", 12201: "gelf"}
+
+
+def apply_highstate():
+    completed = subprocess.run(
+        [SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json", "--retcode-passthrough",
+         "-l", "quiet", "state.highstate"],
+        capture_output=True, text=True, timeout=1800,
+    )
+    data = json.loads(completed.stdout)["local"] if completed.stdout.strip() else {}
+    return completed.returncode, data, completed.stderr
+
+
+def failures(states):
+    return {key: value["comment"] for key, value in states.items() if value["result"] is not True}
+
+
+@pytest.fixture(scope="module")
+def first_highstate():
+    assert os.geteuid() == 0, "the apply tier runs as root on an appliance host (./appliance test)"
+    return apply_highstate()
+
+
+@pytest.fixture(scope="module")
+def secrets():
+    return yaml.safe_load(SECRETS_FILE.read_text())["raycrafter_secrets"]
+
+
+def test_highstate_applies_without_failures(first_highstate):
+    returncode, states, stderr = first_highstate
+    assert isinstance(states, dict) and states, stderr
+    assert failures(states) == {}
+    assert returncode == 0
+
+
+def listeners():
+    """(address, port) of every listening TCP socket on the host."""
+    output = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in output.splitlines():
+        local = line.split()[3]
+        address, _, port = local.rpartition(":")
+        found.append((address.strip("[]").split("%")[0], int(port)))
+    return found
+
+
+def test_internal_services_listen_on_loopback_only(first_highstate):
+    found = listeners()
+    for port, name in INTERNAL_PORTS.items():
+        addresses = [address for address, listening_port in found if listening_port == port]
+        assert addresses, f"nothing listens on {port} ({name})"
+        for address in addresses:
+            assert address != "*" and ipaddress.ip_address(address).is_loopback, (
+                f"{name} listens on {address}:{port}"
+            )
+
+
+def test_nginx_serves_https_and_redirects_http(first_highstate):
+    ports = {port for _, port in listeners()}
+    assert {80, 443} <= ports
+    redirect = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                               "http://localhost/api/v1/health"], capture_output=True, text=True)
+    assert redirect.stdout == "301 https://localhost/api/v1/health"
+    health = subprocess.run(["curl", "-sS", "--cacert", "/etc/raycrafter/tls/api.crt",
+                             "https://localhost/api/v1/health"], capture_output=True, text=True)
+    assert health.returncode == 0, health.stderr
+    assert json.loads(health.stdout)["database"] in ("ok", True)
+
+
+def test_rabbitmq_guest_user_is_removed(first_highstate):
+    output = subprocess.run(["rabbitmqctl", "-q", "list_users", "--formatter", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    users = {user["user"] for user in json.loads(output)}
+    assert "guest" not in users
+    assert {"raycrafter-api", "raycrafter-worker"} <= users
+
+
+def broker_channel(user, password):
+    parameters = pika.ConnectionParameters(
+        host="127.0.0.1", virtual_host="raycrafter", credentials=pika.PlainCredentials(user, password),
+        connection_attempts=3, retry_delay=1,
+    )
+    connection = pika.BlockingConnection(parameters)
+    channel = connection.channel()
+    channel.confirm_delivery()
+    return connection, channel
+
+
+def test_api_user_publishes_commands_but_cannot_reach_queues(first_highstate, secrets):
+    connection, channel = broker_channel("raycrafter-api", secrets["rabbitmq_api_password"])
+    try:
+        channel.exchange_declare("raycrafter.commands", exchange_type="direct", durable=True)
+        channel.basic_publish("raycrafter.commands", "no-such-route", b"{}")
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            channel.basic_publish("", "worker.commands", b"{}")
+        assert refused.value.reply_code == 403
+    finally:
+        connection.close()
+
+    connection, channel = broker_channel("raycrafter-api", secrets["rabbitmq_api_password"])
+    try:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            channel.queue_declare("worker.commands", durable=True)
+        assert refused.value.reply_code == 403
+    finally:
+        connection.close()
+
+
+def test_worker_user_cannot_publish_commands(first_highstate, secrets):
+    connection, channel = broker_channel("raycrafter-worker", secrets["rabbitmq_worker_password"])
+    try:
+        channel.queue_declare("worker.commands", durable=True)
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            channel.basic_publish("raycrafter.commands", "worker", b"{}")
+        assert refused.value.reply_code == 403
+    finally:
+        connection.close()
+
+
+def test_sshd_offers_public_keys_only(first_highstate):
+    transport = paramiko.Transport(("127.0.0.1", 22))
+    try:
+        transport.start_client(timeout=10)
+        with pytest.raises(paramiko.BadAuthenticationType) as offered:
+            transport.auth_password("render", "any password at all")
+        assert offered.value.allowed_types == ["publickey"]
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize("path, owner", [
+    ("/etc/raycrafter/pillar/secrets.sls", "root"),
+    ("/etc/raycrafter/api/api.toml", "raycrafter-api"),
+    ("/etc/raycrafter/api/admin.token", "root"),
+    ("/etc/raycrafter/api/worker.token", "root"),
+    ("/etc/raycrafter/tls/api.key", "root"),
+    ("/etc/raycrafter/worker/worker.toml", "raycrafter-worker"),
+    ("/etc/raycrafter/worker/api.token", "raycrafter-worker"),
+    ("/etc/raycrafter/worker/standin.key", "raycrafter-worker"),
+    ("/etc/ssh/ssh_host_raycrafter_ed25519_key", "root"),
+])
+def test_secret_files_are_private(first_highstate, path, owner):
+    status = os.stat(path)
+    assert stat.S_IMODE(status.st_mode) == 0o600, f"{path} is {oct(stat.S_IMODE(status.st_mode))}"
+    assert pwd.getpwuid(status.st_uid).pw_name == owner
+    assert grp.getgrgid(status.st_gid).gr_name in (owner, "root")
+
+
+def worker_ssh_client():
+    """An SSH client as the worker connects: its key, the pinned host key, nothing else."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(WORKER_DIR / "standin.known_hosts"))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    key = paramiko.Ed25519Key.from_private_key(io.StringIO((WORKER_DIR / "standin.key").read_text()))
+    client.connect("127.0.0.1", port=22, username="render", pkey=key, look_for_keys=False,
+                   allow_agent=False, timeout=10)
+    return client
+
+
+def run(client, command):
+    _, stdout, stderr = client.exec_command(command, timeout=30)
+    status = stdout.channel.recv_exit_status()
+    return status, stdout.read().decode(), stderr.read().decode()
+
+
+def test_qsub_over_ssh_with_the_worker_key_runs_a_job_to_completion(first_highstate):
+    client = worker_ssh_client()
+    try:
+        marker = f"apply-tier-{os.getpid()}-{time.time_ns()}"
+        script = f"#!/bin/bash\n#PBS -N {marker}\n#PBS -l walltime=00:01:00\necho done $SLURM_JOB_ID\n"
+        status, _, err = run(client, f"mkdir -p ~/{marker} && cat > ~/{marker}/job.sh <<'EOF'\n{script}EOF")
+        assert status == 0, err
+        status, out, err = run(client, f"cd ~/{marker} && qsub -o out.txt -e err.txt job.sh")
+        assert status == 0, err
+        batch_id = out.strip()
+        assert batch_id.isdigit()
+        deadline = time.monotonic() + 60
+        output = ""
+        while time.monotonic() < deadline:
+            _, output, _ = run(client, f"cat ~/{marker}/out.txt 2>/dev/null")
+            if output:
+                break
+            time.sleep(0.5)
+        assert output.strip() == f"done {batch_id}"
+        run(client, f"rm -rf ~/{marker}")
+    finally:
+        client.close()
+
+
+def test_a_second_highstate_changes_nothing(first_highstate):
+    returncode, states, stderr = apply_highstate()
+    assert returncode == 0, stderr
+    assert failures(states) == {}
+    changed = {key: value["changes"] for key, value in states.items() if value["changes"]}
+    assert changed == {}
