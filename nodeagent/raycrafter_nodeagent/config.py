@@ -1,0 +1,310 @@
+"""Command line and environment configuration of the node agent.
+
+The batch script starts one agent per node with a handful of options; every option also
+has a ``RAYCRAFTER_*`` environment variable so a site can set the fixed ones (API URL, CA
+file, log server) once in the batch environment. Everything is checked here, before the
+agent talks to anybody, so a misconfigured node fails at once with a message a human can
+act on instead of burning frame attempts.
+"""
+
+import argparse
+import ipaddress
+import json
+import os
+import socket
+import stat
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from .renderers.command import CommandRenderer
+
+ENV_PREFIX = "RAYCRAFTER_"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class LogServer:
+    """Where GELF records go; ``server_name`` is the name the TLS certificate must carry."""
+
+    host: str
+    port: int
+    tls: bool
+    ca_file: Optional[str]
+    server_name: str
+
+
+@dataclass(frozen=True)
+class Config:
+    api_url: str
+    ca_file: Optional[str]
+    job_id: int
+    token: str = field(repr=False)
+    job_dir: str
+    holder: str
+    batch_job_id: Optional[str]
+    threads: int
+    povray: str
+    renderer_commands: Dict[str, List[str]]
+    log_server: Optional[LogServer]
+    log_queue_size: int
+    log_flush_seconds: float
+    log_tail_lines: int
+    api_timeout: float
+    max_api_outage: float
+    once: bool
+    dry_run: bool
+
+    @property
+    def input_dir(self) -> str:
+        return os.path.join(self.job_dir, "input")
+
+    @property
+    def frames_dir(self) -> str:
+        return os.path.join(self.job_dir, "frames")
+
+    @property
+    def logs_dir(self) -> str:
+        return os.path.join(self.job_dir, "logs")
+
+
+def default_threads() -> int:
+    """The cores this process may run on: the batch system's CPU binding, not the board's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def batch_job_id_from(environ: Mapping[str, str]) -> Optional[str]:
+    """Slurm (also under its qsub wrapper) sets SLURM_JOB_ID, PBS/Torque sets PBS_JOBID."""
+    return environ.get("SLURM_JOB_ID") or environ.get("PBS_JOBID") or None
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    def env(name: str, default: Optional[str] = None) -> Optional[str]:
+        return environ.get(ENV_PREFIX + name, default)
+
+    parser = argparse.ArgumentParser(
+        prog="raycrafter-nodeagent",
+        description="Claim frames of one Raycrafter job, render them and report the results. "
+        "Every option falls back to the RAYCRAFTER_<NAME> environment variable shown.",
+    )
+    api = parser.add_argument_group("API")
+    api.add_argument("--api-url", default=env("API_URL"),
+                     help="the API server, e.g. https://raycrafter.example.org (the agent adds /api/v1) "
+                     "[RAYCRAFTER_API_URL]")
+    api.add_argument("--ca-file", default=env("CA_FILE"),
+                     help="CA bundle that signed the API's certificate; the system store if "
+                     "unset [RAYCRAFTER_CA_FILE]")
+    api.add_argument("--job-id", default=env("JOB_ID"), help="the job to work on [RAYCRAFTER_JOB_ID]")
+    api.add_argument("--token-file", default=env("TOKEN_FILE"),
+                     help="file holding the job's agent token, mode 0600; default "
+                     "JOB_DIR/agent.token [RAYCRAFTER_TOKEN_FILE]")
+    api.add_argument("--holder", default=env("HOLDER"),
+                     help="name this agent claims leases under; default the host name "
+                     "[RAYCRAFTER_HOLDER]")
+    api.add_argument("--api-timeout", type=float, default=float(env("API_TIMEOUT", "30")),
+                     help="seconds one HTTP call may take [RAYCRAFTER_API_TIMEOUT]")
+    api.add_argument("--max-api-outage", type=float, default=float(env("MAX_API_OUTAGE", "900")),
+                     help="give up (exit 4) when the API stays unreachable this many seconds "
+                     "while there is no frame to report [RAYCRAFTER_MAX_API_OUTAGE]")
+
+    render = parser.add_argument_group("rendering")
+    render.add_argument("--job-dir", default=env("JOB_DIR"),
+                        help="the job's scratch directory SCRATCH/raycrafter/JOB_ID with input/, "
+                        "frames/, logs/ [RAYCRAFTER_JOB_DIR]")
+    render.add_argument("--threads", type=int, default=env("THREADS"),
+                        help="renderer threads; default the cores this process may use "
+                        "[RAYCRAFTER_THREADS]")
+    render.add_argument("--povray", default=env("POVRAY", "povray"),
+                        help="POV-Ray executable [RAYCRAFTER_POVRAY]")
+    render.add_argument("--renderer-command", action="append", default=[], metavar="NAME=JSON",
+                        help="a command renderer: NAME=[\"prog\", \"{scene}\", ...] as a JSON "
+                        "argument list with placeholders " + CommandRenderer.placeholder_help()
+                        + "; repeatable [RAYCRAFTER_RENDERER_COMMANDS as a JSON object]")
+    render.add_argument("--log-tail-lines", type=int, default=int(env("LOG_TAIL_LINES", "40")),
+                        help="renderer output lines sent to the API with each result "
+                        "[RAYCRAFTER_LOG_TAIL_LINES]")
+    render.add_argument("--once", action="store_true", help="render one frame, then exit")
+    render.add_argument("--dry-run", action="store_true",
+                        help="claim one frame, log what would be run, hand the frame back, exit")
+
+    logs = parser.add_argument_group("log server (GELF over TCP)")
+    logs.add_argument("--log-host", default=env("LOG_HOST"),
+                      help="log server; without it the agent logs to stderr only [RAYCRAFTER_LOG_HOST]")
+    logs.add_argument("--log-port", type=int, default=int(env("LOG_PORT", "12201")),
+                      help="[RAYCRAFTER_LOG_PORT]")
+    logs.add_argument("--log-tls", action="store_true",
+                      default=(env("LOG_TLS", "") or "").lower() in TRUE_WORDS,
+                      help="TLS to the log server, certificate and host name verified "
+                      "[RAYCRAFTER_LOG_TLS=1]")
+    logs.add_argument("--log-ca-file", default=env("LOG_CA_FILE"),
+                      help="CA bundle for the log server; the system store if unset "
+                      "[RAYCRAFTER_LOG_CA_FILE]")
+    logs.add_argument("--log-server-name", default=env("LOG_SERVER_NAME"),
+                      help="host name the log server's certificate must carry; default "
+                      "--log-host [RAYCRAFTER_LOG_SERVER_NAME]")
+    logs.add_argument("--log-queue-size", type=int, default=int(env("LOG_QUEUE_SIZE", "20000")),
+                      help="records buffered while the log server is unreachable; the oldest "
+                      "are dropped beyond it [RAYCRAFTER_LOG_QUEUE_SIZE]")
+    logs.add_argument("--log-flush-seconds", type=float,
+                      default=float(env("LOG_FLUSH_SECONDS", "20")),
+                      help="how long the agent waits at exit for buffered records to reach the "
+                      "log server [RAYCRAFTER_LOG_FLUSH_SECONDS]")
+    return parser
+
+
+def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Parse and check everything; argparse exits with status 2 on any problem."""
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
+    try:
+        return _checked(args, environ)
+    except ConfigError as error:
+        parser.error(str(error))
+
+
+def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    if not args.api_url:
+        raise ConfigError("--api-url (RAYCRAFTER_API_URL) is required")
+    if not args.job_dir:
+        raise ConfigError("--job-dir (RAYCRAFTER_JOB_DIR) is required")
+    job_id = _job_id(args.job_id)
+    api_url = _api_url(args.api_url)
+    job_dir = os.path.abspath(args.job_dir)
+    if not os.path.isdir(os.path.join(job_dir, "input")):
+        raise ConfigError("job directory %s has no input/ directory" % job_dir)
+    token_file = args.token_file or os.path.join(job_dir, "agent.token")
+    threads = args.threads if args.threads is not None else default_threads()
+    if int(threads) < 1:
+        raise ConfigError("--threads must be at least 1")
+    if args.log_tail_lines < 1 or args.log_queue_size < 1:
+        raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")
+    return Config(
+        api_url=api_url,
+        ca_file=_existing_file(args.ca_file, "--ca-file"),
+        job_id=job_id,
+        token=read_token(token_file),
+        job_dir=job_dir,
+        holder=args.holder or socket.gethostname(),
+        batch_job_id=batch_job_id_from(environ),
+        threads=int(threads),
+        povray=args.povray,
+        renderer_commands=_renderer_commands(args.renderer_command,
+                                             environ.get(ENV_PREFIX + "RENDERER_COMMANDS")),
+        log_server=_log_server(args),
+        log_queue_size=args.log_queue_size,
+        log_flush_seconds=args.log_flush_seconds,
+        log_tail_lines=args.log_tail_lines,
+        api_timeout=args.api_timeout,
+        max_api_outage=args.max_api_outage,
+        once=args.once or args.dry_run,
+        dry_run=args.dry_run,
+    )
+
+
+def _job_id(value: Optional[str]) -> int:
+    if value is None:
+        raise ConfigError("--job-id (RAYCRAFTER_JOB_ID) is required")
+    try:
+        job_id = int(value)
+    except ValueError:
+        raise ConfigError("--job-id must be a number, not %r" % value) from None
+    if job_id < 1:
+        raise ConfigError("--job-id must be positive")
+    return job_id
+
+
+def _api_url(url: str) -> str:
+    """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "https":
+        return url.rstrip("/")
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname or ""):
+        return url.rstrip("/")
+    raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _existing_file(path: Optional[str], option: str) -> Optional[str]:
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise ConfigError("%s %s does not exist or is not a file" % (option, path))
+    return path
+
+
+def read_token(path: str) -> str:
+    """Read the agent token, refusing a file that others could have read too.
+
+    A token readable by the group or the world may already be known to other users of the
+    cluster, who could then report forged frames for this job.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError("token file %s does not exist" % path) from None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            "token file %s has mode %04o: it must be readable by its owner only "
+            "(chmod 600 %s)" % (path, mode, path))
+    with open(path, encoding="ascii") as handle:
+        token = handle.read().strip()
+    if not token:
+        raise ConfigError("token file %s is empty" % path)
+    return token
+
+
+def _renderer_commands(options: List[str], env_json: Optional[str]) -> Dict[str, List[str]]:
+    commands: Dict[str, List[str]] = {}
+    if env_json:
+        try:
+            loaded = json.loads(env_json)
+        except ValueError as error:
+            raise ConfigError("RAYCRAFTER_RENDERER_COMMANDS is not JSON: %s" % error) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("RAYCRAFTER_RENDERER_COMMANDS must be a JSON object NAME -> list")
+        commands.update(loaded)
+    for option in options:
+        name, sep, template = option.partition("=")
+        if not sep or not name:
+            raise ConfigError("--renderer-command wants NAME=JSON, not %r" % option)
+        try:
+            commands[name] = json.loads(template)
+        except ValueError as error:
+            raise ConfigError("--renderer-command %s: not JSON: %s" % (name, error)) from None
+    if "povray" in commands:
+        raise ConfigError("the name povray is taken by the built-in POV-Ray renderer")
+    for name, template in commands.items():
+        try:
+            CommandRenderer.check_template(template)
+        except ValueError as error:
+            raise ConfigError("renderer command %s: %s" % (name, error)) from None
+    return commands
+
+
+def _log_server(args: argparse.Namespace) -> Optional[LogServer]:
+    if not args.log_host:
+        return None
+    if not 0 < args.log_port < 65536:
+        raise ConfigError("--log-port must be a TCP port number")
+    return LogServer(
+        host=args.log_host,
+        port=args.log_port,
+        tls=args.log_tls,
+        ca_file=_existing_file(args.log_ca_file, "--log-ca-file"),
+        server_name=args.log_server_name or args.log_host,
+    )

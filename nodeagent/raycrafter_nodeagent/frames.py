@@ -1,0 +1,84 @@
+"""Where a frame's files live in the job's scratch directory, and how a rendered image
+becomes ``frames/frame_NNNNN.png``.
+
+The worker collects whatever is in ``frames/``, so an image only ever appears there whole
+(renamed into place on the same file system) and only after it was checked to be the PNG
+that was asked for.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import struct
+from dataclasses import dataclass
+from typing import Tuple
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SAFE_RELATIVE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+class BadImage(Exception):
+    """The renderer exited cleanly but its output is missing or not the requested image."""
+
+
+@dataclass(frozen=True)
+class DeliveredFrame:
+    path: str
+    checksum: str
+    size: int
+
+
+def frame_path(frames_dir: str, frame: int) -> str:
+    return os.path.join(frames_dir, "frame_%05d.png" % frame)
+
+
+def scene_path(input_dir: str, scene_file: str) -> str:
+    """The scene's absolute path, refusing anything that could leave ``input/``.
+
+    The name comes from the API, which comes from a user; a path component of ``..``, an
+    absolute path or a name that starts like an option is refused outright.
+    """
+    if not SAFE_RELATIVE_PATH.match(scene_file) or ".." in scene_file.split("/"):
+        raise ValueError("scene file name %r is not a plain relative path" % scene_file)
+    path = os.path.join(input_dir, scene_file)
+    if not os.path.isfile(path):
+        raise ValueError("scene file %s is missing from the job's input directory" % scene_file)
+    return path
+
+
+def make_work_dir(frames_dir: str, frame: int, lease_id: str) -> str:
+    """A fresh directory for one lease, next to the final images so the rename is atomic."""
+    safe_lease = re.sub(r"[^A-Za-z0-9_-]", "_", lease_id)
+    path = os.path.join(frames_dir, ".work-%05d-%s" % (frame, safe_lease))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def remove_work_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def png_size(path: str) -> Tuple[int, int]:
+    """(width, height) from the IHDR chunk, which the PNG format puts first."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise BadImage("%s is not a PNG image" % os.path.basename(path))
+    return struct.unpack(">II", head[16:24])
+
+
+def deliver(image: str, frames_dir: str, frame: int, width: int, height: int) -> DeliveredFrame:
+    """Check the rendered image, then rename it into place and return what the API records."""
+    actual = png_size(image)
+    if actual != (width, height):
+        raise BadImage("image is %dx%d, the job asked for %dx%d" % (actual + (width, height)))
+    digest = hashlib.sha256()
+    with open(image, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    size = os.path.getsize(image)
+    target = frame_path(frames_dir, frame)
+    os.replace(image, target)
+    return DeliveredFrame(target, digest.hexdigest(), size)

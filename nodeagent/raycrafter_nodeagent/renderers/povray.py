@@ -1,0 +1,102 @@
+"""POV-Ray 3.7 as a renderer: one frame of the job's animation per call."""
+
+import glob
+import os
+import re
+from typing import Any, Dict, List, Optional
+
+from . import FrameTask
+
+PROGRESS = re.compile(r"^Rendered (\d+) of (\d+) pixels")
+ERROR = re.compile(r"\b(Parse )?Error\b")
+
+# The job options the API allows for POV-Ray (name -> type, minimum, maximum), checked again
+# here because they become command-line switches on the cluster.
+OPTIONS = {
+    "antialias": (bool, None, None),
+    "antialias_threshold": (float, 0.0, 3.0),
+    "antialias_depth": (int, 1, 9),
+    "quality": (int, 0, 11),
+}
+
+
+def option_switches(options: Dict[str, Any]) -> List[str]:
+    """The POV-Ray switches for the job's options, e.g. ``{"quality": 9}`` -> ``+Q9``."""
+    for name, value in options.items():
+        if name not in OPTIONS:
+            raise ValueError("unknown POV-Ray option %r (known: %s)" % (name, ", ".join(OPTIONS)))
+        kind, low, high = OPTIONS[name]
+        if kind is bool:
+            ok = isinstance(value, bool)
+        else:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and (kind is float or isinstance(value, int)) and low <= value <= high)
+        if not ok:
+            raise ValueError("POV-Ray option %s=%r is out of range" % (name, value))
+    switches = []
+    threshold = options.get("antialias_threshold")
+    if options.get("antialias") is False:
+        switches.append("-A")
+    elif options.get("antialias") or threshold is not None:
+        # Always with a decimal point: POV-Ray refuses "+A0".
+        switches.append("+A" + ("%.4f" % threshold if threshold is not None else ""))
+    if "antialias_depth" in options:
+        switches.append("+R%d" % options["antialias_depth"])
+    if "quality" in options:
+        switches.append("+Q%d" % options["quality"])
+    return switches
+
+
+class PovrayRenderer:
+    """Renders frame N of KFI..KFF as the subset +SF N +EF N, so ``clock`` matches the
+    frame's place in the whole animation while the node renders only its own frame."""
+
+    name = "povray"
+
+    def __init__(self, executable: str) -> None:
+        self._executable = executable
+        self._reported_percent = -1
+
+    def command(self, task: FrameTask) -> List[str]:
+        switches = option_switches(task.options)
+        self._reported_percent = -1
+        return [
+            self._executable, "+I" + task.scene_path, "+O" + task.output_path, "+FN",
+            "+W%d" % task.width, "+H%d" % task.height, "-D", "-V",
+            "+KFI%d" % task.first, "+KFF%d" % task.last, "+SF%d" % task.frame,
+            "+EF%d" % task.frame, "+WT%d" % task.threads,
+        ] + switches
+
+    def produced_file(self, task: FrameTask) -> Optional[str]:
+        """In animation mode POV-Ray appends the frame number to the output name, padded
+        to the width of the last frame number (frame3.png, frame03.png), and not at all for
+        a one-frame job: the work directory holds exactly one image either way."""
+        images = glob.glob(os.path.join(glob.escape(task.work_dir), "*.png"))
+        return images[0] if len(images) == 1 else None
+
+    def show_line(self, line: str) -> bool:
+        """Pixel counters (printed with +V every 1024 pixels) are shown each 10 percent."""
+        match = PROGRESS.match(line)
+        if not match:
+            return True
+        done, total = int(match.group(1)), int(match.group(2))
+        percent = 100 * done // total if total else 100
+        if percent // 10 > self._reported_percent // 10:
+            self._reported_percent = percent
+            return True
+        return False
+
+    def failure_detail(self, log_tail: str) -> Optional[str]:
+        """POV-Ray's first error message, with the lines it wrapped at 80 columns joined,
+        e.g. ``File 'scene.pov' line 3: Parse Error: ...``: what a user needs to fix.
+        Without one (a refused option, say), its last line."""
+        lines = log_tail.splitlines()
+        for index, line in enumerate(lines):
+            if ERROR.search(line):
+                message = [line.strip()]
+                for continuation in lines[index + 1:]:
+                    if not continuation.startswith(" "):
+                        break
+                    message.append(continuation.strip())
+                return " ".join(message)
+        return lines[-1] if lines else None

@@ -1,0 +1,231 @@
+"""Real pieces for the node agent's tests: the API (waitress + SQLite), POV-Ray, syslog-ng
+as the GELF receiver, and the agent itself as a subprocess, exactly as a batch job starts it.
+
+The test plays the worker: it creates a job as a user, moves it to ``submitted`` with the
+worker's token, lays out the job's scratch directory and writes the agent token (0600).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from support import api_server
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.gelf_receiver import GelfReceiver
+from support.polling import wait_for
+
+SCENES = Path(__file__).parent / "scenes"
+BATCH_JOB_ID = "4242"
+# Options that make the example scene take several seconds per frame on one thread, for
+# tests that must act while a frame is being rendered.
+SLOW = {"width": 480, "height": 360,
+        "options": {"antialias": True, "antialias_threshold": 0.0, "antialias_depth": 9}}
+
+
+class Api:
+    """The API server plus the calls a test needs as a user and as the worker."""
+
+    def __init__(self, tmp_path, **settings):
+        config = dict(database_url="sqlite:///%s/api.db" % tmp_path,
+                      data_dir=str(tmp_path / "api-data"), amqp_url="", lease_seconds=60,
+                      max_attempts=3)
+        config.update(settings)
+        self.config_path = write_config(tmp_path / "api.toml", **config)
+        self.server = ApiServer(self.config_path).start()
+        self.user_token = create_user(self.config_path, "alice")
+        self.worker_token = ensure_worker_token(self.config_path)
+
+    @property
+    def root(self):
+        """What the agent gets as --api-url: it adds /api/v1 itself."""
+        return self.server.base
+
+    def stop(self):
+        self.server.stop()
+
+    def restart_on_same_port(self, monkeypatch):
+        """Start the server again where the agent expects it (same port, same database)."""
+        port = self.server.port
+        monkeypatch.setattr(api_server, "_free_port", lambda: port)
+        self.server.start()
+
+    def call(self, method, path, token, body=None, content_type="application/json"):
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.server.url + path, data=data, method=method,
+                                         headers={"Authorization": "Bearer " + token})
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            raise AssertionError("%s %s -> %d %s" % (method, path, error.code, error.read()))
+        return json.loads(payload) if payload[:1] in (b"{", b"[") else payload.decode()
+
+    def create_job(self, scene, frames="1-6", width=64, height=48, options=None):
+        boundary = uuid.uuid4().hex
+        fields = {"name": "agent test", "frames": frames, "width": str(width),
+                  "height": str(height), "renderer": "povray",
+                  "options": json.dumps(options or {})}
+        parts = [b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+                 % (boundary.encode(), name.encode(), value.encode())
+                 for name, value in fields.items()]
+        parts.append(b'--%s\r\nContent-Disposition: form-data; name="scene"; '
+                     b'filename="scene.pov"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                     % boundary.encode() + Path(scene).read_bytes() + b"\r\n")
+        body = b"".join(parts) + b"--%s--\r\n" % boundary.encode()
+        job = self.call("POST", "/jobs", self.user_token, body,
+                        "multipart/form-data; boundary=" + boundary)
+        return job["id"]
+
+    def submit(self, job_id):
+        """What the worker does around qsub/sbatch; returns the fresh agent token."""
+        self.call("POST", "/worker/jobs/%d/transition" % job_id, self.worker_token,
+                  {"to": "staging"})
+        token = self.call("POST", "/worker/jobs/%d/submissions" % job_id, self.worker_token,
+                          {})["agent_token"]
+        self.call("POST", "/worker/jobs/%d/transition" % job_id, self.worker_token,
+                  {"to": "submitted", "batch_job_id": BATCH_JOB_ID})
+        return token
+
+    def job(self, job_id):
+        return self.call("GET", "/jobs/%d" % job_id, self.user_token)
+
+    def frames(self, job_id):
+        return {f["number"]: f for f in
+                self.call("GET", "/jobs/%d/frames" % job_id, self.user_token)["frames"]}
+
+    def frame_log(self, job_id, number):
+        return self.call("GET", "/jobs/%d/frames/%d/log" % (job_id, number), self.user_token)
+
+    def events(self, job_id):
+        return self.call("GET", "/jobs/%d/events?limit=500" % job_id, self.user_token)["events"]
+
+
+class Agent:
+    """One node agent process with its stderr in a file."""
+
+    def __init__(self, job_dir, api, job_id, name, extra_args=(), log_receiver=None):
+        self.name = name
+        self.stderr_path = Path(job_dir) / "logs" / ("agent-%s.log" % name)
+        argv = [sys.executable, "-m", "raycrafter_nodeagent", "--api-url", api.root,
+                "--job-id", str(job_id), "--job-dir", str(job_dir), "--holder", name,
+                "--threads", "1", *extra_args]
+        if log_receiver is not None:
+            argv += ["--log-host", "127.0.0.1", "--log-port", str(log_receiver.port)]
+        env = dict(os.environ, SLURM_JOB_ID=BATCH_JOB_ID)
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=stderr, stderr=subprocess.STDOUT)
+
+    def output(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait(self, timeout=120):
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError("agent %s did not exit:\n%s" % (self.name, self.output()))
+
+    def wait_for_output(self, text, timeout=60):
+        def seen():
+            if text in self.output():
+                return True
+            if self.process.poll() is not None:
+                raise AssertionError("agent %s exited with %s before printing %r:\n%s"
+                                     % (self.name, self.process.returncode, text, self.output()))
+            return False
+        wait_for(seen, timeout=timeout, interval=0.05, message="%r from agent %s" % (text, self.name))
+
+    def renderer_pids(self):
+        """The agent's child processes (the renderer), read from /proc."""
+        path = Path("/proc/%d/task/%d/children" % (self.process.pid, self.process.pid))
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def make_job_dir(scratch, job_id, scene, agent_token):
+    """SCRATCH/raycrafter/JOB_ID with input/scene.pov, frames/, logs/, agent.token (0600)."""
+    job_dir = Path(scratch) / "raycrafter" / str(job_id)
+    for sub in ("input", "frames", "logs"):
+        (job_dir / sub).mkdir(parents=True)
+    (job_dir / "input" / "scene.pov").write_bytes(Path(scene).read_bytes())
+    fd = os.open(job_dir / "agent.token", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(agent_token + "\n")
+    return job_dir
+
+
+class Setup:
+    """Everything one test needs, cleaned up afterwards whatever happened."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.api = None
+        self.receiver = None
+        self.agents = []
+        self.orphans = []
+
+    def start_api(self, **settings):
+        self.api = Api(self.tmp_path, **settings)
+        return self.api
+
+    def start_receiver(self):
+        self.receiver = GelfReceiver(self.tmp_path / "gelf").start()
+        return self.receiver
+
+    def job(self, scene="sphere.pov", **job_fields):
+        """A submitted job and its scratch directory: (job_id, job_dir)."""
+        job_id = self.api.create_job(SCENES / scene, **job_fields)
+        token = self.api.submit(job_id)
+        return job_id, make_job_dir(self.tmp_path / "scratch", job_id, SCENES / scene, token)
+
+    def agent(self, job_dir, job_id, name, *extra_args, log=False):
+        agent = Agent(job_dir, self.api, job_id, name, extra_args,
+                      self.receiver if log else None)
+        self.agents.append(agent)
+        return agent
+
+    def close(self):
+        for agent in self.agents:
+            agent.stop()
+        for pid in self.orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.receiver is not None:
+            self.receiver.stop()
+        if self.api is not None:
+            self.api.stop()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    world = Setup(tmp_path)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+@pytest.fixture(scope="session")
+def node_name():
+    return socket.gethostname()
