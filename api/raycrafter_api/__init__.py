@@ -1,0 +1,1 @@
+"""Raycrafter API: jobs, frames, leases, users and tokens, and the command outbox."""

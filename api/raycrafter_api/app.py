@@ -1,0 +1,49 @@
+"""The WSGI application factory.
+
+Production: ``waitress-serve ... --call raycrafter_api.app:create_app_from_env`` with
+``RAYCRAFTER_API_CONFIG`` naming the TOML configuration. The factory binds the database
+and refuses to start unless the schema is current (``raycrafter-admin migrate``).
+"""
+import functools
+import logging
+import os
+
+import bottle
+
+from . import config as config_module
+from . import db, migrations, routes_agent, routes_meta, routes_user, routes_worker
+from .errors import render_error
+
+
+class DatabaseConnectionPlugin:
+    """Open a database connection for each request and close it afterwards."""
+    name = "db"
+    api = 2
+
+    def apply(self, callback, route):
+        @functools.wraps(callback)
+        def wrapper(*args, **kwargs):
+            with db.connection():
+                return callback(*args, **kwargs)
+        return wrapper
+
+
+def create_app(config):
+    """Build the application for a validated ``Config``."""
+    db.bind(config.database_url)
+    with db.connection():
+        migrations.check_current()
+    os.makedirs(os.path.join(config.data_dir, "tmp"), exist_ok=True)
+    app = bottle.Bottle(catchall=True)
+    app.default_error_handler = render_error
+    app.install(DatabaseConnectionPlugin())
+    for routes in (routes_meta, routes_user, routes_agent, routes_worker):
+        routes.install(app, config)
+    return app
+
+
+def create_app_from_env():
+    """Entry point for waitress-serve: configuration from ``RAYCRAFTER_API_CONFIG``."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(config_module.load_from_env())

@@ -1,0 +1,93 @@
+"""Bearer tokens and the principals they stand for (user, admin, worker, agent)."""
+import dataclasses
+import hashlib
+import re
+import secrets
+
+import peewee
+
+from . import timeutil
+from .errors import ApiError
+from .models import Token, User
+
+PREFIX_LENGTH = 8
+# A token installed from a file must carry at least 256 bits: 43 URL-safe base64 characters.
+MIN_TOKEN_LENGTH = 43
+_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is calling: ``kind`` is user, admin, worker or agent."""
+    kind: str
+    user_id: int | None = None
+    user_name: str | None = None
+    job_id: int | None = None
+
+    @property
+    def actor(self):
+        """How this principal is named in events."""
+        if self.kind in ("user", "admin"):
+            return f"{self.kind}:{self.user_name}"
+        if self.kind == "agent":
+            return f"agent:job-{self.job_id}"
+        return self.kind
+
+
+def new_token():
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def validate_token_text(token):
+    """Check a token that was generated elsewhere (installed by Salt from a file)."""
+    if len(token) < MIN_TOKEN_LENGTH or not _TOKEN_PATTERN.match(token):
+        raise ValueError(f"a token must be at least {MIN_TOKEN_LENGTH} URL-safe characters "
+                         f"(A-Z a-z 0-9 _ -), e.g. from secrets.token_urlsafe(32)")
+
+
+def store_token(token, kind, user=None, job=None, managed=False):
+    """Store the hash of a plaintext token; the plaintext is never stored."""
+    return Token.create(kind=kind, user=user, job=job, token_hash=hash_token(token),
+                        prefix=token[:PREFIX_LENGTH], managed=managed,
+                        created_at=timeutil.now())
+
+
+def issue_token(kind, user=None, job=None):
+    """Create a fresh token and return its plaintext (shown once)."""
+    token = new_token()
+    store_token(token, kind, user=user, job=job)
+    return token
+
+
+def authenticate(header):
+    """Resolve an ``Authorization`` header to a Principal or raise 401."""
+    if not header:
+        raise ApiError(401, "unauthorized", "missing Authorization: Bearer token",
+                       headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer TOKEN'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    row = (Token.select(Token, User).join(User, peewee.JOIN.LEFT_OUTER)
+           .where(Token.token_hash == hash_token(token), Token.revoked_at.is_null())
+           .first())
+    if row is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token",
+                       headers={"WWW-Authenticate": "Bearer"})
+    if row.kind == "user":
+        return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
+    if row.kind == "agent":
+        return Principal(kind="agent", job_id=row.job_id)
+    return Principal(kind=row.kind)
+
+
+def require(principal, *kinds):
+    """Refuse (403) a principal whose kind may not call this endpoint."""
+    if principal.kind not in kinds:
+        raise ApiError(403, "forbidden", f"a {principal.kind} token may not call this endpoint",
+                       {"allowed": list(kinds)})

@@ -1,0 +1,114 @@
+"""Configuration: one TOML file, loaded once, validated, immutable afterwards."""
+import dataclasses
+import os
+import tomllib
+
+ENV_VAR = "RAYCRAFTER_API_CONFIG"
+
+# States a job can get stuck in, and the command the reconciler re-sends for each.
+RECONCILE_COMMANDS = {"pending": "submit", "staging": "submit", "collecting": "collect"}
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    database_url: str
+    data_dir: str
+    amqp_url: str = ""
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_archive_members: int = 10_000
+    max_archive_bytes: int = 2 * 1024 * 1024 * 1024
+    max_frames_per_job: int = 10_000
+    lease_seconds: int = 300
+    max_attempts: int = 3
+    max_submissions: int = 3
+    default_cluster: str = "default"
+    clusters: tuple = ("default",)
+    reconcile_after_seconds: dict = dataclasses.field(
+        default_factory=lambda: {"pending": 300, "staging": 900, "collecting": 900})
+    reconcile_interval_seconds: float = 30.0
+    relay_poll_seconds: float = 1.0
+
+
+_INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
+             "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions")
+_FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds")
+_STR_KEYS = ("database_url", "data_dir", "amqp_url", "default_cluster")
+
+
+def load(path):
+    """Read and validate the TOML file at ``path``."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    return from_dict(raw)
+
+
+def load_from_env():
+    path = os.environ.get(ENV_VAR)
+    if not path:
+        raise ConfigError(f"set {ENV_VAR} to the path of the API's TOML config file")
+    return load(path)
+
+
+def from_dict(raw):
+    """Build a Config from a plain dict (as parsed from TOML), rejecting unknown keys."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    for key in ("database_url", "data_dir"):
+        if not raw.get(key):
+            raise ConfigError(f"config key {key!r} is required")
+    values = dict(raw)
+    for key in _STR_KEYS:
+        if key in values and not isinstance(values[key], str):
+            raise ConfigError(f"config key {key!r} must be a string")
+    for key in _INT_KEYS:
+        if key in values and (isinstance(values[key], bool)
+                              or not isinstance(values[key], int) or values[key] < 1):
+            raise ConfigError(f"config key {key!r} must be a positive integer")
+    for key in _FLOAT_KEYS:
+        if key in values and (isinstance(values[key], bool)
+                              or not isinstance(values[key], (int, float)) or values[key] <= 0):
+            raise ConfigError(f"config key {key!r} must be a positive number")
+        elif key in values:
+            values[key] = float(values[key])
+    if "clusters" in values:
+        clusters = values["clusters"]
+        if (not isinstance(clusters, list) or not clusters
+                or not all(isinstance(c, str) and c for c in clusters)):
+            raise ConfigError("config key 'clusters' must be a non-empty list of names")
+        values["clusters"] = tuple(clusters)
+    if "reconcile_after_seconds" in values:
+        values["reconcile_after_seconds"] = _reconcile_deadlines(values["reconcile_after_seconds"])
+    config = Config(**values)
+    if config.default_cluster not in config.clusters:
+        raise ConfigError(f"default_cluster {config.default_cluster!r} is not in clusters "
+                          f"{list(config.clusters)}")
+    if not (config.database_url.startswith("sqlite:///")
+            or config.database_url.startswith("postgresql://")):
+        raise ConfigError("database_url must start with sqlite:/// or postgresql://")
+    return config
+
+
+def _reconcile_deadlines(table):
+    if not isinstance(table, dict):
+        raise ConfigError("config key 'reconcile_after_seconds' must be a table")
+    deadlines = Config.__dataclass_fields__["reconcile_after_seconds"].default_factory()
+    for state, seconds in table.items():
+        if state not in RECONCILE_COMMANDS:
+            raise ConfigError(f"reconcile_after_seconds: unknown state {state!r} "
+                              f"(known: {', '.join(RECONCILE_COMMANDS)})")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise ConfigError(f"reconcile_after_seconds.{state} must be a positive number")
+        deadlines[state] = seconds
+    return deadlines

@@ -1,0 +1,92 @@
+"""The database handle: created unbound, bound once from the configuration."""
+import contextlib
+import urllib.parse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = peewee.DatabaseProxy()
+# Enough for waitress's threads plus the relay; waits up to `timeout` s beyond that.
+POOL_SIZE = 64
+
+
+def connect_database(url):
+    """Return an (unconnected) peewee database for a ``sqlite:///`` or ``postgresql://`` URL."""
+    if url.startswith("sqlite:///"):
+        # WAL lets readers run beside the one writer; busy_timeout makes writers queue
+        # instead of failing while another holds the write lock.
+        return peewee.SqliteDatabase(
+            url[len("sqlite:///"):],
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000,
+                     "synchronous": "normal"},
+            check_same_thread=False)
+    parsed = urllib.parse.urlsplit(url)
+    # A pool, because a new PostgreSQL connection (a backend process and a SCRAM
+    # handshake) costs ~10 ms, more than a claim itself. "Closing" returns it to the pool;
+    # connections idle longer than stale_timeout are really closed.
+    return PooledPostgresqlDatabase(
+        urllib.parse.unquote(parsed.path.lstrip("/")),
+        user=urllib.parse.unquote(parsed.username or "") or None,
+        password=urllib.parse.unquote(parsed.password or "") or None,
+        host=parsed.hostname, port=parsed.port, max_connections=POOL_SIZE,
+        stale_timeout=300, timeout=30)
+
+
+def bind(url):
+    """Point the global proxy at the database named by ``url`` (closing any previous one)."""
+    dispose()
+    database.initialize(connect_database(url))
+    return database
+
+
+def dispose():
+    """Really close every connection of the bound database, pooled ones included."""
+    if database.obj is None:
+        return
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+def is_postgres():
+    return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def write_transaction():
+    """A transaction that takes the write lock up front.
+
+    On SQLite a plain BEGIN upgrades to a write lock only at the first write, and two such
+    transactions can deadlock (SQLITE_BUSY without waiting); BEGIN IMMEDIATE serialises
+    writers from the start, which is the SQLite equivalent of row locks for our short
+    claim/complete transactions. On PostgreSQL row locks (FOR UPDATE) do the work.
+    """
+    if is_postgres():
+        return database.atomic()
+    return database.atomic(lock_type="IMMEDIATE")
+
+
+@contextlib.contextmanager
+def connection():
+    """Open a connection for the duration of a block (used per request and per relay step)."""
+    database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        if not database.is_closed():
+            database.close()
+
+
+def locked(query, skip_locked=False):
+    """Lock the selected rows until the transaction ends.
+
+    PostgreSQL: ``FOR NO KEY UPDATE`` rather than ``FOR UPDATE``, because inserting a row
+    that references the locked one (an event of a job) takes a KEY SHARE lock on it, which
+    FOR UPDATE would wait for: two transactions that each inserted an event and then locked
+    the job would deadlock. SQLite has no row locks; there the surrounding
+    ``write_transaction`` already holds the database's single write lock, so the query is
+    returned unchanged.
+    """
+    if is_postgres():
+        return query.for_update("FOR NO KEY UPDATE", skip_locked=skip_locked)
+    return query

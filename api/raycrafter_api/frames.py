@@ -1,0 +1,87 @@
+"""Frames as users see them, their images and logs, and image uploads by the worker."""
+import os
+import tempfile
+import zipfile
+
+from . import storage, timeutil
+from .db import write_transaction
+from .errors import ApiError, conflict, not_found
+from .models import Frame
+
+
+def view(frame):
+    return {"number": frame.number, "state": frame.state, "attempts": frame.attempts,
+            "holder": frame.lease_holder, "lease_expires_at": timeutil.iso(frame.lease_expires_at),
+            "render_seconds": frame.render_seconds, "checksum": frame.checksum,
+            "size": frame.size, "error": frame.error,
+            "image_available": frame.image_checksum is not None,
+            "updated_at": timeutil.iso(frame.updated_at)}
+
+
+def list_page(job, limit, offset):
+    query = Frame.select().where(Frame.job == job.id)
+    total = query.count()
+    page = query.order_by(Frame.number).limit(limit).offset(offset)
+    return {"frames": [view(f) for f in page], "total": total, "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if offset + limit < total else None}
+
+
+def get(job, number):
+    frame = Frame.get_or_none(Frame.job == job.id, Frame.number == number)
+    if frame is None:
+        raise not_found("frame")
+    return frame
+
+
+def image_path(config, job, number):
+    """The stored image of a frame, or 404 while the worker has not uploaded it."""
+    frame = get(job, number)
+    path = storage.frame_image_path(config, job.id, number)
+    if frame.image_checksum is None or not os.path.exists(path):
+        raise ApiError(404, "image_not_available",
+                       f"frame {number} has no image yet (state {frame.state})",
+                       {"frame_state": frame.state})
+    return path
+
+
+def build_archive(config, job):
+    """A temporary file holding a zip of every uploaded frame image (caller deletes it)."""
+    numbers = [f.number for f in Frame.select(Frame.number).where(
+        Frame.job == job.id, Frame.image_checksum.is_null(False)).order_by(Frame.number)]
+    if not numbers:
+        raise conflict("no_images", "no frame image has been collected yet")
+    handle = tempfile.NamedTemporaryFile(dir=os.path.join(config.data_dir, "tmp"),
+                                         prefix="archive-", suffix=".zip", delete=False)
+    with handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+        for number in numbers:
+            archive.write(storage.frame_image_path(config, job.id, number),
+                          f"job-{job.id}/frame_{number:05d}.png")
+    return handle.name
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def store_image(config, job, number, upload, claimed_checksum):
+    """Keep an uploaded frame image once its checksum matches the header and what the
+    agent reported; 409 while the frame is not done."""
+    frame = get(job, number)
+    if frame.state != "done":
+        raise conflict("frame_not_done", f"frame {number} is {frame.state}, not done",
+                       {"frame_state": frame.state})
+    if upload.checksum != claimed_checksum:
+        raise ApiError(400, "checksum_mismatch", "the body does not match X-Checksum-Sha256",
+                       {"field": "X-Checksum-Sha256", "received": upload.checksum})
+    if frame.checksum and upload.checksum != frame.checksum:
+        raise ApiError(400, "checksum_mismatch",
+                       "the image differs from the one the node agent rendered",
+                       {"field": "body", "expected": frame.checksum,
+                        "received": upload.checksum})
+    with open(upload.path, "rb") as f:
+        if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+            raise ApiError(400, "not_png", "the body is not a PNG image", {"field": "body"})
+    with write_transaction():
+        storage.place(upload, storage.frame_image_path(config, job.id, number))
+        Frame.update(image_checksum=upload.checksum, updated_at=timeutil.now()).where(
+            Frame.id == frame.id).execute()

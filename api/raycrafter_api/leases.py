@@ -1,0 +1,265 @@
+"""Frame leases for node agents: claim, heartbeat, complete, fail, release, expiry.
+
+Locking (PostgreSQL): a claim picks its frame with ``FOR UPDATE SKIP LOCKED`` and never
+waits for another frame; calls on one frame lock that frame first; the job row is always
+the last lock taken (by a state change or by ``complete`` counting what is left), and its
+holder waits for nothing after it, so the locks cannot form a cycle. On SQLite every call
+runs in a ``BEGIN IMMEDIATE`` transaction, which serialises writers.
+"""
+import datetime
+import json
+import uuid
+
+from . import jobs, timeutil
+from .db import locked, write_transaction
+from .errors import ApiError, bad_field, conflict, not_found
+from .models import Event, Frame, Job
+
+WAIT_SECONDS = 10
+# A failure reason or log tail longer than this keeps only its end.
+LOG_TAIL_CHARS = 16_384
+REASON_CHARS = 2_000
+
+
+def _tail(text, limit):
+    return None if text is None else text[-limit:]
+
+
+def _frame_event(frame, to, actor, reason=None, now=None):
+    Event.create(job=frame.job_id, frame=frame.number, at=now or timeutil.now(), actor=actor,
+                 from_state=frame.state, to_state=to, reason=reason)
+
+
+def _count_attempt(job, frame, actor, reason, config, now):
+    """One attempt at ``frame`` went wrong: back to pending, or failed (and the job with it)
+    after ``max_attempts``. Returns the frame's new state."""
+    attempts = frame.attempts + 1
+    to = "failed" if attempts >= config.max_attempts else "pending"
+    Frame.update(state=to, attempts=attempts, lease_id=None, lease_holder=None,
+                 lease_expires_at=None, error=_tail(reason, REASON_CHARS), updated_at=now
+                 ).where(Frame.id == frame.id).execute()
+    _frame_event(frame, to, actor, reason, now)
+    if to == "failed":
+        current = locked(Job.select().where(Job.id == job.id)).get()
+        jobs.fail(current, "system",
+                  f"frame {frame.number} failed {attempts} times (last: {reason}); "
+                  f"see GET /api/v1/jobs/{job.id}/frames/{frame.number}/log, fix the scene "
+                  f"or its settings, and submit a new job")
+    return to
+
+
+def expire_overdue(job, config, now):
+    """Return frames whose lease ran out to pending (attempts + 1) or fail them."""
+    overdue = locked(Frame.select().where(Frame.job == job.id, Frame.state == "leased",
+                                          Frame.lease_expires_at < now)
+                     .order_by(Frame.number), skip_locked=True)
+    for frame in list(overdue):
+        _count_attempt(job, frame, "system",
+                       f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
+                       f"heartbeats", config, now)
+
+
+def expire_all_overdue(config):
+    """Expire overdue leases of every job (the relay's reconcile loop). Returns job ids."""
+    now = timeutil.now()
+    job_ids = sorted({f.job_id for f in Frame.select(Frame.job).where(
+        Frame.state == "leased", Frame.lease_expires_at < now)})
+    for job_id in job_ids:
+        with write_transaction():
+            expire_overdue(Job.get_by_id(job_id), config, now)
+    return job_ids
+
+
+def _lease(now, config):
+    return now + datetime.timedelta(seconds=config.lease_seconds)
+
+
+def claim(job_id, holder, config):
+    """Lease the next pending frame of the job to ``holder``; see docs/protocol.md."""
+    if not isinstance(holder, str) or not holder.strip() or len(holder) > 255:
+        raise bad_field("holder", "must be the node's name (1 to 255 characters)")
+    now = timeutil.now()
+    with write_transaction():
+        job = Job.get_by_id(job_id)
+        if job.state in ("pending", "staging"):
+            return {"status": "wait", "retry_after": WAIT_SECONDS}
+        if job.state in ("submitted", "running"):
+            expire_overdue(job, config, now)
+            job = Job.get_by_id(job_id)
+        if job.state in ("cancelled", "failed"):
+            return {"status": "cancelled"}
+        if job.state in ("collecting", "done"):
+            return {"status": "finished"}
+        frame = locked(Frame.select().where(Frame.job == job_id, Frame.state == "pending")
+                       .order_by(Frame.number).limit(1), skip_locked=True).first()
+        if frame is None:
+            return _nothing_to_claim(job_id, now)
+        lease_id = str(uuid.uuid4())
+        expires = _lease(now, config)
+        Frame.update(state="leased", lease_id=lease_id, lease_holder=holder,
+                     lease_expires_at=expires, updated_at=now).where(
+            Frame.id == frame.id).execute()
+        _frame_event(frame, "leased", f"agent:{holder}", None, now)
+        if job.state == "submitted":
+            jobs.transition_unless_moved(job, "running", f"agent:{holder}",
+                                         "the first frame was claimed")
+    return {"status": "leased", "frame": frame.number, "attempt": frame.attempts + 1,
+            "lease": {"id": lease_id, "expires_at": timeutil.iso(expires),
+                      "seconds": config.lease_seconds},
+            "job": agent_job_view(job)}
+
+
+def _nothing_to_claim(job_id, now):
+    """No pending frame: wait while others hold leases, else the job is finished here."""
+    soonest = (Frame.select(Frame.lease_expires_at)
+               .where(Frame.job == job_id, Frame.state == "leased")
+               .order_by(Frame.lease_expires_at).first())
+    if soonest is None:
+        return {"status": "finished"}
+    remaining = (soonest.lease_expires_at - now).total_seconds()
+    return {"status": "wait", "retry_after": int(min(max(remaining, 1), WAIT_SECONDS * 6))}
+
+
+def agent_job_view(job):
+    """What an agent needs to render a frame of ``job``."""
+    return {"id": job.id, "width": job.width, "height": job.height,
+            "frames": {"first": job.frame_first, "last": job.frame_last,
+                       "step": job.frame_step},
+            "renderer": job.renderer, "options": json.loads(job.options),
+            "scene_file": job.scene_file}
+
+
+def _held_frame(job_id, number, lease_id, config, now):
+    """The frame, locked, after expiring the job's overdue leases (the frame's own lease
+    included), so the caller can compare ``lease_id`` with the current lease."""
+    if not isinstance(lease_id, str) or not lease_id:
+        raise bad_field("lease_id", "is required")
+    frame = locked(Frame.select().where(Frame.job == job_id, Frame.number == number)).first()
+    if frame is None:
+        raise not_found("frame")
+    job = Job.get_by_id(job_id)
+    if job.state in ("submitted", "running"):
+        expire_overdue(job, config, now)
+        frame = Frame.get_by_id(frame.id)
+        job = Job.get_by_id(job_id)
+    return job, frame
+
+
+def _stale(frame):
+    return conflict("stale_lease", f"lease is not the current lease of frame {frame.number}",
+                    {"frame": frame.number, "frame_state": frame.state})
+
+
+def _job_not_active(job):
+    return conflict("job_not_active", f"the job is {job.state}", {"job_state": job.state})
+
+
+def _run(job_id, number, lease_id, config, action):
+    """Run ``action(job, frame, now)`` on a held frame. Expiry found on the way is committed
+    even when the call itself is refused, so a refusal never rolls back an expiry."""
+    now = timeutil.now()
+    with write_transaction():
+        job, frame = _held_frame(job_id, number, lease_id, config, now)
+        try:
+            return action(job, frame, now)
+        except ApiError as error:
+            refusal = error
+    raise refusal
+
+
+def heartbeat(job_id, number, lease_id, config):
+    def extend(job, frame, now):
+        if job.state not in ("submitted", "running"):
+            raise _job_not_active(job)
+        if frame.state != "leased" or frame.lease_id != lease_id:
+            raise _stale(frame)
+        expires = _lease(now, config)
+        Frame.update(lease_expires_at=expires, updated_at=now).where(
+            Frame.id == frame.id).execute()
+        return {"expires_at": timeutil.iso(expires)}
+    return _run(job_id, number, lease_id, config, extend)
+
+
+def complete(job_id, number, body, config):
+    lease_id = body.get("lease_id")
+    checksum = body.get("checksum")
+    if not isinstance(checksum, str) or not _is_sha256(checksum):
+        raise bad_field("checksum", "must be a lowercase SHA-256 hex digest")
+    render_seconds = _number(body, "render_seconds")
+    size = body.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise bad_field("size", "must be a positive integer (bytes)")
+    log_tail = _text(body, "log_tail")
+
+    def finish(job, frame, now):
+        if frame.state == "done" and frame.lease_id == lease_id:
+            return {"frame_state": "done"}  # a retried call that already succeeded
+        if job.state not in ("submitted", "running"):
+            raise _job_not_active(job)
+        if frame.state != "leased" or frame.lease_id != lease_id:
+            raise _stale(frame)
+        Frame.update(state="done", render_seconds=render_seconds, checksum=checksum,
+                     size=size, log_tail=_tail(log_tail, LOG_TAIL_CHARS),
+                     lease_expires_at=None, updated_at=now).where(
+            Frame.id == frame.id).execute()
+        _frame_event(frame, "done", f"agent:{frame.lease_holder}", None, now)
+        # Lock the job last, then count: concurrent completions of the last frames
+        # serialise here, so exactly one of them sees nothing left.
+        current = locked(Job.select().where(Job.id == job_id)).get()
+        left = Frame.select().where(Frame.job == job_id, Frame.state != "done").exists()
+        if not left and current.state in ("submitted", "running"):
+            jobs.transition(current, "collecting", "system", "every frame is rendered")
+        return {"frame_state": "done"}
+    return _run(job_id, number, lease_id, config, finish)
+
+
+def fail(job_id, number, body, config):
+    lease_id = body.get("lease_id")
+    reason = _text(body, "reason")
+    if not reason:
+        raise bad_field("reason", "is required")
+    log_tail = _text(body, "log_tail")
+
+    def give_up(job, frame, now):
+        if frame.state != "leased" or frame.lease_id != lease_id:
+            raise _stale(frame)
+        Frame.update(log_tail=_tail(log_tail, LOG_TAIL_CHARS)).where(
+            Frame.id == frame.id).execute()
+        holder = frame.lease_holder
+        return {"frame_state": _count_attempt(job, frame, f"agent:{holder}", reason,
+                                              config, now)}
+    return _run(job_id, number, lease_id, config, give_up)
+
+
+def release(job_id, number, body, config):
+    lease_id = body.get("lease_id")
+
+    def hand_back(job, frame, now):
+        if frame.state != "leased" or frame.lease_id != lease_id:
+            raise _stale(frame)
+        Frame.update(state="pending", lease_id=None, lease_holder=None,
+                     lease_expires_at=None, updated_at=now).where(Frame.id == frame.id).execute()
+        _frame_event(frame, "pending", f"agent:{frame.lease_holder}",
+                     "released by the agent", now)
+        return {"frame_state": "pending"}
+    return _run(job_id, number, lease_id, config, hand_back)
+
+
+def _is_sha256(text):
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _number(body, field):
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise bad_field(field, "must be a non-negative number")
+    return float(value)
+
+
+def _text(body, field):
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_field(field, "must be a string")
+    return value

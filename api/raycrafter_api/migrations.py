@@ -1,0 +1,163 @@
+"""Schema migrations: an ordered list of functions and a one-row ``schema_version`` table.
+
+Each migration upgrades the schema by one step in place and runs in its own transaction
+(DDL is transactional on both SQLite and PostgreSQL). Migrations never import the
+application models: each declares the tables it creates as a frozen copy, so that later
+model changes cannot alter what an old migration does. ``tests/api/test_migrations.py``
+checks that the migrated schema has exactly the columns the models declare.
+
+The app factory does not migrate: it refuses to start on an out-of-date schema and says
+to run ``raycrafter-admin migrate`` (one explicit step, run by Salt before the services
+start, so that several processes never race to migrate).
+"""
+import peewee
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+from .db import database, is_postgres
+
+
+class SchemaOutdated(Exception):
+    """The database schema is older (or newer) than this code expects."""
+
+
+def _initial_schema():
+    class Base(peewee.Model):
+        class Meta:
+            database = database
+            legacy_table_names = False
+
+    class User(Base):
+        name = peewee.CharField(max_length=64, unique=True)
+        role = peewee.CharField(max_length=16)
+        created_at = peewee.DateTimeField()
+
+    class Job(Base):
+        owner = peewee.ForeignKeyField(User)
+        name = peewee.CharField(max_length=200)
+        state = peewee.CharField(max_length=16, index=True)
+        error = peewee.TextField(null=True)
+        scene_kind = peewee.CharField(max_length=8)
+        scene_file = peewee.CharField(max_length=255)
+        scene_size = peewee.BigIntegerField()
+        scene_checksum = peewee.CharField(max_length=64)
+        renderer = peewee.CharField(max_length=32)
+        options = peewee.TextField()
+        frame_first = peewee.IntegerField()
+        frame_last = peewee.IntegerField()
+        frame_step = peewee.IntegerField()
+        width = peewee.IntegerField()
+        height = peewee.IntegerField()
+        cluster = peewee.CharField(max_length=64)
+        submit_attempt = peewee.IntegerField(default=0)
+        batch_job_id = peewee.CharField(max_length=128, null=True)
+        created_at = peewee.DateTimeField()
+        updated_at = peewee.DateTimeField()
+        state_changed_at = peewee.DateTimeField()
+
+    class Frame(Base):
+        job = peewee.ForeignKeyField(Job, on_delete="CASCADE")
+        number = peewee.IntegerField()
+        state = peewee.CharField(max_length=16)
+        attempts = peewee.IntegerField(default=0)
+        lease_id = peewee.CharField(max_length=36, null=True)
+        lease_holder = peewee.CharField(max_length=255, null=True)
+        lease_expires_at = peewee.DateTimeField(null=True)
+        render_seconds = peewee.FloatField(null=True)
+        checksum = peewee.CharField(max_length=64, null=True)
+        size = peewee.BigIntegerField(null=True)
+        log_tail = peewee.TextField(null=True)
+        error = peewee.TextField(null=True)
+        image_checksum = peewee.CharField(max_length=64, null=True)
+        updated_at = peewee.DateTimeField()
+
+        class Meta:
+            indexes = ((("job", "number"), True), (("job", "state", "number"), False))
+
+    class Token(Base):
+        kind = peewee.CharField(max_length=16)
+        user = peewee.ForeignKeyField(User, null=True)
+        job = peewee.ForeignKeyField(Job, null=True, on_delete="CASCADE")
+        token_hash = peewee.CharField(max_length=64, unique=True)
+        prefix = peewee.CharField(max_length=16, index=True)
+        managed = peewee.BooleanField(default=False)
+        created_at = peewee.DateTimeField()
+        revoked_at = peewee.DateTimeField(null=True)
+
+    class Event(Base):
+        job = peewee.ForeignKeyField(Job, on_delete="CASCADE")
+        frame = peewee.IntegerField(null=True)
+        at = peewee.DateTimeField()
+        actor = peewee.CharField(max_length=128)
+        from_state = peewee.CharField(max_length=16, null=True)
+        to_state = peewee.CharField(max_length=16)
+        reason = peewee.TextField(null=True)
+
+    class Command(Base):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        job = peewee.ForeignKeyField(Job, on_delete="CASCADE")
+        command = peewee.CharField(max_length=16)
+        cluster = peewee.CharField(max_length=64)
+        created_at = peewee.DateTimeField(index=True)
+        sent_at = peewee.DateTimeField(null=True, index=True)
+
+    database.create_tables([User, Job, Frame, Token, Event, Command])
+
+
+def _outbox_diagnostics():
+    """Record how often the relay tried a command and why it last failed."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(
+        migrator.add_column("command", "publish_attempts", peewee.IntegerField(default=0)),
+        migrator.add_column("command", "last_error", peewee.TextField(null=True)),
+    )
+
+
+MIGRATIONS = (_initial_schema, _outbox_diagnostics)
+LATEST = len(MIGRATIONS)
+
+
+def _version_table():
+    class SchemaVersion(peewee.Model):
+        version = peewee.IntegerField()
+
+        class Meta:
+            database = database
+            table_name = "schema_version"
+    return SchemaVersion
+
+
+def current_version():
+    """The schema version of the bound database (0 for an empty database)."""
+    if "schema_version" not in database.get_tables():
+        return 0
+    row = _version_table().select().first()
+    return row.version if row else 0
+
+
+def migrate_to(target=LATEST):
+    """Apply the pending migrations up to ``target``; return the list of versions applied."""
+    version_table = _version_table()
+    with database.atomic():
+        database.create_tables([version_table])
+        if not version_table.select().exists():
+            version_table.create(version=0)
+    applied = []
+    for number in range(current_version() + 1, target + 1):
+        with database.atomic():
+            MIGRATIONS[number - 1]()
+            version_table.update(version=number).execute()
+        applied.append(number)
+    return applied
+
+
+def check_current():
+    """Raise SchemaOutdated unless the database is at exactly the latest version."""
+    version = current_version()
+    if version < LATEST:
+        raise SchemaOutdated(
+            f"database schema is at version {version}, this code needs {LATEST}: "
+            f"run `raycrafter-admin --config FILE migrate`")
+    if version > LATEST:
+        raise SchemaOutdated(
+            f"database schema is at version {version}, newer than this code ({LATEST}): "
+            f"upgrade raycrafter-api")

@@ -1,0 +1,94 @@
+"""User endpoints under /api/v1/jobs: parse and check the request, then call plain functions."""
+import os
+
+import bottle
+
+from . import archives, events, frames, httpio, jobs, storage
+from .errors import ApiError, bad_field
+
+# Multipart framing and the small form fields may add this much to the scene's size.
+FORM_OVERHEAD = 1024 * 1024
+USERS = ("user", "admin")
+
+
+def install(app, config):
+    @app.post("/api/v1/jobs")
+    def create_job():
+        caller = httpio.principal(*USERS)
+        httpio.require_media_type("multipart/form-data")
+        if bottle.request.content_length > config.max_upload_bytes + FORM_OVERHEAD:
+            raise ApiError(413, "too_large",
+                           f"uploads are limited to {config.max_upload_bytes} bytes",
+                           {"limit": config.max_upload_bytes})
+        try:
+            scene = bottle.request.files.get("scene")
+            fields = {key: bottle.request.forms.get(key) for key in bottle.request.forms}
+        except bottle.MultipartError as error:
+            raise bad_field("body", f"malformed multipart body: {error}") from None
+        if scene is None:
+            raise bad_field("scene", "is required (a .pov file or a .tar.gz/.zip archive)")
+        kind = archives.kind_of(scene.raw_filename)
+        values = jobs.validate_fields(fields, config)
+        upload = storage.receive(config, scene.file, config.max_upload_bytes)
+        upload.kind = kind
+        try:
+            if kind != "pov":
+                archives.check(upload.path, kind, config.max_archive_members,
+                               config.max_archive_bytes)
+            job = jobs.create(caller.user_id, values, upload, caller,
+                              lambda job: storage.place(upload, storage.input_path(config, job)))
+        finally:
+            upload.discard()
+        return httpio.send_json(jobs.render_one(job), 201)
+
+    @app.get("/api/v1/jobs")
+    def list_jobs():
+        caller = httpio.principal(*USERS)
+        state = bottle.request.query.get("state") or None
+        if state:
+            jobs.check_state_name("state", state)
+        limit, offset = httpio.page_params()
+        return httpio.send_json(jobs.list_for(caller, state, limit, offset))
+
+    @app.get("/api/v1/jobs/<job_id:int>")
+    def get_job(job_id):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        return httpio.send_json(jobs.render_one(job))
+
+    @app.post("/api/v1/jobs/<job_id:int>/cancel")
+    def cancel_job(job_id):
+        job = jobs.cancel(httpio.principal(*USERS), job_id)
+        return httpio.send_json(jobs.render_one(job))
+
+    @app.get("/api/v1/jobs/<job_id:int>/events")
+    def job_events(job_id):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        limit, offset = httpio.page_params(default_limit=100)
+        return httpio.send_json(events.list_page(job, limit, offset))
+
+    @app.get("/api/v1/jobs/<job_id:int>/frames")
+    def job_frames(job_id):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        limit, offset = httpio.page_params(default_limit=100)
+        return httpio.send_json(frames.list_page(job, limit, offset))
+
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
+    def frame_image(job_id, number):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        return httpio.send_file(frames.image_path(config, job, number), "image/png")
+
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
+    def frame_log(job_id, number):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        frame = frames.get(job, number)
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return frame.log_tail or ""
+
+    @app.get("/api/v1/jobs/<job_id:int>/archive")
+    def job_archive(job_id):
+        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        path = frames.build_archive(config, job)
+        try:
+            return httpio.send_file(path, "application/zip", f"job-{job.id}-frames.zip")
+        finally:
+            os.unlink(path)  # the open handle keeps the data until the response is sent

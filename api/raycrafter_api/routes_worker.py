@@ -1,0 +1,72 @@
+"""Worker endpoints: the worker's service token only."""
+import bottle
+
+from . import auth, frames, httpio, jobs, storage
+from .errors import ApiError, bad_field
+
+
+def install(app, config):
+    @app.get("/api/v1/worker/jobs")
+    def list_jobs():
+        httpio.principal("worker")
+        states = [jobs.check_state_name("state", s) for s in bottle.request.query.getall("state")]
+        cluster = bottle.request.query.get("cluster") or None
+        return httpio.send_json(jobs.list_for_worker(cluster, states))
+
+    @app.get("/api/v1/worker/jobs/<job_id:int>")
+    def get_job(job_id):
+        httpio.principal("worker")
+        return httpio.send_json(jobs.render_one(jobs.job_for_worker(job_id), full=True))
+
+    @app.get("/api/v1/worker/jobs/<job_id:int>/input")
+    def get_input(job_id):
+        httpio.principal("worker")
+        job = jobs.job_for_worker(job_id)
+        return httpio.send_file(storage.input_path(config, job), "application/octet-stream",
+                                headers={"X-Scene-Kind": job.scene_kind,
+                                         "X-Checksum-Sha256": job.scene_checksum})
+
+    @app.post("/api/v1/worker/jobs/<job_id:int>/submissions")
+    def record_submission(job_id):
+        httpio.principal("worker")
+        httpio.json_body()
+        submission = jobs.record_submission(
+            job_id, lambda job: auth.issue_token("agent", job=job), config)
+        return httpio.send_json(submission, 201)
+
+    @app.post("/api/v1/worker/jobs/<job_id:int>/transition")
+    def transition(job_id):
+        httpio.principal("worker")
+        body = httpio.json_body()
+        to = body.get("to")
+        if not isinstance(to, str):
+            raise bad_field("to", "is required")
+        batch_job_id = body.get("batch_job_id")
+        if batch_job_id is not None and (not isinstance(batch_job_id, str)
+                                         or not 0 < len(batch_job_id) <= 128):
+            raise bad_field("batch_job_id", "must be a string of 1 to 128 characters")
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise bad_field("reason", "must be a string")
+        job = jobs.worker_transition(job_id, to, batch_job_id, reason, config)
+        return httpio.send_json(jobs.render_one(job, full=True))
+
+    @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
+    def put_image(job_id, number):
+        httpio.principal("worker")
+        httpio.require_media_type("image/png")
+        claimed = (bottle.request.get_header("X-Checksum-Sha256") or "").strip().lower()
+        if not claimed:
+            raise bad_field("X-Checksum-Sha256", "header is required")
+        if bottle.request.content_length > config.max_upload_bytes:
+            raise ApiError(413, "too_large",
+                           f"uploads are limited to {config.max_upload_bytes} bytes",
+                           {"limit": config.max_upload_bytes})
+        job = jobs.job_for_worker(job_id)
+        frames.get(job, number)
+        upload = storage.receive(config, bottle.request.body, config.max_upload_bytes)
+        try:
+            frames.store_image(config, job, number, upload, claimed)
+        finally:
+            upload.discard()
+        return httpio.send_json({"frame": number, "checksum": upload.checksum}, 201)

@@ -1,0 +1,82 @@
+"""The authorization matrix: every endpoint x every kind of caller.
+
+Job X belongs to alice; ``agent_x``/``agent_y`` are the agent tokens of jobs X and Y.
+An expected answer of ``OK`` is the endpoint's own answer once the caller is let in (for
+some calls that is a 409 about the job's state, which proves the caller got past the
+authorization checks); anything else is the exact (status, error code).
+"""
+import pytest
+
+from support.api_testing import PNG, job_fields, scene_upload, sha256
+
+CALLERS = ("anonymous", "alice", "bob", "root", "worker", "agent_x", "agent_y")
+UNAUTHENTICATED = (401, "unauthorized")
+FORBIDDEN = (403, "forbidden")
+HIDDEN = (404, "not_found")
+OK = "ok"
+
+
+def expect(**answers):
+    """Answers per caller: the given ones, 401 for anonymous and 403 for all others."""
+    table = {caller: FORBIDDEN for caller in CALLERS}
+    table["anonymous"] = UNAUTHENTICATED
+    table.update(answers)
+    return table
+
+
+USERS_OWN = expect(alice=OK, bob=HIDDEN, root=OK)
+USERS_ANY = expect(alice=OK, bob=OK, root=OK)
+AGENT_X = expect(agent_x=OK)
+WORKER = expect(worker=OK)
+PUBLIC = {caller: OK for caller in CALLERS}
+LEASE = {"lease_id": "not-the-lease"}
+
+# (method, path, request arguments, expected answers, the allowed answer (status, code))
+ENDPOINTS = [
+    ("GET", "/health", {}, PUBLIC, (200, None)),
+    ("GET", "/openapi.json", {}, PUBLIC, (200, None)),
+    ("POST", "/jobs", {"files": scene_upload(), "data": job_fields()}, USERS_ANY, (201, None)),
+    ("GET", "/jobs", {}, USERS_ANY, (200, None)),
+    ("GET", "/jobs/{x}", {}, USERS_OWN, (200, None)),
+    ("POST", "/jobs/{x}/cancel", {}, USERS_OWN, (200, None)),
+    ("GET", "/jobs/{x}/events", {}, USERS_OWN, (200, None)),
+    ("GET", "/jobs/{x}/frames", {}, USERS_OWN, (200, None)),
+    ("GET", "/jobs/{x}/frames/1", {}, USERS_OWN, (404, "image_not_available")),
+    ("GET", "/jobs/{x}/frames/1/log", {}, USERS_OWN, (200, None)),
+    ("GET", "/jobs/{x}/archive", {}, USERS_OWN, (409, "no_images")),
+    ("POST", "/agent/jobs/{x}/claim", {"json": {"holder": "n1"}}, AGENT_X, (200, None)),
+    ("POST", "/agent/jobs/{x}/frames/1/heartbeat", {"json": LEASE}, AGENT_X,
+     (409, "stale_lease")),
+    ("POST", "/agent/jobs/{x}/frames/1/complete",
+     {"json": {**LEASE, "render_seconds": 1, "checksum": sha256(PNG), "size": len(PNG)}},
+     AGENT_X, (409, "stale_lease")),
+    ("POST", "/agent/jobs/{x}/frames/1/fail", {"json": {**LEASE, "reason": "x"}}, AGENT_X,
+     (409, "stale_lease")),
+    ("POST", "/agent/jobs/{x}/frames/1/release", {"json": LEASE}, AGENT_X,
+     (409, "stale_lease")),
+    ("GET", "/worker/jobs", {}, WORKER, (200, None)),
+    ("GET", "/worker/jobs/{x}", {}, WORKER, (200, None)),
+    ("GET", "/worker/jobs/{x}/input", {}, WORKER, (200, None)),
+    ("POST", "/worker/jobs/{x}/submissions", {"json": {}}, WORKER,
+     (409, "illegal_transition")),
+    ("POST", "/worker/jobs/{x}/transition", {"json": {"to": "running"}}, WORKER, (200, None)),
+    ("PUT", "/worker/jobs/{x}/frames/1/image",
+     {"data": PNG, "headers": {"Content-Type": "image/png", "X-Checksum-Sha256": sha256(PNG)}},
+     WORKER, (409, "frame_not_done")),
+]
+
+
+@pytest.mark.parametrize("method, path, arguments, answers, allowed", ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
+def test_authorization_matrix(world, method, path, arguments, answers, allowed):
+    url = path.format(x=world.job_x["id"])
+    seen = {}
+    for caller in CALLERS:
+        response = getattr(world, caller).request(method, url, **arguments)
+        body = response.json() if response.headers.get("Content-Type", "").startswith(
+            "application/json") else {}
+        seen[caller] = (response.status_code, body.get("error"))
+    expected = {caller: allowed if answer == OK else answer for caller, answer in answers.items()}
+    if path == "/jobs/{x}/cancel":
+        expected["root"] = (409, "illegal_transition")  # alice cancelled it just before
+    assert seen == expected

@@ -1,0 +1,66 @@
+"""Schema migrations create the models' schema and upgrade an existing database in place."""
+import secrets
+
+import pytest
+
+from raycrafter_api import app as app_module, config as config_module, db, migrations
+from raycrafter_api.models import MODELS, Command
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/empty.db"
+    else:
+        server = request.getfixturevalue("postgres")
+        name = f"m_{secrets.token_hex(4)}"
+        url = server.create_database(name)
+    db.bind(url)
+    with db.connection():
+        yield url
+    if request.param == "postgres":
+        server.drop_database(name)
+
+
+def test_migrations_build_exactly_the_models_schema(empty_database):
+    assert migrations.current_version() == 0
+    assert migrations.migrate_to() == list(range(1, migrations.LATEST + 1))
+    assert migrations.current_version() == migrations.LATEST
+    assert migrations.migrate_to() == []
+    for model in MODELS:
+        columns = {c.name for c in db.database.get_columns(model._meta.table_name)}
+        assert columns == {f.column_name for f in model._meta.sorted_fields}, model.__name__
+
+
+def test_upgrade_keeps_existing_data(empty_database):
+    migrations.migrate_to(1)
+    now = "2026-01-01 00:00:00"
+    db.database.execute_sql(
+        'INSERT INTO "user" (name, role, created_at) VALUES (%s, %s, %s)'.replace(
+            "%s", "?" if not db.is_postgres() else "%s"), ("alice", "user", now))
+    placeholders = ", ".join(["?" if not db.is_postgres() else "%s"] * 21)
+    db.database.execute_sql(
+        f"INSERT INTO job (owner_id, name, state, error, scene_kind, scene_file, scene_size, "
+        f"scene_checksum, renderer, options, frame_first, frame_last, frame_step, width, "
+        f"height, cluster, submit_attempt, batch_job_id, created_at, updated_at, "
+        f"state_changed_at) VALUES ({placeholders})",
+        (1, "old job", "pending", None, "pov", "scene.pov", 10, "0" * 64, "povray", "{}", 1, 1,
+         1, 8, 8, "default", 0, None, now, now, now))
+    mark = "?" if not db.is_postgres() else "%s"
+    db.database.execute_sql(
+        f"INSERT INTO command (id, job_id, command, cluster, created_at, sent_at) "
+        f"VALUES ({', '.join([mark] * 6)})", ("c-1", 1, "submit", "default", now, None))
+    with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
+        migrations.check_current()
+    assert migrations.migrate_to() == [2]
+    command = Command.get_by_id("c-1")
+    assert command.job.name == "old job" and command.publish_attempts == 0
+    assert command.last_error is None
+    migrations.check_current()
+
+
+def test_app_factory_refuses_an_outdated_schema(empty_database, tmp_path):
+    config = config_module.from_dict({"database_url": empty_database,
+                                      "data_dir": str(tmp_path / "data")})
+    with pytest.raises(migrations.SchemaOutdated, match="version 0, this code needs"):
+        app_module.create_app(config)

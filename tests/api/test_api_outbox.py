@@ -1,0 +1,145 @@
+"""Commands reach the broker exactly as docs/protocol.md says, and are never lost:
+not while the broker is down, not when nothing is bound to receive them."""
+import json
+import secrets
+import subprocess
+import sys
+
+import pika
+import pytest
+
+from raycrafter_api import db, outbox, relay, timeutil
+from raycrafter_api.models import Command
+from support.api_server import write_config
+from support.polling import wait_for
+from support.rabbitmq import ThrowawayRabbitMQ
+
+EXCHANGE, QUEUE = "raycrafter.commands", "worker.commands"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    broker = ThrowawayRabbitMQ().start()
+    broker.api_password = secrets.token_hex(8)
+    broker.add_user("api", broker.api_password, r"^raycrafter\.commands$",
+                    r"^raycrafter\.commands$", "^$")
+    yield broker
+    broker.destroy()
+
+
+@pytest.fixture
+def vhost(rabbitmq):
+    """A fresh virtual host: the API user may write the exchange, admin may do anything."""
+    name = f"t{secrets.token_hex(4)}"
+    rabbitmq.ctl("add_vhost", name)
+    rabbitmq.ctl("set_permissions", "-p", name, "admin", ".*", ".*", ".*")
+    rabbitmq.ctl("set_permissions", "-p", name, "api", r"^raycrafter\.commands$",
+                 r"^raycrafter\.commands$", "^$")
+    urls = {user: f"amqp://{user}:{password}@127.0.0.1:{rabbitmq.port}/{name}"
+            for user, password in (("admin", rabbitmq.admin_password),
+                                   ("api", rabbitmq.api_password))}
+    yield urls
+    if rabbitmq.process is None:
+        rabbitmq.start()
+    rabbitmq.ctl("delete_vhost", name)
+
+
+def declare_worker_queue(admin_url):
+    """What the worker does: declare its queue and bind it (the API may not)."""
+    connection = pika.BlockingConnection(pika.URLParameters(admin_url))
+    channel = connection.channel()
+    channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
+    channel.queue_declare(QUEUE, durable=True)
+    channel.queue_bind(QUEUE, EXCHANGE, routing_key="worker")
+    connection.close()
+
+
+def take_messages(admin_url):
+    connection = pika.BlockingConnection(pika.URLParameters(admin_url))
+    channel = connection.channel()
+    messages = []
+    while True:
+        method, properties, body = channel.basic_get(QUEUE, auto_ack=True)
+        if method is None:
+            break
+        messages.append((properties, json.loads(body)))
+    connection.close()
+    return messages
+
+
+@pytest.fixture
+def config_values(config_values, vhost):
+    return {**config_values, "amqp_url": vhost["api"], "relay_poll_seconds": 0.1}
+
+
+def sent(command_id):
+    with db.connection():
+        return Command.get_by_id(command_id).sent_at is not None
+
+
+def test_relay_publishes_confirmed_persistent_commands(world, api, vhost):
+    declare_worker_queue(vhost["admin"])
+    worker_relay = relay.Relay(api.config)
+    assert worker_relay.publish_pending() == 2  # the submit commands of jobs X and Y
+    worker_relay.publisher.close()
+    messages = take_messages(vhost["admin"])
+    with db.connection():
+        commands = {c.id: c for c in Command.select()}
+    assert len(messages) == 2
+    for properties, body in messages:
+        command = commands[body["id"]]
+        assert command.sent_at is not None
+        assert properties.message_id == command.id and properties.delivery_mode == 2
+        assert properties.content_type == "application/json"
+        assert body == {"id": command.id, "command": "submit", "job_id": command.job_id,
+                        "cluster": "default", "created_at": timeutil.iso(command.created_at)}
+    assert worker_relay.publish_pending() == 0
+
+
+def test_unroutable_command_stays_unsent(world, api, vhost):
+    worker_relay = relay.Relay(api.config)
+    delay = worker_relay.step()
+    assert delay > 0
+    with db.connection():
+        unsent = outbox.unsent(10)
+    assert len(unsent) == 2 and "no queue is bound" in unsent[0].last_error
+    assert unsent[0].publish_attempts == 1
+
+
+def test_the_api_user_may_not_declare_queues(vhost):
+    connection = pika.BlockingConnection(pika.URLParameters(vhost["api"]))
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+        connection.channel().queue_declare("sneaky", durable=True)
+    assert refused.value.reply_code == 403
+    connection.close()
+
+
+def test_health_reports_the_broker(world, api, rabbitmq):
+    assert world.anonymous.get("/health").json() == {"status": "ok", "database": "ok",
+                                                       "broker": "ok"}
+
+
+def test_command_written_while_broker_is_down_is_delivered_when_it_is_back(
+        world, api, vhost, rabbitmq, tmp_path):
+    declare_worker_queue(vhost["admin"])
+    rabbitmq.stop()
+    job = world.create_job(world.alice)
+    with db.connection():
+        command = Command.get(Command.job == job["id"])
+    config_path = write_config(tmp_path / "relay.toml", **api.config.__dict__)
+    log_path = tmp_path / "relay.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
+                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "publishing failed" in log_path.read_text(), timeout=30,
+                 message="the relay to find the broker down")
+        assert not sent(command.id)
+        rabbitmq.start()
+        wait_for(lambda: sent(command.id), timeout=60, message="the command to be confirmed")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0, log_path.read_text()
+    delivered = [body["id"] for _, body in take_messages(vhost["admin"])]
+    assert delivered.count(command.id) == 1

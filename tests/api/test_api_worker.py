@@ -1,0 +1,145 @@
+"""Worker endpoints: listing, input, submissions, transitions, image uploads."""
+import os
+
+from raycrafter_api import db
+from raycrafter_api.models import Command, Token
+from support.api_testing import PNG, SCENE, assert_error, sha256
+
+
+def test_list_by_cluster_and_states(world):
+    other = world.create_job(world.alice, cluster="archer")
+    listing = world.worker.get("/worker/jobs", params={"cluster": "default",
+                                                        "state": ["submitted", "pending"]})
+    ids = [j["id"] for j in listing.json()["jobs"]]
+    assert ids == [world.job_x["id"], world.job_y["id"]]
+    archer = world.worker.get("/worker/jobs?cluster=archer&state=pending").json()["jobs"]
+    assert [j["id"] for j in archer] == [other["id"]]
+    full = archer[0]
+    assert full["cluster"] == "archer" and full["submit_attempt"] == 0
+    assert full["batch_name"] is None and full["batch_job_id"] is None
+    assert_error(world.worker.get("/worker/jobs?state=bogus"), 400, "invalid_field", "state")
+
+
+def test_get_job_full_and_input(world):
+    job_id = world.job_x["id"]
+    full = world.worker.get(f"/worker/jobs/{job_id}").json()
+    assert full["submit_attempt"] == 1 and full["batch_name"] == f"rc-{job_id}-a1"
+    assert full["batch_job_id"] == str(1000 + job_id) and full["state"] == "submitted"
+    response = world.worker.get(f"/worker/jobs/{job_id}/input")
+    assert response.content == SCENE
+    assert response.headers["X-Scene-Kind"] == "pov"
+    assert response.headers["X-Checksum-Sha256"] == sha256(SCENE)
+    assert_error(world.worker.get("/worker/jobs/424242"), 404)
+    assert_error(world.worker.get("/worker/jobs/424242/input"), 404)
+
+
+def test_submission_is_recorded_before_submitting_with_a_fresh_agent_token(world):
+    job = world.create_job(world.alice)
+    job_id = job["id"]
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}), 409,
+                 "illegal_transition")
+    world.transition(job_id, "staging")
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                   json={"to": "submitted", "batch_job_id": "77"}), 409,
+                 "no_submission")
+    first = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
+    assert first["attempt"] == 1 and first["batch_name"] == f"rc-{job_id}-a1"
+    second = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
+    assert second["attempt"] == 2 and second["agent_token"] != first["agent_token"]
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}), 409,
+                 "max_submissions")
+    with db.connection():
+        stored = [t.token_hash for t in Token.select().where(Token.job == job_id)]
+    assert len(stored) == 2 and first["agent_token"] not in stored
+
+
+def test_transitions_follow_the_state_machine(world):
+    job_id = world.job_x["id"]
+    same = world.transition(job_id, "submitted", batch_job_id=str(1000 + job_id))
+    assert same["state"] == "submitted"
+    body = assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                          json={"to": "pending"}), 400, "invalid_field", "to")
+    assert "staging" in body["message"]
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition", json={"to": "done"}),
+                 409, "illegal_transition")
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                   json={"to": "submitted"}), 400, "invalid_field",
+                 "batch_job_id")
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition", json={"to": "failed"}),
+                 400, "invalid_field", "reason")
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                   json={"to": "running", "batch_job_id": 5}), 400,
+                 "invalid_field", "batch_job_id")
+    assert world.transition(job_id, "running")["state"] == "running"
+    failed = world.transition(job_id, "failed", reason="sbatch: invalid account")
+    assert failed["state"] == "failed" and failed["error"] == "sbatch: invalid account"
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                   json={"to": "staging"}), 409, "illegal_transition")
+    assert_error(world.worker.post("/worker/jobs/999999/transition", json={"to": "staging"}),
+                 404)
+
+
+def test_batch_job_ending_early_resubmits_then_fails_after_max_submissions(world):
+    job_id = world.job_x["id"]
+    claim = world.claim(world.agent_x, job_id)
+    again = world.transition(job_id, "staging", reason="batch job ended (walltime)")
+    assert again["state"] == "staging"
+    frames = world.alice.get(f"/jobs/{job_id}/frames").json()["frames"]
+    assert frames[claim["frame"] - 1]["state"] == "pending"
+    with db.connection():
+        assert [c.command for c in Command.select().where(Command.job == job_id)
+                .order_by(Command.created_at)] == ["submit", "submit"]
+    world.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
+    world.transition(job_id, "submitted", batch_job_id="2002")
+    final = world.transition(job_id, "staging", reason="batch job ended (node failure)")
+    assert final["state"] == "failed"
+    assert "ended 2 times" in final["error"]
+
+
+def test_image_upload_checks_checksum_state_and_content(world, api):
+    job_id = world.job_x["id"]
+    headers = {"Content-Type": "image/png", "X-Checksum-Sha256": sha256(PNG)}
+    url = f"/worker/jobs/{job_id}/frames/1/image"
+    assert_error(world.worker.put(url, data=PNG, headers=headers), 409, "frame_not_done")
+    claim = world.claim(world.agent_x, job_id)
+    world.complete(world.agent_x, job_id, claim)
+    assert_error(world.worker.put(url, data=PNG, headers={**headers, "X-Checksum-Sha256":
+                                                          sha256(b"other")}),
+                 400, "checksum_mismatch")
+    other = b"\x89PNG\r\n\x1a\nsomething else"
+    assert_error(world.worker.put(url, data=other, headers={**headers,
+                                                            "X-Checksum-Sha256": sha256(other)}),
+                 400, "checksum_mismatch")
+    assert_error(world.worker.put(url, data=PNG, headers={"Content-Type": "image/jpeg",
+                                                          "X-Checksum-Sha256": sha256(PNG)}),
+                 415)
+    assert_error(world.worker.put(url, data=PNG, headers={"Content-Type": "image/png"}), 400,
+                 "invalid_field", "X-Checksum-Sha256")
+    response = world.worker.put(url, data=PNG, headers=headers)
+    assert response.status_code == 201
+    stored = os.path.join(api.config.data_dir, "jobs", str(job_id), "frames", "frame_00001.png")
+    with open(stored, "rb") as f:
+        assert f.read() == PNG
+    assert os.listdir(os.path.join(api.config.data_dir, "tmp")) == []
+    assert_error(world.worker.put(f"/worker/jobs/{job_id}/frames/77/image", data=PNG,
+                                  headers=headers), 404)
+
+
+def test_done_needs_every_image(world):
+    job_id = world.job_x["id"]
+    for _ in range(3):
+        world.complete(world.agent_x, job_id, world.claim(world.agent_x, job_id))
+    body = assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                          json={"to": "done"}), 409, "images_missing")
+    assert body["details"]["frames"] == [1, 2, 3]
+
+
+def test_a_png_that_is_not_a_png_is_refused(world):
+    job_id = world.job_x["id"]
+    fake = b"GIF89a not a png"
+    claim = world.claim(world.agent_x, job_id)
+    world.complete(world.agent_x, job_id, claim, image=fake)
+    assert_error(world.worker.put(f"/worker/jobs/{job_id}/frames/{claim['frame']}/image",
+                                  data=fake, headers={"Content-Type": "image/png",
+                                                      "X-Checksum-Sha256": sha256(fake)}),
+                 400, "not_png")
