@@ -1,0 +1,152 @@
+"""The transport, the scheduler adapters and the batch script on the real cluster."""
+import shlex
+import time
+
+import pytest
+
+from raycrafter_worker import batch_script
+from raycrafter_worker.batch_script import JobFiles
+from raycrafter_worker.errors import PermanentError, TransientError
+from raycrafter_worker.schedulers import ENDED, RUNNING
+from support.polling import wait_for
+
+EVIL = "tea'pot\"; touch /tmp/rc-pwned-$$; `id` $(id) & | > <*?[] \\ \n end"
+
+
+def write_job(cluster, job_id, name, attempt=1, token="s3cret-token"):
+    files = JobFiles(cluster.profile.job_dir(job_id), attempt)
+    cluster.make_dirs([files.job_dir, files.input_dir, files.frames_dir, files.logs_dir])
+    cluster.write_file(files.token_file, token)
+    cluster.write_file(files.script, batch_script.render(cluster.profile, job_id, name, files))
+    return files
+
+
+def batch_state(cluster, name):
+    found = [j for j in cluster.batch_jobs() if j.name == name]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
+        make_cluster, fake_agent, login, scheduler):
+    cluster = make_cluster(scheduler=scheduler)
+    files = write_job(cluster, 7, "teapot")
+    name = cluster.profile.batch_name("rc-7-a1")
+    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr)
+    assert batch_id.isdigit()
+    wait_for(lambda: login(f"cat {files.exit_file}", check=False).stdout.strip() == "0",
+             timeout=60, message="the batch job's exit file")
+    assert login(f"cat {files.logs_dir}/agent-token-mode").stdout.strip() == "600"
+    assert login(f"stat -c %a {files.token_file}").stdout.strip() == "600"
+    args = login(f"cat {files.logs_dir}/agent-args").stdout.splitlines()
+    assert args[args.index("--token-file") + 1] == files.token_file
+    assert "s3cret-token" not in " ".join(args)
+    assert args[args.index("--job-dir") + 1] == files.job_dir
+    assert args[args.index("--job-id") + 1] == "7"
+    env = login(f"cat {files.logs_dir}/agent-env").stdout
+    assert "setup=1" in env and f"slurm={batch_id}" in env
+    assert batch_state(cluster, name).state == ENDED
+
+
+def test_a_name_full_of_shell_metacharacters_reaches_the_job_verbatim(
+        make_cluster, fake_agent, login):
+    cluster = make_cluster()
+    files = write_job(cluster, 8, EVIL)
+    cluster.submit(files.script, cluster.profile.batch_name("rc-8-a1"), files.stdout,
+                   files.stderr)
+    wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
+             timeout=60, message="the batch job's exit file")
+    assert login(f"cat {files.logs_dir}/agent-job-name").stdout == EVIL
+    assert login("ls /tmp | grep -c rc-pwned", check=False).stdout.strip() == "0"
+    assert login(f"cat {files.exit_file}").stdout.strip() == "0"
+
+
+def test_poll_sees_queued_then_running_then_ended_in_one_listing(
+        make_cluster, fake_agent, login, batch_prefix):
+    cluster = make_cluster()
+    fake_agent(4)
+    # Fill both CPUs so the job has to wait in the queue first.
+    blockers = [login(f"sbatch --parsable -J {batch_prefix}block -o /dev/null "
+                      f"--wrap 'sleep 60'").stdout.strip() for _ in range(2)]
+    files = write_job(cluster, 9, "queued")
+    name = cluster.profile.batch_name("rc-9-a1")
+    cluster.submit(files.script, name, files.stdout, files.stderr)
+    wait_for(lambda: all(batch_state(cluster, f"{batch_prefix}block") and
+                         j.state == RUNNING for j in cluster.batch_jobs()
+                         if j.id in blockers), timeout=30, message="blockers running")
+    assert batch_state(cluster, name).state == "queued"
+    login("scancel " + " ".join(blockers))
+    wait_for(lambda: batch_state(cluster, name).state == RUNNING, timeout=60,
+             message="the job running")
+    wait_for(lambda: batch_state(cluster, name).state == ENDED, timeout=60,
+             message="the job ended")
+    assert cluster.exit_codes([(9, 1), (9, 2)]) == {(9, 1): 0, (9, 2): None}
+
+
+def test_cancel_removes_the_batch_job(make_cluster, fake_agent):
+    cluster = make_cluster(scheduler="pbs")
+    fake_agent(120)
+    files = write_job(cluster, 10, "cancel me")
+    name = cluster.profile.batch_name("rc-10-a1")
+    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr)
+    wait_for(lambda: batch_state(cluster, name).active, timeout=30, message="job listed")
+    cluster.cancel([batch_id])
+    wait_for(lambda: not batch_state(cluster, name).active, timeout=30,
+             message="the job gone from the active queue")
+    assert batch_state(cluster, name).raw_state in ("C", "CANCELLED")
+
+
+def test_an_invalid_partition_fails_at_once_with_the_schedulers_reason(make_cluster,
+                                                                       fake_agent):
+    cluster = make_cluster(queue="no-such-partition")
+    files = write_job(cluster, 11, "x")
+    started = time.monotonic()
+    with pytest.raises(PermanentError, match="Invalid partition"):
+        cluster.submit(files.script, cluster.profile.batch_name("rc-11-a1"), files.stdout,
+                       files.stderr)
+    assert time.monotonic() - started < 10
+
+
+def test_permission_denied_on_scratch_is_permanent(make_cluster):
+    cluster = make_cluster(scratch="/root/scratch")
+    with pytest.raises(PermanentError, match="Permission denied"):
+        cluster.make_dirs([cluster.profile.job_dir(1)])
+
+
+def test_the_connection_is_reused_across_commands(make_cluster):
+    cluster = make_cluster()
+    assert cluster.run("echo one").stdout == "one\n"
+    first = cluster.transport._client
+    assert cluster.run("echo two").stdout == "two\n"
+    assert cluster.transport._client is first
+
+
+def test_a_command_past_its_deadline_is_transient(make_cluster):
+    cluster = make_cluster(command_timeout_seconds=1)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="did not finish"):
+        cluster.run("sleep 20")
+    assert time.monotonic() - started < 5
+    assert cluster.run("echo still usable").stdout == "still usable\n"
+
+
+def test_a_wrong_host_key_is_refused(make_cluster, ssh_files):
+    cluster = make_cluster(known_hosts_file=ssh_files["wrong_known_hosts"])
+    with pytest.raises(PermanentError, match="does not match the pinned key"):
+        cluster.run("true")
+
+
+def test_an_unpinned_host_is_refused(make_cluster, ssh_files, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    cluster = make_cluster(known_hosts_file=str(empty))
+    with pytest.raises(PermanentError, match="not pinned"):
+        cluster.run("true")
+
+
+def test_stdin_carries_secrets_and_quoting_holds(make_cluster, test_scratch, login):
+    cluster = make_cluster()
+    path = f"{test_scratch}/odd name; $(touch x) 'q\".txt"
+    cluster.write_file(path, "token-value")
+    assert login(f"cat {shlex.quote(path)}").stdout == "token-value"
+    assert login(f"stat -c %a {shlex.quote(path)}").stdout.strip() == "600"

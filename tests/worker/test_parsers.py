@@ -1,0 +1,131 @@
+"""The scheduler adapters parse real output captured from this cluster (captures/,
+produced by captures/capture.sh) and classify real error messages."""
+import pathlib
+
+import pytest
+
+from raycrafter_worker import config as worker_config
+from raycrafter_worker.errors import PermanentError, TransientError
+from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, check
+from raycrafter_worker.schedulers.pbs import PbsScheduler
+from raycrafter_worker.schedulers.slurm import SlurmScheduler
+from raycrafter_worker.staging import classify_gridftp_failure
+from raycrafter_worker.transport import Result
+
+CAPTURES = pathlib.Path(__file__).parent / "captures"
+
+
+def capture(name):
+    return (CAPTURES / name).read_text()
+
+
+def test_sbatch_parsable_output_gives_the_job_id():
+    assert SlurmScheduler.parse_submit(capture("sbatch_parsable.txt")) == "6"
+    assert SlurmScheduler.parse_submit("1234;othercluster\n") == "1234"
+
+
+def test_qsub_output_gives_the_job_id():
+    assert PbsScheduler.parse_submit(capture("qsub_submit.txt")) == "8"
+    assert PbsScheduler.parse_submit("4711.pbs01.example.org\n") == "4711.pbs01.example.org"
+
+
+@pytest.mark.parametrize("text", ["", "Submitted batch job 5\n"])
+def test_submit_output_without_an_id_is_refused(text):
+    with pytest.raises(ValueError):
+        SlurmScheduler.parse_submit(text)
+    with pytest.raises(ValueError):
+        PbsScheduler.parse_submit(text)
+
+
+def test_squeue_listing_maps_every_state():
+    jobs = {j.name: j for j in SlurmScheduler.parse_list(capture("squeue.txt"))}
+    assert jobs["cap-running-1"].state == RUNNING
+    assert jobs["cap-pending"].state == QUEUED
+    assert jobs["cap-held"].state == QUEUED and jobs["cap-held"].raw_state == "PENDING"
+    assert jobs["cap-running-2"].state == QUEUED
+    for ended in ("cap-failed", "cap-cancelled", "rc-1-a1"):
+        assert jobs[ended].state == ENDED, ended
+    assert jobs["cap-running-1"].id == "6"
+    assert len(jobs) == 11
+
+
+def test_a_job_name_containing_the_separator_survives():
+    (job,) = SlurmScheduler.parse_list("42|a|b;c|RUNNING|None\n")
+    assert (job.id, job.name, job.state) == ("42", "a|b;c", RUNNING)
+
+
+def test_qstat_f_listing_maps_states_and_names():
+    jobs = {j.name: j for j in PbsScheduler.parse_list(capture("qstat_f.txt"))}
+    assert jobs["cap-running-1"].state == RUNNING and jobs["cap-running-1"].id == "6"
+    assert jobs["cap-pending"].state == QUEUED and jobs["cap-pending"].raw_state == "Q"
+    assert jobs["cap-failed"].state == ENDED and jobs["cap-cancelled"].state == ENDED
+    assert len(jobs) == 11
+
+
+def test_qstat_f_continuation_lines_and_exit_status():
+    text = ("Job Id: 77.server\n    Job_Name = rc-3-a1\n    job_state = C\n"
+            "    Variable_List = PBS_O_HOME=/home/u,PBS_O_LANG=C,\n"
+            "\tPBS_O_WORKDIR=/scratch/u\n    exit_status = 271\n\n")
+    (job,) = PbsScheduler.parse_list(text)
+    assert (job.id, job.name, job.state, job.exit_code) == ("77.server", "rc-3-a1", ENDED, 271)
+
+
+def test_an_invalid_partition_is_a_permanent_rejection_with_the_schedulers_words():
+    result = Result(int(capture("sbatch_invalid_partition.rc")),
+                    capture("sbatch_invalid_partition.stdout"),
+                    capture("sbatch_invalid_partition.stderr"))
+    with pytest.raises(PermanentError, match="Invalid partition name specified"):
+        check(result, "submitting")
+
+
+def test_the_qsub_wrapper_reports_its_rejection_on_stdout():
+    result = Result(int(capture("qsub_invalid_queue.rc")), capture("qsub_invalid_queue.stdout"),
+                    capture("qsub_invalid_queue.stderr"))
+    with pytest.raises(PermanentError, match="invalid partition specified: no-such-queue"):
+        check(result, "submitting")
+
+
+@pytest.mark.parametrize("message", [
+    "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+    "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+    "qstat: cannot connect to server pbs01 (errno=111) Connection refused",
+])
+def test_a_busy_or_unreachable_scheduler_is_transient(message):
+    with pytest.raises(TransientError):
+        check(Result(1, "", message + "\n"), "listing")
+
+
+def test_accounting_disabled_is_recognised_as_no_data():
+    assert int(capture("sacct_disabled.rc")) != 0
+    assert "accounting storage is disabled" in capture("sacct_disabled.stderr")
+    assert SlurmScheduler.parse_accounting(capture("sacct_disabled.stdout")) == []
+    (job,) = SlurmScheduler.parse_accounting("12|rc-5-a2|TIMEOUT|0:15\n")
+    assert (job.state, job.exit_code) == (ENDED, 0)
+
+
+def test_commands_quote_every_value(tmp_path):
+    values = {"login_host": "h", "user": "u", "key_file": __file__, "known_hosts_file": __file__,
+              "scheduler": "slurm", "launcher": "srun", "scratch": "/s", "nodeagent": "/a",
+              "agent_api_url": "https://api", "transfer": "sftp", "queue": "batch",
+              "account": "proj; rm -rf ~"}
+    profile = worker_config.parse_profile("p", values)
+    command = SlurmScheduler(profile).submit_command("/s/x y.sh", "n$(id)", "/s/o", "/s/e")
+    assert "'proj; rm -rf ~'" in command and "'n$(id)'" in command and "'/s/x y.sh'" in command
+    pbs = PbsScheduler(worker_config.parse_profile("p", {**values, "scheduler": "pbs"}))
+    command = pbs.submit_command("/s/x.sh", "rc-1-a1", "/s/o", "/s/e")
+    assert command.startswith("qsub -N rc-1-a1 -o /s/o -e /s/e -l walltime=01:00:00,nodes=1")
+
+
+def test_gridftp_server_errors_are_permanent_and_quote_the_server():
+    text = ("error: globus_ftp_client: the server responded with an error\n"
+            "550 550-Command failed. : globus_l_gfs_file_open failed.\n"
+            "550-globus_xio: Unable to open file /scratch/x/frame_00001.png\n"
+            "550-globus_xio: System error in open: No such file or directory\n550 End.\n")
+    error = classify_gridftp_failure(text, 1)
+    assert isinstance(error, PermanentError)
+    assert "No such file or directory" in str(error)
+    assert isinstance(classify_gridftp_failure(
+        "error: an end-of-file was reached\nglobus_xio: An end of file occurred\n", 1),
+        TransientError)
+    assert isinstance(classify_gridftp_failure("Host key verification failed.\n", 1),
+                      PermanentError)

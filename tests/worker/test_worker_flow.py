@@ -1,0 +1,256 @@
+"""The whole worker: commands from RabbitMQ, the real API, the real cluster."""
+import base64
+import hashlib
+import json
+import secrets
+import shlex
+import socket
+
+import pytest
+import requests
+
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.api_testing import SCENE
+from support.polling import wait_for
+from support.rabbitmq import ThrowawayRabbitMQ
+from worker_harness import (HoldingProxy, ThrowawaySshd, WorkerProcess, prepare_queue, publish,
+                            write_worker_config)
+
+CLUSTER = "stand-in"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"frame body " * 50
+
+
+@pytest.fixture(scope="session")
+def broker():
+    node = ThrowawayRabbitMQ().start()
+    password = secrets.token_hex(12)
+    # The worker may configure and read the exchange and its queue, and write the queue.
+    names = r"^(raycrafter\.commands|worker\.commands)$"
+    node.add_user("worker", password, configure=names, write=r"^worker\.commands$", read=names)
+    node.worker_url = node.url("worker", password)
+    yield node
+    node.destroy()
+
+
+@pytest.fixture
+def api(tmp_path):
+    config = write_config(tmp_path / "api.toml", database_url=f"sqlite:///{tmp_path}/api.db",
+                          data_dir=str(tmp_path / "api-data"), clusters=[CLUSTER],
+                          default_cluster=CLUSTER, max_submissions=2)
+    with ApiServer(config) as server:
+        server.worker_token = ensure_worker_token(config)
+        server.token_file = str(tmp_path / "worker.token")
+        user = requests.Session()
+        user.headers["Authorization"] = f"Bearer {create_user(config, 'alice')}"
+        server.user = user
+        yield server
+
+
+@pytest.fixture
+def start_worker(tmp_path, api, broker, profile_values, fake_agent):
+    """Start the worker with this test's profile; ``api_url`` may point at a proxy."""
+    prepare_queue(broker.admin_url)
+    workers = []
+
+    def start(api_url=None, **profile_overrides):
+        config = write_worker_config(
+            tmp_path / "worker.toml",
+            {"api_url": api_url or api.base, "api_token_file": api.token_file,
+             "amqp_url": broker.worker_url, "poll_interval_seconds": 1, "prefetch": 2,
+             "lost_grace_seconds": 5, "retry_limit_seconds": 120},
+            {CLUSTER: {**profile_values, **profile_overrides}})
+        worker = WorkerProcess(config, str(tmp_path / f"worker-{len(workers)}.log")).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def create_job(api, name="teapot", frames="1-2"):
+    response = api.user.post(f"{api.url}/jobs", files={"scene": ("scene.pov", SCENE)},
+                             data={"name": name, "frames": frames, "width": "32",
+                                   "height": "24"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def job_of(api, job_id):
+    return api.user.get(f"{api.url}/jobs/{job_id}").json()
+
+
+def worker_view(api, job_id):
+    return requests.get(f"{api.url}/worker/jobs/{job_id}",
+                        headers={"Authorization": f"Bearer {api.worker_token}"}).json()
+
+
+def transitions(api, job_id):
+    events = api.user.get(f"{api.url}/jobs/{job_id}/events").json()["events"]
+    return [(e["from"], e["to"]) for e in events if e["frame"] is None]
+
+
+def batch_jobs(login, prefix):
+    listing = login("squeue --noheader --states=all --me --format='%i|%j|%T'").stdout
+    return [line.split("|") for line in listing.splitlines()
+            if line.split("|")[1].startswith(prefix)]
+
+
+def in_state(api, job_id, *states):
+    return job_of(api, job_id)["state"] in states
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+def test_submit_runs_a_batch_job_and_poll_follows_it_to_the_end(
+        api, broker, start_worker, login, fake_agent, batch_prefix, test_scratch, scheduler):
+    worker = start_worker(scheduler=scheduler)
+    fake_agent(4)
+    job = create_job(api)
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "submitted", "running"), timeout=60,
+             message="the job submitted")
+    view = worker_view(api, job["id"])
+    (batch,) = batch_jobs(login, batch_prefix)
+    assert batch[0] == view["batch_job_id"] and batch[1] == batch_prefix + "rc-1-a1"
+    scene = f"{test_scratch}/raycrafter/{job['id']}/input/scene.pov"
+    assert login(f"sha256sum < {scene}").stdout.split()[0] == hashlib.sha256(SCENE).hexdigest()
+    # The stand-in agent renders nothing, so the ended batch job sends the job back.
+    wait_for(lambda: ("running", "staging") in transitions(api, job["id"]), timeout=90,
+             message="the job running, then back to staging")
+    assert transitions(api, job["id"])[:4] == [
+        (None, "pending"), ("pending", "staging"), ("staging", "submitted"),
+        ("submitted", "running")]
+    events = api.user.get(f"{api.url}/jobs/{job['id']}/events").json()["events"]
+    assert "exit status 0" in events[-1]["reason"]
+    assert worker.process.poll() is None
+
+
+def test_cancel_removes_the_batch_job(api, broker, start_worker, login, fake_agent,
+                                      batch_prefix):
+    start_worker()
+    fake_agent(300)
+    job = create_job(api)
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "running"), timeout=60, message="running")
+    assert api.user.post(f"{api.url}/jobs/{job['id']}/cancel").status_code == 200
+    publish(broker.admin_url, "cancel", job["id"], CLUSTER)
+    wait_for(lambda: [b[2] for b in batch_jobs(login, batch_prefix)] == ["CANCELLED"],
+             timeout=60, message="the batch job cancelled")
+
+
+def test_a_worker_killed_right_after_sbatch_makes_exactly_one_batch_job(
+        api, broker, start_worker, login, fake_agent, batch_prefix):
+    proxy = HoldingProxy(api.base)
+    proxy.hold = lambda method, path, body: (path.endswith("/transition") and body
+                                             and json.loads(body).get("to") == "submitted")
+    try:
+        first = start_worker(api_url=proxy.url)
+        fake_agent(60)
+        job = create_job(api)
+        publish(broker.admin_url, "submit", job["id"], CLUSTER)
+        assert proxy.held.wait(60), first.log()
+        first.kill()  # the scheduler accepted the job; the API never heard of it
+        assert len(batch_jobs(login, batch_prefix)) == 1
+        assert job_of(api, job["id"])["state"] == "staging"
+        proxy.hold = None
+        proxy.release.set()
+        second = start_worker(api_url=proxy.url)
+        wait_for(lambda: in_state(api, job["id"], "submitted", "running"), timeout=60,
+                 message="the restarted worker adopting the batch job")
+        (batch,) = batch_jobs(login, batch_prefix)
+        assert worker_view(api, job["id"])["batch_job_id"] == batch[0]
+        assert worker_view(api, job["id"])["submit_attempt"] == 1
+        assert f"adopted batch job {batch[0]}" in second.log()
+    finally:
+        proxy.close()
+
+
+def test_ssh_down_is_retried_and_the_worker_recovers(
+        api, broker, start_worker, login, fake_agent, batch_prefix, tmp_path,
+        cluster_secrets):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    known = tmp_path / "known_hosts_port"
+    known.write_text(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
+    sshd = ThrowawaySshd(str(tmp_path), port)
+    try:
+        worker = start_worker(port=port, known_hosts_file=str(known), transfer="sftp")
+        fake_agent(30)
+        job = create_job(api)
+        publish(broker.admin_url, "submit", job["id"], CLUSTER)
+        wait_for(lambda: worker.log().count("retrying in") >= 2, timeout=60,
+                 message="the worker retrying while sshd is down")
+        assert job_of(api, job["id"])["state"] == "staging"
+        assert batch_jobs(login, batch_prefix) == []
+        sshd.start()
+        wait_for(lambda: in_state(api, job["id"], "submitted", "running"), timeout=90,
+                 message="the job submitted once sshd is back")
+        assert len(batch_jobs(login, batch_prefix)) == 1
+        sshd.stop()  # down again while the job runs: polling backs off, then recovers
+        wait_for(lambda: "polling cluster stand-in failed" in worker.log(), timeout=30,
+                 message="a failed poll")
+        sshd.start()
+        wait_for(lambda: ("submitted", "running") in transitions(api, job["id"]),
+                 timeout=120, message="polling to recover and report the job running")
+    finally:
+        sshd.stop()
+
+
+def test_collect_stages_frames_out_and_uploads_them(api, broker, start_worker, login,
+                                                   fake_agent, test_scratch):
+    start_worker()
+    fake_agent(300)
+    job = create_job(api, frames="1-3")
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "running"), timeout=60, message="running")
+    job_dir = f"{test_scratch}/raycrafter/{job['id']}"
+    token = login(f"cat {job_dir}/agent.token").stdout.strip()
+    agent = requests.Session()
+    agent.headers["Authorization"] = f"Bearer {token}"
+    for _ in range(3):  # play the node agent: render = put the PNG on scratch, complete
+        claim = agent.post(f"{api.url}/agent/jobs/{job['id']}/claim",
+                           json={"holder": "test"}).json()
+        image = PNG + str(claim["frame"]).encode()
+        path = f"{job_dir}/frames/frame_{claim['frame']:05d}.png"
+        _put(login, path, image)
+        response = agent.post(
+            f"{api.url}/agent/jobs/{job['id']}/frames/{claim['frame']}/complete",
+            json={"lease_id": claim["lease"]["id"], "render_seconds": 0.1,
+                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
+                  "log_tail": "ok"})
+        assert response.status_code == 200, response.text
+    assert job_of(api, job["id"])["state"] == "collecting"
+    publish(broker.admin_url, "collect", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "done"), timeout=60, message="done")
+    for n in (1, 2, 3):
+        got = api.user.get(f"{api.url}/jobs/{job['id']}/frames/{n}")
+        assert got.status_code == 200 and got.content == PNG + str(n).encode()
+
+
+def _put(login, path, data):
+    encoded = base64.b64encode(data).decode()
+    login(f"printf %s {shlex.quote(encoded)} | base64 -d > {shlex.quote(path)}")
+
+
+def test_sigterm_hands_the_current_message_back(api, broker, start_worker, tmp_path):
+    with socket.socket() as s:  # a port nobody listens on: every SSH attempt is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    worker = start_worker(port=port)
+    job = create_job(api)
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: "retrying in" in worker.log(), timeout=30, message="a retry")
+    assert worker.stop(timeout=30) == 0
+    assert "handed back" in worker.log() and "worker stopped" in worker.log()
+    assert _ready_messages(broker) == 1
+
+
+def _ready_messages(broker):
+    import pika
+    connection = pika.BlockingConnection(pika.URLParameters(broker.admin_url))
+    try:
+        return connection.channel().queue_declare("worker.commands", durable=True,
+                                                  passive=True).method.message_count
+    finally:
+        connection.close()

@@ -1,0 +1,163 @@
+"""A cluster profile together with its live SSH connection, scheduler adapter and stager.
+
+Everything the handlers and the poller do on a cluster goes through here, so each action
+is one command on the login node (the listing of all batch jobs, the exit files of all
+jobs that left the queue, the checksums of all frames) rather than one per job.
+"""
+import hashlib
+import logging
+import os
+import re
+import shlex
+
+from . import schedulers, staging
+from .batch_script import exit_file
+from .errors import PermanentError, TransientError
+from .transport import SshTransport
+
+log = logging.getLogger(__name__)
+
+_PERMISSION = re.compile(r"permission denied|read-only file system|disk quota exceeded|"
+                         r"no space left", re.IGNORECASE)
+
+# Prints "SIZE SHA256" or "missing" per argument, in order, so no file name is parsed.
+_CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
+                    'h=$(sha256sum < "$p") && printf "%s %s\\n" "$s" "${h%% *}" || '
+                    'echo unreadable; else echo missing; fi; done')
+_EXIT_SCRIPT = ('for p; do if [ -f "$p" ]; then printf "%s\\n" "$(head -c 16 "$p")"; '
+                'else echo missing; fi; done')
+
+
+class Cluster:
+    def __init__(self, profile, workdir):
+        self.profile = profile
+        self.name = profile.name
+        self.transport = SshTransport(profile)
+        self.scheduler = schedulers.for_profile(profile)
+        self.stager = staging.for_profile(profile, self.transport, workdir)
+
+    def run(self, command, stdin=None, timeout=None):
+        return self.transport.run(command, stdin=stdin, timeout=timeout)
+
+    def run_checked(self, command, action, stdin=None):
+        """Run a non-scheduler command; a failure naming permissions or quota is permanent."""
+        result = self.run(command, stdin=stdin)
+        if result.status != 0:
+            text = " ".join((result.stderr + " " + result.stdout).split()) or "no output"
+            message = f"{action} on cluster {self.name} failed: {text}"
+            if _PERMISSION.search(text):
+                raise PermanentError(message)
+            raise TransientError(message)
+        return result
+
+    def batch_jobs(self):
+        """Every batch job of the cluster user, in one scheduler command."""
+        result = schedulers.check(self.run(self.scheduler.list_command()),
+                                  f"listing batch jobs on {self.name}")
+        return self.scheduler.parse_list(result.stdout)
+
+    def accounting(self, job_ids):
+        """{id: BatchJob} from accounting for jobs that left the queue; {} if unavailable."""
+        command = self.scheduler.accounting_command(job_ids) if job_ids else None
+        if not command:
+            return {}
+        result = self.run(command)
+        if result.status != 0:
+            log.debug("no accounting on %s: %s", self.name, result.stderr.strip())
+            return {}
+        return {job.id: job for job in self.scheduler.parse_accounting(result.stdout)}
+
+    def exit_codes(self, jobs):
+        """{(job_id, attempt): exit status or None} from the exit files, in one command."""
+        if not jobs:
+            return {}
+        paths = [exit_file(self.profile.job_dir(job_id), attempt) for job_id, attempt in jobs]
+        result = self.run_checked(f"sh -c {shlex.quote(_EXIT_SCRIPT)} sh "
+                                  + shlex.join(paths), "reading exit files")
+        lines = result.stdout.splitlines()
+        codes = {}
+        for key, line in zip(jobs, lines):
+            line = line.strip()
+            codes[key] = None if line == "missing" else (
+                int(line) if line.lstrip("-").isdigit() else -1)
+        return codes
+
+    def submit(self, script, name, stdout, stderr):
+        """Hand a script to the scheduler once (never retried here: see handlers.submit)."""
+        result = schedulers.check(
+            self.run(self.scheduler.submit_command(script, name, stdout, stderr)),
+            f"submitting {name} to {self.name}")
+        try:
+            return self.scheduler.parse_submit(result.stdout)
+        except ValueError as error:
+            raise TransientError(str(error))
+
+    def cancel(self, job_ids):
+        if job_ids:
+            schedulers.check(self.run(self.scheduler.cancel_command(sorted(job_ids))),
+                             f"cancelling batch jobs {', '.join(sorted(job_ids))}")
+
+    def make_dirs(self, paths, mode="0700"):
+        self.run_checked(f"umask 077 && mkdir -p -m {mode} -- " + shlex.join(paths),
+                         "creating directories")
+
+    def write_file(self, path, data):
+        """Write ``data`` to ``path`` with mode 0600 (created so; never on a command line)."""
+        tmp = path + ".tmp"
+        self.run_checked(f"umask 077 && cat > {shlex.quote(tmp)} && chmod 0600 "
+                         f"{shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} {shlex.quote(path)}",
+                         f"writing {path}", stdin=data)
+
+    def checksums(self, paths):
+        """{path: (size, sha256) or None if missing} for files on the cluster, one command."""
+        if not paths:
+            return {}
+        result = self.run_checked(f"sh -c {shlex.quote(_CHECKSUM_SCRIPT)} sh "
+                                  + shlex.join(paths), "computing checksums")
+        lines = result.stdout.splitlines()
+        if len(lines) != len(paths):
+            raise TransientError(f"checksums on {self.name}: expected {len(paths)} lines, "
+                                 f"got {len(lines)}")
+        sums = {}
+        for path, line in zip(paths, lines):
+            parts = line.split()
+            if parts == ["missing"]:
+                sums[path] = None
+            elif len(parts) == 2 and parts[0].isdigit():
+                sums[path] = (int(parts[0]), parts[1])
+            else:
+                raise PermanentError(f"cannot read {path} on cluster {self.name}")
+        return sums
+
+    def upload_verified(self, pairs):
+        """Upload (local, remote) pairs, then compare size and SHA-256 on both sides."""
+        self.stager.upload(pairs)
+        remote = self.checksums([r for _, r in pairs])
+        for local, path in pairs:
+            expected = file_checksum(local)
+            if remote[path] != expected:
+                raise TransientError(f"{path} on cluster {self.name} does not match what was "
+                                     f"sent ({remote[path]} != {expected})")
+
+    def download_verified(self, pairs, expected):
+        """Download (remote, local) pairs and check each against ``expected[remote]``."""
+        self.stager.download(pairs)
+        for path, local in pairs:
+            got = file_checksum(local)
+            if got != expected[path]:
+                os.unlink(local)
+                raise TransientError(f"{path} from cluster {self.name} arrived damaged "
+                                     f"({got} != {expected[path]})")
+
+    def close(self):
+        self.transport.close()
+
+
+def file_checksum(path):
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

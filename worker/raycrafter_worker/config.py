@@ -1,0 +1,221 @@
+"""The worker's one configuration file (TOML, written by Salt, mode 0600).
+
+Everything is checked once at start-up, so a bad profile stops the worker with a message
+that names the profile and the key instead of failing the first job that uses it.
+"""
+import dataclasses
+import os
+import re
+import tomllib
+import urllib.parse
+
+from .errors import ConfigError
+
+SCHEDULERS = ("pbs", "slurm")
+LAUNCHERS = ("aprun", "srun")
+TRANSFERS = ("gridftp", "sftp")
+_WALLTIME = re.compile(r"^(\d+:)?\d{1,2}:\d{2}:\d{2}$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterProfile:
+    """How to reach one cluster and how to run a job on it."""
+
+    name: str
+    login_host: str
+    port: int
+    user: str
+    key_file: str
+    known_hosts_file: str
+    scheduler: str
+    launcher: str
+    queue: str
+    account: str
+    walltime: str
+    nodes: int
+    scratch: str
+    setup: tuple
+    nodeagent: str
+    agent_api_url: str
+    agent_ca_file: str
+    log_host: str
+    log_port: int
+    log_tls: bool
+    transfer: str
+    gridftp_host: str
+    gridftp_server: str
+    command_timeout_seconds: float
+    batch_prefix: str
+
+    def batch_name(self, api_batch_name):
+        """The scheduler's name for an attempt: the API's ``rc-JOB-aN`` behind the
+        deployment's prefix, so appliances sharing a cluster account never see each
+        other's jobs as their own."""
+        return self.batch_prefix + api_batch_name
+
+    @property
+    def jobs_root(self):
+        """Every job of this appliance lives below SCRATCH/raycrafter (docs/protocol.md)."""
+        return self.scratch.rstrip("/") + "/raycrafter"
+
+    def job_dir(self, job_id):
+        return f"{self.jobs_root}/{int(job_id)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    api_url: str
+    api_token_file: str
+    ca_file: str
+    amqp_url: str
+    poll_interval_seconds: float
+    prefetch: int
+    lost_grace_seconds: float
+    retry_limit_seconds: float
+    clusters: dict
+
+
+_PROFILE_KEYS = {
+    # key: (type, required, default)
+    "login_host": (str, True, None),
+    "port": (int, False, 22),
+    "user": (str, True, None),
+    "key_file": (str, True, None),
+    "known_hosts_file": (str, True, None),
+    "scheduler": (str, True, None),
+    "launcher": (str, True, None),
+    "queue": (str, False, ""),
+    "account": (str, False, ""),
+    "walltime": (str, False, "01:00:00"),
+    "nodes": (int, False, 1),
+    "scratch": (str, True, None),
+    "setup": (list, False, []),
+    "nodeagent": (str, True, None),
+    "agent_api_url": (str, True, None),
+    "agent_ca_file": (str, False, ""),
+    "log_host": (str, False, ""),
+    "log_port": (int, False, 12201),
+    "log_tls": (bool, False, False),
+    "transfer": (str, False, "gridftp"),
+    "gridftp_host": (str, False, ""),
+    "gridftp_server": (str, False, "/etc/grid-security/sshftp"),
+    "command_timeout_seconds": (float, False, 120.0),
+    "batch_prefix": (str, False, ""),
+}
+
+_TOP_KEYS = {
+    "api_url": (str, True, None),
+    "api_token_file": (str, True, None),
+    "ca_file": (str, False, ""),
+    "amqp_url": (str, True, None),
+    "poll_interval_seconds": (float, False, 30.0),
+    "prefetch": (int, False, 2),
+    "lost_grace_seconds": (float, False, 600.0),
+    "retry_limit_seconds": (float, False, 300.0),
+    "clusters": (dict, True, None),
+}
+
+
+def load(path):
+    """Read and check the file at ``path``; raises ConfigError with a precise message."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror}")
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}")
+    return parse(raw)
+
+
+def parse(raw):
+    values = _typed(raw, _TOP_KEYS, "the configuration")
+    _check_url(values["api_url"], ("https", "http"), "api_url")
+    _check_url(values["amqp_url"], ("amqps", "amqp"), "amqp_url")
+    _check_file(values["api_token_file"], "api_token_file")
+    if values["ca_file"]:
+        _check_file(values["ca_file"], "ca_file")
+    if values["poll_interval_seconds"] <= 0:
+        raise ConfigError("poll_interval_seconds must be positive")
+    if values["prefetch"] < 1:
+        raise ConfigError("prefetch must be at least 1")
+    if not values["clusters"]:
+        raise ConfigError("[clusters] must hold at least one cluster profile")
+    values["clusters"] = {name: parse_profile(name, body)
+                          for name, body in values["clusters"].items()}
+    values["api_url"] = values["api_url"].rstrip("/")
+    return Config(**values)
+
+
+def parse_profile(name, raw):
+    if not _PROFILE_NAME.match(name):
+        raise ConfigError(f"cluster profile name {name!r}: use letters, digits, - and _")
+    where = f"cluster profile {name!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    values = _typed(raw, _PROFILE_KEYS, where)
+    for key, allowed in (("scheduler", SCHEDULERS), ("launcher", LAUNCHERS),
+                         ("transfer", TRANSFERS)):
+        if values[key] not in allowed:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, "
+                              f"not {values[key]!r}")
+    if not 0 < values["port"] < 65536 or not 0 < values["log_port"] < 65536:
+        raise ConfigError(f"{where}: port and log_port must be between 1 and 65535")
+    if not _WALLTIME.match(values["walltime"]):
+        raise ConfigError(f"{where}: walltime must look like HH:MM:SS, not "
+                          f"{values['walltime']!r}")
+    if values["nodes"] < 1:
+        raise ConfigError(f"{where}: nodes must be at least 1")
+    for key in ("scratch", "nodeagent"):
+        if not values[key].startswith("/"):
+            raise ConfigError(f"{where}: {key} must be an absolute path on the cluster")
+    if not _SAFE_PATH.match(values["scratch"]):
+        raise ConfigError(f"{where}: scratch may hold only letters, digits and ._/-")
+    if not re.match(r"^[A-Za-z0-9_.-]{0,32}$", values["batch_prefix"]):
+        raise ConfigError(f"{where}: batch_prefix may hold up to 32 letters, digits, ._-")
+    if not all(isinstance(line, str) for line in values["setup"]):
+        raise ConfigError(f"{where}: setup must be a list of strings (shell lines)")
+    _check_url(values["agent_api_url"], ("https", "http"), f"{where}: agent_api_url")
+    _check_file(values["key_file"], f"{where}: key_file")
+    _check_file(values["known_hosts_file"], f"{where}: known_hosts_file")
+    if values["transfer"] == "gridftp" and not values["gridftp_host"]:
+        raise ConfigError(f"{where}: transfer = 'gridftp' needs gridftp_host (the ssh "
+                          f"alias globus-url-copy connects to)")
+    values["setup"] = tuple(values["setup"])
+    return ClusterProfile(name=name, **values)
+
+
+def _typed(raw, spec, where):
+    unknown = sorted(set(raw) - set(spec))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    values = {}
+    for key, (kind, required, default) in spec.items():
+        if key not in raw:
+            if required:
+                raise ConfigError(f"{where}: {key} is required")
+            values[key] = default
+            continue
+        value = raw[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: {key} must be of type {kind.__name__}")
+        if kind is str and required and not value.strip():
+            raise ConfigError(f"{where}: {key} must not be empty")
+        values[key] = value
+    return values
+
+
+def _check_url(url, schemes, where):
+    # The URL is not echoed: amqp_url carries the broker password.
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ConfigError(f"{where} must be a {' or '.join(schemes)} URL with a host name")
+
+
+def _check_file(path, where):
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ConfigError(f"{where}: {path} is not a readable file")

@@ -1,0 +1,204 @@
+"""Consuming commands from RabbitMQ (pika) and acknowledging them only once handled.
+
+Each delivery is handled in its own thread while the main thread keeps servicing the
+connection (``process_data_events``), so heartbeats flow during long transfers and the
+broker does not drop us. The handler thread hands its outcome back with
+``add_callback_threadsafe``; the ack (or a requeue) is sent from the connection's thread,
+because pika's channels are not thread-safe. A message is acked only after the API has
+recorded the outcome (the job's new state, or its failure with a reason).
+
+Transient failures are retried inside the handler thread with exponential backoff and
+jitter for up to ``retry_limit_seconds``; after that the message goes back to the queue
+(nack + requeue) and will be tried again. Permanent failures fail the job through the API
+and the message is acked. On SIGTERM the worker stops taking messages, lets running
+handlers reach their next safe point, and requeues whatever is not finished.
+"""
+import functools
+import json
+import logging
+import ssl
+import threading
+import time
+import urllib.parse
+
+import pika
+import pika.exceptions
+
+from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
+from .retry import Backoff, sleep_unless_stopped
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "raycrafter.commands"
+QUEUE = "worker.commands"
+ROUTING_KEY = "worker"
+COMMANDS = ("submit", "cancel", "collect")
+SHUTDOWN_GRACE_SECONDS = 30.0
+_SEEN_LIMIT = 10_000
+
+ACK, REQUEUE, REJECT = "ack", "requeue", "reject"
+
+
+def parse_message(body):
+    """The command dict, or ValueError for a message no handler can act on."""
+    message = json.loads(body)
+    if not isinstance(message, dict) or message.get("command") not in COMMANDS:
+        raise ValueError("not a command")
+    if not isinstance(message.get("job_id"), int) or isinstance(message["job_id"], bool):
+        raise ValueError("job_id must be an integer")
+    return message
+
+
+def connection_parameters(url, ca_file=None):
+    params = pika.URLParameters(url)
+    if urllib.parse.urlsplit(url).scheme == "amqps":
+        context = ssl.create_default_context(cafile=ca_file or None)
+        params.ssl_options = pika.SSLOptions(context, params.host)
+    params.connection_attempts = 1
+    params.socket_timeout = 10
+    params.blocked_connection_timeout = 60
+    return params
+
+
+class Consumer:
+    def __init__(self, config, handlers, stop_event):
+        self.config = config
+        self.handlers = handlers
+        self.stop_event = stop_event
+        self._in_flight = 0
+        self._guard = threading.Lock()
+        self._seen = {}
+
+    def run(self):
+        """Consume until ``stop_event`` is set, reconnecting with backoff after outages."""
+        backoff = Backoff(cap=30.0)
+        while not self.stop_event.is_set():
+            try:
+                self._consume(backoff)
+            except (pika.exceptions.AMQPError, OSError) as error:
+                log.warning("broker connection failed: %s", error or type(error).__name__)
+                if sleep_unless_stopped(backoff.next_delay(), self.stop_event):
+                    break
+
+    def _consume(self, backoff):
+        connection = pika.BlockingConnection(
+            connection_parameters(self.config.amqp_url, self.config.ca_file))
+        try:
+            channel = connection.channel()
+            channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
+            channel.queue_declare(QUEUE, durable=True)
+            channel.queue_bind(QUEUE, EXCHANGE, routing_key=ROUTING_KEY)
+            channel.basic_qos(prefetch_count=self.config.prefetch)
+            on_message = functools.partial(self._on_message, connection)
+            tag = channel.basic_consume(QUEUE, on_message_callback=on_message)
+            log.info("consuming %s", QUEUE)
+            backoff.reset()
+            while not self.stop_event.is_set():
+                connection.process_data_events(time_limit=0.5)
+            channel.basic_cancel(tag)
+            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+            while self._in_flight and time.monotonic() < deadline:
+                connection.process_data_events(time_limit=0.2)
+        finally:
+            if connection.is_open:
+                connection.close()  # anything still unacked goes back to the queue
+
+    def _on_message(self, connection, channel, method, properties, body):
+        try:
+            message = parse_message(body)
+        except ValueError as error:
+            log.error("dropping unreadable message %s: %s", properties.message_id, error)
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            return
+        command_id = message.get("id") or properties.message_id
+        if command_id and command_id in self._seen:
+            log.info("command %s was handled already: acknowledging the duplicate", command_id)
+            channel.basic_ack(method.delivery_tag)
+            return
+        with self._guard:
+            self._in_flight += 1
+        thread = threading.Thread(target=self._work, name=f"command-{command_id}",
+                                  args=(connection, channel, method.delivery_tag, message),
+                                  daemon=True)
+        thread.start()
+
+    def _work(self, connection, channel, delivery_tag, message):
+        outcome = REQUEUE
+        try:
+            outcome = self.process(message)
+        finally:
+            done = functools.partial(self._settle, channel, delivery_tag, message, outcome)
+            try:
+                connection.add_callback_threadsafe(done)
+            except Exception as error:  # the connection is gone: the broker requeues
+                log.warning("cannot settle command %s: %s", message.get("id"), error)
+                with self._guard:
+                    self._in_flight -= 1
+
+    def _settle(self, channel, delivery_tag, message, outcome):
+        with self._guard:
+            self._in_flight -= 1
+        if not channel.is_open:
+            return
+        if outcome == ACK:
+            channel.basic_ack(delivery_tag)
+            if message.get("id"):
+                self._remember(message["id"])
+        else:
+            channel.basic_nack(delivery_tag, requeue=True)
+
+    def _remember(self, command_id):
+        self._seen[command_id] = True
+        while len(self._seen) > _SEEN_LIMIT:
+            self._seen.pop(next(iter(self._seen)))
+
+    def process(self, message):
+        """Handle one command with retries; returns ACK or REQUEUE. Never raises."""
+        job_id, command = message["job_id"], message["command"]
+        backoff = Backoff()
+        deadline = time.monotonic() + self.config.retry_limit_seconds
+        while True:
+            try:
+                log.info("%s", self.handlers.handle(message))
+                return ACK
+            except ShuttingDown as error:
+                log.info("%s of job %s handed back: %s", command, job_id, error)
+                return REQUEUE
+            except ApiConflict as conflict:
+                if conflict.code == "max_submissions":
+                    return self._fail(job_id, command, conflict)
+                log.info("%s of job %s: the job moved on (%s); nothing to do",
+                         command, job_id, conflict)
+                return ACK
+            except PermanentError as error:
+                return self._fail(job_id, command, error)
+            except TransientError as error:
+                delay = backoff.next_delay()
+                if time.monotonic() + delay > deadline:
+                    log.warning("%s of job %s still failing, requeued: %s", command, job_id,
+                                error)
+                    return REQUEUE
+                log.warning("%s of job %s failed (%s); retrying in %.1f s", command, job_id,
+                            error, delay)
+                if sleep_unless_stopped(delay, self.stop_event):
+                    log.info("%s of job %s handed back: the worker is stopping",
+                             command, job_id)
+                    return REQUEUE
+            except Exception:  # a bug: keep the message, keep the worker alive
+                log.exception("%s of job %s crashed; requeued", command, job_id)
+                sleep_unless_stopped(backoff.next_delay(), self.stop_event)
+                return REQUEUE
+
+    def _fail(self, job_id, command, error):
+        if command == "cancel":
+            log.error("cancel of job %s failed: %s", job_id, error)
+            return ACK
+        log.error("%s of job %s failed permanently: %s", command, job_id, error)
+        try:
+            self.handlers.api.transition(job_id, "failed", reason=str(error))
+        except ApiConflict as conflict:
+            log.info("job %s not failed: %s", job_id, conflict)
+        except (TransientError, PermanentError) as report_error:
+            log.warning("cannot report the failure of job %s: %s", job_id, report_error)
+            return REQUEUE
+        return ACK

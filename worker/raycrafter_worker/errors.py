@@ -1,0 +1,41 @@
+"""Error classes the worker acts on (DESIGN.md rule 5).
+
+Every failure is either *transient* (the network, SSH, the broker, the API or a busy
+scheduler: retry with backoff, the job is not at fault) or *permanent* (a bad profile, a
+refused host key, permission denied on scratch, a scheduler rejecting the request: fail
+the job at once with a reason a person can act on). Code that catches an exception from a
+library converts it into one of these two, so the consumer needs to know only them.
+"""
+
+
+class WorkerError(Exception):
+    """Base class; ``str()`` is the explanation shown to users and operators."""
+
+
+class TransientError(WorkerError):
+    """Worth retrying later: nothing about the job or the profile is wrong."""
+
+
+class PermanentError(WorkerError):
+    """Retrying cannot help; the job fails with this message."""
+
+
+class ConfigError(PermanentError):
+    """The configuration file or a cluster profile is wrong (names the profile and key)."""
+
+
+class ApiConflict(PermanentError):
+    """The API refused a change with 409 (e.g. the job moved on meanwhile).
+
+    ``code`` is the API's error code such as ``illegal_transition``; handlers decide
+    whether the conflict means "someone else already did it" or a real failure.
+    """
+
+    def __init__(self, code, message, details=None):
+        super().__init__(message)
+        self.code = code
+        self.details = details or {}
+
+
+class ShuttingDown(WorkerError):
+    """Raised inside a handler when SIGTERM asked the worker to stop between steps."""

@@ -1,0 +1,231 @@
+"""What the worker does for each command (submit, cancel, collect).
+
+Every handler starts from the job's state in the API (the source of truth) and is safe to
+run again from the top after a crash, a retry or a duplicate message. The one action that
+cannot be undone, handing a script to the scheduler, is guarded as DESIGN.md rule 3 asks:
+the attempt is recorded with the API first, the batch job carries its name
+(``rc-JOB-aATTEMPT``), and the scheduler is searched for that name before any submission
+and after any unclear failure.
+"""
+import logging
+import os
+import re
+import tarfile
+import tempfile
+import threading
+import time
+import zipfile
+
+from . import batch_script
+from .batch_script import JobFiles
+from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
+from .retry import Backoff, sleep_unless_stopped
+from .staging import remote_trust_dir
+
+log = logging.getLogger(__name__)
+
+COLLECT_CHUNK = 50  # frames held on the worker's disk at once
+
+
+class Handlers:
+    def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0):
+        self.api = api
+        self.clusters = clusters
+        self.workdir = workdir
+        self.stop_event = stop_event
+        self.retry_limit_seconds = retry_limit_seconds
+        self._job_locks = {}
+        self._locks_guard = threading.Lock()
+
+    def handle(self, command):
+        """Run one command; returns a line for the log. Raises WorkerError subclasses."""
+        job_id = int(command["job_id"])
+        action = {"submit": self.submit, "cancel": self.cancel,
+                  "collect": self.collect}[command["command"]]
+        with self._job_lock(job_id):
+            return action(job_id)
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def submit(self, job_id):
+        job = self.api.get_job(job_id)
+        if job["state"] not in ("pending", "staging"):
+            return f"job {job_id} is {job['state']}: nothing to submit"
+        cluster = self._cluster(job)
+        if job["state"] == "pending":
+            job = self.api.transition(job_id, "staging", reason="the worker is staging it in")
+        found = self._batch_jobs_of(cluster, job_id)
+        current = next((b for b in found if b.active and job["batch_name"]
+                        and b.name == cluster.profile.batch_name(job["batch_name"])), None)
+        if current:
+            self.api.transition(job_id, "submitted", batch_job_id=current.id,
+                                reason=f"found {current.name} already in the queue")
+            return f"job {job_id}: adopted batch job {current.id} ({current.name})"
+        stale = [b.id for b in found if b.active]
+        if stale:
+            log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
+            cluster.cancel(stale)
+        self._checkpoint()
+        job_dir = cluster.profile.job_dir(job_id)
+        staged = JobFiles(job_dir, 0)
+        cluster.make_dirs([job_dir, staged.input_dir, staged.frames_dir, staged.logs_dir,
+                           remote_trust_dir(cluster.profile)])
+        self._stage_in(cluster, job, staged)
+        self._checkpoint()
+        submission = self.api.record_submission(job_id)
+        files = JobFiles(job_dir, submission["attempt"])
+        cluster.write_file(files.token_file, submission["agent_token"])
+        cluster.write_file(files.script, batch_script.render(
+            cluster.profile, job_id, job.get("name") or "", files))
+        name = cluster.profile.batch_name(submission["batch_name"])
+        batch_id = self._submit_once(cluster, name, files)
+        try:
+            self.api.transition(job_id, "submitted", batch_job_id=batch_id)
+        except ApiConflict:
+            if self.api.get_job(job_id)["state"] in ("failed", "cancelled"):
+                cluster.cancel([batch_id])
+                return f"job {job_id} ended while it was submitted: batch job {batch_id} removed"
+            raise
+        return f"job {job_id}: submitted as batch job {batch_id} ({name})"
+
+    def _submit_once(self, cluster, name, files):
+        """Submit, and after an unclear failure look the name up before trying again."""
+        backoff = Backoff()
+        deadline = time.monotonic() + self.retry_limit_seconds
+        while True:
+            try:
+                return cluster.submit(files.script, name, files.stdout, files.stderr)
+            except TransientError as error:
+                log.warning("submitting %s: %s; looking it up before trying again", name, error)
+                last = error
+            while True:
+                if time.monotonic() > deadline:
+                    raise last
+                if sleep_unless_stopped(backoff.next_delay(), self.stop_event):
+                    raise ShuttingDown(f"stopped while submitting {name}")
+                try:
+                    match = [b for b in cluster.batch_jobs() if b.name == name]
+                    break
+                except TransientError as error:
+                    last = error
+            if match:
+                log.info("%s was accepted before the failure: batch job %s", name, match[0].id)
+                return match[0].id
+
+    def _stage_in(self, cluster, job, files):
+        with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
+            scene = os.path.join(tmp, "scene")
+            kind = self.api.download_input(job["id"], scene)
+            if kind == "pov":
+                pairs = [(scene, f"{files.input_dir}/{_relative(job['scene_file'])}")]
+            elif kind in ("tar.gz", "zip"):
+                tree = os.path.join(tmp, "tree")
+                _extract(scene, kind, tree)
+                pairs = [(os.path.join(tree, rel), f"{files.input_dir}/{rel}")
+                         for rel in _files_below(tree)]
+            else:
+                raise PermanentError(f"unknown scene kind {kind!r} for job {job['id']}")
+            dirs = sorted({os.path.dirname(remote) for _, remote in pairs})
+            cluster.make_dirs(dirs)
+            cluster.upload_verified(pairs)
+
+    # -- cancel ---------------------------------------------------------------------------
+
+    def cancel(self, job_id):
+        job = self.api.get_job(job_id)
+        if job["state"] not in ("failed", "cancelled"):
+            return f"job {job_id} is {job['state']}: not cancelling its batch job"
+        cluster = self._cluster(job)
+        active = [b for b in self._batch_jobs_of(cluster, job_id) if b.active]
+        if not active:
+            return f"job {job_id}: no batch job left to cancel"
+        cluster.cancel([b.id for b in active])
+        return f"job {job_id}: cancelled batch jobs {', '.join(b.id for b in active)}"
+
+    # -- collect --------------------------------------------------------------------------
+
+    def collect(self, job_id):
+        job = self.api.get_job(job_id)
+        if job["state"] != "collecting":
+            return f"job {job_id} is {job['state']}: nothing to collect"
+        cluster = self._cluster(job)
+        files = JobFiles(cluster.profile.job_dir(job_id), job["submit_attempt"])
+        frames = job["frames"]
+        numbers = list(range(frames["first"], frames["last"] + 1, frames["step"]))
+        for start in range(0, len(numbers), COLLECT_CHUNK):
+            self._checkpoint()
+            self._collect_chunk(cluster, job_id, files, numbers[start:start + COLLECT_CHUNK])
+        self.api.transition(job_id, "done", reason=f"{len(numbers)} frame(s) collected")
+        return f"job {job_id}: {len(numbers)} frame(s) collected"
+
+    def _collect_chunk(self, cluster, job_id, files, numbers):
+        paths = {n: files.frame(n) for n in numbers}
+        sums = cluster.checksums(list(paths.values()))
+        missing = [n for n, path in paths.items() if sums[path] is None]
+        if missing:
+            raise PermanentError(f"frame(s) {', '.join(map(str, missing))} of job {job_id} "
+                                 f"are missing from {files.frames_dir} on cluster "
+                                 f"{cluster.name}")
+        with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
+            pairs = [(paths[n], os.path.join(tmp, f"frame_{n:05d}.png")) for n in numbers]
+            cluster.download_verified(pairs, sums)
+            for n in numbers:
+                self.api.upload_frame(job_id, n, os.path.join(tmp, f"frame_{n:05d}.png"),
+                                      sums[paths[n]][1])
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _cluster(self, job):
+        cluster = self.clusters.get(job["cluster"])
+        if cluster is None:
+            raise PermanentError(f"job {job['id']} asks for cluster {job['cluster']!r}, which "
+                                 f"this worker has no profile for")
+        return cluster
+
+    @staticmethod
+    def _batch_jobs_of(cluster, job_id):
+        prefix = re.escape(cluster.profile.batch_prefix)
+        pattern = re.compile(rf"^{prefix}rc-{int(job_id)}-a\d+$")
+        return [b for b in cluster.batch_jobs() if pattern.match(b.name)]
+
+    def _checkpoint(self):
+        if self.stop_event.is_set():
+            raise ShuttingDown("the worker is stopping")
+
+    def _job_lock(self, job_id):
+        with self._locks_guard:
+            return self._job_locks.setdefault(job_id, threading.Lock())
+
+
+def _relative(name):
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise PermanentError(f"scene file name {name!r} is not a relative path")
+    return "/".join(parts)
+
+
+def _extract(archive, kind, target):
+    """Unpack on the worker, never on the login node; the API checked the members already
+    and the extraction filters refuse anything leaving ``target`` again."""
+    os.makedirs(target)
+    try:
+        if kind == "tar.gz":
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(target, filter="data")
+        else:
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    _relative(member)
+                zf.extractall(target)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:
+        raise PermanentError(f"the scene archive cannot be unpacked: {error}")
+
+
+def _files_below(root):
+    found = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            found.append(os.path.relpath(os.path.join(directory, name), root))
+    return sorted(found)
+
+

@@ -1,0 +1,140 @@
+"""Polling each cluster's scheduler and reporting what changed to the API.
+
+One scheduler command per cluster and round lists every batch job of the cluster user
+(DESIGN.md rule 6); one more command reads the exit files of the jobs that are no longer
+queued. A batch job that left the queue is *ended* only with evidence: a final scheduler
+state, an accounting record, or its exit file. One that simply vanished is reported as
+lost only after ``lost_grace_seconds``, because a scheduler restart or a failover can hide
+jobs for a while.
+
+Ending is reported as a transition back to ``staging``; the API decides whether that
+means another submission or a failed job (it counts attempts).
+"""
+import logging
+import time
+
+from .errors import ApiConflict, PermanentError, TransientError
+from .retry import Backoff
+from .schedulers import ENDED, QUEUED, RUNNING
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("submitted", "running")
+
+
+class Poller:
+    def __init__(self, api, clusters, lost_grace_seconds=600.0, clock=time.monotonic):
+        self.api = api
+        self.clusters = clusters
+        self.lost_grace_seconds = lost_grace_seconds
+        self._clock = clock
+        self._missing_since = {}
+
+    def poll(self, cluster):
+        """One round for one cluster; returns {job_id: what was reported}."""
+        jobs = self.api.list_jobs(cluster.name, ACTIVE_STATES)
+        if not jobs:
+            return {}
+        listed = cluster.batch_jobs()
+        by_name = {b.name: b for b in listed}
+        by_id = {b.id: b for b in listed}
+        reports, finished = {}, []
+        for job in jobs:
+            name = cluster.profile.batch_name(job["batch_name"] or "")
+            batch = by_name.get(name) or by_id.get(job["batch_job_id"] or "")
+            if batch and batch.state == QUEUED:
+                self._missing_since.pop(job["id"], None)
+                reports[job["id"]] = "queued"
+            elif batch and batch.state == RUNNING:
+                self._missing_since.pop(job["id"], None)
+                reports[job["id"]] = self._running(job, batch)
+            else:
+                finished.append((job, batch))
+        if finished:
+            reports.update(self._ended_or_lost(cluster, finished))
+        return reports
+
+    def _running(self, job, batch):
+        if job["state"] == "submitted":
+            self._report(job, "running", batch_job_id=batch.id,
+                         reason=f"batch job {batch.id} started")
+        return "running"
+
+    def _ended_or_lost(self, cluster, finished):
+        keys = [(job["id"], job["submit_attempt"]) for job, _ in finished]
+        exit_codes = cluster.exit_codes(keys)
+        unlisted = [job["batch_job_id"] for job, batch in finished
+                    if batch is None and job["batch_job_id"]]
+        accounting = cluster.accounting(unlisted)
+        reports = {}
+        for job, batch in finished:
+            code = exit_codes.get((job["id"], job["submit_attempt"]))
+            record = batch or accounting.get(job["batch_job_id"] or "")
+            if record is not None and record.state == ENDED or code is not None:
+                self._missing_since.pop(job["id"], None)
+                reports[job["id"]] = self._ended(job, record, code)
+                continue
+            if record is not None:  # accounting says it is still queued or running
+                continue
+            first = self._missing_since.setdefault(job["id"], self._clock())
+            if self._clock() - first < self.lost_grace_seconds:
+                reports[job["id"]] = "missing"
+                continue
+            self._missing_since.pop(job["id"], None)
+            self._report(job, "staging",
+                         reason=f"batch job {job['batch_job_id']} ({job['batch_name']}) "
+                                f"disappeared from the queue without an exit status; "
+                                f"treated as lost")
+            reports[job["id"]] = "lost"
+        return reports
+
+    def _ended(self, job, record, code):
+        state = f" in state {record.raw_state}" if record is not None else ""
+        status = code if code is not None else (record.exit_code if record else None)
+        shown = f", exit status {status}" if status is not None else ""
+        self._report(job, "staging",
+                     reason=f"batch job {job['batch_job_id']} ({job['batch_name']}) "
+                            f"ended{state}{shown} with frames left")
+        return "ended"
+
+    def _report(self, job, to, **fields):
+        try:
+            self.api.transition(job["id"], to, **fields)
+            log.info("job %s: %s (%s)", job["id"], to, fields.get("reason", ""))
+        except ApiConflict as conflict:
+            # The job moved on meanwhile (e.g. its last frame finished: collecting).
+            log.info("job %s: not reported as %s: %s", job["id"], to, conflict)
+
+
+class PollLoop:
+    """Polls every cluster each ``interval`` seconds; a cluster that keeps failing is
+    polled less often (exponential backoff with jitter) until it answers again."""
+
+    def __init__(self, poller, interval, stop_event):
+        self.poller = poller
+        self.interval = interval
+        self.stop_event = stop_event
+        self._backoff = {name: Backoff(base=interval, cap=max(8 * interval, 300.0))
+                         for name in poller.clusters}
+
+    def run(self):
+        next_at = {name: 0.0 for name in self.poller.clusters}
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            for name, cluster in self.poller.clusters.items():
+                if now < next_at[name]:
+                    continue
+                try:
+                    self.poller.poll(cluster)
+                    self._backoff[name].reset()
+                    next_at[name] = now + self.interval
+                except (TransientError, PermanentError) as error:
+                    delay = self._backoff[name].next_delay()
+                    log.warning("polling cluster %s failed (%s); next try in %.0f s",
+                                name, error, delay)
+                    next_at[name] = now + delay
+                except Exception:
+                    log.exception("polling cluster %s crashed", name)
+                    next_at[name] = now + self.interval
+            wait = max(0.1, min(next_at.values()) - time.monotonic())
+            self.stop_event.wait(wait)

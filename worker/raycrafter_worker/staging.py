@@ -1,0 +1,140 @@
+"""Moving files between the worker and the cluster's scratch directory.
+
+GridFTP over sshftp is the fast path (globus-url-copy runs ``ssh`` to start the server
+and opens separate data connections, protected with ``-dcpriv``); SFTP over the worker's
+own SSH connection is the fallback for sites without GridFTP. Either way the caller
+verifies sizes and SHA-256 checksums afterwards (``cluster.Cluster.checksums``): a transfer tool's
+exit status alone is not proof that the bytes arrived.
+
+sshftp authentication comes from the ssh configuration: globus-url-copy starts
+``/usr/bin/ssh ALIAS`` and ssh reads the ``Host ALIAS`` block (key, port, user, pinned
+known_hosts) from /etc/ssh/ssh_config.d/ (written by Salt) or ~/.ssh/config.
+Data channel protection with sshftp needs a credential: ``-data-cred auto`` makes a
+throw-away one and sends it over the (SSH-protected) control channel (DCSC). Both ends
+need a trusted-certificates directory to exist for that, so the worker points
+X509_CERT_DIR at an empty private directory locally and at SCRATCH/raycrafter/.x509 on
+the cluster (through GLOBUS_REMOTE_SSHFTP, the remote command the sshftp client runs).
+"""
+import logging
+import errno
+import os
+import re
+import subprocess
+import tempfile
+import urllib.parse
+
+import paramiko
+
+from .errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+GLOBUS_URL_COPY = "globus-url-copy"
+STALL_TIMEOUT_SECONDS = 120
+_REPLY = re.compile(r"^\s*(?:\d{3} )?([45]\d\d)[- ](.*)$")
+_PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+                     errno.EISDIR, errno.ENOTDIR}
+_PERMANENT_SSH = ("Host key verification failed", "Permission denied (",
+                  "No such file or directory: ", "Could not resolve hostname")
+
+
+def remote_trust_dir(profile):
+    return f"{profile.jobs_root}/.x509"
+
+
+class GridFtpStager:
+    name = "gridftp"
+
+    def __init__(self, profile, workdir):
+        self.profile = profile
+        self._cert_dir = os.path.join(workdir, "x509")
+        os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
+        self._workdir = workdir
+
+    def upload(self, pairs):
+        """Copy local files to the cluster: ``pairs`` of (local path, remote path)."""
+        self._copy([(_file_url(local), self._remote_url(remote)) for local, remote in pairs])
+
+    def download(self, pairs):
+        """Copy cluster files here: ``pairs`` of (remote path, local path)."""
+        self._copy([(self._remote_url(remote), _file_url(local)) for remote, local in pairs])
+
+    def _remote_url(self, path):
+        return "sshftp://" + self.profile.gridftp_host + urllib.parse.quote(path, safe="/")
+
+    def _copy(self, urls):
+        if not urls:
+            return
+        log.debug("globus-url-copy of %d file(s), first %s -> %s", len(urls), *urls[0])
+        with tempfile.NamedTemporaryFile("w", dir=self._workdir, suffix=".list") as listing:
+            listing.writelines(f"{src} {dst}\n" for src, dst in urls)
+            listing.flush()
+            command = [GLOBUS_URL_COPY, "-dcpriv", "-data-cred", "auto", "-cd",
+                       "-stall-timeout", str(STALL_TIMEOUT_SECONDS), "-f", listing.name]
+            env = dict(os.environ, X509_CERT_DIR=self._cert_dir,
+                       GLOBUS_REMOTE_SSHFTP=(f"X509_CERT_DIR={remote_trust_dir(self.profile)} "
+                                             f"{self.profile.gridftp_server}"))
+            try:
+                done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
+                                      capture_output=True, text=True)
+            except FileNotFoundError:
+                raise PermanentError(f"{GLOBUS_URL_COPY} is not installed on the worker "
+                                     f"(Debian package globus-gass-copy-progs)")
+        if done.returncode != 0:
+            raise classify_gridftp_failure(done.stderr + done.stdout, len(urls))
+
+
+def classify_gridftp_failure(text, count):
+    """A server reply (5xx) or a refused ssh login is permanent; the rest is transient."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    replies = [m for m in (_REPLY.match(line) for line in lines) if m]
+    detail = "; ".join(m.group(2).strip() for m in replies if m.group(2).strip()) \
+        or " ".join(lines) or "no output"
+    message = f"GridFTP transfer of {count} file(s) failed: {detail}"
+    if any(marker in text for marker in _PERMANENT_SSH):
+        return PermanentError(f"GridFTP transfer failed: ssh refused the login: "
+                              f"{' '.join(lines)}")
+    if replies and replies[0].group(1).startswith("5"):
+        return PermanentError(message)
+    return TransientError(message)
+
+
+class SftpStager:
+    name = "sftp"
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def upload(self, pairs):
+        self._each(pairs, lambda sftp, local, remote: sftp.put(local, remote))
+
+    def download(self, pairs):
+        self._each(pairs, lambda sftp, remote, local: sftp.get(remote, local))
+
+    def _each(self, pairs, step):
+        if not pairs:
+            return
+        sftp = self.transport.sftp()
+        try:
+            for a, b in pairs:
+                try:
+                    step(sftp, a, b)
+                except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
+                    raise TransientError(f"SFTP transfer of {a} failed: {error}")
+                except OSError as error:
+                    if error.errno in _PERMANENT_ERRNOS:
+                        raise PermanentError(f"SFTP transfer of {a} failed: "
+                                             f"{error.strerror or error}")
+                    raise TransientError(f"SFTP transfer of {a} failed: {error}")
+        finally:
+            sftp.close()
+
+
+def for_profile(profile, transport, workdir):
+    if profile.transfer == "gridftp":
+        return GridFtpStager(profile, workdir)
+    return SftpStager(transport)
+
+
+def _file_url(path):
+    return "file://" + urllib.parse.quote(os.path.abspath(path), safe="/")

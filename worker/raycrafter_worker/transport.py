@@ -1,0 +1,159 @@
+"""One SSH connection per cluster (paramiko), reused across tasks and reopened on failure.
+
+Host keys are pinned: only the profile's known_hosts file is loaded and unknown or
+changed keys are refused (RejectPolicy), never learnt. Every command has a deadline, so a
+hung login node costs a timeout, not a stuck worker. Failures are converted to the
+worker's two error classes here, in one place.
+"""
+import dataclasses
+import logging
+import socket
+import threading
+import time
+
+import paramiko
+
+from .errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    status: int
+    stdout: str
+    stderr: str
+
+
+class SshTransport:
+    def __init__(self, profile):
+        self.profile = profile
+        self._client = None
+        self._lock = threading.Lock()
+
+    def run(self, command, stdin=None, timeout=None):
+        """Run ``command`` (already shell-quoted) on the login node; returns its Result.
+
+        A non-zero exit status is returned, not raised: what it means is the caller's
+        business (the scheduler adapters classify it).
+        """
+        timeout = timeout or self.profile.command_timeout_seconds
+        client = self._connected()
+        try:
+            channel = client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            self._drop(client)
+            raise TransientError(f"{self._where()}: cannot open an SSH channel: {error}")
+        try:
+            return self._exchange(channel, command, stdin, timeout)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            self._drop(client)
+            raise TransientError(f"{self._where()}: SSH connection lost while running "
+                                 f"{_short(command)}: {error}")
+        finally:
+            channel.close()
+
+    def sftp(self):
+        """A new SFTP session over the shared connection (close it when done)."""
+        client = self._connected()
+        try:
+            return client.open_sftp()
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            self._drop(client)
+            raise TransientError(f"{self._where()}: cannot open an SFTP session: {error}")
+
+    def close(self):
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _exchange(self, channel, command, stdin, timeout):
+        deadline = time.monotonic() + timeout
+        channel.settimeout(1.0)
+        channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin if isinstance(stdin, bytes) else stdin.encode())
+        channel.shutdown_write()
+        out, err = bytearray(), bytearray()
+        while True:
+            progressed = False
+            while channel.recv_ready():
+                out += channel.recv(65536)
+                progressed = True
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(65536)
+                progressed = True
+            # The exit status may arrive before the last output: wait for EOF as well.
+            if channel.exit_status_ready() and channel.eof_received \
+                    and not channel.recv_ready() and not channel.recv_stderr_ready():
+                break
+            if time.monotonic() > deadline:
+                raise TransientError(f"{self._where()}: {_short(command)} did not finish "
+                                     f"within {timeout:.0f} s")
+            if not progressed:
+                channel.status_event.wait(0.02)
+        return Result(channel.recv_exit_status(), out.decode(errors="replace"),
+                      err.decode(errors="replace"))
+
+    def _connected(self):
+        with self._lock:
+            client = self._client
+            if client is not None and client.get_transport() is not None \
+                    and client.get_transport().is_active():
+                return client
+            if client is not None:
+                client.close()
+            self._client = self._open()
+            return self._client
+
+    def _open(self):
+        p = self.profile
+        client = paramiko.SSHClient()
+        try:
+            client.load_host_keys(p.known_hosts_file)
+        except (OSError, paramiko.SSHException) as error:
+            raise PermanentError(f"{self._where()}: cannot read known_hosts_file "
+                                 f"{p.known_hosts_file}: {error}")
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(p.login_host, port=p.port, username=p.user, key_filename=p.key_file,
+                           look_for_keys=False, allow_agent=False, timeout=CONNECT_TIMEOUT,
+                           banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
+        except paramiko.BadHostKeyException as error:
+            client.close()
+            raise PermanentError(f"{self._where()}: the host key does not match the pinned "
+                                 f"key in {p.known_hosts_file} ({error.key.get_name()} "
+                                 f"{error.key.fingerprint}); refusing to connect")
+        except paramiko.AuthenticationException as error:
+            client.close()
+            raise PermanentError(f"{self._where()}: the login node refused key "
+                                 f"{p.key_file} for user {p.user}: {error}")
+        except paramiko.SSHException as error:
+            client.close()
+            if "not found in known_hosts" in str(error):
+                raise PermanentError(f"{self._where()}: the host key is not pinned in "
+                                     f"{p.known_hosts_file}; refusing to connect")
+            raise TransientError(f"{self._where()}: SSH handshake failed: {error}")
+        except (OSError, socket.timeout, EOFError) as error:
+            client.close()
+            raise TransientError(f"{self._where()}: cannot connect: {error}")
+        client.get_transport().set_keepalive(30)
+        log.info("connected to %s", self._where())
+        return client
+
+    def _drop(self, client):
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        client.close()
+
+    def _where(self):
+        p = self.profile
+        return f"cluster {p.name} ({p.user}@{p.login_host}:{p.port})"
+
+
+def _short(command, limit=80):
+    return command if len(command) <= limit else command[:limit] + "..."
