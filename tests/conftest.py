@@ -4,6 +4,7 @@ pytest-salt-factories starts a log server and an event listener for the Salt dae
 runs, and binds both to 0.0.0.0 by default. Tests send traffic to loopback only, so both
 are moved to 127.0.0.1 before they start.
 """
+import logging
 import pathlib
 
 import pytest
@@ -11,6 +12,11 @@ from saltfactories.plugins.event_listener import EventListener
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+
+# Salt's log handlers flush their queued records at interpreter exit, after pytest has
+# closed the streams they write to; without this each one prints a "Logging error" trace
+# below the test summary.
+logging.raiseExceptions = False
 
 
 @pytest.hookimpl(tryfirst=True)
