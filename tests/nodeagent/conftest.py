@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import socket
+import sqlite3
+import struct
 import subprocess
 import sys
 import urllib.error
@@ -24,18 +26,41 @@ from support.gelf_receiver import GelfReceiver
 from support.polling import wait_for
 
 SCENES = Path(__file__).parent / "scenes"
+# A stand-in for an operator's renderer, for --renderer-command templates.
+FLAT_PNG_RENDERER = Path(__file__).parent / "tools" / "flat_png_renderer.py"
 BATCH_JOB_ID = "4242"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Options that make the example scene take several seconds per frame on one thread, for
 # tests that must act while a frame is being rendered.
 SLOW = {"width": 480, "height": 360,
         "options": {"antialias": True, "antialias_threshold": 0.0, "antialias_depth": 9}}
+# About a minute per frame on one thread: for tests that must see the renderer stopped
+# long before it could have finished.
+SLOWER = dict(SLOW, width=1600, height=1200)
+
+
+def png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE, "%s is not a PNG" % path
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def running(pid):
+    """Whether the process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class Api:
     """The API server plus the calls a test needs as a user and as the worker."""
 
     def __init__(self, tmp_path, **settings):
-        config = dict(database_url="sqlite:///%s/api.db" % tmp_path,
+        self.database = tmp_path / "api.db"
+        config = dict(database_url="sqlite:///%s" % self.database,
                       data_dir=str(tmp_path / "api-data"), amqp_url="", lease_seconds=60,
                       max_attempts=3)
         config.update(settings)
@@ -97,6 +122,21 @@ class Api:
                   {"to": "submitted", "batch_job_id": BATCH_JOB_ID})
         return token
 
+    def use_renderer(self, job_id, name):
+        """Make a job ask for the command renderer ``name``.
+
+        The API accepts only ``povray`` from users so far, so the test writes the job's
+        ``renderer`` column, which the claim answer hands to the agent, itself.
+        """
+        with sqlite3.connect(self.database) as database:
+            changed = database.execute("UPDATE job SET renderer = ? WHERE id = ?",
+                                       (name, job_id)).rowcount
+        database.close()
+        assert changed == 1
+
+    def cancel(self, job_id):
+        return self.call("POST", "/jobs/%d/cancel" % job_id, self.user_token)
+
     def job(self, job_id):
         return self.call("GET", "/jobs/%d" % job_id, self.user_token)
 
@@ -149,16 +189,29 @@ class Agent:
 
     def renderer_pids(self):
         """The agent's child processes (the renderer), read from /proc."""
-        path = Path("/proc/%d/task/%d/children" % (self.process.pid, self.process.pid))
-        try:
-            return [int(pid) for pid in path.read_text().split()]
-        except OSError:
-            return []
+        return _children(self.process.pid)
+
+    def renderer_tree(self):
+        """The renderer and every process it started, read from /proc."""
+        found, parents = [], [self.process.pid]
+        while parents:
+            children = _children(parents.pop())
+            found += children
+            parents += children
+        return found
 
     def stop(self):
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def _children(pid):
+    try:
+        return [int(child) for child in
+                Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()]
+    except OSError:
+        return []
 
 
 def make_job_dir(scratch, job_id, scene, agent_token):
@@ -187,13 +240,19 @@ class Setup:
         self.api = Api(self.tmp_path, **settings)
         return self.api
 
-    def start_receiver(self):
-        self.receiver = GelfReceiver(self.tmp_path / "gelf").start()
+    def start_receiver(self, certificate=None):
+        """syslog-ng receiving GELF; over TLS with a ``certificates.ServerCertificate``."""
+        tls = {} if certificate is None else dict(cert_file=certificate.cert_file,
+                                                  key_file=certificate.key_file)
+        self.receiver = GelfReceiver(self.tmp_path / "gelf", **tls).start()
         return self.receiver
 
-    def job(self, scene="sphere.pov", **job_fields):
-        """A submitted job and its scratch directory: (job_id, job_dir)."""
+    def job(self, scene="sphere.pov", renderer=None, **job_fields):
+        """A submitted job and its scratch directory: (job_id, job_dir). ``renderer``
+        names a command renderer the agent is given with --renderer-command."""
         job_id = self.api.create_job(SCENES / scene, **job_fields)
+        if renderer is not None:
+            self.api.use_renderer(job_id, renderer)
         token = self.api.submit(job_id)
         return job_id, make_job_dir(self.tmp_path / "scratch", job_id, SCENES / scene, token)
 

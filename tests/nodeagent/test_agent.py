@@ -4,21 +4,11 @@ import collections
 import hashlib
 import re
 import signal
-import struct
 import time
 
 from support.polling import wait_for
 
-from .conftest import BATCH_JOB_ID, SLOW
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(path):
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE, "%s is not a PNG" % path
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
+from .conftest import BATCH_JOB_ID, SLOW, png_size, running
 
 
 def claimed_frames(agent):
@@ -135,7 +125,7 @@ def test_sigterm_stops_the_renderer_and_hands_the_frame_back_at_once(setup):
     assert any(e["frame"] == 1 and e["reason"] == "released by the agent"
                for e in api.events(job_id))
     for pid in renderers:
-        assert not _running(pid), "the renderer was left running"
+        assert not running(pid), "the renderer was left running"
     assert "SIGTERM received: renderer stopped, handing frame 1 back" in agent.output()
     assert not (job_dir / "frames" / "frame_00001.png").exists()
 
@@ -186,14 +176,6 @@ def test_records_logged_while_the_log_server_is_down_arrive_when_it_is_back(setu
     assert queued > received_before
     assert all(f["state"] == "done" for f in api.frames(job_id).values())
     assert any(r["short_message"].startswith("frame 1 rendered in") for r in records)
-
-
-def _running(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_dry_run_claims_a_frame_reports_the_command_and_hands_the_frame_back(setup):

@@ -65,7 +65,13 @@ class PovrayRenderer:
             "+W%d" % task.width, "+H%d" % task.height, "-D", "-V",
             "+KFI%d" % task.first, "+KFF%d" % task.last, "+SF%d" % task.frame,
             "+EF%d" % task.frame, "+WT%d" % task.threads,
-        ] + switches
+        ] + self._single_frame_clock(task) + switches
+
+    @staticmethod
+    def _single_frame_clock(task: FrameTask) -> List[str]:
+        """A one-frame range gives POV-Ray 3.7 a clock of NaN (0/0), which breaks every
+        scene that animates by ``clock``; as a cyclic animation of one frame it is 0."""
+        return ["+KC"] if task.first == task.last else []
 
     def produced_file(self, task: FrameTask) -> Optional[str]:
         """In animation mode POV-Ray appends the frame number to the output name, padded
