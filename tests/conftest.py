@@ -6,6 +6,8 @@ are moved to 127.0.0.1 before they start.
 """
 import logging
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 from saltfactories.plugins.event_listener import EventListener
@@ -36,9 +38,23 @@ def event_listener():
 
 
 @pytest.fixture(scope="session")
-def salt_factories_config(tmp_path_factory):
-    return {
+def salt_factories_config(request):
+    """Daemons' root directories live under a short directory of their own in /tmp.
+
+    A Salt daemon binds Unix sockets below its root, e.g. a minion's event bus at
+    ROOT/<minion id>/run/minion/minion_event_<hash>_pull.ipc, and Linux refuses a socket path
+    longer than 107 bytes (AF_UNIX sun_path). Under pytest's own temporary directory
+    (/tmp/pytest-of-root/pytest-49/salt-factories0, 45 bytes) the minion `raycrafter-logging`
+    needs 108: it starts without its event bus, runs jobs, and can never hand their returns
+    to its main process ("The minion failed to return the job information"), so the master
+    waits for returns that never come.
+    The directory is kept when a test failed, for the daemons' logs.
+    """
+    root_dir = pathlib.Path(tempfile.mkdtemp(prefix="rc-salt-", dir="/tmp"))
+    yield {
         "code_dir": str(REPOSITORY),
-        "root_dir": str(tmp_path_factory.mktemp("salt-factories")),
+        "root_dir": str(root_dir),
         "inject_sitecustomize": False,
     }
+    if request.session.testsfailed == 0:
+        shutil.rmtree(root_dir, ignore_errors=True)

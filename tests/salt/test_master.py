@@ -1,0 +1,102 @@
+"""Under a salt master: a master and a minion started by pytest-salt-factories apply the
+`logging` role to this host through the master, as a multi-host deployment would.
+
+The master serves this repository's state tree and the same pillar the appliance uses
+(the repository's pillar top and the generated secrets in /etc/raycrafter/pillar), so the
+apply is the one `./appliance up` made, run again over the master's channels: idempotent,
+and the running log server stays as it is.
+"""
+import json
+import pathlib
+import socket
+import time
+import uuid
+
+import pytest
+
+from support.salt_tree import REPOSITORY
+
+pytestmark = pytest.mark.apply
+
+PILLAR_DIR = pathlib.Path("/etc/raycrafter/pillar")
+GELF_ADDRESS = ("127.0.0.1", 12201)
+RECORDS_FILE = pathlib.Path("/var/log/raycrafter/gelf/records.jsonl")
+# Linux's limit for a Unix socket path (sizeof(sockaddr_un.sun_path) less the final NUL).
+AF_UNIX_PATH_MAX = 107
+
+
+def init_is_systemd():
+    return pathlib.Path("/proc/1/comm").read_text().strip() == "systemd"
+
+
+def daemon_path(factory, key):
+    path = pathlib.Path(factory.config[key])
+    return path if path.is_absolute() else pathlib.Path(factory.config["root_dir"]) / path
+
+
+@pytest.fixture(scope="module")
+def salt_master(salt_factories):
+    assert (PILLAR_DIR / "secrets.sls").is_file(), "the apply tier needs an applied appliance (./appliance up)"
+    overrides = {
+        "interface": "127.0.0.1",
+        "file_roots": {"base": [str(REPOSITORY)]},
+        "pillar_roots": {"base": [str(REPOSITORY / "pillar"), str(PILLAR_DIR)]},
+        "file_ignore_regex": [r"/\.git($|/)", r"/__pycache__($|/)"],
+        "state_top": "top.sls",
+    }
+    factory = salt_factories.salt_master_daemon("raycrafter-master", overrides=overrides)
+    with factory.started(start_timeout=60):
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def logging_minion(salt_master):
+    overrides = {"grains": {"roles": ["logging"]}}
+    if not init_is_systemd():
+        overrides["disable_modules"] = ["systemd_service"]
+    factory = salt_master.salt_minion_daemon("raycrafter-logging", overrides=overrides)
+    with factory.started(start_timeout=60):
+        # A job's process hands its return to the minion's main process over the minion's
+        # event bus; without that socket no job ever returns (see tests/conftest.py).
+        sock_dir = daemon_path(factory, "sock_dir")
+        pull_sockets = [path for path in sock_dir.glob("minion_event_*_pull.ipc") if path.is_socket()]
+        assert pull_sockets, (
+            f"the minion's event bus is not bound in {sock_dir}: is a socket path there longer "
+            f"than {AF_UNIX_PATH_MAX} bytes? See {factory.config['log_file']}"
+        )
+        yield factory
+
+
+def gelf_record_arrives(marker, timeout=15):
+    """Send one GELF record over TCP and wait for the log server to write it out."""
+    offset = RECORDS_FILE.stat().st_size if RECORDS_FILE.exists() else 0
+    record = {"version": "1.1", "host": socket.gethostname(), "short_message": marker}
+    with socket.create_connection(GELF_ADDRESS, timeout=5) as connection:
+        connection.sendall(json.dumps(record).encode() + b"\0")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if RECORDS_FILE.exists():
+            with RECORDS_FILE.open("rb") as records:
+                records.seek(offset)
+                lines = [line for line in records.read().splitlines() if marker.encode() in line]
+            if lines:
+                return json.loads(lines[0])
+        time.sleep(0.2)
+    return None
+
+
+def test_logging_role_applies_through_the_master(salt_master, logging_minion):
+    ret = salt_master.salt_cli(timeout=120).run("state.apply", minion_tgt=logging_minion.id)
+    assert ret.returncode == 0, (ret.stdout, ret.stderr)
+    states = ret.data
+    assert isinstance(states, dict) and states, ret.stdout
+    assert {key: value["comment"] for key, value in states.items() if value["result"] is not True} == {}
+    state_ids = {value["__id__"] for value in states.values()}
+    assert "logserver-config-file-managed" in state_ids
+    assert "postgres-service-running" not in state_ids
+
+    # What the role runs answers: a GELF record sent over TCP lands in the records file.
+    marker = f"salt-master-test-{uuid.uuid4()}"
+    record = gelf_record_arrives(marker)
+    assert record is not None, f"the record {marker} did not reach {RECORDS_FILE}"
+    assert record["short_message"] == marker
