@@ -3,3 +3,4 @@ include:
   - salt.api.config
   - salt.api.database
   - salt.api.service
+  - salt.api.client

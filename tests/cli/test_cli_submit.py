@@ -1,0 +1,127 @@
+"""`raycrafter submit`: what reaches the API, and clear refusals of bad scenes and fields."""
+import io
+import json
+import tarfile
+
+import pytest
+
+from raycrafter_api.client import exit_codes
+
+SCENE = '#include "inc/colors.inc"\nsphere { <0, 1, 2>, 2 pigment { color Gold } }\n'
+COLORS = "#declare Gold = rgb <1, 0.8, 0>;\n"
+
+
+def members_of(archive_bytes):
+    with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:gz") as archive:
+        return {m.name: archive.extractfile(m).read().decode() for m in archive if m.isfile()}
+
+
+def test_submit_a_pov_file_prints_the_job_id(cli, cluster, tmp_path):
+    scene = tmp_path / "teapot.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, "--frames", "1-24", "--width", 320, "--height", 200)
+    assert result.returncode == 0, result.stderr
+    job_id = int(result.stdout)
+    job = json.loads(cli.run("status", job_id, "--json").stdout)
+    assert job["name"] == "teapot" and job["state"] == "pending"
+    assert (job["frames"]["count"], job["width"], job["height"]) == (24, 320, 200)
+    assert job["scene"]["kind"] == "pov"
+    response = cluster.input_of(job_id)
+    assert response.headers["X-Scene-Kind"] == "pov" and response.text == SCENE
+    assert f"submitted job {job_id} (teapot): 24 frame(s) at 320x200" in result.stderr
+
+
+def test_submit_a_directory_packs_the_scene_with_its_includes(cli, cluster, tmp_path):
+    directory = tmp_path / "lamp"
+    (directory / "inc").mkdir(parents=True)
+    (directory / "lamp.pov").write_text(SCENE)
+    (directory / "inc" / "colors.inc").write_text(COLORS)
+    (directory / ".git").mkdir()
+    (directory / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    result = cli.run("submit", directory, "--cluster", "archer", "--name", "lamp v2")
+    assert result.returncode == 0, result.stderr
+    job_id = int(result.stdout)
+    response = cluster.input_of(job_id)
+    assert response.headers["X-Scene-Kind"] == "tar.gz"
+    # The only .pov file becomes scene.pov; hidden directories stay home.
+    assert members_of(response.content) == {"scene.pov": SCENE, "inc/colors.inc": COLORS}
+    job = json.loads(cli.run("status", job_id, "--json").stdout)
+    assert (job["name"], job["cluster"], job["frames"]["count"]) == ("lamp v2", "archer", 1)
+
+
+def test_submit_prefers_scene_pov_among_several(cli, cluster, tmp_path):
+    directory = tmp_path / "shots"
+    directory.mkdir()
+    (directory / "scene.pov").write_text(SCENE)
+    (directory / "closeup.pov").write_text("sphere { 0, 1 }\n")
+    result = cli.run("submit", directory, "--json")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["name"] == "shots"
+    assert set(members_of(cluster.input_of(job["id"]).content)) == {"scene.pov", "closeup.pov"}
+
+
+def test_submit_json_is_the_created_job(cli, tmp_path):
+    scene = tmp_path / "a.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, "--frames", "1-100:5", "--option", "antialias=true",
+                     "--option", "quality=9", "--json")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["frames"] == {"first": 1, "last": 96, "step": 5, "count": 20}
+    assert job["options"] == {"antialias": True, "quality": 9}
+    assert job["progress"]["pending"] == 20
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({}, "has no .pov file at its top level"),
+    ({"a.pov": "", "b.pov": ""}, "has several .pov files (a.pov, b.pov) and no scene.pov"),
+    ({"sub/scene.pov": ""}, "has no .pov file at its top level"),
+])
+def test_submit_refuses_a_directory_without_one_scene(cli, tmp_path, layout, message):
+    directory = tmp_path / "scene-dir"
+    directory.mkdir()
+    for name, text in layout.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    result = cli.run("submit", directory)
+    assert result.returncode == exit_codes.USAGE
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_submit_refuses_a_missing_scene_and_other_files(cli, tmp_path):
+    missing = cli.run("submit", tmp_path / "nope.pov")
+    assert missing.returncode == exit_codes.USAGE
+    assert "nope.pov: no such file or directory" in missing.stderr
+    other = tmp_path / "notes.txt"
+    other.write_text("not a scene")
+    wrong = cli.run("submit", other)
+    assert wrong.returncode == exit_codes.USAGE
+    assert "a scene is a .pov file, a directory holding one" in wrong.stderr
+
+
+@pytest.mark.parametrize("frames, message", [
+    ("24-1", "the last frame comes before the first"),
+    ("1..24", "use N, FIRST-LAST or FIRST-LAST:STEP"),
+    ("1-10:0", "the step must be at least 1"),
+])
+def test_submit_refuses_a_bad_frame_range_before_uploading(cli, tmp_path, frames, message):
+    scene = tmp_path / "a.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, "--frames", frames)
+    assert result.returncode == exit_codes.USAGE
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(cli.run("jobs", "--json").stdout)["total"] == 0
+
+
+def test_submit_reports_the_apis_refusal(cli, tmp_path):
+    scene = tmp_path / "a.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, "--frames", "1-20000")
+    assert result.returncode == exit_codes.API_REFUSED
+    assert result.stderr.strip() == "raycrafter: frames: 20000 frames requested, at most " \
+                                    "10000 allowed"
+    unknown = cli.run("submit", scene, "--cluster", "nowhere")
+    assert unknown.returncode == exit_codes.API_REFUSED
+    assert "cluster: unknown cluster (allowed: default, archer)" in unknown.stderr
