@@ -6,7 +6,7 @@ import pytest
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.errors import PermanentError, TransientError
-from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, check
+from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, check, is_empty_listing
 from raycrafter_worker.schedulers.pbs import PbsScheduler
 from raycrafter_worker.schedulers.slurm import SlurmScheduler
 from raycrafter_worker.staging import classify_gridftp_failure
@@ -60,6 +60,17 @@ def test_qstat_f_listing_maps_states_and_names():
     assert jobs["cap-pending"].state == QUEUED and jobs["cap-pending"].raw_state == "Q"
     assert jobs["cap-failed"].state == ENDED and jobs["cap-cancelled"].state == ENDED
     assert len(jobs) == 11
+
+
+def test_qstat_f_on_an_empty_queue_is_an_empty_listing_not_a_failure():
+    """Slurm's qstat wrapper exits 153 without output when the user has no job at all."""
+    empty = Result(int(capture("qstat_f_empty.rc")), capture("qstat_f_empty.stdout"),
+                   capture("qstat_f_empty.stderr"))
+    assert empty.status != 0
+    assert is_empty_listing(PbsScheduler, empty)
+    # The same status with words is a real failure, and Slurm's squeue has no such case.
+    assert not is_empty_listing(PbsScheduler, Result(153, "", "qstat: Unknown Job Id 5\n"))
+    assert not is_empty_listing(SlurmScheduler, empty)
 
 
 def test_qstat_f_continuation_lines_and_exit_status():

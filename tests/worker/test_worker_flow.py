@@ -3,8 +3,10 @@ import base64
 import hashlib
 import json
 import secrets
+import io
 import shlex
 import socket
+import tarfile
 
 import pytest
 import requests
@@ -76,6 +78,17 @@ def create_job(api, name="teapot", frames="1-2"):
     return response.json()
 
 
+def scene_archive(files):
+    """A .tar.gz of {relative name: bytes}, as `raycrafter submit DIRECTORY` packs one."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def job_of(api, job_id):
     return api.user.get(f"{api.url}/jobs/{job_id}").json()
 
@@ -123,6 +136,28 @@ def test_submit_runs_a_batch_job_and_poll_follows_it_to_the_end(
     events = api.user.get(f"{api.url}/jobs/{job['id']}/events").json()["events"]
     assert "exit status 0" in events[-1]["reason"]
     assert worker.process.poll() is None
+
+
+def test_an_archived_scene_arrives_unpacked_with_its_assets(
+        api, broker, start_worker, login, fake_agent, test_scratch):
+    start_worker()
+    fake_agent(4)
+    files = {"scene.pov": b'#include "inc/props.inc"\n' + SCENE,
+             "inc/props.inc": b"#declare Answer = 42;\n"}
+    response = api.user.post(f"{api.url}/jobs",
+                             files={"scene": ("scene.tar.gz", scene_archive(files))},
+                             data={"name": "with assets", "frames": "1", "width": "32",
+                                   "height": "24"})
+    assert response.status_code == 201, response.text
+    job = response.json()
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "submitted", "running", "staging")
+             and worker_view(api, job["id"]).get("batch_job_id"), timeout=60,
+             message="the job submitted")
+    input_dir = f"{test_scratch}/raycrafter/{job['id']}/input"
+    for name, data in files.items():
+        remote = login(f"sha256sum < {shlex.quote(input_dir + '/' + name)}").stdout.split()
+        assert remote and remote[0] == hashlib.sha256(data).hexdigest(), name
 
 
 def test_cancel_removes_the_batch_job(api, broker, start_worker, login, fake_agent,

@@ -52,8 +52,10 @@ class Cluster:
 
     def batch_jobs(self):
         """Every batch job of the cluster user, in one scheduler command."""
-        result = schedulers.check(self.run(self.scheduler.list_command()),
-                                  f"listing batch jobs on {self.name}")
+        result = self.run(self.scheduler.list_command())
+        if schedulers.is_empty_listing(self.scheduler, result):
+            return []
+        schedulers.check(result, f"listing batch jobs on {self.name}")
         return self.scheduler.parse_list(result.stdout)
 
     def accounting(self, job_ids):

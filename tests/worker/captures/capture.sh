@@ -13,6 +13,8 @@ cat > failer.sh <<'SCRIPT'
 exit 3
 SCRIPT
 chmod +x sleeper.sh failer.sh
+# Before any job exists (MinJobAge keeps ended jobs listed for a while: start on a quiet queue).
+qstat -f > qstat_f_empty.stdout 2> qstat_f_empty.stderr; echo $? > qstat_f_empty.rc
 d=$PWD
 sbatch --parsable -J cap-running-1 -o "$d/o1" -e "$d/e1" -t 00:02:00 sleeper.sh > sbatch_parsable.txt
 sbatch --parsable -J cap-failed -o "$d/o2" -e "$d/e2" -t 00:02:00 failer.sh > /dev/null

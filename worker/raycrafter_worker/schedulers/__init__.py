@@ -45,6 +45,13 @@ def check(result, action):
     raise PermanentError(message)
 
 
+def is_empty_listing(scheduler, result):
+    """True when a listing failed only because the user has no batch job at all."""
+    return (scheduler.EMPTY_LISTING_STATUS is not None
+            and result.status == scheduler.EMPTY_LISTING_STATUS
+            and not result.stdout.strip() and not result.stderr.strip())
+
+
 def for_profile(profile):
     from .pbs import PbsScheduler
     from .slurm import SlurmScheduler

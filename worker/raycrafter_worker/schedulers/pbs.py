@@ -16,6 +16,9 @@ _ATTRIBUTE = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_.]*) = ?(.*)$")
 
 class PbsScheduler:
     name = "pbs"
+    # Slurm's qstat wrapper exits 153 (Torque's "unknown job") without a word when the
+    # user has no job at all: for a listing that is an empty queue, not a failure.
+    EMPTY_LISTING_STATUS = 153
 
     def __init__(self, profile):
         self.profile = profile

@@ -22,6 +22,7 @@ def _state_of(raw):
 
 class SlurmScheduler:
     name = "slurm"
+    EMPTY_LISTING_STATUS = None
 
     def __init__(self, profile):
         self.profile = profile
