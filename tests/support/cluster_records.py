@@ -1,0 +1,38 @@
+"""What the stand-in cluster's Slurm knows about the appliance's batch jobs.
+
+The worker names every batch job ``rc-JOB-aATTEMPT`` (docs/worker.md, "Never submit
+twice"); these helpers read the queue and the job completion records
+(jobcomp/filetxt, the stand-in's accounting) by that name.
+"""
+import pathlib
+import re
+import subprocess
+
+JOB_COMPLETION_LOG = pathlib.Path("/var/log/slurm/jobcomp.log")
+
+
+def batch_name_pattern(job_id):
+    return re.compile(rf"^(?:.*-)?rc-{int(job_id)}-a(\d+)$")
+
+
+def queued_batch_jobs(job_id):
+    """(slurm id, name, state) of the job's batch jobs still in the queue and not ended."""
+    listing = subprocess.run(
+        ["squeue", "--noheader", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED",
+         "--format=%i|%j|%T"], capture_output=True, text=True, check=True).stdout
+    pattern = batch_name_pattern(job_id)
+    rows = [line.split("|") for line in listing.splitlines() if line.strip()]
+    return [tuple(row) for row in rows if pattern.match(row[1])]
+
+
+def completion_records(job_id):
+    """Every job completion record of the job's batch jobs: a dict of the line's fields."""
+    if not JOB_COMPLETION_LOG.exists():
+        return []
+    pattern = batch_name_pattern(job_id)
+    records = []
+    for line in JOB_COMPLETION_LOG.read_text().splitlines():
+        fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+        if pattern.match(fields.get("Name", "")):
+            records.append(fields)
+    return records
