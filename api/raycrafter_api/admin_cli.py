@@ -159,7 +159,7 @@ def build_parser():
     token = commands.add_parser("token", help="manage tokens").add_subparsers(
         dest="token_command", required=True)
     revoke = token.add_parser("revoke", help="revoke a token by id or leading characters")
-    revoke.add_argument("token", metavar="TOKEN_PREFIX_OR_ID")
+    revoke.add_argument("token", metavar="TOKEN_PREFIX_OR_ID", nargs="?")
     revoke.set_defaults(func=cmd_token_revoke)
     ensure = token.add_parser("ensure", help="install a user's token from a file (idempotent)")
     ensure.add_argument("--user", required=True)
@@ -176,8 +176,22 @@ def build_parser():
     return parser
 
 
+def parse_arguments(argv):
+    """argparse takes a leading "-" for an option, but one token in 64 begins with "-"
+    (token_urlsafe): what is left over is the token to revoke when none was given."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "func", None) is cmd_token_revoke and args.token is None and len(extra) == 1:
+        args.token, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "func", None) is cmd_token_revoke and args.token is None:
+        parser.error("token revoke: the argument TOKEN_PREFIX_OR_ID is required")
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     try:
         config = (config_module.load(args.config) if args.config
                   else config_module.load_from_env())

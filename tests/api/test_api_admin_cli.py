@@ -34,6 +34,20 @@ def test_user_add_list_and_revoke(config_path):
     assert again.returncode == 1 and "no active token" in again.stderr
 
 
+def test_a_token_beginning_with_a_dash_is_revoked_by_its_prefix(config_path, tmp_path):
+    token = "-" + "A" * 42
+    token_file = tmp_path / "dash.token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    admin(config_path, "token", "ensure", "--user", "dash", "--token-file", str(token_file))
+    revoked = admin(config_path, "token", "revoke", token[:8], check=False)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    unknown = admin(config_path, "token", "revoke", "-x", "-y", check=False)
+    assert unknown.returncode == 2 and "unrecognized arguments" in unknown.stderr
+    missing = admin(config_path, "token", "revoke", check=False)
+    assert missing.returncode == 2 and "TOKEN_PREFIX_OR_ID" in missing.stderr
+
+
 def test_bad_input_is_an_error_on_stderr(config_path, tmp_path):
     for args in (["user", "add", "../evil"], ["token", "revoke", "ab"],
                  ["token", "ensure", "--user", "x", "--token-file", str(tmp_path / "none")]):
