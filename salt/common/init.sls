@@ -17,6 +17,12 @@ common-packages-pkg-installed:
       - python3-venv
       - python3-dev
       - gcc
+      # `./appliance status` and the states' checks use curl and ss.
+      - curl
+      - iproute2
+      # Salt's init.d service module asks `runlevel` on every service state; on Debian 12
+      # only systemd-sysv has it, and a minimal host or container lacks it.
+      - systemd-sysv
 
 {%- for name in ("etc", "opt", "data", "log") %}
 

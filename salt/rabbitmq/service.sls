@@ -16,6 +16,6 @@ rabbitmq-service-running:
 rabbitmq-epmd-rebind-cmd-run:
   cmd.run:
     - name: service rabbitmq-server stop && epmd -kill && service rabbitmq-server start
-    - onlyif: ss -ltnH 'sport = :4369' | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]|{{ rabbitmq.bind | regex_escape }}):4369$'
+    - onlyif: ss -ltnH 'sport = :4369' | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]):4369$'
     - require:
       - service: rabbitmq-service-running

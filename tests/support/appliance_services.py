@@ -17,11 +17,19 @@ def _run(*command, timeout=120):
 
 
 def pids_matching(*words):
-    """Pids of processes whose command line holds every one of ``words`` (not this one)."""
+    """Pids of processes whose command line holds every one of ``words`` (not this one),
+    on this host only: processes in other PID namespaces (test hosts, containers) are
+    visible in /proc too, and must never be killed by a test of this one."""
+    own_namespace = os.readlink("/proc/self/ns/pid")
     found = []
     for cmdline_path in glob.glob("/proc/[0-9]*/cmdline"):
         pid = int(cmdline_path.split("/")[2])
         if pid == os.getpid():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") != own_namespace:
+                continue
+        except OSError:
             continue
         try:
             with open(cmdline_path, "rb") as f:
