@@ -18,6 +18,7 @@ import collections
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from typing import Deque, Dict, List, Optional
@@ -61,6 +62,7 @@ class GelfShippingHandler(BaseGELFHandler):
         self._wakeup = threading.Condition()
         self._closing = False
         self._give_up = False
+        self._warned = False
         self._socket: Optional[socket.socket] = None
         self.queued = 0
         self.sent = 0
@@ -168,9 +170,21 @@ class GelfShippingHandler(BaseGELFHandler):
                 self._socket = raw
             self._socket.settimeout(self._send_timeout)
             return True
+        except ssl.SSLCertVerificationError as error:
+            raw.close()
+            self._warn_once("the log server %s:%d is refused: %s; log records are kept and "
+                            "retried, rendering goes on" % (self._address + (error.verify_message,)))
+            return False
         except (OSError, ssl.SSLError):
             raw.close()
             return False
+
+    def _warn_once(self, message: str) -> None:
+        """On stderr (the batch job's error file), never through logging: the records
+        would only queue up behind the very connection that fails."""
+        if not self._warned:
+            self._warned = True
+            sys.stderr.write("raycrafter-nodeagent: warning: %s\n" % message)
 
     def _peer_closed(self) -> bool:
         """True when the server has gone: it never sends, so anything readable is EOF or an error."""

@@ -103,6 +103,8 @@ def test_a_log_server_the_agent_cannot_verify_gets_nothing_and_frames_are_render
     assert queued > 0 and (sent, dropped, unsent) == (0, 0, queued)
     # The agent did reach the server, and turned its certificate down in the handshake.
     assert refusal in receiver.output()
+    # ... and said so once, where the batch job's errors go.
+    assert agent.output().count("warning: the log server 127.0.0.1:") == 1, agent.output()
     # The receiver works for a client that can verify it: its record is the only one there.
     send_verified(receiver, server_ca.cert_file, server_name, "verified client")
     records = receiver.wait_for(lambda rs: rs, timeout=15)
