@@ -2,6 +2,7 @@
 ``FakeCluster``, which moves jobs along as the worker and the node agents do (through
 their HTTP endpoints, with their tokens); and ``TlsProxy``, the appliance's TLS front."""
 import select
+import signal
 import socket
 import ssl
 import struct
@@ -117,11 +118,19 @@ class Cli:
 
     def start(self, *args, stdout=subprocess.PIPE, **env):
         return subprocess.Popen(CLI + [str(a) for a in args], env=self._env(env), cwd=self.cwd,
-                                stdout=stdout, stderr=subprocess.PIPE)
+                                stdout=stdout, stderr=subprocess.PIPE,
+                                preexec_fn=_interruptible)
 
     def _env(self, overrides):
         env = dict(self.env, **overrides)
         return {k: v for k, v in env.items() if v is not None}
+
+
+def _interruptible():
+    """Ctrl-C reaches the CLI as from a terminal even when the test run itself was started
+    in the background, where a shell hands SIGINT down ignored (and Python then installs no
+    KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class OutputReader:
