@@ -43,7 +43,8 @@ def _count_attempt(job, frame, actor, reason, config, now):
         current = locked(Job.select().where(Job.id == job.id)).get()
         jobs.fail(current, "system",
                   f"frame {frame.number} failed {attempts} times (last: {reason}); "
-                  f"see GET /api/v1/jobs/{job.id}/frames/{frame.number}/log, fix the scene "
+                  f"see `raycrafter logs {job.id} --frame {frame.number}` (or GET "
+                  f"/api/v1/jobs/{job.id}/frames/{frame.number}/log), fix the scene "
                   f"or its settings, and submit a new job")
     return to
 

@@ -24,6 +24,8 @@ def test_a_scene_with_a_syntax_error_fails_and_its_logs_show_the_renderers_error
     assert waited.returncode == EXIT_FAILED, waited
     assert researcher.job(job_id)["state"] == "failed"
     assert "failed" in waited.stderr.lower()
+    # The reason names the parse error and the command that shows the whole log.
+    assert "pigmnet" in waited.stderr and f"raycrafter logs {job_id} --frame 1" in waited.stderr
     logs = researcher.cli("logs", job_id)
     assert logs.returncode == 0, logs.stderr
     # POV-Ray wraps its messages at 80 columns, wherever the scene's path puts the break.
