@@ -11,7 +11,7 @@ import sys
 import threading
 import zlib
 
-from support.api_testing import Client, sha256
+from support.api_testing import Client, sha256, submit_as_worker, worker_transition
 
 CLI = [sys.executable, "-m", "raycrafter_api.client"]
 
@@ -38,17 +38,12 @@ class FakeCluster:
         self.agents = {}
 
     def transition(self, job_id, to, **body):
-        response = self.worker.post(f"/worker/jobs/{job_id}/transition", json={"to": to, **body})
-        assert response.status_code == 200, response.text
-        return response.json()
+        return worker_transition(self.worker, job_id, to, **body)
 
     def start(self, job_id):
         """pending -> staging -> submitted, with an agent token for the job."""
-        self.transition(job_id, "staging")
-        response = self.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
-        assert response.status_code == 201, response.text
-        self.agents[job_id] = Client(self.api_url, response.json()["agent_token"])
-        self.transition(job_id, "submitted", batch_job_id=f"slurm-{job_id}")
+        token = submit_as_worker(self.worker, job_id, f"slurm-{job_id}")
+        self.agents[job_id] = Client(self.api_url, token)
 
     def claim(self, job_id):
         response = self.agents[job_id].post(f"/agent/jobs/{job_id}/claim",

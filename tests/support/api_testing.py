@@ -62,6 +62,23 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def worker_transition(worker, job_id, to, **body):
+    """The worker's state report for a job, which must be accepted."""
+    response = worker.post(f"/worker/jobs/{job_id}/transition", json={"to": to, **body})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def submit_as_worker(worker, job_id, batch_job_id):
+    """staging -> submission recorded -> submitted, as the worker does; returns the new
+    attempt's agent token."""
+    worker_transition(worker, job_id, "staging")
+    response = worker.post(f"/worker/jobs/{job_id}/submissions", json={})
+    assert response.status_code == 201, response.text
+    worker_transition(worker, job_id, "submitted", batch_job_id=batch_job_id)
+    return response.json()["agent_token"]
+
+
 class World:
     """Users alice and bob, admin root, the worker, and a job of alice's (X) and of bob's
     (Y), both submitted, with an agent token each."""
@@ -84,18 +101,11 @@ class World:
         return response.json()
 
     def transition(self, job_id, to, **body):
-        response = self.worker.post(f"/worker/jobs/{job_id}/transition", json={"to": to, **body})
-        assert response.status_code == 200, response.text
-        return response.json()
+        return worker_transition(self.worker, job_id, to, **body)
 
     def submit(self, job_id):
         """staging -> submission recorded -> submitted; returns the agent token."""
-        self.transition(job_id, "staging")
-        response = self.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
-        assert response.status_code == 201, response.text
-        submission = response.json()
-        self.transition(job_id, "submitted", batch_job_id=f"{1000 + job_id}")
-        return submission["agent_token"]
+        return submit_as_worker(self.worker, job_id, f"{1000 + job_id}")
 
     def claim(self, agent, job_id, holder="nid001"):
         response = agent.post(f"/agent/jobs/{job_id}/claim", json={"holder": holder})

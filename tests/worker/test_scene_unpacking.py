@@ -1,6 +1,5 @@
 """The worker unpacks scene archives itself (never on the login node) and keeps only
 regular files and directories below the job's input directory."""
-import io
 import os
 import tarfile
 
@@ -8,12 +7,11 @@ import pytest
 
 from raycrafter_worker.errors import PermanentError
 from raycrafter_worker.handlers import _extract
+from support.api_testing import tar_gz
 
 
 def write_archive(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for member, data in members:
-            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(tar_gz(members))
 
 
 def regular(name, data, mode=0o644):

@@ -3,16 +3,14 @@ import base64
 import hashlib
 import json
 import secrets
-import io
 import shlex
 import socket
-import tarfile
 
 import pytest
 import requests
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
-from support.api_testing import SCENE
+from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
 from worker_harness import (HoldingProxy, ThrowawaySshd, WorkerProcess, prepare_queue, publish,
@@ -78,17 +76,6 @@ def create_job(api, name="teapot", frames="1-2"):
     return response.json()
 
 
-def scene_archive(files):
-    """A .tar.gz of {relative name: bytes}, as `raycrafter submit DIRECTORY` packs one."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            member = tarfile.TarInfo(name)
-            member.size = len(data)
-            tar.addfile(member, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def job_of(api, job_id):
     return api.user.get(f"{api.url}/jobs/{job_id}").json()
 
@@ -145,7 +132,7 @@ def test_an_archived_scene_arrives_unpacked_with_its_assets(
     files = {"scene.pov": b'#include "inc/props.inc"\n' + SCENE,
              "inc/props.inc": b"#declare Answer = 42;\n"}
     response = api.user.post(f"{api.url}/jobs",
-                             files={"scene": ("scene.tar.gz", scene_archive(files))},
+                             files={"scene": ("scene.tar.gz", tar_gz(files.items()))},
                              data={"name": "with assets", "frames": "1", "width": "32",
                                    "height": "24"})
     assert response.status_code == 201, response.text
