@@ -3,6 +3,8 @@ import dataclasses
 import os
 import tomllib
 
+from raycrafter_contract.scenes import SceneLimits
+
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 
 # States a job can get stuck in, and the command the reconciler re-sends for each.
@@ -19,8 +21,8 @@ class Config:
     data_dir: str
     amqp_url: str = ""
     max_upload_bytes: int = 512 * 1024 * 1024
-    max_archive_members: int = 10_000
-    max_archive_bytes: int = 2 * 1024 * 1024 * 1024
+    max_archive_members: int = SceneLimits.max_members
+    max_archive_bytes: int = SceneLimits.max_bytes
     max_frames_per_job: int = 10_000
     lease_seconds: int = 300
     max_attempts: int = 3
@@ -31,6 +33,11 @@ class Config:
         default_factory=lambda: {"pending": 300, "staging": 900, "collecting": 900})
     reconcile_interval_seconds: float = 30.0
     relay_poll_seconds: float = 1.0
+
+    @property
+    def scene_limits(self):
+        return SceneLimits(max_members=self.max_archive_members,
+                           max_bytes=self.max_archive_bytes)
 
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",

@@ -3,6 +3,8 @@ import os
 import tempfile
 import zipfile
 
+from raycrafter_contract.naming import frame_file_name
+
 from . import storage, timeutil
 from .db import write_transaction
 from .errors import ApiError, conflict, not_found
@@ -56,7 +58,7 @@ def build_archive(config, job):
     with handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
         for number in numbers:
             archive.write(storage.frame_image_path(config, job.id, number),
-                          f"job-{job.id}/frame_{number:05d}.png")
+                          f"job-{job.id}/{frame_file_name(number)}")
     return handle.name
 
 

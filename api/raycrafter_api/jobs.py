@@ -3,6 +3,7 @@ import json
 import re
 
 import peewee
+from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 
 from . import outbox, timeutil
 from .db import write_transaction
@@ -30,8 +31,6 @@ RENDERER_OPTIONS = {
         "quality": (int, 0, 11),
     },
 }
-MAX_FRAME_NUMBER = 99_999  # frame files are named frame_NNNNN.png
-MAX_DIMENSION = 16_384
 _FRAMES_PATTERN = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$")
 _NAME_MAX = 200
 
@@ -113,8 +112,8 @@ def validate_fields(fields, config):
     return {
         "name": name,
         "frame_first": first, "frame_last": last, "frame_step": step,
-        "width": _parse_int("width", fields.get("width"), 1, MAX_DIMENSION),
-        "height": _parse_int("height", fields.get("height"), 1, MAX_DIMENSION),
+        "width": _parse_int("width", fields.get("width"), 1, MAX_IMAGE_SIDE),
+        "height": _parse_int("height", fields.get("height"), 1, MAX_IMAGE_SIDE),
         "renderer": renderer,
         "options": json.dumps(parse_options(renderer, fields.get("options")), sort_keys=True),
         "cluster": cluster,
@@ -127,7 +126,7 @@ def create(owner, values, scene, principal, store_input):
     now = timeutil.now()
     with write_transaction():
         job = Job.create(owner=owner, state="pending", scene_kind=scene.kind,
-                         scene_file="scene.pov", scene_size=scene.size,
+                         scene_size=scene.size,
                          scene_checksum=scene.checksum, created_at=now, updated_at=now,
                          state_changed_at=now, **values)
         numbers = range(job.frame_first, job.frame_last + 1, job.frame_step)

@@ -42,7 +42,7 @@ class Job(BaseModel):
     name = peewee.CharField(max_length=200)
     state = peewee.CharField(max_length=16, index=True)
     error = peewee.TextField(null=True)
-    scene_kind = peewee.CharField(max_length=8)  # "pov" | "tar.gz" | "zip"
+    scene_kind = peewee.CharField(max_length=8)  # one of raycrafter_contract.scenes.KINDS
     scene_file = peewee.CharField(max_length=255)
     scene_size = peewee.BigIntegerField()
     scene_checksum = peewee.CharField(max_length=64)

@@ -3,6 +3,9 @@
 ``tests/api/test_openapi.py`` checks that it validates and that its paths are exactly the
 application's routes.
 """
+from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.scenes import ACCEPTED_ENDINGS
+
 from .jobs import JOB_STATES, RENDERER_OPTIONS, WORKER_TARGETS
 from .models import FRAME_STATES
 
@@ -155,11 +158,17 @@ def _user_paths():
         "type": "object", "required": ["scene", "name", "frames", "width", "height"],
         "properties": {
             "scene": {"type": "string", "contentMediaType": "application/octet-stream",
-                      "description": "A .pov file, or a .tar.gz/.zip holding scene.pov"},
+                      "description": "A .pov file, or an archive of a scene folder; the "
+                                     "file name's ending gives its kind: "
+                                     + ", ".join(ACCEPTED_ENDINGS)},
+            "scene_file": {"type": "string", "maxLength": 255,
+                           "description": f"The main scene file inside the archive. Default: "
+                                          f"{DEFAULT_SCENE_FILE}, else the only .pov file at "
+                                          f"the scene's top"},
             "name": {"type": "string", "maxLength": 200},
             "frames": {"type": "string", "description": "7, 1-24 or 1-100:5"},
-            "width": {"type": "integer", "minimum": 1, "maximum": 16384},
-            "height": {"type": "integer", "minimum": 1, "maximum": 16384},
+            "width": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE},
+            "height": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE},
             "renderer": {"enum": ["povray"], "default": "povray"},
             "cluster": {"type": "string", "description": "Defaults to default_cluster"},
             "options": {"type": "string", "contentMediaType": "application/json",

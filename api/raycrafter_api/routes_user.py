@@ -32,9 +32,9 @@ def install(app, config):
         upload = storage.receive(config, scene.file, config.max_upload_bytes)
         upload.kind = kind
         try:
-            if kind != "pov":
-                archives.check(upload.path, kind, config.max_archive_members,
-                               config.max_archive_bytes)
+            checked = archives.check(upload.path, kind, config.scene_limits,
+                                     fields.get("scene_file"), scene.raw_filename)
+            values["scene_file"] = checked.main_file
             job = jobs.create(caller.user_id, values, upload, caller,
                               lambda job: storage.place(upload, storage.input_path(config, job)))
         finally:

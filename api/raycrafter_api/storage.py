@@ -9,10 +9,11 @@ import hashlib
 import os
 import tempfile
 
+from raycrafter_contract.naming import frame_file_name
+
 from .errors import ApiError
 
 _CHUNK = 1024 * 1024
-INPUT_NAMES = {"pov": "scene.pov", "tar.gz": "scene.tar.gz", "zip": "scene.zip"}
 
 
 @dataclasses.dataclass
@@ -33,11 +34,12 @@ def job_dir(config, job_id):
 
 
 def input_path(config, job):
-    return os.path.join(job_dir(config, job.id), "input", INPUT_NAMES[job.scene_kind])
+    # The kind is one of raycrafter_contract.scenes.KINDS, never request text.
+    return os.path.join(job_dir(config, job.id), "input", f"scene.{job.scene_kind}")
 
 
 def frame_image_path(config, job_id, number):
-    return os.path.join(job_dir(config, job_id), "frames", f"frame_{int(number):05d}.png")
+    return os.path.join(job_dir(config, job_id), "frames", frame_file_name(number))
 
 
 def receive(config, stream, limit):

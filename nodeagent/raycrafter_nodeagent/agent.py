@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+
 from . import exit_codes, frames
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
 from .backoff import Backoff
@@ -256,12 +258,12 @@ class Agent:
         try:
             first, last = int(job["frames"]["first"]), int(job["frames"]["last"])
             width, height = int(job["width"]), int(job["height"])
-            scene_file = str(job.get("scene_file") or "scene.pov")
+            scene_file = str(job.get("scene_file") or DEFAULT_SCENE_FILE)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError("job description incomplete: %r" % (error,)) from None
         if not first <= lease.frame <= last:
             raise ValueError("frame %d is outside the job's range %d..%d" % (lease.frame, first, last))
-        if not (0 < width <= 20000 and 0 < height <= 20000):
+        if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise ValueError("resolution %dx%d is out of range" % (width, height))
         return FrameTask(
             frame=lease.frame, first=first, last=last, width=width, height=height,

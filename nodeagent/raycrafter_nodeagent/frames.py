@@ -8,14 +8,15 @@ that was asked for.
 
 import hashlib
 import os
-import re
 import shutil
 import struct
 from dataclasses import dataclass
 from typing import Tuple
 
+from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.scenes import SceneRejected, check_main_file
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SAFE_RELATIVE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 
 
 class BadImage(Exception):
@@ -30,17 +31,19 @@ class DeliveredFrame:
 
 
 def frame_path(frames_dir: str, frame: int) -> str:
-    return os.path.join(frames_dir, "frame_%05d.png" % frame)
+    return os.path.join(frames_dir, frame_file_name(frame))
 
 
 def scene_path(input_dir: str, scene_file: str) -> str:
     """The scene's absolute path, refusing anything that could leave ``input/``.
 
-    The name comes from the API, which comes from a user; a path component of ``..``, an
-    absolute path or a name that starts like an option is refused outright.
+    The name comes from the API, which comes from a user: it must pass the contract's
+    main-file rule again here (relative, no ``..``, a name POV-Ray can be started on).
     """
-    if not SAFE_RELATIVE_PATH.match(scene_file) or ".." in scene_file.split("/"):
-        raise ValueError("scene file name %r is not a plain relative path" % scene_file)
+    try:
+        check_main_file(scene_file)
+    except SceneRejected as error:
+        raise ValueError("scene file name %r: %s" % (scene_file, error.reason)) from None
     path = os.path.join(input_dir, scene_file)
     if not os.path.isfile(path):
         raise ValueError("scene file %s is missing from the job's input directory" % scene_file)

@@ -3,6 +3,7 @@
 
 include:
   - salt.common
+  - salt.contract
 
 api-user-present:
   user.present:

@@ -3,4 +3,5 @@
 
 include:
   - salt.common
+  - salt.contract
 {{ python_distribution("nodeagent", nodeagent.venv) }}

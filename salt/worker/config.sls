@@ -23,6 +23,7 @@ worker-config-file-managed:
     - template: jinja
     - context:
         worker: {{ worker | json }}
+        scene_limits: {{ common.scene_limits | json }}
         amqp_url: "amqp://{{ rabbitmq.worker_user }}:{{ secrets.rabbitmq_worker_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
     - user: {{ worker.user }}
     - group: {{ worker.user }}

@@ -3,6 +3,7 @@
 
 include:
   - salt.common
+  - salt.contract
 
 worker-packages-pkg-installed:
   pkg.installed:

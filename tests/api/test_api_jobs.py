@@ -86,11 +86,11 @@ def test_scene_is_required_and_must_be_a_known_kind(world):
                  400, "invalid_field", "scene")
 
 
-def test_archive_without_scene_pov_is_refused(world):
-    archive = tar_gz([("other.pov", SCENE)])
+def test_archive_without_a_pov_file_at_its_top_is_refused(world):
+    archive = tar_gz([("readme.txt", b"x"), ("a/other.pov", SCENE), ("b/more.pov", SCENE)])
     body = assert_error(world.alice.post("/jobs", files=scene_upload("a.tar.gz", archive),
                                          data=job_fields()), 400, "invalid_archive")
-    assert "scene.pov" in body["message"]
+    assert "no .pov file at its top" in body["message"]
     assert_error(world.alice.post("/jobs", files=scene_upload("a.zip", b"not a zip"),
                                   data=job_fields()), 400, "invalid_archive")
 

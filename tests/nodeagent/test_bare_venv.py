@@ -1,6 +1,7 @@
 """Compute nodes offer a bare Python: the agent must install and import with the standard
-library and graypy alone. Checked in a fresh venv holding nothing but the agent's wheel and
-graypy, by looking at which modules importing every agent module actually loaded."""
+library, graypy and the contract (itself standard library only) alone. Checked in a fresh
+venv holding nothing but those wheels, by looking at which modules importing every agent
+module actually loaded."""
 
 import json
 import shutil
@@ -8,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-NODEAGENT = Path(__file__).resolve().parents[2] / "nodeagent"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 IMPORT_EVERYTHING = r"""
 import importlib, json, pkgutil, sys
@@ -18,7 +19,7 @@ for module in pkgutil.walk_packages(raycrafter_nodeagent.__path__, "raycrafter_n
     importlib.import_module(module.name)
 loaded = sorted({name.split(".")[0] for name in set(sys.modules) - before})
 foreign = [name for name in loaded if name not in sys.stdlib_module_names
-           and name not in ("raycrafter_nodeagent", "graypy")]
+           and name not in ("raycrafter_nodeagent", "raycrafter_contract", "graypy")]
 print(json.dumps({"loaded": loaded, "foreign": foreign,
                   "modules": sorted(n for n in sys.modules if n.startswith("raycrafter_nodeagent"))}))
 """
@@ -30,21 +31,23 @@ def run(*argv, **kwargs):
     return result.stdout
 
 
-def test_agent_imports_only_the_standard_library_and_graypy(tmp_path):
-    source = tmp_path / "nodeagent"  # a copy, so the build leaves nothing in the work tree
-    shutil.copytree(NODEAGENT, source, ignore=shutil.ignore_patterns("*.egg-info", "build"))
+def test_agent_imports_only_the_standard_library_graypy_and_the_contract(tmp_path):
     wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-        "-w", wheels, source)
-    (wheel,) = wheels.glob("raycrafter_nodeagent-*.whl")
+    for distribution in ("contract", "nodeagent"):
+        source = tmp_path / distribution  # a copy: the build leaves nothing in the work tree
+        shutil.copytree(REPOSITORY / distribution, source,
+                        ignore=shutil.ignore_patterns("*.egg-info", "build"))
+        run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+            "-w", wheels, source)
     venv = tmp_path / "venv"
     run("/usr/bin/python3", "-m", "venv", venv)
     python = venv / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", "--no-cache-dir", wheel)
+    run(python, "-m", "pip", "install", "-q", "--no-cache-dir", *wheels.glob("*.whl"))
 
     installed = json.loads(run(python, "-m", "pip", "list", "--format=json",
                                "--exclude", "pip", "--exclude", "setuptools"))
-    assert sorted(p["name"].lower() for p in installed) == ["graypy", "raycrafter-nodeagent"]
+    assert sorted(p["name"].lower() for p in installed) == [
+        "graypy", "raycrafter-contract", "raycrafter-nodeagent"]
 
     report = json.loads(run(python, "-I", "-c", IMPORT_EVERYTHING, cwd=tmp_path))
     assert report["foreign"] == []

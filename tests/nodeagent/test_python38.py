@@ -1,11 +1,14 @@
-"""The agent runs on whatever Python the cluster offers, down to 3.8: its code must not use
-anything newer, checked statically because no 3.8 interpreter is installed here."""
+"""The agent runs on whatever Python the cluster offers, down to 3.8: its code and the
+contract installed beside it must not use anything newer, checked statically because no 3.8
+interpreter is installed here."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "nodeagent" / "raycrafter_nodeagent"
+REPOSITORY = Path(__file__).resolve().parents[2]
+PACKAGES = (REPOSITORY / "nodeagent" / "raycrafter_nodeagent",
+            REPOSITORY / "contract" / "raycrafter_contract")
 
 
 def vermin(*paths):
@@ -16,7 +19,7 @@ def vermin(*paths):
 
 
 def test_agent_code_needs_nothing_newer_than_python_3_8():
-    result = vermin(PACKAGE)
+    result = vermin(*PACKAGES)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Minimum required versions: 3." in result.stdout
 

@@ -73,7 +73,8 @@ def serve(config, clusters, workdir):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
-    handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds)
+    handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
+                        config.scene_limits)
     poller = Poller(api, clusters, config.lost_grace_seconds)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)

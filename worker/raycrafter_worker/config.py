@@ -9,6 +9,8 @@ import re
 import tomllib
 import urllib.parse
 
+from raycrafter_contract.scenes import SceneLimits
+
 from .errors import ConfigError
 
 SCHEDULERS = ("pbs", "slurm")
@@ -74,7 +76,15 @@ class Config:
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    max_archive_members: int
+    max_archive_bytes: int
     clusters: dict
+
+    @property
+    def scene_limits(self):
+        """The API's limits too: both read them from the same pillar key."""
+        return SceneLimits(max_members=self.max_archive_members,
+                           max_bytes=self.max_archive_bytes)
 
 
 _PROFILE_KEYS = {
@@ -114,6 +124,8 @@ _TOP_KEYS = {
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
     "retry_limit_seconds": (float, False, 300.0),
+    "max_archive_members": (int, False, SceneLimits.max_members),
+    "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
 }
 

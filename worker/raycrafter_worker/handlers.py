@@ -10,12 +10,13 @@ and after any unclear failure.
 import logging
 import os
 import re
-import shutil
-import tarfile
 import tempfile
 import threading
 import time
-import zipfile
+
+from raycrafter_contract import scenes
+from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.scenes import SceneLimits
 
 from . import batch_script
 from .batch_script import JobFiles
@@ -29,12 +30,14 @@ COLLECT_CHUNK = 50  # frames held on the worker's disk at once
 
 
 class Handlers:
-    def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0):
+    def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0,
+                 scene_limits=SceneLimits()):
         self.api = api
         self.clusters = clusters
         self.workdir = workdir
         self.stop_event = stop_event
         self.retry_limit_seconds = retry_limit_seconds
+        self.scene_limits = scene_limits
         self._job_locks = {}
         self._locks_guard = threading.Lock()
 
@@ -114,18 +117,22 @@ class Handlers:
                 return match[0].id
 
     def _stage_in(self, cluster, job, files):
+        """Unpack the scene here, never on the login node, with the rule the API checked it
+        by; anything that still cannot be unpacked fails this one job for good."""
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             scene = os.path.join(tmp, "scene")
             kind = self.api.download_input(job["id"], scene)
-            if kind == "pov":
-                pairs = [(scene, f"{files.input_dir}/{_relative(job['scene_file'])}")]
-            elif kind in ("tar.gz", "zip"):
-                tree = os.path.join(tmp, "tree")
-                _extract(scene, kind, tree)
-                pairs = [(os.path.join(tree, rel), f"{files.input_dir}/{rel}")
-                         for rel in _files_below(tree)]
-            else:
-                raise PermanentError(f"unknown scene kind {kind!r} for job {job['id']}")
+            tree = os.path.join(tmp, "tree")
+            try:
+                unpacked = scenes.unpack(scene, kind, tree, self.scene_limits,
+                                         job["scene_file"])
+            except scenes.SceneRejected as error:
+                raise PermanentError(f"the scene cannot be unpacked: {error}") from None
+            if unpacked.main_file != job["scene_file"]:
+                raise PermanentError(f"the scene's main file is {unpacked.main_file}, not "
+                                     f"{job['scene_file']} as the API recorded")
+            pairs = [(os.path.join(tree, *name.split("/")), f"{files.input_dir}/{name}")
+                     for name in unpacked.files]
             dirs = sorted({os.path.dirname(remote) for _, remote in pairs})
             cluster.make_dirs(dirs)
             cluster.upload_verified(pairs)
@@ -168,11 +175,10 @@ class Handlers:
                                  f"are missing from {files.frames_dir} on cluster "
                                  f"{cluster.name}")
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
-            pairs = [(paths[n], os.path.join(tmp, f"frame_{n:05d}.png")) for n in numbers]
-            cluster.download_verified(pairs, sums)
+            local = {n: os.path.join(tmp, frame_file_name(n)) for n in numbers}
+            cluster.download_verified([(paths[n], local[n]) for n in numbers], sums)
             for n in numbers:
-                self.api.upload_frame(job_id, n, os.path.join(tmp, f"frame_{n:05d}.png"),
-                                      sums[paths[n]][1])
+                self.api.upload_frame(job_id, n, local[n], sums[paths[n]][1])
 
     # -- shared ---------------------------------------------------------------------------
 
@@ -196,55 +202,3 @@ class Handlers:
     def _job_lock(self, job_id):
         with self._locks_guard:
             return self._job_locks.setdefault(job_id, threading.Lock())
-
-
-def _relative(name):
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
-        raise PermanentError(f"scene file name {name!r} is not a relative path")
-    return "/".join(parts)
-
-
-def _extract(archive, kind, target):
-    """Unpack on the worker, never on the login node; the API checked the members already
-    and the checks here refuse anything leaving ``target`` again."""
-    os.makedirs(target)
-    try:
-        if kind == "tar.gz":
-            with tarfile.open(archive, "r:gz") as tar:
-                _extract_tar(tar, target)
-        else:
-            with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    _relative(member)
-                zf.extractall(target)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:
-        raise PermanentError(f"the scene archive cannot be unpacked: {error}")
-
-
-def _extract_tar(tar, target):
-    """Regular files and directories only, under relative paths, without their owners or
-    special mode bits: what tarfile's "data" filter does, which Debian 12's Python 3.11.2
-    does not have yet (it came with 3.11.4)."""
-    for member in tar.getmembers():
-        path = os.path.join(target, _relative(member.name))
-        if member.isdir():
-            os.makedirs(path, exist_ok=True)
-        elif member.isfile():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with tar.extractfile(member) as source, open(path, "wb") as destination:
-                shutil.copyfileobj(source, destination)
-            os.chmod(path, 0o755 if member.mode & 0o100 else 0o644)
-        else:
-            raise PermanentError(f"the scene archive holds {member.name!r}, which is neither "
-                                 f"a file nor a directory")
-
-
-def _files_below(root):
-    found = []
-    for directory, _, names in os.walk(root):
-        for name in names:
-            found.append(os.path.relpath(os.path.join(directory, name), root))
-    return sorted(found)
-
-

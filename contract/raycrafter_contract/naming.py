@@ -1,0 +1,19 @@
+"""Names and limits every component spells the same way."""
+
+# The main scene file when the user names none and the scene holds one by this name.
+DEFAULT_SCENE_FILE = "scene.pov"
+SCENE_SUFFIX = ".pov"
+
+# Frame files are named with five digits, so frame numbers stop there.
+MAX_FRAME_NUMBER = 99_999
+# The largest image side the API accepts and the node agent renders.
+MAX_IMAGE_SIDE = 16_384
+
+
+def frame_file_name(number):
+    """``frame_00007.png``: the name of frame ``number`` on the cluster, in the API's store
+    and in what a user downloads, so frames sort in order everywhere."""
+    number = int(number)
+    if not 0 <= number <= MAX_FRAME_NUMBER:
+        raise ValueError("frame numbers go from 0 to %d, not %d" % (MAX_FRAME_NUMBER, number))
+    return "frame_%05d.png" % number
