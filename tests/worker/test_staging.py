@@ -66,3 +66,28 @@ def test_checksums_report_missing_files_in_order(make_cluster, login, test_scrat
     sums = cluster.checksums([f"{test_scratch}/missing", f"{test_scratch}/a"])
     assert sums == {f"{test_scratch}/missing": None,
                     f"{test_scratch}/a": (3, hashlib.sha256(b"abc").hexdigest())}
+
+
+@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+def test_a_scene_of_2000_files_with_long_and_unicode_names_is_staged(make_cluster, login,
+                                                                    test_scratch, tmp_path,
+                                                                    transfer):
+    # 2,000 names of ~100 bytes make commands of ~250 KiB: over the 128 KiB a single
+    # argument may have, so the commands naming them must be split. Every tenth name is
+    # not ASCII, which the GridFTP server would garble.
+    cluster = make_cluster(transfer=transfer)
+    folder = f"{test_scratch}/many {transfer}/textures"
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509", folder])
+    names = [f"wood grain {'— ünï' if i % 10 == 0 else '-'} variant {i:04d} {'x' * 60}.inc"
+             for i in range(2000)]
+    pairs = []
+    for i, name in enumerate(names):
+        local = tmp_path / f"{i}.inc"
+        local.write_bytes(f"// {i}\n".encode())
+        pairs.append((str(local), f"{folder}/{name}"))
+    cluster.upload_verified(pairs)
+    listed = login(f"cd {shlex.quote(folder)} && for f in *; do printf '%s\\n' \"$f\"; done")
+    assert sorted(listed.stdout.splitlines()) == sorted(names)
+    back = [(remote, str(tmp_path / f"back-{i}")) for i, (_, remote) in enumerate(pairs)]
+    cluster.download_verified(back, cluster.checksums([remote for remote, _ in back]))
+    assert (tmp_path / "back-10").read_bytes() == b"// 10\n"

@@ -24,6 +24,9 @@ _PERMISSION = re.compile(r"permission denied|read-only file system|disk quota ex
 _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
                     'h=$(sha256sum < "$p") && printf "%s %s\\n" "$s" "${h%% *}" || '
                     'echo unreadable; else echo missing; fi; done')
+# The remote shell gets the whole command as one argument, and Linux refuses a single
+# argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
+MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
 _EXIT_SCRIPT = ('for p; do if [ -f "$p" ]; then printf "%s\\n" "$(head -c 16 "$p")"; '
                 'else echo missing; fi; done')
 
@@ -74,9 +77,10 @@ class Cluster:
         if not jobs:
             return {}
         paths = [exit_file(self.profile.job_dir(job_id), attempt) for job_id, attempt in jobs]
-        result = self.run_checked(f"sh -c {shlex.quote(_EXIT_SCRIPT)} sh "
-                                  + shlex.join(paths), "reading exit files")
-        lines = result.stdout.splitlines()
+        lines = []
+        for batch in argument_batches(paths):
+            lines += self.run_checked(f"sh -c {shlex.quote(_EXIT_SCRIPT)} sh "
+                                      + shlex.join(batch), "reading exit files").stdout.splitlines()
         codes = {}
         for key, line in zip(jobs, lines):
             line = line.strip()
@@ -100,8 +104,9 @@ class Cluster:
                              f"cancelling batch jobs {', '.join(sorted(job_ids))}")
 
     def make_dirs(self, paths, mode="0700"):
-        self.run_checked(f"umask 077 && mkdir -p -m {mode} -- " + shlex.join(paths),
-                         "creating directories")
+        for batch in argument_batches(paths):
+            self.run_checked(f"umask 077 && mkdir -p -m {mode} -- " + shlex.join(batch),
+                             "creating directories")
 
     def write_file(self, path, data):
         """Write ``data`` to ``path`` with mode 0600 (created so; never on a command line)."""
@@ -111,9 +116,14 @@ class Cluster:
                          f"writing {path}", stdin=data)
 
     def checksums(self, paths):
-        """{path: (size, sha256) or None if missing} for files on the cluster, one command."""
-        if not paths:
-            return {}
+        """{path: (size, sha256) or None if missing} for files on the cluster, in as few
+        commands as the argument limit allows."""
+        sums = {}
+        for batch in argument_batches(paths):
+            sums.update(self._checksum_batch(batch))
+        return sums
+
+    def _checksum_batch(self, paths):
         result = self.run_checked(f"sh -c {shlex.quote(_CHECKSUM_SCRIPT)} sh "
                                   + shlex.join(paths), "computing checksums")
         lines = result.stdout.splitlines()
@@ -153,6 +163,21 @@ class Cluster:
 
     def close(self):
         self.transport.close()
+
+
+def argument_batches(paths, limit=MAX_COMMAND_ARGUMENTS_BYTES):
+    """``paths`` in consecutive lists whose quoted command-line length stays under
+    ``limit`` (a single longer path goes alone)."""
+    batch, size = [], 0
+    for path in paths:
+        length = len(shlex.quote(path).encode()) + 1
+        if batch and size + length > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += length
+    if batch:
+        yield batch
 
 
 def file_checksum(path):

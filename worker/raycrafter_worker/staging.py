@@ -43,21 +43,30 @@ def remote_trust_dir(profile):
 
 
 class GridFtpStager:
+    """GridFTP for every file whose cluster path is ASCII; the GridFTP server drops the
+    bytes of any other character from a path (``ü dir/ünï.inc`` arrives as ``
+    dir/n.inc``), so those few files go over SFTP instead."""
+
     name = "gridftp"
 
-    def __init__(self, profile, workdir):
+    def __init__(self, profile, workdir, fallback):
         self.profile = profile
         self._cert_dir = os.path.join(workdir, "x509")
         os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
         self._workdir = workdir
+        self._fallback = fallback
 
     def upload(self, pairs):
         """Copy local files to the cluster: ``pairs`` of (local path, remote path)."""
-        self._copy([(_file_url(local), self._remote_url(remote)) for local, remote in pairs])
+        gridftp, other = _split_by_ascii(pairs, remote=1)
+        self._copy([(_file_url(local), self._remote_url(remote)) for local, remote in gridftp])
+        self._fallback.upload(other)
 
     def download(self, pairs):
         """Copy cluster files here: ``pairs`` of (remote path, local path)."""
-        self._copy([(self._remote_url(remote), _file_url(local)) for remote, local in pairs])
+        gridftp, other = _split_by_ascii(pairs, remote=0)
+        self._copy([(self._remote_url(remote), _file_url(local)) for remote, local in gridftp])
+        self._fallback.download(other)
 
     def _remote_url(self, path):
         return "sshftp://" + self.profile.gridftp_host + urllib.parse.quote(path, safe="/")
@@ -132,8 +141,14 @@ class SftpStager:
 
 def for_profile(profile, transport, workdir):
     if profile.transfer == "gridftp":
-        return GridFtpStager(profile, workdir)
+        return GridFtpStager(profile, workdir, SftpStager(transport))
     return SftpStager(transport)
+
+
+def _split_by_ascii(pairs, remote):
+    """(pairs whose cluster path, at index ``remote``, is ASCII; the others)."""
+    ascii_pairs = [pair for pair in pairs if pair[remote].isascii()]
+    return ascii_pairs, [pair for pair in pairs if not pair[remote].isascii()]
 
 
 def _file_url(path):
