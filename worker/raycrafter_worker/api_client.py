@@ -55,9 +55,12 @@ class ApiClient:
                 while chunk := response.read(1 << 20):
                     digest.update(chunk)
                     f.write(chunk)
+        # A short read raises before this; a whole body with another checksum is the stored
+        # scene itself, which no retry mends.
         if expected and digest.hexdigest() != expected:
-            raise TransientError(f"the scene of job {job_id} arrived damaged "
-                                 f"({digest.hexdigest()} != {expected})")
+            raise PermanentError(f"the scene stored for job {job_id} does not match the "
+                                 f"checksum taken when it was submitted ({digest.hexdigest()} "
+                                 f"!= {expected}); submit it again")
         return kind
 
     def upload_frame(self, job_id, number, path, checksum):

@@ -10,9 +10,12 @@ recorded the outcome (the job's new state, or its failure with a reason).
 Transient failures are retried inside the handler thread with exponential backoff and
 jitter for up to ``retry_limit_seconds``; after that the message goes back to the queue
 (nack + requeue) and will be tried again. Permanent failures fail the job through the API
-and the message is acked. On SIGTERM the worker stops taking messages, lets running
+and the message is acked. An unexpected exception (a bug met by one job's data) is not
+retried without end: after ``MAX_CRASHES`` of the same command of the same job, the job
+fails with the exception as its reason, so it cannot hold a delivery slot for ever. On SIGTERM the worker stops taking messages, lets running
 handlers reach their next safe point, and requeues whatever is not finished.
 """
+import collections
 import functools
 import json
 import logging
@@ -34,6 +37,7 @@ QUEUE = "worker.commands"
 ROUTING_KEY = "worker"
 COMMANDS = ("submit", "cancel", "collect")
 SHUTDOWN_GRACE_SECONDS = 30.0
+MAX_CRASHES = 3
 _SEEN_LIMIT = 10_000
 
 ACK, REQUEUE, REJECT = "ack", "requeue", "reject"
@@ -68,6 +72,7 @@ class Consumer:
         self._in_flight = 0
         self._guard = threading.Lock()
         self._seen = {}
+        self._crashes = collections.Counter()  # (job_id, command) -> unexpected exceptions
 
     def run(self):
         """Consume until ``stop_event`` is set, reconnecting with backoff after outages."""
@@ -160,6 +165,7 @@ class Consumer:
         while True:
             try:
                 log.info("%s", self.handlers.handle(message))
+                self._crashes.pop((job_id, command), None)
                 return ACK
             except ShuttingDown as error:
                 log.info("%s of job %s handed back: %s", command, job_id, error)
@@ -184,7 +190,17 @@ class Consumer:
                     log.info("%s of job %s handed back: the worker is stopping",
                              command, job_id)
                     return REQUEUE
-            except Exception:  # a bug: keep the message, keep the worker alive
+            except Exception as error:  # a bug: keep the worker alive, and the others' jobs
+                key = (job_id, command)
+                self._crashes[key] += 1
+                if self._crashes[key] >= MAX_CRASHES:
+                    log.exception("%s of job %s crashed %d times; failing the job", command,
+                                  job_id, self._crashes[key])
+                    del self._crashes[key]
+                    return self._fail(job_id, command, PermanentError(
+                        f"the worker failed {MAX_CRASHES} times on this job's {command} "
+                        f"({type(error).__name__}: {error}); the operators have the trace "
+                        f"in the worker's log"))
                 log.exception("%s of job %s crashed; requeued", command, job_id)
                 sleep_unless_stopped(backoff.next_delay(), self.stop_event)
                 return REQUEUE

@@ -1,0 +1,90 @@
+"""One bad job hurts no one: a command that cannot succeed fails its own job with the
+reason, and the jobs submitted with it go through the same worker meanwhile."""
+import threading
+
+import pytest
+
+from raycrafter_worker import consumer as consumer_module
+from raycrafter_worker.errors import ApiConflict
+from support.api_testing import SCENE, tar_gz
+from support.polling import wait_for
+from test_worker_flow import (CLUSTER, api, broker, create_job, in_state, job_of,  # noqa: F401
+                              start_worker, worker_view)
+from worker_harness import publish
+
+# Fixtures imported from test_worker_flow are used by name.
+pytestmark = pytest.mark.usefixtures("fake_agent")
+
+
+def create_archived_job(api, members, name):
+    response = api.user.post(f"{api.url}/jobs",
+                             files={"scene": ("scene.tar.gz", tar_gz(members))},
+                             data={"name": name, "frames": "1", "width": "32", "height": "24"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_bad_jobs_fail_with_their_reason_while_good_ones_go_through(api, broker,
+                                                                    start_worker, tmp_path):
+    # The worker's scene limits are below the API's (one pillar key on another host was
+    # changed): the API accepts a scene the worker will not unpack. Another job's stored
+    # scene was damaged on the API's disk. One delivery slot, so nothing can overtake them.
+    start_worker(settings={"prefetch": 1, "max_archive_members": 3})
+    too_many = create_archived_job(api, [("scene.pov", SCENE)] + [
+        (f"inc/{i}.inc", b"") for i in range(5)], "too many files")
+    damaged = create_job(api, name="damaged on disk")
+    stored = tmp_path / "api-data" / "jobs" / str(damaged["id"]) / "input" / "scene.pov"
+    stored.write_bytes(stored.read_bytes() + b"// changed after the checksum\n")
+    good = [create_job(api, name=f"good {i}") for i in range(3)]
+    for job in (too_many, damaged, *good):
+        publish(broker.admin_url, "submit", job["id"], CLUSTER)
+
+    for job in good:
+        wait_for(lambda: in_state(api, job["id"], "submitted", "running", "staging")
+                 and worker_view(api, job["id"]).get("batch_job_id"), timeout=90,
+                 message=f"good job {job['id']} submitted")
+    wait_for(lambda: in_state(api, too_many["id"], "failed"), timeout=30,
+             message="the job with too many files failed")
+    assert "more than 3 members" in job_of(api, too_many["id"])["error"]
+    wait_for(lambda: in_state(api, damaged["id"], "failed"), timeout=30,
+             message="the damaged job failed")
+    assert "does not match the checksum" in job_of(api, damaged["id"])["error"]
+
+
+class Reports:
+    """Stands in for the API client: records the failure a consumer reports."""
+
+    def __init__(self):
+        self.failed = {}
+
+    def transition(self, job_id, to, reason=None):
+        if to != "failed":
+            raise ApiConflict("illegal_transition", "only failures are expected here")
+        self.failed[job_id] = reason
+
+
+class CrashingHandlers:
+    """A handler with a bug that one job's data sets off every time. No real input is known
+    to crash the worker, so this double stands in for the next one that will."""
+
+    def __init__(self):
+        self.api = Reports()
+        self.calls = 0
+
+    def handle(self, message):
+        self.calls += 1
+        raise KeyError("frames")
+
+
+def test_a_command_that_crashes_every_time_fails_its_job_after_a_bound(monkeypatch):
+    monkeypatch.setattr(consumer_module, "sleep_unless_stopped", lambda delay, stop: False)
+    handlers = CrashingHandlers()
+    config = type("Config", (), {"retry_limit_seconds": 60})
+    consumer = consumer_module.Consumer(config, handlers, threading.Event())
+    message = {"command": "submit", "job_id": 7}
+    outcomes = [consumer.process(message) for _ in range(consumer_module.MAX_CRASHES)]
+    assert outcomes == [consumer_module.REQUEUE] * (consumer_module.MAX_CRASHES - 1) + [
+        consumer_module.ACK]
+    assert handlers.calls == consumer_module.MAX_CRASHES
+    reason = handlers.api.failed[7]
+    assert "failed 3 times on this job's submit" in reason and "KeyError" in reason
