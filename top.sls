@@ -18,6 +18,7 @@ base:
     - match: compound
     - salt.api
     - salt.nginx
+    - salt.cli
   'G@roles:worker or G@roles:allinone':
     - match: compound
     - salt.worker

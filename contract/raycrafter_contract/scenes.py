@@ -178,10 +178,11 @@ def _read(path, kind, limits, scene_file, upload_name, target):
     top = _top_folder_of(files, tree)
     if top:
         files = tuple(name[len(top) + 1:] for name in files)
+        # The user may name the main file as it sits in the archive, top folder included.
         requested = clean_name(scene_file, limits, None, "scene_file") if scene_file else ""
-        if requested.startswith(top + "/"):
+        if requested.startswith(top + "/") and requested not in files:
             scene_file = requested[len(top) + 1:]
-    main = _main_file(files, limits, scene_file)
+    main = main_file(files, limits, scene_file)
     return Scene(kind, files, main, tree.unpacked), top
 
 
@@ -460,9 +461,9 @@ def _top_folder_of(files, tree):
     return None
 
 
-def _main_file(files, limits, scene_file):
-    """The file POV-Ray starts from: the one the user named, else scene.pov, else the only
-    .pov file at the top of the scene."""
+def main_file(files, limits=SceneLimits(), scene_file=None):
+    """The file POV-Ray starts from among ``files`` (relative names): the one the user
+    named, else scene.pov, else the only .pov file at the top of the scene."""
     if scene_file:
         name = clean_name(scene_file, limits, None, "scene_file")
         if name not in files:

@@ -3,4 +3,3 @@ include:
   - salt.api.config
   - salt.api.database
   - salt.api.service
-  - salt.api.client

@@ -13,7 +13,7 @@ import zlib
 
 from support.api_testing import Client, sha256, submit_as_worker, worker_transition
 
-CLI = [sys.executable, "-m", "raycrafter_api.client"]
+CLI = [sys.executable, "-m", "raycrafter_cli"]
 
 
 def png(number, size=2):
@@ -88,7 +88,11 @@ class FakeCluster:
         return self.transition(job_id, "done")
 
     def frame_count(self, job_id):
-        return self.worker.get(f"/worker/jobs/{job_id}").json()["frames"]["count"]
+        return self.job(job_id)["frames"]["count"]
+
+    def job(self, job_id):
+        """The job as the worker sees it (its main scene file included)."""
+        return self.worker.get(f"/worker/jobs/{job_id}").json()
 
     def input_of(self, job_id):
         response = self.worker.get(f"/worker/jobs/{job_id}/input")
@@ -101,7 +105,7 @@ class FakeCluster:
 
 
 class Cli:
-    """Runs ``raycrafter`` (``python -m raycrafter_api.client``) with a test's environment."""
+    """Runs ``raycrafter`` (``python -m raycrafter_cli``) with a test's environment."""
 
     def __init__(self, env, cwd):
         self.env = env

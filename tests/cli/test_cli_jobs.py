@@ -2,7 +2,7 @@
 import json
 import re
 
-from raycrafter_api.client import exit_codes
+from raycrafter_cli import exit_codes
 from support.api_server import create_user
 
 

@@ -4,7 +4,7 @@ import os
 import struct
 import zlib
 
-from raycrafter_api.client import exit_codes
+from raycrafter_cli import exit_codes
 
 from cli_harness import png
 

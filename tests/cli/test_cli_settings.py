@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from cli_harness import TlsProxy
-from raycrafter_api.client import exit_codes, settings
+from raycrafter_cli import exit_codes, settings
 
 DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing listens there
 

@@ -1,11 +1,12 @@
 """`raycrafter submit`: what reaches the API, and clear refusals of bad scenes and fields."""
 import io
 import json
+import subprocess
 import tarfile
 
 import pytest
 
-from raycrafter_api.client import exit_codes
+from raycrafter_cli import exit_codes
 
 SCENE = '#include "inc/colors.inc"\nsphere { <0, 1, 2>, 2 pigment { color Gold } }\n'
 COLORS = "#declare Gold = rgb <1, 0.8, 0>;\n"
@@ -43,8 +44,9 @@ def test_submit_a_directory_packs_the_scene_with_its_includes(cli, cluster, tmp_
     job_id = int(result.stdout)
     response = cluster.input_of(job_id)
     assert response.headers["X-Scene-Kind"] == "tar.gz"
-    # The only .pov file becomes scene.pov; hidden directories stay home.
-    assert members_of(response.content) == {"scene.pov": SCENE, "inc/colors.inc": COLORS}
+    # Files keep their names, the only .pov file is the main one; hidden ones stay home.
+    assert members_of(response.content) == {"lamp.pov": SCENE, "inc/colors.inc": COLORS}
+    assert cluster.job(job_id)["scene_file"] == "lamp.pov"
     job = json.loads(cli.run("status", job_id, "--json").stdout)
     assert (job["name"], job["cluster"], job["frames"]["count"]) == ("lamp v2", "archer", 1)
 
@@ -59,6 +61,35 @@ def test_submit_prefers_scene_pov_among_several(cli, cluster, tmp_path):
     job = json.loads(result.stdout)
     assert job["name"] == "shots"
     assert set(members_of(cluster.input_of(job["id"]).content)) == {"scene.pov", "closeup.pov"}
+    assert cluster.job(job["id"])["scene_file"] == "scene.pov"
+
+
+def test_submit_with_a_chosen_main_file(cli, cluster, tmp_path):
+    directory = tmp_path / "shots"
+    (directory / "render").mkdir(parents=True)
+    (directory / "a.pov").write_text(SCENE)
+    (directory / "render" / "closeup.pov").write_text(SCENE)
+    result = cli.run("submit", directory, "--scene-file", "render/closeup.pov", "--json")
+    assert result.returncode == 0, result.stderr
+    assert cluster.job(json.loads(result.stdout)["id"])["scene_file"] == "render/closeup.pov"
+    wrong = cli.run("submit", directory, "--scene-file", "render/nope.pov")
+    assert wrong.returncode == exit_codes.USAGE
+    assert "the scene holds no file render/nope.pov" in wrong.stderr
+
+
+def test_submit_an_archive_lets_the_api_choose_or_takes_the_choice(cli, cluster, tmp_path):
+    folder = tmp_path / "made by hand"
+    folder.mkdir()
+    (folder / "teapot.pov").write_text(SCENE)
+    (folder / "other.pov").write_text(SCENE)
+    archive = tmp_path / "teapot.tar.xz"
+    subprocess.run(["tar", "-cJf", archive, "-C", tmp_path, "made by hand"], check=True)
+    refused = cli.run("submit", archive)
+    assert refused.returncode == exit_codes.API_REFUSED
+    assert "other.pov, teapot.pov" in refused.stderr
+    result = cli.run("submit", archive, "--scene-file", "teapot.pov", "--json")
+    assert result.returncode == 0, result.stderr
+    assert cluster.job(json.loads(result.stdout)["id"])["scene_file"] == "teapot.pov"
 
 
 def test_submit_json_is_the_created_job(cli, tmp_path):
@@ -74,9 +105,10 @@ def test_submit_json_is_the_created_job(cli, tmp_path):
 
 
 @pytest.mark.parametrize("layout, message", [
-    ({}, "has no .pov file at its top level"),
-    ({"a.pov": "", "b.pov": ""}, "has several .pov files (a.pov, b.pov) and no scene.pov"),
-    ({"sub/scene.pov": ""}, "has no .pov file at its top level"),
+    ({}, "has no .pov file at its top"),
+    ({"a.pov": "", "b.pov": ""}, "has several .pov files at its top (a.pov, b.pov) and no "
+                                 "scene.pov"),
+    ({"sub/scene.pov": ""}, "has no .pov file at its top"),
 ])
 def test_submit_refuses_a_directory_without_one_scene(cli, tmp_path, layout, message):
     directory = tmp_path / "scene-dir"
@@ -98,7 +130,8 @@ def test_submit_refuses_a_missing_scene_and_other_files(cli, tmp_path):
     other.write_text("not a scene")
     wrong = cli.run("submit", other)
     assert wrong.returncode == exit_codes.USAGE
-    assert "a scene is a .pov file, a directory holding one" in wrong.stderr
+    assert "a scene is a .pov file or an archive (.tar.gz" in wrong.stderr
+    assert "or a directory holding the scene" in wrong.stderr
 
 
 @pytest.mark.parametrize("frames, message", [

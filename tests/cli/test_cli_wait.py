@@ -9,7 +9,7 @@ import signal
 import struct
 import termios
 
-from raycrafter_api.client import exit_codes
+from raycrafter_cli import exit_codes
 
 from cli_harness import OutputReader, TlsProxy, png
 

@@ -5,12 +5,13 @@ import json
 import re
 import sys
 
+from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+
 from . import commands, exit_codes, http, settings as settings_module
 from .errors import CliError
 
 JOB_STATES = ("pending", "staging", "submitted", "running", "collecting", "done", "failed",
               "cancelled")
-MAX_DIMENSION = 16_384
 MAX_PAGE = 500
 _FRAMES = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$", re.ASCII)
 
@@ -61,7 +62,7 @@ def _option(text):
 
 def _version():
     try:
-        return importlib.metadata.version("raycrafter-api")
+        return importlib.metadata.version("raycrafter-cli")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree
         return "(not installed)"
 
@@ -84,13 +85,17 @@ def build_parser():
 
     p = command("submit", commands.submit, "submit a scene and print the new job's id")
     p.add_argument("scene", metavar="SCENE",
-                   help="a .pov file, or a directory holding scene.pov (or one .pov file) "
-                        "and the files it includes, or a .tar.gz/.zip holding scene.pov")
+                   help="a .pov file, or a directory (or an archive of one: .tar, .tar.gz, "
+                        ".tgz, .tar.bz2, .tar.xz, .zip) holding the scene and the files it "
+                        "includes")
+    p.add_argument("--scene-file", metavar="PATH",
+                   help=f"the main scene file inside the directory or archive (default: "
+                        f"{DEFAULT_SCENE_FILE}, else the only .pov file at its top)")
     p.add_argument("--frames", type=_frames, default="1",
                    help="N, FIRST-LAST or FIRST-LAST:STEP (default: 1)")
-    p.add_argument("--width", type=_integer(1, MAX_DIMENSION), default=640,
+    p.add_argument("--width", type=_integer(1, MAX_IMAGE_SIDE), default=640,
                    help="image width in pixels (default: 640)")
-    p.add_argument("--height", type=_integer(1, MAX_DIMENSION), default=480,
+    p.add_argument("--height", type=_integer(1, MAX_IMAGE_SIDE), default=480,
                    help="image height in pixels (default: 480)")
     p.add_argument("--cluster", metavar="NAME", help="cluster profile (default: the API's)")
     p.add_argument("--name", metavar="N", help="job name (default: the scene's name)")

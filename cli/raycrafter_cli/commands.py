@@ -28,7 +28,9 @@ def submit(args, api, settings):
         fields["cluster"] = args.cluster
     if args.option:
         fields["options"] = json.dumps(dict(args.option))
-    with scene_packing.packed(args.scene) as scene:
+    with scene_packing.packed(args.scene, args.scene_file) as scene:
+        if scene.main_file:
+            fields["scene_file"] = scene.main_file
         job = api.create_job(fields, scene)
     if not args.json:
         _out(str(job["id"]))

@@ -12,10 +12,11 @@ import re
 import tempfile
 import zipfile
 
+from raycrafter_contract.naming import frame_file_name
+
 from . import exit_codes
 from .errors import CliError
 
-FRAME_FILE = "frame_{:05d}.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MEMBER = re.compile(r"(?:^|/)frame_(\d{1,5})\.png$", re.ASCII)
 
@@ -72,7 +73,7 @@ def _frame_members(archive):
 
 
 def _extract(archive, info, number, checksums, directory):
-    final = os.path.join(directory, FRAME_FILE.format(number))
+    final = os.path.join(directory, frame_file_name(number))
     digest = hashlib.sha256()
     with archive.open(info) as source, tempfile.NamedTemporaryFile(
             dir=directory, prefix=".frame-", suffix=".part", delete=False) as target:

@@ -1,6 +1,0 @@
-"""``python -m raycrafter_api.client``: the same as the ``raycrafter`` console script."""
-import sys
-
-from .main import main
-
-sys.exit(main())
