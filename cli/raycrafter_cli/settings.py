@@ -6,11 +6,12 @@ file's ``token_file``, is refused while group or others may read it (as ssh does
 private keys).
 """
 import dataclasses
-import ipaddress
 import os
 import stat
 import tomllib
 import urllib.parse
+
+from raycrafter_contract.addresses import is_loopback
 
 from . import exit_codes
 from .errors import CliError
@@ -160,16 +161,8 @@ def _poll_seconds():
 def cleartext_warning(settings):
     """A warning when the token would cross the network unencrypted, else None."""
     parsed = urllib.parse.urlsplit(settings.api_url)
-    if parsed.scheme == "https" or _is_loopback(parsed.hostname):
+    if parsed.scheme == "https" or is_loopback(parsed.hostname):
         return None
     return (f"warning: {parsed.scheme}://{parsed.netloc} is not HTTPS; "
             f"your token crosses the network unencrypted")
 
-
-def _is_loopback(host):
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

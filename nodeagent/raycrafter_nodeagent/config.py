@@ -8,7 +8,6 @@ act on instead of burning frame attempts.
 """
 
 import argparse
-import ipaddress
 import json
 import os
 import socket
@@ -16,6 +15,8 @@ import stat
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
+
+from raycrafter_contract.addresses import is_loopback
 
 from .renderers.command import CommandRenderer
 
@@ -224,18 +225,10 @@ def _api_url(url: str) -> str:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "https":
         return url.rstrip("/")
-    if parsed.scheme == "http" and _is_loopback(parsed.hostname or ""):
+    if parsed.scheme == "http" and is_loopback(parsed.hostname):
         return url.rstrip("/")
     raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _existing_file(path: Optional[str], option: str) -> Optional[str]:
