@@ -1,13 +1,12 @@
 """RabbitMQ: the commands exchange, confirmed publishing, and a reachability check.
 
-The API's RabbitMQ user may configure and write only the exchange; the worker declares
-and binds its queue ``worker.commands``. A command that no queue receives is unroutable
-and counts as not sent (``mandatory=True``).
+The API's RabbitMQ user may configure and write only the exchange (named in the
+configuration, ``raycrafter_contract.messaging`` by default); the worker declares and
+binds its queue. A command that no queue receives is unroutable and counts as not sent
+(``mandatory=True``).
 """
 import pika
-
-EXCHANGE = "raycrafter.commands"
-ROUTING_KEY = "worker"
+from raycrafter_contract.messaging import ROUTING_KEY
 
 
 class Unroutable(Exception):
@@ -34,22 +33,24 @@ def reachable(url):
 class Publisher:
     """One connection and channel in confirm mode, publishing to the commands exchange."""
 
-    def __init__(self, url):
+    def __init__(self, url, exchange):
+        self.exchange = exchange
         self.connection = pika.BlockingConnection(parameters(url))
         self.channel = self.connection.channel()
-        self.channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
+        self.channel.exchange_declare(exchange, exchange_type="direct", durable=True)
         self.channel.confirm_delivery()
 
     def publish(self, message_id, body):
         """Return once the broker confirmed; raise Unroutable or a pika error otherwise."""
         try:
             self.channel.basic_publish(
-                EXCHANGE, ROUTING_KEY, body,
+                self.exchange, ROUTING_KEY, body,
                 properties=pika.BasicProperties(content_type="application/json",
                                                 delivery_mode=2, message_id=message_id),
                 mandatory=True)
         except pika.exceptions.UnroutableError:
-            raise Unroutable(f"no queue is bound to {EXCHANGE} with key {ROUTING_KEY}") from None
+            raise Unroutable(f"no queue is bound to {self.exchange} with key {ROUTING_KEY}") \
+                from None
 
     def close(self):
         if self.connection.is_open:

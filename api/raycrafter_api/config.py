@@ -3,6 +3,7 @@ import dataclasses
 import os
 import tomllib
 
+from raycrafter_contract import messaging
 from raycrafter_contract.scenes import SceneLimits
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
@@ -20,6 +21,7 @@ class Config:
     database_url: str
     data_dir: str
     amqp_url: str = ""
+    exchange: str = messaging.EXCHANGE
     max_upload_bytes: int = 512 * 1024 * 1024
     max_archive_members: int = SceneLimits.max_members
     max_archive_bytes: int = SceneLimits.max_bytes
@@ -43,7 +45,7 @@ class Config:
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds")
-_STR_KEYS = ("database_url", "data_dir", "amqp_url", "default_cluster")
+_STR_KEYS = ("database_url", "data_dir", "amqp_url", "exchange", "default_cluster")
 
 
 def load(path):

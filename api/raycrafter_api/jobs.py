@@ -4,20 +4,13 @@ import re
 
 import peewee
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
+from raycrafter_contract.states import FINAL_JOB_STATES, FRAME_STATES, JOB_STATES, can_move
 
 from . import outbox, timeutil
 from .db import write_transaction
 from .errors import bad_field, conflict, not_found
-from .models import FINAL_JOB_STATES, FRAME_STATES, JOB_STATES, Event, Frame, Job
+from .models import Event, Frame, Job
 
-# The job state machine (DESIGN.md). Final states have no way out.
-TRANSITIONS = {
-    "pending": {"staging", "failed", "cancelled"},
-    "staging": {"submitted", "failed", "cancelled"},
-    "submitted": {"running", "staging", "collecting", "failed", "cancelled"},
-    "running": {"staging", "collecting", "failed", "cancelled"},
-    "collecting": {"done", "failed", "cancelled"},
-}
 # States the worker may ask for; `collecting` follows from frames, `cancelled` from users.
 WORKER_TARGETS = ("staging", "submitted", "running", "done", "failed")
 
@@ -179,7 +172,7 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
 
 
 def check_transition(job, to):
-    if to not in TRANSITIONS.get(job.state, ()):
+    if not can_move(job.state, to):
         raise conflict("illegal_transition", f"a job in state {job.state} cannot go to {to}",
                        {"from": job.state, "to": to})
 

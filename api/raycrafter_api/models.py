@@ -8,10 +8,6 @@ import peewee
 
 from .db import database
 
-JOB_STATES = ("pending", "staging", "submitted", "running", "collecting", "done",
-              "failed", "cancelled")
-FINAL_JOB_STATES = ("done", "failed", "cancelled")
-FRAME_STATES = ("pending", "leased", "done", "failed")
 
 
 class BaseModel(peewee.Model):
@@ -33,7 +29,7 @@ class User(BaseModel):
 class Job(BaseModel):
     """One render request: a scene, a frame range, a target cluster, and where it is.
 
-    ``state`` follows the machine in ``jobs.TRANSITIONS``; ``state_changed_at`` lets the
+    ``state`` follows the machine in ``raycrafter_contract.states``; ``state_changed_at`` lets the
     reconciler find jobs stuck in a state. ``submit_attempt`` counts batch submissions and
     is incremented *before* the worker calls the scheduler, so a batch job is always named
     after a recorded attempt (``rc-ID-aK``) and can be looked up after an unclear failure.

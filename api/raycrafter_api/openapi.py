@@ -5,9 +5,9 @@ application's routes.
 """
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS
+from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
-from .jobs import JOB_STATES, RENDERER_OPTIONS, WORKER_TARGETS
-from .models import FRAME_STATES
+from .jobs import RENDERER_OPTIONS, WORKER_TARGETS
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",

@@ -1,8 +1,9 @@
 """The transactional outbox: commands for the worker, written beside the state change that
 causes them and published later by the relay (``relay.py``)."""
 import datetime
-import json
 import uuid
+
+from raycrafter_contract import messaging
 
 from . import timeutil
 from .config import RECONCILE_COMMANDS
@@ -17,9 +18,8 @@ def write_command(job, command):
 
 def message_body(command):
     """The AMQP message body (docs/protocol.md, "Commands over AMQP")."""
-    return json.dumps({"id": command.id, "command": command.command, "job_id": command.job_id,
-                       "cluster": command.cluster,
-                       "created_at": timeutil.iso(command.created_at)}).encode("utf-8")
+    return messaging.command_body(command.id, command.command, command.job_id, command.cluster,
+                                  timeutil.iso(command.created_at))
 
 
 def unsent(limit):

@@ -43,7 +43,7 @@ class Relay:
         sent = 0
         for command in commands:
             if self.publisher is None:
-                self.publisher = broker.Publisher(self.config.amqp_url)
+                self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange)
                 log.info("connected to the broker")
             try:
                 self.publisher.publish(command.id, outbox.message_body(command))

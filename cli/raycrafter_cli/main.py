@@ -6,12 +6,11 @@ import re
 import sys
 
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.states import JOB_STATES
 
 from . import commands, exit_codes, http, settings as settings_module
 from .errors import CliError
 
-JOB_STATES = ("pending", "staging", "submitted", "running", "collecting", "done", "failed",
-              "cancelled")
 MAX_PAGE = 500
 _FRAMES = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$", re.ASCII)
 

@@ -3,7 +3,7 @@
 control characters."""
 import shutil
 
-from .waiting import FINAL_STATES
+from raycrafter_contract.states import FINAL_JOB_STATES
 
 BAR_MAX = 40
 BAR_MIN = 5
@@ -37,7 +37,7 @@ class Bar:
     def update(self, job, elapsed, eta):
         done, total, failed = _counts(job)
         text = f"{done}/{total} frames{failed}, {job['state']}, elapsed {clock(elapsed)}"
-        if job["state"] not in FINAL_STATES:
+        if job["state"] not in FINAL_JOB_STATES:
             text += f", ETA {clock(eta) if eta is not None else '--:--'}"
         columns = shutil.get_terminal_size().columns - 1  # the last column would wrap
         prefix = f"job {job['id']} "

@@ -3,10 +3,11 @@ means as an exit status."""
 import sys
 import time
 
+from raycrafter_contract.states import FINAL_JOB_STATES
+
 from . import exit_codes
 from .errors import CliError
 
-FINAL_STATES = ("done", "failed", "cancelled")
 # Keep polling through an API or network outage (an appliance restart) this long.
 OUTAGE_SECONDS = 300
 
@@ -20,7 +21,7 @@ def wait(api, job_id, progress, poll_seconds):
         while True:
             elapsed = time.monotonic() - started
             done = job["progress"]["done"]
-            if job["state"] in FINAL_STATES:
+            if job["state"] in FINAL_JOB_STATES:
                 progress.update(job, elapsed, None)
                 return job
             progress.update(job, elapsed, _remaining(elapsed, done - done_at_start,

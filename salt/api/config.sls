@@ -35,6 +35,7 @@ api-config-file-managed:
     - context:
         api: {{ api | json }}
         scene_limits: {{ common.scene_limits | json }}
+        exchange: {{ rabbitmq.exchange | json }}
         database_url: "postgresql://{{ postgres.user }}:{{ secrets.postgres_password | urlencode }}@{{ common.hosts.db }}:{{ postgres.port }}/{{ postgres.database }}"
         amqp_url: "amqp://{{ rabbitmq.api_user }}:{{ secrets.rabbitmq_api_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
     - user: {{ api.user }}

@@ -24,6 +24,8 @@ worker-config-file-managed:
     - context:
         worker: {{ worker | json }}
         scene_limits: {{ common.scene_limits | json }}
+        exchange: {{ rabbitmq.exchange | json }}
+        queue: {{ rabbitmq.queue | json }}
         amqp_url: "amqp://{{ rabbitmq.worker_user }}:{{ secrets.rabbitmq_worker_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
     - user: {{ worker.user }}
     - group: {{ worker.user }}

@@ -7,6 +7,7 @@ import sys
 
 import pika
 import pytest
+from raycrafter_contract.messaging import EXCHANGE, QUEUE
 
 from raycrafter_api import db, outbox, relay, timeutil
 from raycrafter_api.models import Command
@@ -14,7 +15,6 @@ from support.api_server import write_config
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
 
-EXCHANGE, QUEUE = "raycrafter.commands", "worker.commands"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import pika
 import pika.exceptions
 import pytest
 import yaml
+from raycrafter_contract.messaging import EXCHANGE, QUEUE, ROUTING_KEY
 
 pytestmark = pytest.mark.apply
 
@@ -119,10 +120,10 @@ def broker_channel(user, password):
 def test_api_user_publishes_commands_but_cannot_reach_queues(first_highstate, secrets):
     connection, channel = broker_channel("raycrafter-api", secrets["rabbitmq_api_password"])
     try:
-        channel.exchange_declare("raycrafter.commands", exchange_type="direct", durable=True)
-        channel.basic_publish("raycrafter.commands", "no-such-route", b"{}")
+        channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
+        channel.basic_publish(EXCHANGE, "no-such-route", b"{}")
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-            channel.basic_publish("", "worker.commands", b"{}")
+            channel.basic_publish("", QUEUE, b"{}")
         assert refused.value.reply_code == 403
     finally:
         connection.close()
@@ -130,7 +131,7 @@ def test_api_user_publishes_commands_but_cannot_reach_queues(first_highstate, se
     connection, channel = broker_channel("raycrafter-api", secrets["rabbitmq_api_password"])
     try:
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-            channel.queue_declare("worker.commands", durable=True)
+            channel.queue_declare(QUEUE, durable=True)
         assert refused.value.reply_code == 403
     finally:
         connection.close()
@@ -139,9 +140,9 @@ def test_api_user_publishes_commands_but_cannot_reach_queues(first_highstate, se
 def test_worker_user_cannot_publish_commands(first_highstate, secrets):
     connection, channel = broker_channel("raycrafter-worker", secrets["rabbitmq_worker_password"])
     try:
-        channel.queue_declare("worker.commands", durable=True)
+        channel.queue_declare(QUEUE, durable=True)
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-            channel.basic_publish("raycrafter.commands", "worker", b"{}")
+            channel.basic_publish(EXCHANGE, ROUTING_KEY, b"{}")
         assert refused.value.reply_code == 403
     finally:
         connection.close()

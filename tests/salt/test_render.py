@@ -79,3 +79,23 @@ def test_no_secret_literal_in_states_or_pillar_defaults():
                 assert "secrets." in value or "raycrafter_secrets" in value or "profile.get" in value, (
                     f"{path.relative_to(REPOSITORY)}:{number} sets {key} to a literal"
                 )
+
+
+def test_broker_names_from_pillar_reach_the_api_and_the_worker(role_minions):
+    """The exchange and queue set in pillar are what the API publishes to and the worker
+    consumes from; their defaults are the contract's."""
+    from raycrafter_contract import messaging
+    defaults = yaml.safe_load((REPOSITORY / "salt" / "rabbitmq" / "defaults.yaml").read_text())
+    assert (defaults["exchange"], defaults["queue"]) == (messaging.EXCHANGE, messaging.QUEUE)
+    pillar = '{"raycrafter": {"rabbitmq": {"exchange": "site.jobs", "queue": "site.work"}}}'
+    minion = role_minions["allinone"].salt_call_cli()
+    seen = {}
+    for sls, state_id in (("salt.api.config", "api-config-file-managed"),
+                          ("salt.worker.config", "worker-config-file-managed")):
+        ret = minion.run("--local", "state.show_sls", sls, f"pillar={pillar}")
+        assert ret.returncode == 0, ret.stderr
+        context = next(item for item in ret.data[state_id]["file"]
+                       if isinstance(item, dict) and "context" in item)["context"]
+        seen[sls] = (context.get("exchange"), context.get("queue"))
+    assert seen == {"salt.api.config": ("site.jobs", None),
+                    "salt.worker.config": ("site.jobs", "site.work")}

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 import requests
+from raycrafter_contract.messaging import QUEUE
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
 from support.api_testing import SCENE, tar_gz
@@ -272,7 +273,7 @@ def _ready_messages(broker):
     import pika
     connection = pika.BlockingConnection(pika.URLParameters(broker.admin_url))
     try:
-        return connection.channel().queue_declare("worker.commands", durable=True,
+        return connection.channel().queue_declare(QUEUE, durable=True,
                                                   passive=True).method.message_count
     finally:
         connection.close()

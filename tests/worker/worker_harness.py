@@ -10,11 +10,10 @@ import threading
 import urllib.request
 
 import pika
+from raycrafter_contract.messaging import EXCHANGE, QUEUE, ROUTING_KEY, command_body
 
 from support.polling import wait_for
 
-EXCHANGE = "raycrafter.commands"
-QUEUE = "worker.commands"
 
 
 def toml_value(value):
@@ -80,9 +79,8 @@ def publish(amqp_url, command, job_id, cluster):
         channel = connection.channel()
         channel.confirm_delivery()
         command_id = secrets.token_hex(16)
-        channel.basic_publish(EXCHANGE, "worker", json.dumps(
-            {"id": command_id, "command": command, "job_id": job_id, "cluster": cluster,
-             "created_at": "2026-01-01T00:00:00Z"}).encode(),
+        channel.basic_publish(EXCHANGE, ROUTING_KEY, command_body(
+            command_id, command, job_id, cluster, "2026-01-01T00:00:00Z"),
             properties=pika.BasicProperties(content_type="application/json",
                                             delivery_mode=2, message_id=command_id),
             mandatory=True)
@@ -98,7 +96,7 @@ def prepare_queue(amqp_url):
         channel = connection.channel()
         channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
         channel.queue_declare(QUEUE, durable=True)
-        channel.queue_bind(QUEUE, EXCHANGE, routing_key="worker")
+        channel.queue_bind(QUEUE, EXCHANGE, routing_key=ROUTING_KEY)
         channel.queue_purge(QUEUE)
     finally:
         connection.close()

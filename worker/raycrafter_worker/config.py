@@ -9,6 +9,7 @@ import re
 import tomllib
 import urllib.parse
 
+from raycrafter_contract import messaging
 from raycrafter_contract.scenes import SceneLimits
 
 from .errors import ConfigError
@@ -72,6 +73,8 @@ class Config:
     api_token_file: str
     ca_file: str
     amqp_url: str
+    exchange: str
+    queue: str
     poll_interval_seconds: float
     prefetch: int
     lost_grace_seconds: float
@@ -120,6 +123,8 @@ _TOP_KEYS = {
     "api_token_file": (str, True, None),
     "ca_file": (str, False, ""),
     "amqp_url": (str, True, None),
+    "exchange": (str, False, messaging.EXCHANGE),
+    "queue": (str, False, messaging.QUEUE),
     "poll_interval_seconds": (float, False, 30.0),
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),

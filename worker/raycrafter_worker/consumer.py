@@ -17,7 +17,6 @@ handlers reach their next safe point, and requeues whatever is not finished.
 """
 import collections
 import functools
-import json
 import logging
 import ssl
 import threading
@@ -26,31 +25,18 @@ import urllib.parse
 
 import pika
 import pika.exceptions
+from raycrafter_contract.messaging import ROUTING_KEY, parse_command
 
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import Backoff, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
-EXCHANGE = "raycrafter.commands"
-QUEUE = "worker.commands"
-ROUTING_KEY = "worker"
-COMMANDS = ("submit", "cancel", "collect")
 SHUTDOWN_GRACE_SECONDS = 30.0
 MAX_CRASHES = 3
 _SEEN_LIMIT = 10_000
 
 ACK, REQUEUE, REJECT = "ack", "requeue", "reject"
-
-
-def parse_message(body):
-    """The command dict, or ValueError for a message no handler can act on."""
-    message = json.loads(body)
-    if not isinstance(message, dict) or message.get("command") not in COMMANDS:
-        raise ValueError("not a command")
-    if not isinstance(message.get("job_id"), int) or isinstance(message["job_id"], bool):
-        raise ValueError("job_id must be an integer")
-    return message
 
 
 def connection_parameters(url, ca_file=None):
@@ -90,13 +76,14 @@ class Consumer:
             connection_parameters(self.config.amqp_url, self.config.ca_file))
         try:
             channel = connection.channel()
-            channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
-            channel.queue_declare(QUEUE, durable=True)
-            channel.queue_bind(QUEUE, EXCHANGE, routing_key=ROUTING_KEY)
+            exchange, queue = self.config.exchange, self.config.queue
+            channel.exchange_declare(exchange, exchange_type="direct", durable=True)
+            channel.queue_declare(queue, durable=True)
+            channel.queue_bind(queue, exchange, routing_key=ROUTING_KEY)
             channel.basic_qos(prefetch_count=self.config.prefetch)
             on_message = functools.partial(self._on_message, connection)
-            tag = channel.basic_consume(QUEUE, on_message_callback=on_message)
-            log.info("consuming %s", QUEUE)
+            tag = channel.basic_consume(queue, on_message_callback=on_message)
+            log.info("consuming %s", queue)
             backoff.reset()
             while not self.stop_event.is_set():
                 connection.process_data_events(time_limit=0.5)
@@ -110,7 +97,7 @@ class Consumer:
 
     def _on_message(self, connection, channel, method, properties, body):
         try:
-            message = parse_message(body)
+            message = parse_command(body)
         except ValueError as error:
             log.error("dropping unreadable message %s: %s", properties.message_id, error)
             channel.basic_reject(method.delivery_tag, requeue=False)

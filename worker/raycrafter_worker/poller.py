@@ -13,13 +13,14 @@ means another submission or a failed job (it counts attempts).
 import logging
 import time
 
+from raycrafter_contract.states import BATCH_STATES
+
 from .errors import ApiConflict, PermanentError, TransientError
 from .retry import Backoff
 from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATES = ("submitted", "running")
 
 
 class Poller:
@@ -32,7 +33,7 @@ class Poller:
 
     def poll(self, cluster):
         """One round for one cluster; returns {job_id: what was reported}."""
-        jobs = self.api.list_jobs(cluster.name, ACTIVE_STATES)
+        jobs = self.api.list_jobs(cluster.name, BATCH_STATES)
         if not jobs:
             return {}
         listed = cluster.batch_jobs()
