@@ -20,6 +20,8 @@ def connect_database(url):
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000,
                      "synchronous": "normal"},
             check_same_thread=False)
+    # Parsed here rather than by playhouse.db_url, which passes the user, the password and
+    # the database name on still percent-encoded (Salt writes the password URL-encoded).
     parsed = urllib.parse.urlsplit(url)
     # A pool, because a new PostgreSQL connection (a backend process and a SCRAM
     # handshake) costs ~10 ms, more than a claim itself. "Closing" returns it to the pool;

@@ -1,5 +1,5 @@
 """The event history of a job, as users read it."""
-from . import timeutil
+from . import pagination, timeutil
 from .models import Event
 
 
@@ -10,9 +10,5 @@ def view(event):
 
 
 def list_page(job, limit, offset):
-    query = Event.select().where(Event.job == job.id)
-    total = query.count()
-    page = query.order_by(Event.id).limit(limit).offset(offset)
-    return {"events": [view(e) for e in page], "total": total, "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None}
+    return pagination.page(Event.select().where(Event.job == job.id), Event.id, limit, offset,
+                           "events", lambda rows: [view(e) for e in rows])

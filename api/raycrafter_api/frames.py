@@ -5,7 +5,7 @@ import zipfile
 
 from raycrafter_contract.naming import frame_file_name
 
-from . import storage, timeutil
+from . import pagination, storage, timeutil
 from .db import write_transaction
 from .errors import ApiError, conflict, not_found
 from .models import Frame
@@ -21,12 +21,8 @@ def view(frame):
 
 
 def list_page(job, limit, offset):
-    query = Frame.select().where(Frame.job == job.id)
-    total = query.count()
-    page = query.order_by(Frame.number).limit(limit).offset(offset)
-    return {"frames": [view(f) for f in page], "total": total, "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None}
+    return pagination.page(Frame.select().where(Frame.job == job.id), Frame.number, limit,
+                           offset, "frames", lambda rows: [view(f) for f in rows])
 
 
 def get(job, number):

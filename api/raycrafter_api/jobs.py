@@ -6,7 +6,7 @@ import peewee
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.states import FINAL_JOB_STATES, FRAME_STATES, JOB_STATES, can_move
 
-from . import outbox, timeutil
+from . import outbox, pagination, timeutil
 from .db import write_transaction
 from .errors import bad_field, conflict, not_found
 from .models import Event, Frame, Job
@@ -355,10 +355,7 @@ def list_for(principal, state, limit, offset):
         query = query.where(Job.owner == principal.user_id)
     if state:
         query = query.where(Job.state == state)
-    total = query.count()
-    page = list(query.order_by(Job.id.desc()).limit(limit).offset(offset))
-    return {"jobs": render(page), "total": total, "limit": limit, "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None}
+    return pagination.page(query, Job.id.desc(), limit, offset, "jobs", render)
 
 
 def list_for_worker(cluster, states):

@@ -9,7 +9,6 @@ duplicate command ids.
 """
 import argparse
 import logging
-import random
 import signal
 import sys
 import threading
@@ -17,6 +16,8 @@ import time
 
 import peewee
 import pika
+
+from raycrafter_contract.backoff import Backoff
 
 from . import broker, config as config_module, db, leases, migrations, outbox
 
@@ -31,7 +32,9 @@ class Relay:
         self.config = config
         self.publisher = None
         self.stopping = threading.Event()
-        self.failures = 0
+        # The broker and the database fail apart, so each has its own backoff.
+        self.broker_backoff = Backoff(first=config.relay_poll_seconds * 2, cap=MAX_BACKOFF)
+        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         self.next_reconcile = 0.0
 
     def publish_pending(self):
@@ -76,13 +79,11 @@ class Relay:
             sent = self.publish_pending()
         except (broker.Unroutable, pika.exceptions.AMQPError, OSError) as error:
             self._drop_connection()
-            self.failures += 1
-            delay = min(MAX_BACKOFF, self.config.relay_poll_seconds * 2 ** self.failures)
-            delay *= random.uniform(0.5, 1.0)
+            delay = self.broker_backoff.next_delay()
             log.warning("publishing failed (%s: %s); retrying in %.1f s",
                         type(error).__name__, error, delay)
             return delay
-        self.failures = 0
+        self.broker_backoff.reset()
         return 0 if sent == BATCH else self.config.relay_poll_seconds
 
     def _drop_connection(self):
@@ -99,9 +100,9 @@ class Relay:
         while not self.stopping.is_set():
             try:
                 delay = self.step()
+                self.database_backoff.reset()
             except (peewee.OperationalError, peewee.InterfaceError) as error:
-                self.failures += 1
-                delay = min(MAX_BACKOFF, 2 ** self.failures)
+                delay = self.database_backoff.next_delay()
                 log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
             self.stopping.wait(delay)
         self._drop_connection()

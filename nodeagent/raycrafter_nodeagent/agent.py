@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
 
 from . import exit_codes, frames
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
-from .backoff import Backoff
 from .config import Config
 from .lease_keeper import LeaseKeeper
 from .log_context import LogContext
@@ -101,7 +101,7 @@ class Agent:
 
     def _claim(self) -> Optional[Dict[str, Any]]:
         """Claim, riding out API outages up to --max-api-outage; None if a signal came first."""
-        backoff = Backoff()
+        backoff = Backoff(first=0.5, cap=30.0)
         outage_started: Optional[float] = None
         while not self._stop.requested:
             try:
@@ -201,7 +201,7 @@ class Agent:
         Past that the API hands the frame to someone else anyway, and a report carrying
         the old lease id would be refused.
         """
-        backoff = Backoff()
+        backoff = Backoff(first=0.5, cap=30.0)
         deadline = lease.claimed_at + lease.seconds
         while True:
             try:
@@ -291,4 +291,4 @@ def _exit_description(returncode: Optional[int]) -> str:
 
 def _shell_words(argv: List[str]) -> str:
     """The command as one would type it, for logs only; it is never run through a shell."""
-    return " ".join(shlex.quote(word) for word in argv)
+    return shlex.join(argv)

@@ -8,6 +8,7 @@ that was asked for.
 
 import hashlib
 import os
+import re
 import shutil
 import struct
 from dataclasses import dataclass

@@ -11,8 +11,9 @@ import threading
 import time
 from typing import Callable, Optional
 
+from raycrafter_contract.backoff import Backoff
+
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
-from .backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -55,3 +55,12 @@ def test_unreadable_or_invalid_files(tmp_path, monkeypatch):
     monkeypatch.delenv(config_module.ENV_VAR, raising=False)
     with pytest.raises(config_module.ConfigError, match=config_module.ENV_VAR):
         config_module.load_from_env()
+
+
+def test_a_database_url_is_read_with_its_percent_encoding_undone():
+    """Salt writes the generated password URL-encoded; the driver must get it decoded."""
+    from raycrafter_api.db import connect_database
+    database = connect_database("postgresql://us%40er:p%2Fw%3A%25@db.example:6432/my%20db")
+    assert database.database == "my db"
+    assert database.connect_params == {"user": "us@er", "password": "p/w:%",
+                                       "host": "db.example", "port": 6432}

@@ -25,10 +25,11 @@ import urllib.parse
 
 import pika
 import pika.exceptions
+from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.messaging import ROUTING_KEY, parse_command
 
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
-from .retry import Backoff, sleep_unless_stopped
+from .retry import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 

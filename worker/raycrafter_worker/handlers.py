@@ -15,13 +15,14 @@ import threading
 import time
 
 from raycrafter_contract import scenes
+from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import frame_file_name
 from raycrafter_contract.scenes import SceneLimits
 
 from . import batch_script
 from .batch_script import JobFiles
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
-from .retry import Backoff, sleep_unless_stopped
+from .retry import sleep_unless_stopped
 from .staging import remote_trust_dir
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ means another submission or a failed job (it counts attempts).
 import logging
 import time
 
+from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.states import BATCH_STATES
 
 from .errors import ApiConflict, PermanentError, TransientError
-from .retry import Backoff
 from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class PollLoop:
         self.poller = poller
         self.interval = interval
         self.stop_event = stop_event
-        self._backoff = {name: Backoff(base=interval, cap=max(8 * interval, 300.0))
+        self._backoff = {name: Backoff(first=interval, cap=max(8 * interval, 300.0))
                          for name in poller.clusters}
 
     def run(self):
