@@ -1,4 +1,4 @@
-"""Error classes the worker acts on (DESIGN.md rule 5).
+"""Error classes the worker acts on (docs/worker.md, "Errors").
 
 Every failure is either *transient* (the network, SSH, the broker, the API or a busy
 scheduler: retry with backoff, the job is not at fault) or *permanent* (a bad profile, a

@@ -2,7 +2,7 @@
 
 Every handler starts from the job's state in the API (the source of truth) and is safe to
 run again from the top after a crash, a retry or a duplicate message. The one action that
-cannot be undone, handing a script to the scheduler, is guarded as DESIGN.md rule 3 asks:
+cannot be undone, handing a script to the scheduler, is guarded as docs/worker.md ("Never submit twice") says:
 the attempt is recorded with the API first, the batch job carries its name
 (``rc-JOB-aATTEMPT``), and the scheduler is searched for that name before any submission
 and after any unclear failure.

@@ -1,7 +1,7 @@
 """Polling each cluster's scheduler and reporting what changed to the API.
 
 One scheduler command per cluster and round lists every batch job of the cluster user
-(DESIGN.md rule 6); one more command reads the exit files of the jobs that are no longer
+(docs/worker.md, "Polling"); one more command reads the exit files of the jobs that are no longer
 queued. A batch job that left the queue is *ended* only with evidence: a final scheduler
 state, an accounting record, or its exit file. One that simply vanished is reported as
 lost only after ``lost_grace_seconds``, because a scheduler restart or a failover can hide
