@@ -12,7 +12,10 @@ JOB_COMPLETION_LOG = pathlib.Path("/var/log/slurm/jobcomp.log")
 
 
 def batch_name_pattern(job_id):
-    return re.compile(rf"^(?:.*-)?rc-{int(job_id)}-a(\d+)$")
+    # The appliance's own profile has no batch prefix. The worker tier's batch jobs carry a
+    # prefix of their own (wtest-...-rc-3-a1) and stay in the same completion log, so a
+    # looser pattern would count them as this appliance's jobs of the same number.
+    return re.compile(rf"^rc-{int(job_id)}-a(\d+)$")
 
 
 def queued_batch_jobs(job_id):
