@@ -3,6 +3,7 @@ import json
 import re
 
 import peewee
+from raycrafter_contract.animation import check_povray_option
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.states import FINAL_JOB_STATES, FRAME_STATES, JOB_STATES, can_move
 
@@ -15,15 +16,8 @@ from .models import Event, Frame, Job
 WORKER_TARGETS = ("staging", "submitted", "running", "done", "failed")
 
 RENDERERS = ("povray",)
-# Renderer options are an allow-list: name -> (type, minimum, maximum).
-RENDERER_OPTIONS = {
-    "povray": {
-        "antialias": (bool, None, None),
-        "antialias_threshold": (float, 0.0, 3.0),
-        "antialias_depth": (int, 1, 9),
-        "quality": (int, 0, 11),
-    },
-}
+# Each renderer's check of one option (an allow-list with bounds).
+RENDERER_OPTIONS = {"povray": check_povray_option}
 _FRAMES_PATTERN = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$")
 _NAME_MAX = 200
 
@@ -69,22 +63,11 @@ def parse_options(renderer, text):
         raise bad_field("options", "must be a JSON object") from None
     if not isinstance(options, dict):
         raise bad_field("options", "must be a JSON object")
-    allowed = RENDERER_OPTIONS[renderer]
     for key, value in options.items():
-        field = f"options.{key}"
-        if key not in allowed:
-            raise bad_field(field, f"unknown option for {renderer} "
-                                   f"(allowed: {', '.join(sorted(allowed))})")
-        kind, low, high = allowed[key]
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise bad_field(field, "must be true or false")
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                kind is int and not isinstance(value, int)):
-            raise bad_field(field, f"must be {'an integer' if kind is int else 'a number'}")
-        if not low <= value <= high:
-            raise bad_field(field, f"must be between {low} and {high}")
+        try:
+            RENDERER_OPTIONS[renderer](key, value)
+        except ValueError as error:
+            raise bad_field(f"options.{key}", str(error)) from None
     return options
 
 

@@ -3,11 +3,12 @@
 ``tests/api/test_openapi.py`` checks that it validates and that its paths are exactly the
 application's routes.
 """
+from raycrafter_contract.animation import POVRAY_OPTIONS
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
-from .jobs import RENDERER_OPTIONS, WORKER_TARGETS
+from .jobs import WORKER_TARGETS
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",
@@ -80,9 +81,12 @@ def _schemas():
     nullable_str = {"type": ["string", "null"]}
     sha256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
     option_schemas = {}
-    for name, (kind, low, high) in RENDERER_OPTIONS["povray"].items():
+    for name, (kind, low, high) in POVRAY_OPTIONS.items():
         if kind is bool:
             option_schemas[name] = {"type": "boolean"}
+        elif kind is dict:
+            option_schemas[name] = {"type": "object", "additionalProperties": {
+                "type": "number"}}
         else:
             option_schemas[name] = {"type": "integer" if kind is int else "number",
                                     "minimum": low, "maximum": high}

@@ -18,6 +18,7 @@ as it passes ``max_bytes`` or ``max_ratio`` times the archive's own size.
 import bz2
 import dataclasses
 import gzip
+import io
 import lzma
 import os
 import posixpath
@@ -50,6 +51,10 @@ _COPY_CHUNK = 64 * 1024
 _MAX_HEADER_BYTES = 1024 * 1024
 _MAX_LINK_TARGET = 4096
 _MAX_LINK_HOPS = 32
+INI_SUFFIX = ".ini"
+# INI files are kept in memory for what they say; larger ones are not POV-Ray settings.
+MAX_INI_BYTES = 64 * 1024
+MAX_INI_FILES = 16
 # The main scene file's name is kept with the job (a 255-character column).
 MAX_MAIN_FILE_BYTES = 255
 _UNREADABLE = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
@@ -86,12 +91,14 @@ class SceneLimits:
 @dataclasses.dataclass(frozen=True)
 class Scene:
     """What a checked scene holds: its files (relative names, links included as the copies
-    they unpack to), the main scene file, and the bytes it unpacks to."""
+    they unpack to), the main scene file, the bytes it unpacks to, and the text of its
+    POV-Ray INI files (for the animation and settings they give)."""
 
     kind: str
     files: tuple
     main_file: str
     unpacked_bytes: int
+    ini_files: dict = dataclasses.field(default_factory=dict)  # name -> text
 
 
 def kind_of(filename):
@@ -176,14 +183,16 @@ def _read(path, kind, limits, scene_file, upload_name, target):
     tree.resolve_links()
     files = tree.files()
     top = _top_folder_of(files, tree)
+    ini_files = tree.ini_files
     if top:
         files = tuple(name[len(top) + 1:] for name in files)
+        ini_files = {name[len(top) + 1:]: text for name, text in ini_files.items()}
         # The user may name the main file as it sits in the archive, top folder included.
         requested = clean_name(scene_file, limits, None, "scene_file") if scene_file else ""
         if requested.startswith(top + "/") and requested not in files:
             scene_file = requested[len(top) + 1:]
     main = main_file(files, limits, scene_file)
-    return Scene(kind, files, main, tree.unpacked), top
+    return Scene(kind, files, main, tree.unpacked, ini_files), top
 
 
 def _single_file(path, size, limits, scene_file, upload_name, target):
@@ -217,6 +226,7 @@ class _Tree:
         self.kinds = {}  # name -> "file" | "dir" | "link"
         self.links = {}  # name -> (target name inside the scene, member label)
         self.sizes = {}  # name -> bytes really unpacked
+        self.ini_files = {}  # name -> text of the small .ini files
         self.members = 0
         self.unpacked = 0
 
@@ -255,16 +265,20 @@ class _Tree:
 
     def add_file(self, name, stream, executable, label):
         self.claim(name, "file", label)
+        kept = io.BytesIO() if name.lower().endswith(INI_SUFFIX) else None
         if self.target is None:
-            self.sizes[name] = self._copy(stream, None, label)
-            return
-        destination = self.local(name)
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        with open(destination, "wb") as out:
-            self.sizes[name] = self._copy(stream, out, label)
-        os.chmod(destination, 0o755 if executable else 0o644)
+            self.sizes[name] = self._copy(stream, None, label, kept)
+        else:
+            destination = self.local(name)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            with open(destination, "wb") as out:
+                self.sizes[name] = self._copy(stream, out, label, kept)
+            os.chmod(destination, 0o755 if executable else 0o644)
+        if kept is not None and self.sizes[name] <= MAX_INI_BYTES and (
+                len(self.ini_files) < MAX_INI_FILES):
+            self.ini_files[name] = kept.getvalue().decode("utf-8", "replace")
 
-    def _copy(self, stream, out, label):
+    def _copy(self, stream, out, label, kept):
         copied = 0
         while True:
             chunk = stream.read(_COPY_CHUNK)
@@ -274,6 +288,8 @@ class _Tree:
             self.add_bytes(len(chunk), label)
             if out is not None:
                 out.write(chunk)
+            if kept is not None and kept.tell() <= MAX_INI_BYTES:
+                kept.write(chunk[:MAX_INI_BYTES + 1 - kept.tell()])
 
     def add_link(self, name, target_name, label):
         self.claim(name, "link", label)

@@ -380,3 +380,12 @@ def zip_of(entries):
         for name, data in entries:
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def test_the_scenes_ini_files_come_with_it(tmp_path):
+    path = tmp_path / "a.tar.gz"
+    big = b"; " + b"x" * 70_000 + b"\n"
+    path.write_bytes(tar_of([("top/scene.pov", SCENE), ("top/scene.ini", b"Final_Frame=30\n"),
+                             ("top/sub/other.INI", b"Width=320\n"), ("top/big.ini", big)]))
+    scene, _ = both(path, "tar.gz", tmp_path)
+    assert scene.ini_files == {"scene.ini": "Final_Frame=30\n", "sub/other.INI": "Width=320\n"}

@@ -5,34 +5,21 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
+from raycrafter_contract.animation import check_povray_option
+
 from . import FrameTask
 
 PROGRESS = re.compile(r"^Rendered (\d+) of (\d+) pixels")
 ERROR = re.compile(r"\b(Parse )?Error\b")
 
-# The job options the API allows for POV-Ray (name -> type, minimum, maximum), checked again
-# here because they become command-line switches on the cluster.
-OPTIONS = {
-    "antialias": (bool, None, None),
-    "antialias_threshold": (float, 0.0, 3.0),
-    "antialias_depth": (int, 1, 9),
-    "quality": (int, 0, 11),
-}
-
-
 def option_switches(options: Dict[str, Any]) -> List[str]:
-    """The POV-Ray switches for the job's options, e.g. ``{"quality": 9}`` -> ``+Q9``."""
+    """The POV-Ray switches for the job's options, e.g. ``{"quality": 9}`` -> ``+Q9``; each
+    option is checked again by the API's rule, because it becomes a command-line switch."""
     for name, value in options.items():
-        if name not in OPTIONS:
-            raise ValueError("unknown POV-Ray option %r (known: %s)" % (name, ", ".join(OPTIONS)))
-        kind, low, high = OPTIONS[name]
-        if kind is bool:
-            ok = isinstance(value, bool)
-        else:
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and (kind is float or isinstance(value, int)) and low <= value <= high)
-        if not ok:
-            raise ValueError("POV-Ray option %s=%r is out of range" % (name, value))
+        try:
+            check_povray_option(name, value)
+        except ValueError as error:
+            raise ValueError("POV-Ray option %s=%r: %s" % (name, value, error)) from None
     switches = []
     threshold = options.get("antialias_threshold")
     if options.get("antialias") is False:
@@ -44,6 +31,8 @@ def option_switches(options: Dict[str, Any]) -> List[str]:
         switches.append("+R%d" % options["antialias_depth"])
     if "quality" in options:
         switches.append("+Q%d" % options["quality"])
+    for name, value in sorted(options.get("declare", {}).items()):
+        switches.append("Declare=%s=%r" % (name, float(value)))
     return switches
 
 
