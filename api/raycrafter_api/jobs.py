@@ -1,10 +1,8 @@
-"""Jobs: validating a request, creating a job, its state machine, and how it is shown."""
+"""Jobs: creating one, its state machine, and how it is shown (job_requests.py validates
+the request)."""
 import json
-import re
 
 import peewee
-from raycrafter_contract.animation import check_povray_option
-from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.states import FINAL_JOB_STATES, FRAME_STATES, JOB_STATES, can_move
 
 from . import outbox, pagination, timeutil
@@ -15,91 +13,14 @@ from .models import Event, Frame, Job
 # States the worker may ask for; `collecting` follows from frames, `cancelled` from users.
 WORKER_TARGETS = ("staging", "submitted", "running", "done", "failed")
 
-RENDERERS = ("povray",)
-# Each renderer's check of one option (an allow-list with bounds).
-RENDERER_OPTIONS = {"povray": check_povray_option}
-_FRAMES_PATTERN = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$")
-_NAME_MAX = 200
-
-
-def parse_frames(text, max_frames):
-    """Parse ``7``, ``1-24`` or ``1-100:5`` into (first, last, step)."""
-    match = _FRAMES_PATTERN.match((text or "").strip())
-    if not match:
-        raise bad_field("frames", "expected N, FIRST-LAST or FIRST-LAST:STEP (e.g. 1-24)")
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else first
-    step = int(match.group(3)) if match.group(3) else 1
-    if last < first:
-        raise bad_field("frames", "the last frame comes before the first")
-    if step < 1:
-        raise bad_field("frames", "the step must be at least 1")
-    if last > MAX_FRAME_NUMBER:
-        raise bad_field("frames", f"frame numbers go up to {MAX_FRAME_NUMBER}")
-    count = (last - first) // step + 1
-    if count > max_frames:
-        raise bad_field("frames", f"{count} frames requested, at most {max_frames} allowed")
-    last = first + (count - 1) * step
-    return first, last, step
-
-
-def _parse_int(field, text, low, high):
-    try:
-        value = int(str(text).strip())
-    except (TypeError, ValueError):
-        raise bad_field(field, "must be an integer") from None
-    if not low <= value <= high:
-        raise bad_field(field, f"must be between {low} and {high}")
-    return value
-
-
-def parse_options(renderer, text):
-    """Parse the JSON ``options`` field against the renderer's allow-list."""
-    if text is None or not str(text).strip():
-        return {}
-    try:
-        options = json.loads(text)
-    except ValueError:
-        raise bad_field("options", "must be a JSON object") from None
-    if not isinstance(options, dict):
-        raise bad_field("options", "must be a JSON object")
-    for key, value in options.items():
-        try:
-            RENDERER_OPTIONS[renderer](key, value)
-        except ValueError as error:
-            raise bad_field(f"options.{key}", str(error)) from None
-    return options
-
-
-def validate_fields(fields, config):
-    """Validate the form fields of a job request; return the Job column values."""
-    name = (fields.get("name") or "").strip()
-    if not name:
-        raise bad_field("name", "is required")
-    if len(name) > _NAME_MAX or not name.isprintable():
-        raise bad_field("name", f"must be printable text of at most {_NAME_MAX} characters")
-    first, last, step = parse_frames(fields.get("frames"), config.max_frames_per_job)
-    renderer = fields.get("renderer") or RENDERERS[0]
-    if renderer not in RENDERERS:
-        raise bad_field("renderer", f"unknown renderer (allowed: {', '.join(RENDERERS)})")
-    cluster = fields.get("cluster") or config.default_cluster
-    if cluster not in config.clusters:
-        raise bad_field("cluster", f"unknown cluster (allowed: {', '.join(config.clusters)})")
-    return {
-        "name": name,
-        "frame_first": first, "frame_last": last, "frame_step": step,
-        "width": _parse_int("width", fields.get("width"), 1, MAX_IMAGE_SIDE),
-        "height": _parse_int("height", fields.get("height"), 1, MAX_IMAGE_SIDE),
-        "renderer": renderer,
-        "options": json.dumps(parse_options(renderer, fields.get("options")), sort_keys=True),
-        "cluster": cluster,
-    }
-
 
 def create(owner, values, scene, principal, store_input):
     """Create a pending job with its frames, its first event and a ``submit`` command,
-    all in one transaction. ``store_input(job)`` moves the validated upload into place."""
+    all in one transaction. ``store_input(job)`` moves the validated upload into place;
+    ``values["notes"]`` (what the scene's INI file gave) goes into the first event."""
     now = timeutil.now()
+    values = dict(values)
+    notes = values.pop("notes", "")
     with write_transaction():
         job = Job.create(owner=owner, state="pending", scene_kind=scene.kind,
                          scene_size=scene.size,
@@ -111,7 +32,7 @@ def create(owner, values, scene, principal, store_input):
         for chunk in peewee.chunked(rows, 500):
             Frame.insert_many(chunk).execute()
         Event.create(job=job, at=now, actor=principal.actor, from_state=None,
-                     to_state="pending", reason="job created")
+                     to_state="pending", reason="job created" + (f"; {notes}" if notes else ""))
         outbox.write_command(job, "submit")
         store_input(job)
     return job
@@ -295,6 +216,7 @@ def view(job, counts, owner_name):
         "error": job.error,
         "frames": {"first": job.frame_first, "last": job.frame_last, "step": job.frame_step,
                    "count": sum(counts.values())},
+        "animation": animation_view(job),
         "progress": counts,
         "width": job.width,
         "height": job.height,
@@ -306,6 +228,13 @@ def view(job, counts, owner_name):
         "created_at": timeutil.iso(job.created_at),
         "updated_at": timeutil.iso(job.updated_at),
     }
+
+
+def animation_view(job):
+    """The animation the job's frames belong to, as POV-Ray defines one."""
+    return {"initial_frame": job.anim_initial_frame, "final_frame": job.anim_final_frame,
+            "initial_clock": job.anim_initial_clock, "final_clock": job.anim_final_clock,
+            "cyclic": job.anim_cyclic}
 
 
 def full_view(job, counts, owner_name):

@@ -126,6 +126,7 @@ def agent_job_view(job):
     return {"id": job.id, "width": job.width, "height": job.height,
             "frames": {"first": job.frame_first, "last": job.frame_last,
                        "step": job.frame_step},
+            "animation": jobs.animation_view(job),
             "renderer": job.renderer, "options": json.loads(job.options),
             "scene_file": job.scene_file}
 

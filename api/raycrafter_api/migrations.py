@@ -112,7 +112,29 @@ def _outbox_diagnostics():
     )
 
 
-MIGRATIONS = (_initial_schema, _outbox_diagnostics)
+def _animation():
+    """A job's POV-Ray animation. Jobs from before it get the animation they were rendered
+    as: their frame range, the clock from 0 to 1.
+
+    Plain ALTER TABLE ... NOT NULL DEFAULT, not the peewee migrator: on SQLite the migrator
+    makes a column NOT NULL by rebuilding the table, and dropping the old ``job`` table
+    cascades to every frame, event and command of every job."""
+    false = "false" if is_postgres() else "0"
+    boolean = "BOOLEAN" if is_postgres() else "INTEGER"
+    # Double precision: a clock must reach POV-Ray as the digits the user wrote.
+    double = "DOUBLE PRECISION" if is_postgres() else "REAL"
+    for column, kind, default in (("anim_initial_frame", "INTEGER", "1"),
+                                  ("anim_final_frame", "INTEGER", "1"),
+                                  ("anim_initial_clock", double, "0"),
+                                  ("anim_final_clock", double, "1"),
+                                  ("anim_cyclic", boolean, false)):
+        database.execute_sql(f"ALTER TABLE job ADD COLUMN {column} {kind} NOT NULL "
+                             f"DEFAULT {default}")
+    database.execute_sql("UPDATE job SET anim_initial_frame = frame_first, "
+                         "anim_final_frame = frame_last")
+
+
+MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation)
 LATEST = len(MIGRATIONS)
 
 

@@ -47,6 +47,12 @@ class Job(BaseModel):
     frame_first = peewee.IntegerField()
     frame_last = peewee.IntegerField()
     frame_step = peewee.IntegerField()
+    # The POV-Ray animation the frames belong to: a frame's clock is its place in it.
+    anim_initial_frame = peewee.IntegerField()
+    anim_final_frame = peewee.IntegerField()
+    anim_initial_clock = peewee.DoubleField()
+    anim_final_clock = peewee.DoubleField()
+    anim_cyclic = peewee.BooleanField()
     width = peewee.IntegerField()
     height = peewee.IntegerField()
     cluster = peewee.CharField(max_length=64)

@@ -5,7 +5,7 @@ application's routes.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
-from raycrafter_contract.scenes import ACCEPTED_ENDINGS
+from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
 from .jobs import WORKER_TARGETS
@@ -90,19 +90,27 @@ def _schemas():
         else:
             option_schemas[name] = {"type": "integer" if kind is int else "number",
                                     "minimum": low, "maximum": high}
+    animation = {"type": "object", "description": "The POV-Ray animation the frames belong "
+                                                  "to: a frame's clock is its place in it",
+                 "properties": {"initial_frame": {"type": "integer"},
+                                "final_frame": {"type": "integer"},
+                                "initial_clock": {"type": "number"},
+                                "final_clock": {"type": "number"},
+                                "cyclic": {"type": "boolean"}}}
     job_properties = {
         "id": {"type": "integer"}, "name": {"type": "string"}, "owner": {"type": "string"},
         "state": {"enum": list(JOB_STATES)}, "error": nullable_str,
         "frames": {"type": "object", "properties": {
             "first": {"type": "integer"}, "last": {"type": "integer"},
             "step": {"type": "integer"}, "count": {"type": "integer"}}},
+        "animation": animation,
         "progress": {"type": "object", "properties": {
             s: {"type": "integer"} for s in FRAME_STATES}},
         "width": {"type": "integer"}, "height": {"type": "integer"},
         "renderer": {"type": "string"}, "options": _ref("Options"),
         "cluster": {"type": "string"},
         "scene": {"type": "object", "properties": {
-            "kind": {"enum": ["pov", "tar.gz", "zip"]}, "size": {"type": "integer"},
+            "kind": {"enum": [kind for kind, _ in KIND_ENDINGS]}, "size": {"type": "integer"},
             "checksum": sha256}},
         "created_at": time, "updated_at": time}
     return {
@@ -135,6 +143,7 @@ def _schemas():
             "frames": {"type": "object", "properties": {
                 "first": {"type": "integer"}, "last": {"type": "integer"},
                 "step": {"type": "integer"}}},
+            "animation": animation,
             "renderer": {"type": "string"}, "options": _ref("Options"),
             "scene_file": {"type": "string"}}},
         "ClaimAnswer": {"oneOf": [
@@ -159,7 +168,7 @@ def _schemas():
 def _user_paths():
     job_ok = _ok("The job", _ref("Job"))
     multipart = {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["scene", "name", "frames", "width", "height"],
+        "type": "object", "required": ["scene", "name"],
         "properties": {
             "scene": {"type": "string", "contentMediaType": "application/octet-stream",
                       "description": "A .pov file, or an archive of a scene folder; the "
@@ -169,10 +178,26 @@ def _user_paths():
                            "description": f"The main scene file inside the archive. Default: "
                                           f"{DEFAULT_SCENE_FILE}, else the only .pov file at "
                                           f"the scene's top"},
+            "ini_file": {"type": "string", "description": "The POV-Ray INI file inside the "
+                         "archive whose animation, frames, size and quality settings the job "
+                         "follows where the fields are silent. Default: the one whose "
+                         "Input_File_Name is the main file, else the main file's namesake "
+                         "(scene.ini)"},
             "name": {"type": "string", "maxLength": 200},
-            "frames": {"type": "string", "description": "7, 1-24 or 1-100:5"},
-            "width": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE},
-            "height": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE},
+            "frames": {"type": "string", "description": "The frames to render: 7, 1-24 or "
+                       "1-100:5. Default: the INI file's subset, else the whole animation"},
+            "initial_frame": {"type": "integer", "minimum": 0},
+            "final_frame": {"type": "integer", "minimum": 0},
+            "initial_clock": {"type": "number"},
+            "final_clock": {"type": "number"},
+            "cyclic": {"type": "boolean", "description": "The animation (POV-Ray's "
+                       "Initial_Frame, Final_Frame, Initial_Clock, Final_Clock, "
+                       "Cyclic_Animation): the fields, else the INI file, else the frames "
+                       "asked for with the clock from 0 to 1"},
+            "width": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE,
+                      "description": "Default: the INI file's Width, else 640"},
+            "height": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE,
+                       "description": "Default: the INI file's Height, else 480"},
             "renderer": {"enum": ["povray"], "default": "povray"},
             "cluster": {"type": "string", "description": "Defaults to default_cluster"},
             "options": {"type": "string", "contentMediaType": "application/json",

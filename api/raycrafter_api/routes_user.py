@@ -3,7 +3,7 @@ import os
 
 import bottle
 
-from . import archives, events, frames, httpio, jobs, storage
+from . import archives, events, frames, httpio, job_requests, jobs, storage
 from .errors import ApiError, bad_field
 
 # Multipart framing and the small form fields may add this much to the scene's size.
@@ -28,13 +28,12 @@ def install(app, config):
         if scene is None:
             raise bad_field("scene", "is required (a .pov file or a .tar.gz/.zip archive)")
         kind = archives.kind_of(scene.raw_filename)
-        values = jobs.validate_fields(fields, config)
         upload = storage.receive(config, scene.file, config.max_upload_bytes)
         upload.kind = kind
         try:
             checked = archives.check(upload.path, kind, config.scene_limits,
                                      fields.get("scene_file"), scene.raw_filename)
-            values["scene_file"] = checked.main_file
+            values = job_requests.validate(fields, checked, config)
             job = jobs.create(caller.user_id, values, upload, caller,
                               lambda job: storage.place(upload, storage.input_path(config, job)))
         finally:

@@ -22,8 +22,17 @@ def _note(text):
 def submit(args, api, settings):
     if args.download:
         downloading.prepare_directory(args.download)
-    fields = {"name": args.name or scene_packing.default_job_name(args.scene)[:200],
-              "frames": args.frames, "width": str(args.width), "height": str(args.height)}
+    fields = {"name": args.name or scene_packing.default_job_name(args.scene)[:200]}
+    for field, value in (("frames", args.frames), ("ini_file", args.ini_file),
+                         ("width", args.width), ("height", args.height)):
+        if value is not None:
+            fields[field] = str(value)
+    if args.animation:
+        fields["initial_frame"], fields["final_frame"] = map(str, args.animation)
+    if args.clock:
+        fields["initial_clock"], fields["final_clock"] = map(repr, args.clock)
+    if args.cyclic is not None:
+        fields["cyclic"] = "true" if args.cyclic else "false"
     if args.cluster:
         fields["cluster"] = args.cluster
     if args.option:

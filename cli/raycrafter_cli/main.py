@@ -48,6 +48,27 @@ def _frames(text):
     return text.strip()
 
 
+def _span(text):
+    """``FIRST-LAST`` frame numbers of an animation."""
+    first, sep, last = text.strip().partition("-")
+    if not (sep and first.isdigit() and last.isdigit()) or int(last) < int(first):
+        raise argparse.ArgumentTypeError(f"{text!r}: use FIRST-LAST with FIRST <= LAST "
+                                         f"(e.g. 1-30)")
+    return int(first), int(last)
+
+
+def _clock(text):
+    """``INITIAL:FINAL`` clock values (numbers, e.g. 0:1 or -0.5:2.5)."""
+    initial, sep, final = text.strip().partition(":")
+    try:
+        values = (float(initial), float(final))
+    except ValueError:
+        values = ()
+    if not sep or len(values) != 2 or any(v != v or abs(v) == float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: use INITIAL:FINAL (e.g. 0:1)")
+    return values
+
+
 def _option(text):
     """``KEY=VALUE``; VALUE is read as JSON when it is (true, 9, 0.3), else as text."""
     key, sep, value = text.partition("=")
@@ -90,12 +111,25 @@ def build_parser():
     p.add_argument("--scene-file", metavar="PATH",
                    help=f"the main scene file inside the directory or archive (default: "
                         f"{DEFAULT_SCENE_FILE}, else the only .pov file at its top)")
-    p.add_argument("--frames", type=_frames, default="1",
-                   help="N, FIRST-LAST or FIRST-LAST:STEP (default: 1)")
-    p.add_argument("--width", type=_integer(1, MAX_IMAGE_SIDE), default=640,
-                   help="image width in pixels (default: 640)")
-    p.add_argument("--height", type=_integer(1, MAX_IMAGE_SIDE), default=480,
-                   help="image height in pixels (default: 480)")
+    p.add_argument("--frames", type=_frames,
+                   help="the frames to render: N, FIRST-LAST or FIRST-LAST:STEP (default: "
+                        "the INI file's subset, else the whole animation, else frame 1)")
+    p.add_argument("--ini-file", metavar="PATH",
+                   help="the POV-Ray INI file in the scene that gives the animation, size and "
+                        "quality (default: the one naming the main file, else its namesake)")
+    p.add_argument("--animation", type=_span, metavar="FIRST-LAST",
+                   help="the animation's frames, as POV-Ray's Initial_Frame and Final_Frame "
+                        "(default: the INI file's, else the frames rendered)")
+    p.add_argument("--clock", type=_clock, metavar="INITIAL:FINAL",
+                   help="the clock over the animation, as Initial_Clock and Final_Clock "
+                        "(default: the INI file's, else 0:1)")
+    p.add_argument("--cyclic", action=argparse.BooleanOptionalAction, default=None,
+                   help="a cyclic animation, as Cyclic_Animation (default: the INI file's, "
+                        "else not)")
+    p.add_argument("--width", type=_integer(1, MAX_IMAGE_SIDE),
+                   help="image width in pixels (default: the INI file's, else 640)")
+    p.add_argument("--height", type=_integer(1, MAX_IMAGE_SIDE),
+                   help="image height in pixels (default: the INI file's, else 480)")
     p.add_argument("--cluster", metavar="NAME", help="cluster profile (default: the API's)")
     p.add_argument("--name", metavar="N", help="job name (default: the scene's name)")
     p.add_argument("--option", type=_option, action="append", metavar="KEY=VALUE",

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from raycrafter_contract.animation import Animation
 from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
 
@@ -266,10 +267,25 @@ class Agent:
         if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise ValueError("resolution %dx%d is out of range" % (width, height))
         return FrameTask(
-            frame=lease.frame, first=first, last=last, width=width, height=height,
+            frame=lease.frame, first=first, last=last, animation=_animation(job, first, last),
+            width=width, height=height,
             options=_options(job.get("options")),
             scene_path=frames.scene_path(self._config.input_dir, scene_file),
             input_dir=self._config.input_dir, work_dir=work_dir, threads=self._config.threads)
+
+
+def _animation(job: Dict[str, Any], first: int, last: int) -> Animation:
+    """The job's animation; an API from before animations renders the frames asked for as
+    the whole animation."""
+    given = job.get("animation")
+    if given is None:
+        return Animation(first, last).check()
+    try:
+        return Animation(int(given["initial_frame"]), int(given["final_frame"]),
+                         float(given["initial_clock"]), float(given["final_clock"]),
+                         bool(given["cyclic"])).check()
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError("the job's animation is unusable: %r" % (error,)) from None
 
 
 def _options(value: Any) -> Dict[str, Any]:

@@ -30,8 +30,11 @@ def test_claim_leases_frames_in_order_and_moves_job_to_running(world, api):
     assert first["status"] == "leased" and first["frame"] == 1 and first["attempt"] == 1
     assert first["lease"]["seconds"] == 60 and first["lease"]["expires_at"].endswith("Z")
     assert first["job"] == {"id": job_id, "width": 64, "height": 48,
-                            "frames": {"first": 1, "last": 3, "step": 1}, "renderer": "povray",
-                            "options": {}, "scene_file": "scene.pov"}
+                            "frames": {"first": 1, "last": 3, "step": 1},
+                            "animation": {"initial_frame": 1, "final_frame": 3,
+                                          "initial_clock": 0.0, "final_clock": 1.0,
+                                          "cyclic": False},
+                            "renderer": "povray", "options": {}, "scene_file": "scene.pov"}
     assert world.job(job_id)["state"] == "running"
     assert claim_body(world, job_id)["frame"] == 2
     assert claim_body(world, job_id)["frame"] == 3

@@ -44,18 +44,22 @@ def test_upgrade_keeps_existing_data(empty_database):
         f"scene_checksum, renderer, options, frame_first, frame_last, frame_step, width, "
         f"height, cluster, submit_attempt, batch_job_id, created_at, updated_at, "
         f"state_changed_at) VALUES ({placeholders})",
-        (1, "old job", "pending", None, "pov", "scene.pov", 10, "0" * 64, "povray", "{}", 1, 1,
-         1, 8, 8, "default", 0, None, now, now, now))
+        (1, "old job", "pending", None, "pov", "scene.pov", 10, "0" * 64, "povray", "{}", 5, 9,
+         2, 8, 8, "default", 0, None, now, now, now))
     mark = "?" if not db.is_postgres() else "%s"
     db.database.execute_sql(
         f"INSERT INTO command (id, job_id, command, cluster, created_at, sent_at) "
         f"VALUES ({', '.join([mark] * 6)})", ("c-1", 1, "submit", "default", now, None))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
-    assert migrations.migrate_to() == [2]
+    assert migrations.migrate_to() == [2, 3]
     command = Command.get_by_id("c-1")
     assert command.job.name == "old job" and command.publish_attempts == 0
     assert command.last_error is None
+    # The animation an old job was rendered as: its frame range, the clock from 0 to 1.
+    job = command.job
+    assert (job.anim_initial_frame, job.anim_final_frame, job.anim_initial_clock,
+            job.anim_final_clock, job.anim_cyclic) == (5, 9, 0.0, 1.0, False)
     migrations.check_current()
 
 

@@ -158,3 +158,24 @@ def test_submit_reports_the_apis_refusal(cli, tmp_path):
     unknown = cli.run("submit", scene, "--cluster", "nowhere")
     assert unknown.returncode == exit_codes.API_REFUSED
     assert "cluster: unknown cluster (allowed: default, archer)" in unknown.stderr
+
+
+def test_submit_takes_the_animation_from_the_ini_file_or_the_options(cli, tmp_path):
+    directory = tmp_path / "orbit"
+    directory.mkdir()
+    (directory / "orbit.pov").write_text(SCENE.replace('#include "inc/colors.inc"\n', ""))
+    (directory / "orbit.ini").write_text("Initial_Frame=1\nFinal_Frame=30\nCyclic_Animation=on\n"
+                                         "Width=320\nHeight=240\n")
+    job = json.loads(cli.run("submit", directory, "--json").stdout)
+    assert job["animation"] == {"initial_frame": 1, "final_frame": 30, "initial_clock": 0.0,
+                                "final_clock": 1.0, "cyclic": True}
+    assert (job["frames"]["count"], job["width"], job["height"]) == (30, 320, 240)
+    result = cli.run("submit", directory, "--json", "--frames", "5-6", "--animation", "0-60",
+                     "--clock=-0.5:2.5", "--no-cyclic", "--width", "64")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["animation"] == {"initial_frame": 0, "final_frame": 60, "initial_clock": -0.5,
+                                "final_clock": 2.5, "cyclic": False}
+    assert (job["frames"]["first"], job["frames"]["count"], job["width"]) == (5, 2, 64)
+    wrong = cli.run("submit", directory, "--clock", "0-1")
+    assert wrong.returncode == exit_codes.USAGE and "use INITIAL:FINAL" in wrong.stderr

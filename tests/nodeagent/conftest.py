@@ -96,17 +96,19 @@ class Api:
             raise AssertionError("%s %s -> %d %s" % (method, path, error.code, error.read()))
         return json.loads(payload) if payload[:1] in (b"{", b"[") else payload.decode()
 
-    def create_job(self, scene, frames="1-6", width=64, height=48, options=None):
+    def create_job(self, scene, frames="1-6", width=64, height=48, options=None,
+                   upload_name="scene.pov"):
+        """Submit ``scene`` (a file) as ``upload_name``; a None field is left out."""
         boundary = uuid.uuid4().hex
-        fields = {"name": "agent test", "frames": frames, "width": str(width),
-                  "height": str(height), "renderer": "povray",
-                  "options": json.dumps(options or {})}
+        fields = {"name": "agent test", "frames": frames, "width": width, "height": height,
+                  "renderer": "povray", "options": json.dumps(options or {})}
         parts = [b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
-                 % (boundary.encode(), name.encode(), value.encode())
-                 for name, value in fields.items()]
+                 % (boundary.encode(), name.encode(), str(value).encode())
+                 for name, value in fields.items() if value is not None]
         parts.append(b'--%s\r\nContent-Disposition: form-data; name="scene"; '
-                     b'filename="scene.pov"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                     % boundary.encode() + Path(scene).read_bytes() + b"\r\n")
+                     b'filename="%s"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                     % (boundary.encode(), upload_name.encode())
+                     + Path(scene).read_bytes() + b"\r\n")
         body = b"".join(parts) + b"--%s--\r\n" % boundary.encode()
         job = self.call("POST", "/jobs", self.user_token, body,
                         "multipart/form-data; boundary=" + boundary)

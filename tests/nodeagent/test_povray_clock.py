@@ -1,10 +1,12 @@
 """POV-Ray's animation clock as the agent's command line sets it, checked with real povray:
-every frame of a range gets its place in the animation, and a one-frame job gets 0
-(POV-Ray 3.7 computes 0/0 = NaN for a range of one frame unless told it is cyclic)."""
+every frame gets its place in the job's animation, whatever frames the job renders, and a
+one-frame animation gets its initial clock (POV-Ray 3.7 would compute 0/0 = NaN)."""
 import re
 import subprocess
 
 import pytest
+
+from raycrafter_contract.animation import Animation
 
 from raycrafter_nodeagent.renderers import FrameTask
 from raycrafter_nodeagent.renderers.povray import PovrayRenderer
@@ -20,12 +22,14 @@ sphere { <clock, 0, 0>, 1 pigment { color rgb 1 } }
 """
 
 
-def clock_of(tmp_path, frame, first, last):
+def clock_of(tmp_path, frame, first, last, animation=None):
     work_dir = tmp_path / f"work-{frame}-{first}-{last}"
     work_dir.mkdir()
     scene = tmp_path / "scene.pov"
     scene.write_text(CLOCK_SCENE)
-    task = FrameTask(frame=frame, first=first, last=last, width=16, height=12, options={},
+    task = FrameTask(frame=frame, first=first, last=last,
+                     animation=animation or Animation(first, last), width=16, height=12,
+                     options={},
                      scene_path=str(scene), input_dir=str(tmp_path), work_dir=str(work_dir),
                      threads=1)
     renderer = PovrayRenderer("povray")
@@ -42,3 +46,9 @@ def test_each_frame_of_a_range_gets_its_place_in_the_animation(tmp_path, frame, 
 
 def test_a_one_frame_job_renders_with_clock_zero(tmp_path):
     assert clock_of(tmp_path, 7, 7, 7) == 0.0
+
+
+def test_frames_5_and_6_of_a_30_frame_animation_get_their_place_in_it(tmp_path):
+    animation = Animation(1, 30)
+    assert [clock_of(tmp_path, frame, 5, 6, animation) for frame in (5, 6)] == \
+        pytest.approx([4 / 29, 5 / 29], abs=1e-4)

@@ -4,14 +4,17 @@ renderer put its image and how it reports progress. Running the command is proce
 from dataclasses import dataclass
 from typing import Any, Dict
 
+from raycrafter_contract.animation import Animation
+
 
 @dataclass(frozen=True)
 class FrameTask:
     """One frame to render, with every path already confined to the job's scratch directory."""
 
     frame: int
-    first: int
+    first: int  # the job's frames, first to last
     last: int
+    animation: Animation  # the POV-Ray animation they belong to
     width: int
     height: int
     options: Dict[str, Any]

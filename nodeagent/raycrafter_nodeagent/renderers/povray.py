@@ -37,8 +37,9 @@ def option_switches(options: Dict[str, Any]) -> List[str]:
 
 
 class PovrayRenderer:
-    """Renders frame N of KFI..KFF as the subset +SF N +EF N, so ``clock`` matches the
-    frame's place in the whole animation while the node renders only its own frame."""
+    """Renders frame N of the job's animation as the subset +SF N +EF N of the whole
+    animation, so POV-Ray gives ``clock`` the frame's place in it, as when the animation
+    is rendered by hand."""
 
     name = "povray"
 
@@ -52,15 +53,8 @@ class PovrayRenderer:
         return [
             self._executable, "+I" + task.scene_path, "+O" + task.output_path, "+FN",
             "+W%d" % task.width, "+H%d" % task.height, "-D", "-V",
-            "+KFI%d" % task.first, "+KFF%d" % task.last, "+SF%d" % task.frame,
-            "+EF%d" % task.frame, "+WT%d" % task.threads,
-        ] + self._single_frame_clock(task) + switches
-
-    @staticmethod
-    def _single_frame_clock(task: FrameTask) -> List[str]:
-        """A one-frame range gives POV-Ray 3.7 a clock of NaN (0/0), which breaks every
-        scene that animates by ``clock``; as a cyclic animation of one frame it is 0."""
-        return ["+KC"] if task.first == task.last else []
+            "+WT%d" % task.threads,
+        ] + task.animation.povray_switches(task.frame, task.frame) + switches
 
     def produced_file(self, task: FrameTask) -> Optional[str]:
         """In animation mode POV-Ray appends the frame number to the output name, padded
