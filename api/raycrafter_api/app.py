@@ -12,7 +12,7 @@ import bottle
 
 from . import config as config_module
 from . import db, migrations, routes_agent, routes_meta, routes_user, routes_worker
-from .errors import render_error
+from .errors import ProblemPlugin, render_error
 
 
 class DatabaseConnectionPlugin:
@@ -37,6 +37,7 @@ def create_app(config):
     app = bottle.Bottle(catchall=True)
     app.default_error_handler = render_error
     app.install(DatabaseConnectionPlugin())
+    app.install(ProblemPlugin())
     for routes in (routes_meta, routes_user, routes_agent, routes_worker):
         routes.install(app, config)
     return app

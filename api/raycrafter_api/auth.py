@@ -7,7 +7,7 @@ import secrets
 import peewee
 
 from . import timeutil
-from .errors import ApiError
+from .problems import Forbidden, Unauthenticated
 from .models import Token, User
 
 PREFIX_LENGTH = 8
@@ -64,21 +64,18 @@ def issue_token(kind, user=None, job=None):
 
 
 def authenticate(header):
-    """Resolve an ``Authorization`` header to a Principal or raise 401."""
+    """Resolve an ``Authorization`` header to a Principal or raise Unauthenticated."""
     if not header:
-        raise ApiError(401, "unauthorized", "missing Authorization: Bearer token",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("unauthorized", "missing Authorization: Bearer token")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer TOKEN'",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
     row = (Token.select(Token, User).join(User, peewee.JOIN.LEFT_OUTER)
            .where(Token.token_hash == hash_token(token), Token.revoked_at.is_null())
            .first())
     if row is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked token",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("unauthorized", "unknown or revoked token")
     if row.kind == "user":
         return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
     if row.kind == "agent":
@@ -87,7 +84,7 @@ def authenticate(header):
 
 
 def require(principal, *kinds):
-    """Refuse (403) a principal whose kind may not call this endpoint."""
+    """Refuse (Forbidden) a principal whose kind may not call this endpoint."""
     if principal.kind not in kinds:
-        raise ApiError(403, "forbidden", f"a {principal.kind} token may not call this endpoint",
-                       {"allowed": list(kinds)})
+        raise Forbidden("forbidden", f"a {principal.kind} token may not call this endpoint",
+                        {"allowed": list(kinds)})

@@ -1,8 +1,12 @@
-"""One error shape for every failure: ``{"error": code, "message": text, "details": ...}``."""
+"""One error shape for every failure: ``{"error": code, "message": text, "details": ...}``,
+and the one place where the domain's refusals (``problems.py``) become HTTP statuses."""
+import functools
 import json
 import logging
 
 import bottle
+
+from . import problems
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +24,32 @@ class ApiError(bottle.HTTPError):
         self.details = details
 
 
-def bad_field(field, message):
-    return ApiError(400, "invalid_field", f"{field}: {message}", {"field": field})
+STATUS = {problems.Invalid: 400, problems.Unauthenticated: 401, problems.Forbidden: 403,
+          problems.NotFound: 404, problems.Conflict: 409, problems.TooLarge: 413}
+# Unauthenticated callers are told how to authenticate (RFC 9110).
+_HEADERS = {problems.Unauthenticated: {"WWW-Authenticate": "Bearer"}}
 
 
-def not_found(what="job"):
-    return ApiError(404, "not_found", f"{what} not found")
+def as_http(problem):
+    """The ApiError a domain Problem answers as."""
+    kind = type(problem)
+    return ApiError(STATUS[kind], problem.code, problem.message, problem.details,
+                    headers=_HEADERS.get(kind))
 
 
-def conflict(code, message, details=None):
-    return ApiError(409, code, message, details)
+class ProblemPlugin:
+    """Answer every Problem a route lets through with its status and the error shape."""
+    name = "problems"
+    api = 2
+
+    def apply(self, callback, route):
+        @functools.wraps(callback)
+        def wrapper(*args, **kwargs):
+            try:
+                return callback(*args, **kwargs)
+            except problems.Problem as problem:
+                raise as_http(problem) from None
+        return wrapper
 
 
 def render_error(error):

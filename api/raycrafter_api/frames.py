@@ -7,7 +7,7 @@ from raycrafter_contract.naming import frame_file_name
 
 from . import pagination, storage, timeutil
 from .db import write_transaction
-from .errors import ApiError, conflict, not_found
+from .problems import Invalid, NotFound, conflict, not_found
 from .models import Frame
 
 
@@ -33,11 +33,11 @@ def get(job, number):
 
 
 def image_path(config, job, number):
-    """The stored image of a frame, or 404 while the worker has not uploaded it."""
+    """The stored image of a frame, or NotFound while the worker has not uploaded it."""
     frame = get(job, number)
     path = storage.frame_image_path(config, job.id, number)
     if frame.image_checksum is None or not os.path.exists(path):
-        raise ApiError(404, "image_not_available",
+        raise NotFound("image_not_available",
                        f"frame {number} has no image yet (state {frame.state})",
                        {"frame_state": frame.state})
     return path
@@ -63,22 +63,22 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def store_image(config, job, number, upload, claimed_checksum):
     """Keep an uploaded frame image once its checksum matches the header and what the
-    agent reported; 409 while the frame is not done."""
+    agent reported; Conflict while the frame is not done."""
     frame = get(job, number)
     if frame.state != "done":
         raise conflict("frame_not_done", f"frame {number} is {frame.state}, not done",
                        {"frame_state": frame.state})
     if upload.checksum != claimed_checksum:
-        raise ApiError(400, "checksum_mismatch", "the body does not match X-Checksum-Sha256",
+        raise Invalid("checksum_mismatch", "the body does not match X-Checksum-Sha256",
                        {"field": "X-Checksum-Sha256", "received": upload.checksum})
     if frame.checksum and upload.checksum != frame.checksum:
-        raise ApiError(400, "checksum_mismatch",
+        raise Invalid("checksum_mismatch",
                        "the image differs from the one the node agent rendered",
                        {"field": "body", "expected": frame.checksum,
                         "received": upload.checksum})
     with open(upload.path, "rb") as f:
         if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
-            raise ApiError(400, "not_png", "the body is not a PNG image", {"field": "body"})
+            raise Invalid("not_png", "the body is not a PNG image", {"field": "body"})
     with write_transaction():
         storage.place(upload, storage.frame_image_path(config, job.id, number))
         Frame.update(image_checksum=upload.checksum, updated_at=timeutil.now()).where(

@@ -4,7 +4,8 @@ import json
 import bottle
 
 from . import auth
-from .errors import ApiError, bad_field
+from .errors import ApiError
+from .problems import bad_field
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_PAGE = 500

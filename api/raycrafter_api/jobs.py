@@ -7,7 +7,7 @@ from raycrafter_contract.states import FINAL_JOB_STATES, FRAME_STATES, JOB_STATE
 
 from . import outbox, pagination, timeutil
 from .db import write_transaction
-from .errors import bad_field, conflict, not_found
+from .problems import bad_field, conflict, not_found
 from .models import Event, Frame, Job
 
 # States the worker may ask for; `collecting` follows from frames, `cancelled` from users.
@@ -39,7 +39,7 @@ def create(owner, values, scene, principal, store_input):
 
 
 def transition(job, to, actor, reason=None, **changes):
-    """Move ``job`` to ``to`` inside the caller's transaction, or raise 409.
+    """Move ``job`` to ``to`` inside the caller's transaction, or raise Conflict.
 
     The update is conditional on the state the caller read, so two concurrent changes
     cannot both succeed. Writes the event and the command the new state calls for.
@@ -98,7 +98,8 @@ def fail(job, actor, reason):
 
 
 def visible_job(principal, job_id):
-    """The job if this user may see it; another user's job is 404, as is a missing one."""
+    """The job if this user may see it; another user's job is not found,
+    as is a missing one."""
     job = Job.get_or_none(Job.id == job_id)
     if job is None or (principal.kind != "admin" and job.owner_id != principal.user_id):
         raise not_found()

@@ -12,7 +12,7 @@ import uuid
 
 from . import jobs, timeutil
 from .db import locked, write_transaction
-from .errors import ApiError, bad_field, conflict, not_found
+from .problems import Problem, bad_field, conflict, not_found
 from .models import Event, Frame, Job
 
 WAIT_SECONDS = 10
@@ -164,8 +164,8 @@ def _run(job_id, number, lease_id, config, action):
         job, frame = _held_frame(job_id, number, lease_id, config, now)
         try:
             return action(job, frame, now)
-        except ApiError as error:
-            refusal = error
+        except Problem as problem:
+            refusal = problem
     raise refusal
 
 

@@ -4,7 +4,8 @@ import os
 import bottle
 
 from . import archives, events, frames, httpio, job_requests, jobs, storage
-from .errors import ApiError, bad_field
+from .errors import ApiError
+from .problems import bad_field
 
 # Multipart framing and the small form fields may add this much to the scene's size.
 FORM_OVERHEAD = 1024 * 1024

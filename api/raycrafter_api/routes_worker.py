@@ -2,7 +2,8 @@
 import bottle
 
 from . import auth, frames, httpio, jobs, storage
-from .errors import ApiError, bad_field
+from .errors import ApiError
+from .problems import bad_field
 
 
 def install(app, config):

@@ -11,7 +11,7 @@ import tempfile
 
 from raycrafter_contract.naming import frame_file_name
 
-from .errors import ApiError
+from .problems import too_large
 
 _CHUNK = 1024 * 1024
 
@@ -43,7 +43,7 @@ def frame_image_path(config, job_id, number):
 
 
 def receive(config, stream, limit):
-    """Copy ``stream`` into a temporary file, refusing (413) more than ``limit`` bytes."""
+    """Copy ``stream`` into a temporary file, refusing (TooLarge) more than ``limit`` bytes."""
     tmp_dir = os.path.join(config.data_dir, "tmp")
     os.makedirs(tmp_dir, exist_ok=True)
     digest = hashlib.sha256()
@@ -55,8 +55,7 @@ def receive(config, stream, limit):
             while chunk := stream.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise ApiError(413, "too_large", f"the upload exceeds {limit} bytes",
-                                   {"limit": limit})
+                    raise too_large(f"the upload exceeds {limit} bytes", limit)
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:

@@ -80,3 +80,19 @@ def test_authorization_matrix(world, method, path, arguments, answers, allowed):
     if path == "/jobs/{x}/cancel":
         expected["root"] = (409, "illegal_transition")  # alice cancelled it just before
     assert seen == expected
+
+
+def test_the_domain_knows_no_http_and_every_refusal_has_one_status():
+    """Domain modules raise problems.Problem kinds; errors.py alone maps them to HTTP."""
+    import pathlib
+    import raycrafter_api
+    from raycrafter_api import errors, problems
+    kinds = {kind for kind in vars(problems).values()
+             if isinstance(kind, type) and issubclass(kind, problems.Problem)
+             and kind is not problems.Problem}
+    assert kinds == set(errors.STATUS)
+    package = pathlib.Path(raycrafter_api.__file__).parent
+    for domain in ("jobs", "job_requests", "leases", "frames", "auth", "storage", "archives",
+                   "events", "pagination", "outbox"):
+        source = (package / f"{domain}.py").read_text()
+        assert "bottle" not in source and "ApiError" not in source, domain
