@@ -32,8 +32,12 @@ SSH_KEY_PAIRS = (
 
 
 def new_token():
-    """A URL-safe random string of 256 bits."""
-    return secrets.token_urlsafe(32)
+    """A URL-safe random string of 256 bits that does not begin with '-': one in 64 would,
+    and a command given it as an argument takes it for an option."""
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
 
 
 def new_ssh_key_pair(comment):

@@ -35,7 +35,12 @@ class Principal:
 
 
 def new_token():
-    return secrets.token_urlsafe(32)
+    """256 random bits, URL-safe, never beginning with '-' (one in 64 would, and a command
+    given the token as an argument takes it for an option)."""
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
 
 
 def hash_token(token):

@@ -19,11 +19,12 @@ rabbitmq-vhost-present:
       - sls: salt.rabbitmq.service
 
 # Permissions are (configure, write, read) regexes. The API may declare and publish to
-# the commands exchange only; it can neither read nor touch any queue.
+# the commands exchange only; it can neither read nor touch any queue. Passwords are set
+# by the password states below, not here: Salt's module puts them on rabbitmqctl's
+# command line, where one beginning with '-' is taken for an option.
 rabbitmq-api-user-present:
   rabbitmq_user.present:
     - name: {{ rabbitmq.api_user }}
-    - password: {{ secrets.rabbitmq_api_password | json }}
     - perms:
       - {{ rabbitmq.vhost }}:
         - '^{{ exchange }}$'
@@ -37,7 +38,6 @@ rabbitmq-api-user-present:
 rabbitmq-worker-user-present:
   rabbitmq_user.present:
     - name: {{ rabbitmq.worker_user }}
-    - password: {{ secrets.rabbitmq_worker_password | json }}
     - perms:
       - {{ rabbitmq.vhost }}:
         - '^({{ exchange }}|{{ queue }})$'
@@ -45,3 +45,20 @@ rabbitmq-worker-user-present:
         - '^({{ exchange }}|{{ queue }})$'
     - require:
       - rabbitmq_vhost: rabbitmq-vhost-present
+
+{#- The password travels on stdin (set) and in the environment (checked), never as an
+    argument, and `--` ends rabbitmqctl's options before the user name. #}
+{%- for role, user, password in (("api", rabbitmq.api_user, secrets.rabbitmq_api_password),
+                                 ("worker", rabbitmq.worker_user, secrets.rabbitmq_worker_password)) %}
+
+rabbitmq-{{ role }}-user-password-cmd-run:
+  cmd.run:
+    - name: rabbitmqctl -q change_password -- {{ user }}
+    - stdin: {{ password | json }}
+    - env:
+      - RABBITMQ_PASSWORD: {{ password | json }}
+    - unless: rabbitmqctl -q authenticate_user -- {{ user }} "$RABBITMQ_PASSWORD"
+    - output_loglevel: quiet
+    - require:
+      - rabbitmq_user: rabbitmq-{{ role }}-user-present
+{%- endfor %}

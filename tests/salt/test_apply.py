@@ -224,3 +224,26 @@ def test_a_second_highstate_changes_nothing(first_highstate):
     assert failures(states) == {}
     changed = {key: value["changes"] for key, value in states.items() if value["changes"]}
     assert changed == {}
+
+
+def test_a_broker_password_beginning_with_a_dash_works(first_highstate, secrets):
+    """Generated secrets never begin with '-', but one set by hand may: the states hand
+    passwords to rabbitmqctl on stdin and after '--', never as an option-like argument."""
+    dashed = "-" + secrets["rabbitmq_worker_password"][1:]
+    pillar = json.dumps({"raycrafter_secrets": {"rabbitmq_worker_password": dashed}})
+
+    def apply_users(*extra):
+        return subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
+                               "--retcode-passthrough", "-l", "quiet", "state.sls",
+                               "salt.rabbitmq.users", *extra], capture_output=True, text=True,
+                              timeout=600)
+    try:
+        applied = apply_users(f"pillar={pillar}")
+        assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-2000:]
+        connection, _ = broker_channel("raycrafter-worker", dashed)
+        connection.close()
+    finally:
+        restored = apply_users()
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    connection, _ = broker_channel("raycrafter-worker", secrets["rabbitmq_worker_password"])
+    connection.close()
