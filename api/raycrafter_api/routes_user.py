@@ -24,10 +24,12 @@ def install(app, config):
         try:
             scene = bottle.request.files.get("scene")
             fields = {key: bottle.request.forms.get(key) for key in bottle.request.forms}
-        except bottle.MultipartError as error:
+        # bottle's parser raises ValueError for control characters in part headers and
+        # UnicodeDecodeError (a ValueError) for names that are not UTF-8.
+        except (bottle.MultipartError, ValueError) as error:
             raise bad_field("body", f"malformed multipart body: {error}") from None
         if scene is None:
-            raise bad_field("scene", "is required (a .pov file or a .tar.gz/.zip archive)")
+            raise bad_field("scene", "is required (a .pov file or an archive of a scene folder)")
         kind = archives.kind_of(scene.raw_filename)
         upload = storage.receive(config, scene.file, config.max_upload_bytes)
         upload.kind = kind

@@ -228,3 +228,19 @@ def test_unknown_or_revoked_tokens_are_401(world, api):
     client = api.client()
     client.session.headers["Authorization"] = "Basic abc"
     assert_error(client.get("/jobs"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("part_header", [
+    b'form-data; name="\x00%J"',                       # NUL in a field name
+    b'form-data; name="na\xffme"',                      # a name that is not UTF-8
+    b'form-data; name="scene"; filename="a\x00.pov"',  # NUL in a file name
+])
+def test_a_malformed_multipart_body_is_a_400_not_a_500(world, part_header):
+    boundary = b"raycrafter-test-boundary"
+    body = (b"--" + boundary + b"\r\nContent-Disposition: " + part_header + b"\r\n\r\nx\r\n"
+            + b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n"
+            + b"teapot\r\n--" + boundary + b"--\r\n")
+    response = world.alice.post("/jobs", data=body, headers={
+        "Content-Type": "multipart/form-data; boundary=" + boundary.decode()})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"] in ("invalid_field", "invalid_archive")
