@@ -10,6 +10,8 @@ import datetime
 import json
 import uuid
 
+from raycrafter_contract.naming import MAX_HOLDER_CHARS
+
 from . import jobs, timeutil
 from .db import locked, write_transaction
 from .problems import Problem, bad_field, conflict, not_found
@@ -77,8 +79,10 @@ def _lease(now, config):
 
 def claim(job_id, holder, config):
     """Lease the next pending frame of the job to ``holder``; see docs/protocol.md."""
-    if not isinstance(holder, str) or not holder.strip() or len(holder) > 255:
-        raise bad_field("holder", "must be the node's name (1 to 255 characters)")
+    if (not isinstance(holder, str) or not holder.strip() or len(holder) > MAX_HOLDER_CHARS
+            or not holder.isprintable()):
+        raise bad_field("holder", f"must be the node's name (1 to {MAX_HOLDER_CHARS} "
+                                  f"printable characters)")
     now = timeutil.now()
     with write_transaction():
         job = Job.get_by_id(job_id)

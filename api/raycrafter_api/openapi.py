@@ -4,7 +4,7 @@
 application's routes.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
-from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_HOLDER_CHARS, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
@@ -253,7 +253,9 @@ def _agent_paths():
                         _ok("A lease, or wait/finished/cancelled", _ref("ClaimAnswer")),
                         "400", "401", "403", "415", tag="agent",
                         body=_json({"type": "object", "required": ["holder"],
-                                    "properties": {"holder": text}}), params=(JOB_ID,))},
+                                    "properties": {"holder": {
+                                        "type": "string", "minLength": 1,
+                                        "maxLength": MAX_HOLDER_CHARS}}}), params=(JOB_ID,))},
         "/api/v1/agent/jobs/{job_id}/frames/{number}/heartbeat": frame_call(
             "Extend a lease", [], {},
             _ok("The new expiry", {"type": "object", "properties": {

@@ -8,6 +8,8 @@ SCENE_SUFFIX = ".pov"
 MAX_FRAME_NUMBER = 99_999
 # The largest image side the API accepts and the node agent renders.
 MAX_IMAGE_SIDE = 16_384
+# A node's name as it claims frames ("agent:NAME" must fit the API's 128-character actors).
+MAX_HOLDER_CHARS = 120
 
 
 def frame_file_name(number):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from raycrafter_contract.addresses import is_loopback
+from raycrafter_contract.naming import MAX_HOLDER_CHARS
 
 from .renderers.command import CommandRenderer
 
@@ -191,7 +192,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         job_id=job_id,
         token=read_token(token_file),
         job_dir=job_dir,
-        holder=args.holder or socket.gethostname(),
+        holder=_holder(args.holder),
         batch_job_id=batch_job_id_from(environ),
         threads=int(threads),
         povray=args.povray,
@@ -229,6 +230,16 @@ def _api_url(url: str) -> str:
         return url.rstrip("/")
     raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
 
+
+
+def _holder(given: Optional[str]) -> str:
+    """The node's name for its claims: --holder as given, else the host name cut to what the
+    API keeps (a long FQDN stays recognisable by its start)."""
+    if given is None:
+        return socket.gethostname()[:MAX_HOLDER_CHARS]
+    if not given.strip() or len(given) > MAX_HOLDER_CHARS or not given.isprintable():
+        raise ConfigError("--holder must be 1 to %d printable characters" % MAX_HOLDER_CHARS)
+    return given
 
 
 def _existing_file(path: Optional[str], option: str) -> Optional[str]:

@@ -208,3 +208,17 @@ def test_agent_bodies_must_be_json_objects(world):
     assert_error(world.agent_x.post(url, json=[1]), 400, "invalid_field", "body")
     assert_error(world.agent_x.post(url, data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
                                     headers={"Content-Type": "application/json"}), 413)
+
+
+@pytest.mark.parametrize("holder", ["n" * 121, "nid\n001", "", "   "])
+def test_a_holder_name_the_api_cannot_keep_is_a_400(world, holder):
+    response = world.agent_x.post(f"/agent/jobs/{world.job_x['id']}/claim",
+                                  json={"holder": holder})
+    assert response.status_code == 400 and response.json()["details"]["field"] == "holder"
+
+
+def test_the_longest_holder_name_is_kept_in_the_events(world):
+    holder = "n" * 120
+    world.claim(world.agent_x, world.job_x["id"], holder=holder)
+    events = world.alice.get(f"/jobs/{world.job_x['id']}/events").json()["events"]
+    assert f"agent:{holder}" in {event["actor"] for event in events}
