@@ -6,6 +6,7 @@ it is not working on, and leave when there is nothing left.
 """
 
 import logging
+import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from raycrafter_contract.animation import Animation
 from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
 
-from . import exit_codes, frames
+from . import confinement, exit_codes, frames
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
 from .config import Config
 from .lease_keeper import LeaseKeeper
@@ -144,8 +145,16 @@ class Agent:
             self._context.leave_frame()
 
     def _render(self, lease: Lease, renderer: Renderer, task: FrameTask, argv: List[str]) -> None:
-        process = RenderProcess(argv, self._config.input_dir, self._config.log_tail_lines,
-                                renderer.show_line)
+        """Run the renderer confined (confinement.py) in the frame's own work directory,
+        which is also its HOME and TMPDIR: a scene's povray.ini, another job's files and
+        the agent's token stay out of its reach."""
+        confined = confinement.wrapped(argv, read=[task.input_dir], write=[task.work_dir],
+                                       required=self._config.require_confinement)
+        environment = dict(os.environ, HOME=task.work_dir, TMPDIR=task.work_dir)
+        for name in [name for name in environment if name.startswith("RAYCRAFTER_")]:
+            del environment[name]
+        process = RenderProcess(confined, task.work_dir, self._config.log_tail_lines,
+                                renderer.show_line, environment)
         log.info("rendering frame %d: %s", lease.frame, _shell_words(argv))
         with LeaseKeeper(self._client, lease.frame, lease.lease_id, lease.seconds,
                          lease.claimed_at, on_lost=process.stop) as keeper:

@@ -60,6 +60,7 @@ class Config:
     max_api_outage: float
     once: bool
     dry_run: bool
+    require_confinement: bool = False
 
     @property
     def input_dir(self) -> str:
@@ -131,6 +132,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     render.add_argument("--log-tail-lines", type=int, default=int(env("LOG_TAIL_LINES", "40")),
                         help="renderer output lines sent to the API with each result "
                         "[RAYCRAFTER_LOG_TAIL_LINES]")
+    render.add_argument("--require-confinement", action="store_true",
+                        default=env("REQUIRE_CONFINEMENT", "") == "1",
+                        help="refuse to render where the kernel cannot confine the renderer "
+                        "(Landlock) [RAYCRAFTER_REQUIRE_CONFINEMENT=1]")
     render.add_argument("--once", action="store_true", help="render one frame, then exit")
     render.add_argument("--dry-run", action="store_true",
                         help="claim one frame, log what would be run, hand the frame back, exit")
@@ -206,6 +211,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         max_api_outage=args.max_api_outage,
         once=args.once or args.dry_run,
         dry_run=args.dry_run,
+        require_confinement=args.require_confinement,
     )
 
 

@@ -186,7 +186,8 @@ def test_dry_run_claims_a_frame_reports_the_command_and_hands_the_frame_back(set
 
     assert agent.wait() == 0, agent.output()
     assert "dry run: would run povray +I" in agent.output()
-    assert "+WT1 +KFI1 +KFF2 +KI0.0 +KF1.0 -KC +SF1 +EF1 +Q9" in agent.output()
+    assert "+WT1 +L" in agent.output()
+    assert "+KFI1 +KFF2 +KI0.0 +KF1.0 -KC +SF1 +EF1 +Q9" in agent.output()
     assert {f["state"] for f in api.frames(job_id).values()} == {"pending"}
     assert list((job_dir / "frames").iterdir()) == []
 

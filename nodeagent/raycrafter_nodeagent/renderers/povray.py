@@ -11,6 +11,11 @@ from . import FrameTask
 
 PROGRESS = re.compile(r"^Rendered (\d+) of (\d+) pixels")
 ERROR = re.compile(r"\b(Parse )?Error\b")
+CANNOT_OPEN = re.compile(r"Cannot (find|open)")
+# Said with every file POV-Ray could not open: the confined renderer (confinement.py) may
+# read only the scene's own folder and POV-Ray's include files, and write nothing outside.
+CONFINED_HINT = ("(the renderer reads only the scene's folder and POV-Ray's include files, "
+                 "and writes only its output)")
 
 def option_switches(options: Dict[str, Any]) -> List[str]:
     """The POV-Ray switches for the job's options, e.g. ``{"quality": 9}`` -> ``+Q9``; each
@@ -53,7 +58,7 @@ class PovrayRenderer:
         return [
             self._executable, "+I" + task.scene_path, "+O" + task.output_path, "+FN",
             "+W%d" % task.width, "+H%d" % task.height, "-D", "-V",
-            "+WT%d" % task.threads,
+            "+WT%d" % task.threads, "+L" + task.input_dir,
         ] + task.animation.povray_switches(task.frame, task.frame) + switches
 
     def produced_file(self, task: FrameTask) -> Optional[str]:
@@ -87,5 +92,7 @@ class PovrayRenderer:
                     if not continuation.startswith(" "):
                         break
                     message.append(continuation.strip())
+                if CANNOT_OPEN.search(line):
+                    message.append(CONFINED_HINT)
                 return " ".join(message)
         return lines[-1] if lines else None

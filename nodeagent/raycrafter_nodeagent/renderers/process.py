@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Deque, List, Optional
+from typing import Callable, Deque, Dict, List, Optional
 
 log = logging.getLogger("raycrafter_nodeagent.renderer")
 
@@ -42,9 +42,11 @@ class RenderProcess:
     """
 
     def __init__(self, argv: List[str], cwd: str, tail_lines: int,
-                 show_line: Callable[[str], bool]) -> None:
+                 show_line: Callable[[str], bool],
+                 env: Optional[Dict[str, str]] = None) -> None:
         self.argv = argv
         self._cwd = cwd
+        self._env = env
         self._tail: Deque[str] = collections.deque(maxlen=tail_lines)
         self._show_line = show_line
         self._process: Optional[subprocess.Popen] = None
@@ -57,7 +59,8 @@ class RenderProcess:
             return RenderResult(None, 0.0, "", True)
         try:
             self._process = subprocess.Popen(
-                self.argv, cwd=self._cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                self.argv, cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, universal_newlines=True, errors="replace",
                 start_new_session=True)
         except OSError as error:
