@@ -2,6 +2,8 @@
 produced by captures/capture.sh) and classify real error messages."""
 import pathlib
 
+import types
+
 import pytest
 
 from raycrafter_worker import config as worker_config
@@ -13,6 +15,8 @@ from raycrafter_worker.staging import classify_gridftp_failure
 from raycrafter_worker.transport import Result
 
 CAPTURES = pathlib.Path(__file__).parent / "captures"
+# The captures were taken as the stand-in cluster's user.
+PBS = PbsScheduler(types.SimpleNamespace(user="render"))
 
 
 def capture(name):
@@ -55,7 +59,7 @@ def test_a_job_name_containing_the_separator_survives():
 
 
 def test_qstat_f_listing_maps_states_and_names():
-    jobs = {j.name: j for j in PbsScheduler.parse_list(capture("qstat_f.txt"))}
+    jobs = {j.name: j for j in PBS.parse_list(capture("qstat_f.txt"))}
     assert jobs["cap-running-1"].state == RUNNING and jobs["cap-running-1"].id == "6"
     assert jobs["cap-pending"].state == QUEUED and jobs["cap-pending"].raw_state == "Q"
     assert jobs["cap-failed"].state == ENDED and jobs["cap-cancelled"].state == ENDED
@@ -74,10 +78,11 @@ def test_qstat_f_on_an_empty_queue_is_an_empty_listing_not_a_failure():
 
 
 def test_qstat_f_continuation_lines_and_exit_status():
-    text = ("Job Id: 77.server\n    Job_Name = rc-3-a1\n    job_state = C\n"
+    text = ("Job Id: 77.server\n    Job_Name = rc-3-a1\n    Job_Owner = render@login\n"
+            "    job_state = C\n"
             "    Variable_List = PBS_O_HOME=/home/u,PBS_O_LANG=C,\n"
             "\tPBS_O_WORKDIR=/scratch/u\n    exit_status = 271\n\n")
-    (job,) = PbsScheduler.parse_list(text)
+    (job,) = PBS.parse_list(text)
     assert (job.id, job.name, job.state, job.exit_code) == ("77.server", "rc-3-a1", ENDED, 271)
 
 
@@ -140,3 +145,15 @@ def test_gridftp_server_errors_are_permanent_and_quote_the_server():
         TransientError)
     assert isinstance(classify_gridftp_failure("Host key verification failed.\n", 1),
                       PermanentError)
+
+
+def test_qstat_f_lists_only_the_cluster_users_own_jobs():
+    """qstat -f shows every user's jobs (as the captured Torque listings of shared sites
+    do); a stranger's job named like one of ours is left alone."""
+    text = ("Job Id: 10.server\n    Job_Name = rc-3-a1\n    Job_Owner = render@login1\n"
+            "    job_state = R\n\n"
+            "Job Id: 11.server\n    Job_Name = rc-3-a1\n    Job_Owner = vsc30080@r6i0n1\n"
+            "    job_state = Q\n\n"
+            "Job Id: 12.server\n    Job_Name = rc-4-a1\n    Job_Owner = renderer@login1\n"
+            "    job_state = Q\n\n")
+    assert [(j.id, j.name) for j in PBS.parse_list(text)] == [("10.server", "rc-3-a1")]

@@ -45,10 +45,14 @@ class PbsScheduler:
     def list_command():
         return "qstat -f"
 
-    @staticmethod
-    def parse_list(output):
+    def parse_list(self, output):
+        """The cluster user's own jobs: ``qstat -f`` lists every user's, and a stranger's
+        job named like one of ours must be neither adopted nor cancelled."""
         jobs = []
         for block in _blocks(output):
+            owner = block["attributes"].get("Job_Owner", "").strip().split("@", 1)[0]
+            if owner != self.profile.user:
+                continue
             raw = block["attributes"].get("job_state", "")
             exit_status = (block["attributes"].get("exit_status")
                            or block["attributes"].get("Exit_status"))
