@@ -116,9 +116,11 @@ def cancel(principal, job_id):
     return job
 
 
-def worker_transition(job_id, to, batch_job_id, reason, config):
+def worker_transition(job_id, to, batch_job_id, reason, config, attempt=None):
     """A state change reported by the worker. Asking for the state the job is already in
-    is answered with the job unchanged, so a worker may safely retry."""
+    is answered with the job unchanged, so a worker may safely retry. A report that names
+    the submission ``attempt`` it is about is refused once the job has moved on to a newer
+    attempt: a late poll of batch job 1 must not send attempt 2 back to staging."""
     if to not in WORKER_TARGETS:
         raise bad_field("to", f"the worker may ask for {', '.join(WORKER_TARGETS)}")
     if to == "submitted" and not batch_job_id:
@@ -129,6 +131,11 @@ def worker_transition(job_id, to, batch_job_id, reason, config):
         job = Job.get_or_none(Job.id == job_id)
         if job is None:
             raise not_found()
+        if attempt is not None and attempt != job.submit_attempt:
+            raise conflict("stale_attempt", f"the report is about submission attempt "
+                                            f"{attempt}, the job is on attempt "
+                                            f"{job.submit_attempt}",
+                           {"attempt": attempt, "current_attempt": job.submit_attempt})
         if job.state == to and batch_job_id in (None, job.batch_job_id):
             return job
         check_transition(job, to)

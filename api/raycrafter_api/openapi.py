@@ -308,7 +308,11 @@ def _worker_paths():
                         body=_json({"type": "object", "required": ["to"], "properties": {
                             "to": {"enum": list(WORKER_TARGETS)},
                             "batch_job_id": {"type": "string"},
-                            "reason": {"type": "string"}}}), params=(JOB_ID,))},
+                            "reason": {"type": "string"},
+                            "attempt": {"type": "integer", "minimum": 1, "description":
+                                        "The submission attempt the report is about; "
+                                        "409 stale_attempt once the job is on a newer one"}}}),
+                        params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/frames/{number}/image": {
             "put": _op("Upload a rendered frame's image", True,
                        _ok("Stored", {"type": "object", "properties": {

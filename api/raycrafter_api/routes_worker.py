@@ -49,7 +49,11 @@ def install(app, config):
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise bad_field("reason", "must be a string")
-        job = jobs.worker_transition(job_id, to, batch_job_id, reason, config)
+        attempt = body.get("attempt")
+        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
+                                    or attempt < 1):
+            raise bad_field("attempt", "must be a submission attempt number (1 or more)")
+        job = jobs.worker_transition(job_id, to, batch_job_id, reason, config, attempt)
         return httpio.send_json(jobs.render_one(job, full=True))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")

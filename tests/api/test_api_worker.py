@@ -143,3 +143,22 @@ def test_a_png_that_is_not_a_png_is_refused(world):
                                   data=fake, headers={"Content-Type": "image/png",
                                                       "X-Checksum-Sha256": sha256(fake)}),
                  400, "not_png")
+
+
+def test_a_late_report_about_an_older_attempt_is_refused(world):
+    """The poll saw batch job 1 end, but the job was submitted again (attempt 2) before the
+    report arrived: the report must not send attempt 2 back to staging."""
+    job_id = world.job_x["id"]
+    world.transition(job_id, "running", attempt=1)
+    world.transition(job_id, "staging", reason="batch job 1001 ended", attempt=1)
+    world.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
+    world.transition(job_id, "submitted", batch_job_id="2002", attempt=2)
+    late = world.worker.post(f"/worker/jobs/{job_id}/transition",
+                             json={"to": "staging", "attempt": 1,
+                                   "reason": "batch job 1001 ended"})
+    body = assert_error(late, 409, "stale_attempt")
+    assert body["details"] == {"attempt": 1, "current_attempt": 2}
+    assert world.job(job_id)["state"] == "submitted"
+    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                   json={"to": "running", "attempt": "2"}), 400,
+                 "invalid_field", "attempt")

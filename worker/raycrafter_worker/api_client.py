@@ -37,8 +37,10 @@ class ApiClient:
     def record_submission(self, job_id):
         return self._json("POST", f"/worker/jobs/{int(job_id)}/submissions", {})
 
-    def transition(self, job_id, to, batch_job_id=None, reason=None):
+    def transition(self, job_id, to, batch_job_id=None, reason=None, attempt=None):
         body = {"to": to}
+        if attempt is not None:
+            body["attempt"] = int(attempt)
         if batch_job_id is not None:
             body["batch_job_id"] = str(batch_job_id)
         if reason is not None:

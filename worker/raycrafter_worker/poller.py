@@ -99,8 +99,10 @@ class Poller:
         return "ended"
 
     def _report(self, job, to, **fields):
+        """Report what the poll saw of the job's current attempt; the API refuses it
+        (stale_attempt) if the job was submitted again meanwhile."""
         try:
-            self.api.transition(job["id"], to, **fields)
+            self.api.transition(job["id"], to, attempt=job["submit_attempt"], **fields)
             log.info("job %s: %s (%s)", job["id"], to, fields.get("reason", ""))
         except ApiConflict as conflict:
             # The job moved on meanwhile (e.g. its last frame finished: collecting).
