@@ -203,6 +203,9 @@ def _user_paths():
             "options": {"type": "string", "contentMediaType": "application/json",
                         "description": "JSON object matching the Options schema"}}}}}
     return {
+        "/api/v1/jobs/upload-check": {
+            "get": _op("May the caller submit? (nginx asks before reading an upload)", True,
+                       {"description": "Yes"}, "401", "403", ok_status="204")},
         "/api/v1/jobs": {
             "post": _op("Create a job from a scene upload", True,
                         _ok("Created", _ref("Job")), "400", "401", "403", "413", "415",
