@@ -150,3 +150,18 @@ def test_stdin_carries_secrets_and_quoting_holds(make_cluster, test_scratch, log
     cluster.write_file(path, "token-value")
     assert login(f"cat {shlex.quote(path)}").stdout == "token-value"
     assert login(f"stat -c %a {shlex.quote(path)}").stdout.strip() == "600"
+
+
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+def test_cancelling_a_batch_job_that_just_ended_is_not_a_failure(make_cluster, fake_agent,
+                                                                 login, scheduler):
+    """qdel of a finished job exits 1 without a word; the job was ended all the same."""
+    cluster = make_cluster(scheduler=scheduler)
+    files = write_job(cluster, 9, "ended")
+    batch_id = cluster.submit(files.script, cluster.profile.batch_name("rc-9-a1"),
+                              files.stdout, files.stderr)
+    wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
+             timeout=60, message="the batch job's exit file")
+    wait_for(lambda: not [b for b in cluster.batch_jobs() if b.id == batch_id and b.active],
+             timeout=60, message="the batch job out of the queue")
+    cluster.cancel([batch_id])
