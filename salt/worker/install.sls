@@ -1,4 +1,5 @@
 {%- from "salt/worker/map.jinja" import worker with context %}
+{%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/common/python.jinja" import python_distribution with context %}
 
 include:
@@ -15,7 +16,7 @@ worker-user-present:
   user.present:
     - name: {{ worker.user }}
     - system: True
-    - home: /var/lib/raycrafter/worker
+    - home: {{ common.paths.data }}/worker
     - createhome: True
     - shell: /usr/sbin/nologin
 {{ python_distribution("worker", worker.venv) }}

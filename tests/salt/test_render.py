@@ -2,6 +2,7 @@
 
 Nothing is applied: `state.show_sls` and `state.show_highstate` only compile.
 """
+import json
 import subprocess
 import sys
 
@@ -96,3 +97,18 @@ def test_broker_names_from_pillar_reach_the_api_and_the_worker(role_minions):
         seen[sls] = (context.get("exchange"), context.get("queue"))
     assert seen == {"salt.api.config": ("site.jobs", None),
                     "salt.worker.config": ("site.jobs", "site.work")}
+
+
+def test_paths_are_set_once_in_common(role_minions):
+    """Overriding raycrafter:common:paths moves every path of every component: the
+    compiled highstate names no default path any more."""
+    defaults = yaml.safe_load((REPOSITORY / "salt" / "common" / "defaults.yaml").read_text())
+    moved = {name: f"/srv/site/{name}" for name in defaults["paths"]}
+    pillar = json.dumps({"raycrafter": {"common": {"paths": moved}}})
+    ret = role_minions["allinone"].salt_call_cli().run("--local", "state.show_highstate",
+                                                       f"pillar={pillar}")
+    assert ret.returncode == 0, ret.stderr
+    compiled = json.dumps(ret.data)
+    for name, default in defaults["paths"].items():
+        assert default + "/" not in compiled and f'"{default}"' not in compiled, name
+        assert moved[name] in compiled, name
