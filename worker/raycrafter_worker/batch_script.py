@@ -12,6 +12,8 @@ import dataclasses
 import shlex
 import string
 
+from raycrafter_contract.naming import frame_file_name
+
 _TEMPLATE = string.Template("""\
 #!/bin/bash
 # Raycrafter batch job: job $job_id, attempt $attempt (written by raycrafter-worker).
@@ -75,7 +77,7 @@ class JobFiles:
         return exit_file(self.job_dir, self.attempt)
 
     def frame(self, number):
-        return f"{self.frames_dir}/frame_{int(number):05d}.png"
+        return f"{self.frames_dir}/{frame_file_name(number)}"
 
 
 def exit_file(job_dir, attempt):
