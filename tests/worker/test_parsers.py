@@ -157,3 +157,12 @@ def test_qstat_f_lists_only_the_cluster_users_own_jobs():
             "Job Id: 12.server\n    Job_Name = rc-4-a1\n    Job_Owner = renderer@login1\n"
             "    job_state = Q\n\n")
     assert [(j.id, j.name) for j in PBS.parse_list(text)] == [("10.server", "rc-3-a1")]
+
+
+@pytest.mark.parametrize("scheduler", [PbsScheduler, SlurmScheduler])
+def test_every_scheduler_states_the_whole_interface(scheduler):
+    from raycrafter_worker.schedulers import Scheduler
+    for method in ("submit_command", "parse_submit", "list_command", "parse_list",
+                   "cancel_command"):
+        assert getattr(scheduler, method) is not getattr(Scheduler, method), method
+    assert issubclass(scheduler, Scheduler) and scheduler.name in ("pbs", "slurm")

@@ -2,57 +2,14 @@
 parses their output (the AiiDA way). Running the commands is the transport's business, so
 the parsers can be tested against captured real output without a cluster.
 """
-import dataclasses
-import re
+from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler, check, is_empty_listing
+from .pbs import PbsScheduler
+from .slurm import SlurmScheduler
 
-from ..errors import PermanentError, TransientError
-
-QUEUED, RUNNING, ENDED = "queued", "running", "ended"
-
-# Messages that mean "the scheduler is busy or briefly unreachable", not "your request is
-# wrong". Anything else from a submission is taken as a rejection of the request itself.
-_TRANSIENT_PATTERNS = re.compile(
-    r"socket timed out|unable to contact slurm controller|slurm_load_jobs error: "
-    r"(?:socket|unable|connection|communication)|connection refused|timed out|"
-    r"resource temporarily unavailable|try again|too busy|cannot connect to server|"
-    r"communication connection failure|end of file",
-    re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchJob:
-    """One job as the scheduler reports it; ``state`` is QUEUED, RUNNING or ENDED."""
-
-    id: str
-    name: str
-    state: str
-    raw_state: str
-    exit_code: int | None = None
-
-    @property
-    def active(self):
-        return self.state != ENDED
-
-
-def check(result, action):
-    """Raise the right error class for a failed scheduler command, quoting its output."""
-    if result.status == 0:
-        return result
-    text = " ".join((result.stderr.strip() + " " + result.stdout.strip()).split())
-    message = f"{action} failed (exit {result.status}): {text or 'no output'}"
-    if _TRANSIENT_PATTERNS.search(text):
-        raise TransientError(message)
-    raise PermanentError(message)
-
-
-def is_empty_listing(scheduler, result):
-    """True when a listing failed only because the user has no batch job at all."""
-    return (scheduler.EMPTY_LISTING_STATUS is not None
-            and result.status == scheduler.EMPTY_LISTING_STATUS
-            and not result.stdout.strip() and not result.stderr.strip())
+__all__ = ["ENDED", "QUEUED", "RUNNING", "BatchJob", "Scheduler", "check", "is_empty_listing",
+           "for_profile"]
+_BY_NAME = {scheduler.name: scheduler for scheduler in (PbsScheduler, SlurmScheduler)}
 
 
 def for_profile(profile):
-    from .pbs import PbsScheduler
-    from .slurm import SlurmScheduler
-    return {"pbs": PbsScheduler, "slurm": SlurmScheduler}[profile.scheduler](profile)
+    return _BY_NAME[profile.scheduler](profile)

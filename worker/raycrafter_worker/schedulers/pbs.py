@@ -6,7 +6,7 @@ goes on the command line and the script is a file; they print only the numeric i
 import re
 import shlex
 
-from . import ENDED, QUEUED, RUNNING, BatchJob
+from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler
 
 _STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "R": RUNNING,
            "E": RUNNING, "S": RUNNING, "B": RUNNING, "C": ENDED, "F": ENDED, "X": ENDED}
@@ -14,14 +14,13 @@ _HEADER = re.compile(r"^Job Id:\s*(\S+)")
 _ATTRIBUTE = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_.]*) = ?(.*)$")
 
 
-class PbsScheduler:
+class PbsScheduler(Scheduler):
+    """Torque keeps no accounting ordinary users can query: ended jobs are known by their
+    exit files (the base class's accounting_command is None)."""
     name = "pbs"
     # Slurm's qstat wrapper exits 153 (Torque's "unknown job") without a word when the
     # user has no job at all: for a listing that is an empty queue, not a failure.
     EMPTY_LISTING_STATUS = 153
-
-    def __init__(self, profile):
-        self.profile = profile
 
     def submit_command(self, script, job_name, stdout, stderr):
         p = self.profile
@@ -62,15 +61,6 @@ class PbsScheduler:
                 int(exit_status) if exit_status and exit_status.lstrip("-").isdigit()
                 else None))
         return jobs
-
-    @staticmethod
-    def accounting_command(job_ids):
-        """Torque keeps no queryable accounting for ordinary users: rely on exit files."""
-        return None
-
-    @staticmethod
-    def parse_accounting(output):
-        return []
 
     @staticmethod
     def cancel_command(job_ids):

@@ -1,7 +1,7 @@
 """Slurm: sbatch --parsable, squeue for every job of the user in one call, sacct, scancel."""
 import shlex
 
-from . import ENDED, QUEUED, RUNNING, BatchJob
+from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler
 
 # squeue --states=all also lists jobs that ended within MinJobAge; all others are queued.
 _RUNNING = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "SUSPENDED", "STOPPED",
@@ -20,12 +20,9 @@ def _state_of(raw):
     return QUEUED
 
 
-class SlurmScheduler:
+class SlurmScheduler(Scheduler):
     name = "slurm"
     EMPTY_LISTING_STATUS = None
-
-    def __init__(self, profile):
-        self.profile = profile
 
     def submit_command(self, script, job_name, stdout, stderr):
         p = self.profile
