@@ -247,3 +247,21 @@ def test_a_broker_password_beginning_with_a_dash_works(first_highstate, secrets)
     assert restored.returncode == 0, restored.stdout[-3000:]
     connection, _ = broker_channel("raycrafter-worker", secrets["rabbitmq_worker_password"])
     connection.close()
+
+
+def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
+    """salt.cli.clean removes the CLI (command, virtualenv, root's settings); applying
+    salt.cli again brings it back working."""
+    def apply(sls):
+        done = subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
+                               "--retcode-passthrough", "-l", "quiet", "state.sls", sls],
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    apply("salt.cli.clean")
+    assert not pathlib.Path("/usr/local/bin/raycrafter").exists()
+    assert not pathlib.Path("/opt/raycrafter/cli").exists()
+    assert not pathlib.Path("/root/.config/raycrafter/client.toml").exists()
+    apply("salt.cli")
+    version = subprocess.run(["/usr/local/bin/raycrafter", "--version"], capture_output=True,
+                             text=True, check=True).stdout
+    assert version.startswith("raycrafter ")

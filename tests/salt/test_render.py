@@ -112,3 +112,11 @@ def test_paths_are_set_once_in_common(role_minions):
     for name, default in defaults["paths"].items():
         assert default + "/" not in compiled and f'"{default}"' not in compiled, name
         assert moved[name] in compiled, name
+
+
+def test_every_component_has_a_clean_state():
+    shared = {"common", "supervisor"}
+    components = {path.parent.name for path in (REPOSITORY / "salt").glob("*/init.sls")}
+    missing = sorted(name for name in components - shared
+                     if not (REPOSITORY / "salt" / name / "clean.sls").exists())
+    assert not missing, f"no clean.sls in {missing}"

@@ -1,0 +1,8 @@
+{#- The stand-in cluster's daemons stopped on this host; the scratch directory with the
+    jobs' frames and the cluster account are kept. #}
+{%- for service in ("slurmd", "slurmctld", "globus-gridftp-sshftp", "munge") %}
+
+cluster-{{ service }}-service-dead:
+  service.dead:
+    - name: {{ service }}
+{%- endfor %}

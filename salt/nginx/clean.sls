@@ -1,0 +1,11 @@
+{#- The appliance's site removed from nginx, which keeps running for anything else. #}
+
+nginx-raycrafter-site-file-absent:
+  file.absent:
+    - name: /etc/nginx/sites-enabled/raycrafter.conf
+
+nginx-clean-reload-cmd-run:
+  cmd.run:
+    - name: service nginx reload
+    - onchanges:
+      - file: nginx-raycrafter-site-file-absent

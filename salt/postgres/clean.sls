@@ -1,0 +1,6 @@
+{#- postgres stopped on this host. Its data (the appliance's database or queues) is kept,
+    so a later highstate brings the appliance back as it was. #}
+
+postgres-service-dead:
+  service.dead:
+    - name: postgresql
