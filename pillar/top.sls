@@ -1,8 +1,14 @@
 # Pillar top file. The repository ships no values: defaults live in each state folder's
-# defaults.yaml; a site's own settings go in site.sls and the generated secrets in
-# secrets.sls, both kept outside git in /etc/raycrafter/pillar (mode 0600).
+# defaults.yaml; a site's own settings go in site.sls, and the generated secrets in
+# secrets/ROLE.sls (pillar/generate_secrets.py), all kept outside git in
+# /etc/raycrafter/pillar (mode 0600). A host gets the secrets of its roles only.
 base:
   '*':
     - ignore_missing: True
     - site
-    - secrets
+{%- for role in ("db", "broker", "web", "worker", "logging", "cluster") %}
+  'G@roles:{{ role }} or G@roles:allinone':
+    - match: compound
+    - ignore_missing: True
+    - secrets.{{ role }}
+{%- endfor %}

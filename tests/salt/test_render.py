@@ -120,3 +120,25 @@ def test_every_component_has_a_clean_state():
     missing = sorted(name for name in components - shared
                      if not (REPOSITORY / "salt" / name / "clean.sls").exists())
     assert not missing, f"no clean.sls in {missing}"
+
+
+def test_each_role_holds_only_its_own_secrets(role_minions):
+    """A host's pillar carries the secrets of its roles only: no cluster key outside worker
+    and cluster hosts, no database password on worker, cluster or logging hosts, no admin
+    token outside web hosts."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "generate_secrets", REPOSITORY / "pillar" / "generate_secrets.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    held = {}
+    for role in ROLES:
+        ret = role_minions[role].salt_call_cli().run("--local", "pillar.get", "raycrafter_secrets")
+        assert ret.returncode == 0, ret.stderr
+        held[role] = set(ret.data)
+    for role, keys in generator.ROLE_SECRETS.items():
+        assert held[role] == set(keys), role
+    assert held["allinone"] == set().union(*generator.ROLE_SECRETS.values())
+    assert "cluster_ssh_private_key" not in held["web"] | held["cluster"] | held["db"]
+    assert "postgres_password" not in held["worker"] | held["cluster"] | held["logging"]
+    assert {role for role in held if "api_admin_token" in held[role]} == {"web", "allinone"}
