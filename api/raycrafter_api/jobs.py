@@ -140,6 +140,8 @@ def worker_transition(job_id, to, batch_job_id, reason, config, attempt=None):
             return job
         check_transition(job, to)
         changes = {"batch_job_id": batch_job_id} if batch_job_id else {}
+        if to == "submitted":
+            changes["submitted_attempt"] = job.submit_attempt
         if to == "submitted" and job.submit_attempt < 1:
             raise conflict("no_submission", "record a submission before marking it submitted")
         if to == "done":
@@ -179,7 +181,14 @@ def _release_leases(job, reason):
 
 
 def record_submission(job_id, issue_agent_token, config):
-    """Record a submission attempt before the scheduler is called; returns its details."""
+    """Record a submission attempt before the scheduler is called; returns its details.
+
+    An attempt stays open until the worker reports it submitted. While it is open, every
+    call answers with that same attempt (and a further agent token for it) instead of a new
+    one: a worker that failed before anything reached the scheduler, restarted, or a second
+    worker holding a duplicate command resumes it, no attempt is spent on a failure that
+    submitted nothing, and the login node's per-attempt marker (worker/cluster.py) lets
+    only one of them hand it to the scheduler."""
     with write_transaction():
         job = Job.get_or_none(Job.id == job_id)
         if job is None:
@@ -188,14 +197,19 @@ def record_submission(job_id, issue_agent_token, config):
             raise conflict("illegal_transition",
                            f"submissions are recorded in state staging, not {job.state}",
                            {"from": job.state, "to": "submitted"})
-        if job.submit_attempt >= config.max_submissions:
-            raise conflict("max_submissions", f"the job was already submitted "
-                                              f"{job.submit_attempt} times")
-        attempt = job.submit_attempt + 1
-        Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
-            Job.id == job.id).execute()
+        resumed = job.submit_attempt > job.submitted_attempt
+        if resumed:
+            attempt = job.submit_attempt
+        else:
+            if job.submit_attempt >= config.max_submissions:
+                raise conflict("max_submissions", f"the job was already submitted "
+                                                  f"{job.submit_attempt} times")
+            attempt = job.submit_attempt + 1
+            Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
+                Job.id == job.id).execute()
         token = issue_agent_token(job)
-    return {"attempt": attempt, "batch_name": batch_name(job.id, attempt), "agent_token": token}
+    return {"attempt": attempt, "batch_name": batch_name(job.id, attempt), "agent_token": token,
+            "resumed": resumed}
 
 
 def batch_name(job_id, attempt):

@@ -134,7 +134,15 @@ def _animation():
                          "anim_final_frame = frame_last")
 
 
-MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation)
+def _submitted_attempt():
+    """Which attempt was last reported submitted, so an open attempt is resumed, not
+    replaced. Jobs from before it count every recorded attempt as submitted."""
+    database.execute_sql("ALTER TABLE job ADD COLUMN submitted_attempt INTEGER NOT NULL "
+                         "DEFAULT 0")
+    database.execute_sql("UPDATE job SET submitted_attempt = submit_attempt")
+
+
+MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt)
 LATEST = len(MIGRATIONS)
 
 

@@ -57,6 +57,8 @@ class Job(BaseModel):
     height = peewee.IntegerField()
     cluster = peewee.CharField(max_length=64)
     submit_attempt = peewee.IntegerField(default=0)
+    # The last attempt reported submitted; an attempt above it is still open (resumed).
+    submitted_attempt = peewee.IntegerField(default=0)
     batch_job_id = peewee.CharField(max_length=128, null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()

@@ -302,7 +302,9 @@ def _worker_paths():
             "post": _op("Record a submission attempt before calling the scheduler", True,
                         _ok("The attempt", {"type": "object", "properties": {
                             "attempt": {"type": "integer"}, "batch_name": {"type": "string"},
-                            "agent_token": {"type": "string"}}}),
+                            "agent_token": {"type": "string"},
+                            "resumed": {"type": "boolean", "description": "The open attempt "
+                                        "(recorded, never reported submitted) again"}}}),
                         "401", "403", "404", "409", "415", tag="worker", ok_status="201",
                         body=_json({"type": "object"}), params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/transition": {

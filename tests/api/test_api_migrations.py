@@ -52,7 +52,7 @@ def test_upgrade_keeps_existing_data(empty_database):
         f"VALUES ({', '.join([mark] * 6)})", ("c-1", 1, "submit", "default", now, None))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
-    assert migrations.migrate_to() == [2, 3]
+    assert migrations.migrate_to() == [2, 3, 4]
     command = Command.get_by_id("c-1")
     assert command.job.name == "old job" and command.publish_attempts == 0
     assert command.last_error is None

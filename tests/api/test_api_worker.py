@@ -44,13 +44,22 @@ def test_submission_is_recorded_before_submitting_with_a_fresh_agent_token(world
                  "no_submission")
     first = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
     assert first["attempt"] == 1 and first["batch_name"] == f"rc-{job_id}-a1"
+    assert first["resumed"] is False
+    # Not reported submitted yet: the same attempt again (a restarted or second worker),
+    # with a token of its own; no attempt is spent.
+    again = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
+    assert (again["attempt"], again["resumed"]) == (1, True)
+    assert again["agent_token"] != first["agent_token"]
+    world.transition(job_id, "submitted", batch_job_id="77")
+    world.transition(job_id, "staging", reason="batch job 77 ended", attempt=1)
     second = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
-    assert second["attempt"] == 2 and second["agent_token"] != first["agent_token"]
-    assert_error(world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}), 409,
-                 "max_submissions")
+    assert (second["attempt"], second["resumed"]) == (2, False)
+    world.transition(job_id, "submitted", batch_job_id="78")
+    world.transition(job_id, "staging", reason="batch job 78 ended", attempt=2)
+    assert world.job(job_id)["state"] == "failed"  # max_submissions = 2 in these tests
     with db.connection():
         stored = [t.token_hash for t in Token.select().where(Token.job == job_id)]
-    assert len(stored) == 2 and first["agent_token"] not in stored
+    assert len(stored) == 3 and first["agent_token"] not in stored
 
 
 def test_transitions_follow_the_state_machine(world):

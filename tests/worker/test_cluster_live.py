@@ -32,7 +32,8 @@ def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
     cluster = make_cluster(scheduler=scheduler)
     files = write_job(cluster, 7, "teapot")
     name = cluster.profile.batch_name("rc-7-a1")
-    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr)
+    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr,
+                              files.submission_marker)
     assert batch_id.isdigit()
     wait_for(lambda: login(f"cat {files.exit_file}", check=False).stdout.strip() == "0",
              timeout=60, message="the batch job's exit file")
@@ -53,7 +54,7 @@ def test_a_name_full_of_shell_metacharacters_reaches_the_job_verbatim(
     cluster = make_cluster()
     files = write_job(cluster, 8, EVIL)
     cluster.submit(files.script, cluster.profile.batch_name("rc-8-a1"), files.stdout,
-                   files.stderr)
+                   files.stderr, files.submission_marker)
     wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
              timeout=60, message="the batch job's exit file")
     assert login(f"cat {files.logs_dir}/agent-job-name").stdout == EVIL
@@ -70,7 +71,7 @@ def test_poll_sees_queued_then_running_then_ended_in_one_listing(
                       f"--wrap 'sleep 60'").stdout.strip() for _ in range(2)]
     files = write_job(cluster, 9, "queued")
     name = cluster.profile.batch_name("rc-9-a1")
-    cluster.submit(files.script, name, files.stdout, files.stderr)
+    cluster.submit(files.script, name, files.stdout, files.stderr, files.submission_marker)
     wait_for(lambda: all(batch_state(cluster, f"{batch_prefix}block") and
                          j.state == RUNNING for j in cluster.batch_jobs()
                          if j.id in blockers), timeout=30, message="blockers running")
@@ -88,7 +89,8 @@ def test_cancel_removes_the_batch_job(make_cluster, fake_agent):
     fake_agent(120)
     files = write_job(cluster, 10, "cancel me")
     name = cluster.profile.batch_name("rc-10-a1")
-    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr)
+    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr,
+                              files.submission_marker)
     wait_for(lambda: batch_state(cluster, name).active, timeout=30, message="job listed")
     cluster.cancel([batch_id])
     wait_for(lambda: not batch_state(cluster, name).active, timeout=30,
@@ -103,7 +105,7 @@ def test_an_invalid_partition_fails_at_once_with_the_schedulers_reason(make_clus
     started = time.monotonic()
     with pytest.raises(PermanentError, match="Invalid partition"):
         cluster.submit(files.script, cluster.profile.batch_name("rc-11-a1"), files.stdout,
-                       files.stderr)
+                       files.stderr, files.submission_marker)
     assert time.monotonic() - started < 10
 
 
@@ -159,9 +161,37 @@ def test_cancelling_a_batch_job_that_just_ended_is_not_a_failure(make_cluster, f
     cluster = make_cluster(scheduler=scheduler)
     files = write_job(cluster, 9, "ended")
     batch_id = cluster.submit(files.script, cluster.profile.batch_name("rc-9-a1"),
-                              files.stdout, files.stderr)
+                              files.stdout, files.stderr, files.submission_marker)
     wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
              timeout=60, message="the batch job's exit file")
     wait_for(lambda: not [b for b in cluster.batch_jobs() if b.id == batch_id and b.active],
              timeout=60, message="the batch job out of the queue")
     cluster.cancel([batch_id])
+
+
+def test_an_attempt_reaches_the_scheduler_once_whoever_submits_it(make_cluster, fake_agent,
+                                                                 login):
+    """Four submitters of one attempt at the same moment (workers with duplicate commands):
+    the marker lets exactly one hand it to Slurm, the others learn it is taken."""
+    import threading
+    from raycrafter_worker.errors import SubmittingElsewhere
+    cluster = make_cluster()
+    files = write_job(cluster, 12, "once")
+    name = cluster.profile.batch_name("rc-12-a1")
+    outcomes = []
+
+    def submit():
+        try:
+            outcomes.append(cluster.submit(files.script, name, files.stdout, files.stderr,
+                                           files.submission_marker))
+        except SubmittingElsewhere:
+            outcomes.append("elsewhere")
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [o for o in outcomes if o != "elsewhere"]
+    assert len(ids) == 1 and outcomes.count("elsewhere") == 3
+    assert [j.id for j in cluster.batch_jobs() if j.name == name] == ids
+    assert cluster.submission_outcome(files.submission_marker, name) == ("done", ids[0])

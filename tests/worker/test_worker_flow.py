@@ -277,3 +277,18 @@ def _ready_messages(broker):
                                                   passive=True).method.message_count
     finally:
         connection.close()
+
+
+def test_an_attempt_whose_marker_holds_an_answer_is_not_submitted_again(
+        api, broker, start_worker, login, fake_agent, batch_prefix, test_scratch):
+    """Another worker (or a try whose SSH answer was lost) already handed attempt 1 to the
+    scheduler and its marker holds the batch id: the worker adopts it, submits nothing."""
+    job = create_job(api)
+    marker = f"{test_scratch}/raycrafter/{job['id']}/logs/batch-1.submitted"
+    login(f"mkdir -p {marker} && echo 0 > {marker}/status && echo 424242 > {marker}/output")
+    start_worker()
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: worker_view(api, job["id"]).get("batch_job_id") == "424242", timeout=60,
+             message="the recorded batch id adopted")
+    assert worker_view(api, job["id"])["submit_attempt"] == 1
+    assert batch_jobs(login, batch_prefix) == []

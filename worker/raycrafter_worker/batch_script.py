@@ -76,6 +76,12 @@ class JobFiles:
     def exit_file(self):
         return exit_file(self.job_dir, self.attempt)
 
+    @property
+    def submission_marker(self):
+        """Created by the one command that hands this attempt to the scheduler (cluster.py),
+        with the scheduler's answer inside once it has one."""
+        return f"{self.logs_dir}/batch-{self.attempt}.submitted"
+
     def frame(self, number):
         return f"{self.frames_dir}/{frame_file_name(number)}"
 

@@ -12,8 +12,8 @@ import shlex
 
 from . import schedulers, staging
 from .batch_script import exit_file
-from .errors import PermanentError, TransientError
-from .transport import SshTransport
+from .errors import PermanentError, SubmittingElsewhere, TransientError
+from .transport import Result, SshTransport
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ _PERMISSION = re.compile(r"permission denied|read-only file system|disk quota ex
 _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
                     'h=$(sha256sum < "$p") && printf "%s %s\\n" "$s" "${h%% *}" || '
                     'echo unreadable; else echo missing; fi; done')
+# The exit status of a submission command that found its attempt's marker already made.
+_MARKER_EXISTS = 75
 # The remote shell gets the whole command as one argument, and Linux refuses a single
 # argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
 MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
@@ -88,15 +90,53 @@ class Cluster:
                 int(line) if line.lstrip("-").isdigit() else -1)
         return codes
 
-    def submit(self, script, name, stdout, stderr):
-        """Hand a script to the scheduler once (never retried here: see handlers.submit)."""
-        result = schedulers.check(
-            self.run(self.scheduler.submit_command(script, name, stdout, stderr)),
-            f"submitting {name} to {self.name}")
+    def submit(self, script, name, stdout, stderr, marker):
+        """Hand a script to the scheduler at most once per ``marker``: the same shell command
+        creates the marker directory and, only if it created it, submits and leaves the
+        scheduler's answer inside. Raises SubmittingElsewhere if the marker existed."""
+        quoted = shlex.quote(marker)
+        command = (f"mkdir -- {quoted} 2>/dev/null || exit {_MARKER_EXISTS}; "
+                   f"{self.scheduler.submit_command(script, name, stdout, stderr)} "
+                   f"> {quoted}/output 2>&1; s=$?; echo $s > {quoted}/status.tmp && "
+                   f"mv {quoted}/status.tmp {quoted}/status; cat {quoted}/output; exit $s")
+        result = self.run(command)
+        if result.status == _MARKER_EXISTS and not result.stdout.strip():
+            raise SubmittingElsewhere(f"{name} is being or was handed to the scheduler by "
+                                      f"another command ({marker})")
+        return self._submitted_id(result, name)
+
+    def _submitted_id(self, result, name):
+        result = schedulers.check(result, f"submitting {name} to {self.name}")
         try:
             return self.scheduler.parse_submit(result.stdout)
         except ValueError as error:
             raise TransientError(str(error))
+
+    def submission_outcome(self, marker, name):
+        """What became of the submission behind ``marker``: ("absent", None) when nothing
+        was started, ("pending", age in seconds) while no answer is recorded, ("done",
+        batch id), or ("refused", the error the recorded answer is). Raises
+        TransientError only when the login node does not answer."""
+        quoted = shlex.quote(marker)
+        result = self.run_checked(
+            f"if [ -f {quoted}/status ]; then echo done; cat {quoted}/status; "
+            f"cat {quoted}/output; elif [ -d {quoted} ]; then echo pending; "
+            f"echo $(( $(date +%s) - $(stat -c %Y {quoted}) )); else echo absent; fi",
+            f"reading the submission marker of {name}")
+        lines = result.stdout.splitlines()
+        if not lines or lines[0] == "absent":
+            return "absent", None
+        if lines[0] == "pending":
+            return "pending", int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else 0
+        status = int(lines[1]) if len(lines) > 1 and lines[1].lstrip("-").isdigit() else 1
+        try:
+            return "done", self._submitted_id(Result(status, "\n".join(lines[2:]), ""), name)
+        except (PermanentError, TransientError) as refusal:
+            return "refused", refusal
+
+    def forget_submission(self, marker):
+        """Remove a marker whose submission reached no scheduler, so it can be tried again."""
+        self.run_checked(f"rm -rf -- {shlex.quote(marker)}", "removing a submission marker")
 
     def cancel(self, job_ids):
         """Remove these batch jobs. One that ended meanwhile is as good as cancelled: qdel

@@ -39,3 +39,8 @@ class ApiConflict(PermanentError):
 
 class ShuttingDown(WorkerError):
     """Raised inside a handler when SIGTERM asked the worker to stop between steps."""
+
+
+class SubmittingElsewhere(TransientError):
+    """This attempt's submission marker exists: another command (another worker, or an
+    earlier try whose answer was lost) hands or handed it to the scheduler."""

@@ -28,6 +28,9 @@ from .staging import remote_trust_dir
 log = logging.getLogger(__name__)
 
 COLLECT_CHUNK = 50  # frames held on the worker's disk at once
+# No scheduler takes this long to answer a submission: a marker without an answer for
+# longer was left by a submitter that died before the scheduler saw the script.
+STALE_SUBMISSION_SECONDS = 600
 
 
 class Handlers:
@@ -94,28 +97,64 @@ class Handlers:
         return f"job {job_id}: submitted as batch job {batch_id} ({name})"
 
     def _submit_once(self, cluster, name, files):
-        """Submit, and after an unclear failure look the name up before trying again."""
+        """Hand this attempt to the scheduler exactly once, whoever else tries.
+
+        The submission command creates the attempt's marker on the login node and submits
+        only if it created it (cluster.submit). After an unclear failure, or when the marker
+        was there already, the marker says what happened: nothing started (submit), an
+        answer recorded (its batch id, or its refusal), or a submission under way; while one
+        is under way, the queue is searched for the attempt's name. A marker left without an
+        answer for STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that
+        name in the queue, is removed and the attempt submitted again."""
         backoff = Backoff()
         deadline = time.monotonic() + self.retry_limit_seconds
+        marker = files.submission_marker
+        last = None
         while True:
+            if last is not None:  # trying again: not sooner than the backoff allows
+                self._wait_to_retry(backoff, deadline, last, name)
             try:
-                return cluster.submit(files.script, name, files.stdout, files.stderr)
-            except TransientError as error:
-                log.warning("submitting %s: %s; looking it up before trying again", name, error)
+                return cluster.submit(files.script, name, files.stdout, files.stderr, marker)
+            except TransientError as error:  # SubmittingElsewhere included
+                log.warning("submitting %s: %s; asking its marker", name, error)
                 last = error
             while True:
-                if time.monotonic() > deadline:
-                    raise last
-                if sleep_unless_stopped(backoff.next_delay(), self.stop_event):
-                    raise ShuttingDown(f"stopped while submitting {name}")
                 try:
-                    match = [b for b in cluster.batch_jobs() if b.name == name]
+                    state, value = cluster.submission_outcome(marker, name)
+                    queued = (self._in_queue(cluster, name)
+                              if state in ("pending", "refused") else None)
+                except TransientError as error:  # the login node did not answer
+                    state, value, queued, last = "unknown", None, None, error
+                if state == "done":
+                    return value
+                if queued:
+                    log.info("%s was accepted after all: batch job %s", name, queued)
+                    return queued
+                if state == "absent":
                     break
-                except TransientError as error:
-                    last = error
-            if match:
-                log.info("%s was accepted before the failure: batch job %s", name, match[0].id)
-                return match[0].id
+                if state == "refused":
+                    if isinstance(value, PermanentError):
+                        raise value
+                    cluster.forget_submission(marker)
+                    last = value
+                    break
+                if state == "pending" and value > STALE_SUBMISSION_SECONDS:
+                    log.warning("%s: its submitter left no answer for %d s and the queue has "
+                                "no such job; submitting it again", name, value)
+                    cluster.forget_submission(marker)
+                    break
+                self._wait_to_retry(backoff, deadline, last, name)
+
+    def _wait_to_retry(self, backoff, deadline, last, name):
+        if time.monotonic() > deadline:
+            raise last
+        if sleep_unless_stopped(backoff.next_delay(), self.stop_event):
+            raise ShuttingDown(f"stopped while submitting {name}")
+
+    @staticmethod
+    def _in_queue(cluster, name):
+        found = [b.id for b in cluster.batch_jobs() if b.name == name]
+        return found[0] if found else None
 
     def _stage_in(self, cluster, job, files):
         """Unpack the scene here, never on the login node, with the rule the API checked it
