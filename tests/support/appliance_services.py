@@ -55,21 +55,30 @@ def _gone(pid):
         return True
 
 
-def supervised_pid(program):
-    """The pid of a RUNNING supervisor program, or None."""
-    status = _run("supervisorctl", "status", program).stdout.split()
-    if len(status) >= 4 and status[1] == "RUNNING" and status[2] == "pid":
-        return int(status[3].rstrip(","))
-    return None
+def supervised_pids(program):
+    """{process name: pid} of the RUNNING processes of a supervisor program or group
+    (``raycrafter-worker:*`` names every process of the group)."""
+    pids = {}
+    for line in _run("supervisorctl", "status", program).stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[1] == "RUNNING" and fields[2] == "pid":
+            pids[fields[0]] = int(fields[3].rstrip(","))
+    return pids
 
 
 def kill_supervised(program, timeout=60):
-    """SIGKILL a supervisor program; return once supervisor runs a new process for it."""
-    old = supervised_pid(program)
+    """SIGKILL every process of a supervisor program; return once supervisor runs a new
+    process in the place of each."""
+    old = supervised_pids(program)
     assert old, f"{program} is not running under supervisor"
-    os.kill(old, signal.SIGKILL)
-    return wait_for(lambda: (supervised_pid(program) or old) != old and supervised_pid(program),
-                    timeout=timeout, interval=0.5, message=f"supervisor to restart {program}")
+    for pid in old.values():
+        os.kill(pid, signal.SIGKILL)
+
+    def all_replaced():
+        now = supervised_pids(program)
+        return set(now) == set(old) and not set(now.values()) & set(old.values()) and now
+    return wait_for(all_replaced, timeout=timeout, interval=0.5,
+                    message=f"supervisor to restart {program}")
 
 
 def _kill_and_wait(pids, what):

@@ -157,9 +157,13 @@ class HoldingProxy:
 
 
 class ThrowawaySshd:
-    """The cluster's sshd settings on a port of our own, to stop and start at will."""
+    """The cluster's sshd settings on a port of our own, to stop and start at will.
 
-    def __init__(self, directory, port):
+    ``force_command`` (a program the cluster user may run) is run for every session in
+    place of the command asked for, which it finds in $SSH_ORIGINAL_COMMAND: a login node
+    whose commands behave differently, e.g. a slow scheduler."""
+
+    def __init__(self, directory, port, force_command=None):
         self.port = port
         self.config = os.path.join(directory, "sshd_config")
         with open(self.config, "w") as f:
@@ -170,6 +174,8 @@ class ThrowawaySshd:
                     "AuthorizedKeysFile /etc/ssh/authorized_keys/%u\n"
                     f"PidFile {directory}/sshd.pid\nUsePAM yes\n"
                     "Subsystem sftp /usr/lib/openssh/sftp-server\n")
+            if force_command:
+                f.write(f"ForceCommand {force_command}\n")
         self.process = None
 
     def start(self):

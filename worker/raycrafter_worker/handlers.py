@@ -74,6 +74,7 @@ class Handlers:
             log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
             cluster.cancel(stale)
         self._checkpoint()
+        log.info("job %s: staging its scene in on %s", job_id, cluster.name)
         job_dir = cluster.profile.job_dir(job_id)
         staged = JobFiles(job_dir, 0)
         cluster.make_dirs([job_dir, staged.input_dir, staged.frames_dir, staged.logs_dir,
@@ -81,6 +82,8 @@ class Handlers:
         self._stage_in(cluster, job, staged)
         self._checkpoint()
         submission = self.api.record_submission(job_id)
+        log.info("job %s: attempt %s %s", job_id, submission["attempt"],
+                 "resumed" if submission.get("resumed") else "recorded")
         files = JobFiles(job_dir, submission["attempt"])
         cluster.write_file(files.token_file, submission["agent_token"])
         cluster.write_file(files.script, batch_script.render(
@@ -114,6 +117,7 @@ class Handlers:
             if last is not None:  # trying again: not sooner than the backoff allows
                 self._wait_to_retry(backoff, deadline, last, name)
             try:
+                log.info("handing %s to the scheduler", name)
                 return cluster.submit(files.script, name, files.stdout, files.stderr, marker)
             except TransientError as error:  # SubmittingElsewhere included
                 log.warning("submitting %s: %s; asking its marker", name, error)
@@ -200,6 +204,7 @@ class Handlers:
         files = JobFiles(cluster.profile.job_dir(job_id), job["submit_attempt"])
         frames = job["frames"]
         numbers = list(range(frames["first"], frames["last"] + 1, frames["step"]))
+        log.info("job %s: collecting %d frame(s) from %s", job_id, len(numbers), cluster.name)
         for start in range(0, len(numbers), COLLECT_CHUNK):
             self._checkpoint()
             self._collect_chunk(cluster, job_id, files, numbers[start:start + COLLECT_CHUNK])
