@@ -35,6 +35,10 @@ class Config:
         default_factory=lambda: {"pending": 300, "staging": 900, "collecting": 900})
     reconcile_interval_seconds: float = 30.0
     relay_poll_seconds: float = 1.0
+    # A claim leases a run of consecutive frames sized from the job's render times so far
+    # to take about this long (one POV-Ray process renders the run), at most this many.
+    chunk_target_seconds: float = 20.0
+    max_chunk_frames: int = 50
 
     @property
     def scene_limits(self):
@@ -43,8 +47,9 @@ class Config:
 
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
-             "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions")
-_FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds")
+             "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions",
+             "max_chunk_frames")
+_FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "exchange", "default_cluster")
 
 

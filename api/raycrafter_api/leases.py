@@ -1,7 +1,14 @@
 """Frame leases for node agents: claim, heartbeat, complete, fail, release, expiry.
 
-Locking (PostgreSQL): a claim picks its frame with ``FOR UPDATE SKIP LOCKED`` and never
-waits for another frame; calls on one frame lock that frame first; the job row is always
+A claim leases a chunk: a run of consecutive frames under one lease id, rendered by one
+renderer process. Each frame of it is completed, failed or released on its own; a
+heartbeat through any frame of the chunk extends every frame still leased; when the lease
+expires, only the frames not yet done go back.
+
+Locking (PostgreSQL): a claim picks its frames with ``FOR UPDATE SKIP LOCKED`` and never
+waits for another frame; calls on one frame lock that frame first (an agent heartbeats
+through its chunk's first frame, then the update takes the others, in the order of their
+numbers as every update of many frames does); the job row is always
 the last lock taken (by a state change or by ``complete`` counting what is left), and its
 holder waits for nothing after it, so the locks cannot form a cycle. On SQLite every call
 runs in a ``BEGIN IMMEDIATE`` transaction, which serialises writers.
@@ -10,7 +17,9 @@ import datetime
 import json
 import uuid
 
-from raycrafter_contract.naming import MAX_HOLDER_CHARS
+import peewee
+
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
 
 from . import jobs, timeutil
 from .db import locked, write_transaction
@@ -77,12 +86,17 @@ def _lease(now, config):
     return now + datetime.timedelta(seconds=config.lease_seconds)
 
 
-def claim(job_id, holder, config):
-    """Lease the next pending frame of the job to ``holder``; see docs/protocol.md."""
+def claim(job_id, holder, config, max_frames=1):
+    """Lease the next pending frames of the job to ``holder`` under one lease: a run of
+    consecutive frames (a chunk) as long as ``chunk_size`` allows, at most ``max_frames``
+    (what the agent can render in one go); see docs/protocol.md."""
     if (not isinstance(holder, str) or not holder.strip() or len(holder) > MAX_HOLDER_CHARS
             or not holder.isprintable()):
         raise bad_field("holder", f"must be the node's name (1 to {MAX_HOLDER_CHARS} "
                                   f"printable characters)")
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) \
+            or not 1 <= max_frames <= MAX_CLAIM_FRAMES:
+        raise bad_field("max_frames", f"must be an integer from 1 to {MAX_CLAIM_FRAMES}")
     now = timeutil.now()
     with write_transaction():
         job = Job.get_by_id(job_id)
@@ -95,23 +109,56 @@ def claim(job_id, holder, config):
             return {"status": "cancelled"}
         if job.state in ("collecting", "done"):
             return {"status": "finished"}
-        frame = locked(Frame.select().where(Frame.job == job_id, Frame.state == "pending")
-                       .order_by(Frame.number).limit(1), skip_locked=True).first()
-        if frame is None:
+        size = min(max_frames, chunk_size(job_id, config))
+        chunk = _consecutive(list(locked(
+            Frame.select().where(Frame.job == job_id, Frame.state == "pending")
+            .order_by(Frame.number).limit(size), skip_locked=True)), job.frame_step)
+        if not chunk:
             return _nothing_to_claim(job_id, now)
         lease_id = str(uuid.uuid4())
         expires = _lease(now, config)
         Frame.update(state="leased", lease_id=lease_id, lease_holder=holder,
                      lease_expires_at=expires, updated_at=now).where(
-            Frame.id == frame.id).execute()
-        _frame_event(frame, "leased", f"agent:{holder}", None, now)
+            Frame.id.in_([frame.id for frame in chunk])).execute()
+        for frame in chunk:
+            _frame_event(frame, "leased", f"agent:{holder}", None, now)
         if job.state == "submitted":
             jobs.transition_unless_moved(job, "running", f"agent:{holder}",
                                          "the first frame was claimed")
-    return {"status": "leased", "frame": frame.number, "attempt": frame.attempts + 1,
+    return {"status": "leased", "frame": chunk[0].number, "attempt": chunk[0].attempts + 1,
+            "frames": [frame.number for frame in chunk],
             "lease": {"id": lease_id, "expires_at": timeutil.iso(expires),
                       "seconds": config.lease_seconds},
             "job": agent_job_view(job)}
+
+
+def chunk_size(job_id, config):
+    """How many frames one claim leases: as many as render in about
+    ``chunk_target_seconds`` at the job's mean render time so far, at most
+    ``max_chunk_frames``, and no more than a fair share of the pending frames among the
+    chunks in flight and this one (so the renderers working on a job finish together);
+    1 while nothing is rendered yet, so the first frame comes soonest."""
+    mean = (Frame.select(peewee.fn.AVG(Frame.render_seconds))
+            .where(Frame.job == job_id, Frame.state == "done").scalar())
+    if mean is None:
+        return 1
+    by_time = int(config.chunk_target_seconds / max(float(mean), 0.001))
+    pending = Frame.select().where(Frame.job == job_id, Frame.state == "pending").count()
+    in_flight = (Frame.select(peewee.fn.COUNT(peewee.fn.DISTINCT(Frame.lease_id)))
+                 .where(Frame.job == job_id, Frame.state == "leased").scalar())
+    fair_share = -(-pending // (in_flight + 1))
+    return max(1, min(config.max_chunk_frames, by_time, fair_share))
+
+
+def _consecutive(frames, step):
+    """The leading run of ``frames`` (ordered by number) without a gap: a chunk is
+    rendered by one renderer process as a range of the animation."""
+    run = frames[:1]
+    for frame in frames[1:]:
+        if frame.number != run[-1].number + step:
+            break
+        run.append(frame)
+    return run
 
 
 def _nothing_to_claim(job_id, now):
@@ -174,14 +221,18 @@ def _run(job_id, number, lease_id, config, action):
 
 
 def heartbeat(job_id, number, lease_id, config):
+    """Extend the lease of every frame it still holds. The agent may name any frame of
+    the chunk, also one it already completed: the lease lives on in its other frames."""
     def extend(job, frame, now):
         if job.state not in ("submitted", "running"):
             raise _job_not_active(job)
-        if frame.state != "leased" or frame.lease_id != lease_id:
+        if frame.lease_id != lease_id or frame.state not in ("leased", "done"):
             raise _stale(frame)
         expires = _lease(now, config)
-        Frame.update(lease_expires_at=expires, updated_at=now).where(
-            Frame.id == frame.id).execute()
+        held = Frame.update(lease_expires_at=expires, updated_at=now).where(
+            Frame.job == job_id, Frame.lease_id == lease_id, Frame.state == "leased").execute()
+        if not held:
+            raise _stale(frame)
         return {"expires_at": timeutil.iso(expires)}
     return _run(job_id, number, lease_id, config, extend)
 

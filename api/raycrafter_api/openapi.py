@@ -4,7 +4,8 @@
 application's routes.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
-from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_HOLDER_CHARS, MAX_IMAGE_SIDE
+from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS,
+                                       MAX_IMAGE_SIDE)
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
@@ -149,6 +150,10 @@ def _schemas():
         "ClaimAnswer": {"oneOf": [
             {"type": "object", "required": ["status", "frame", "attempt", "lease", "job"],
              "properties": {"status": {"const": "leased"}, "frame": {"type": "integer"},
+                            "frames": {"type": "array", "items": {"type": "integer"},
+                                       "minItems": 1,
+                                       "description": "The chunk: consecutive frames under "
+                                                      "one lease, the first being `frame`"},
                             "attempt": {"type": "integer"},
                             "lease": {"type": "object", "properties": {
                                 "id": {"type": "string"}, "expires_at": time,
@@ -252,13 +257,19 @@ def _agent_paths():
     text = {"type": "string"}
     return {
         "/api/v1/agent/jobs/{job_id}/claim": {
-            "post": _op("Lease the next pending frame", True,
+            "post": _op("Lease the next pending frames (a chunk)", True,
                         _ok("A lease, or wait/finished/cancelled", _ref("ClaimAnswer")),
                         "400", "401", "403", "415", tag="agent",
                         body=_json({"type": "object", "required": ["holder"],
                                     "properties": {"holder": {
                                         "type": "string", "minLength": 1,
-                                        "maxLength": MAX_HOLDER_CHARS}}}), params=(JOB_ID,))},
+                                        "maxLength": MAX_HOLDER_CHARS},
+                                        "max_frames": {
+                                            "type": "integer", "minimum": 1,
+                                            "maximum": MAX_CLAIM_FRAMES, "default": 1,
+                                            "description": "The most frames this agent "
+                                                           "renders under one lease"}}}),
+                        params=(JOB_ID,))},
         "/api/v1/agent/jobs/{job_id}/frames/{number}/heartbeat": frame_call(
             "Extend a lease", [], {},
             _ok("The new expiry", {"type": "object", "properties": {

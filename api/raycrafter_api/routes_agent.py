@@ -7,7 +7,8 @@ def install(app, config):
     def claim(job_id):
         httpio.agent_of(job_id)
         body = httpio.json_body()
-        return httpio.send_json(leases.claim(job_id, body.get("holder"), config))
+        return httpio.send_json(leases.claim(job_id, body.get("holder"), config,
+                                             body.get("max_frames", 1)))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/heartbeat")
     def heartbeat(job_id, number):

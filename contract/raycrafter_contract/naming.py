@@ -10,6 +10,9 @@ MAX_FRAME_NUMBER = 99_999
 MAX_IMAGE_SIDE = 16_384
 # A node's name as it claims frames ("agent:NAME" must fit the API's 128-character actors).
 MAX_HOLDER_CHARS = 120
+# The most frames one claim may ask for: the frames one renderer process renders under
+# one lease (the API sizes each chunk below this from the job's render times).
+MAX_CLAIM_FRAMES = 1000
 
 
 def frame_file_name(number):

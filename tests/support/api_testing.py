@@ -107,16 +107,20 @@ class World:
         """staging -> submission recorded -> submitted; returns the agent token."""
         return submit_as_worker(self.worker, job_id, f"{1000 + job_id}")
 
-    def claim(self, agent, job_id, holder="nid001"):
-        response = agent.post(f"/agent/jobs/{job_id}/claim", json={"holder": holder})
+    def claim(self, agent, job_id, holder="nid001", max_frames=None):
+        body = {"holder": holder} if max_frames is None else {"holder": holder,
+                                                              "max_frames": max_frames}
+        response = agent.post(f"/agent/jobs/{job_id}/claim", json=body)
         assert response.status_code == 200, response.text
         return response.json()
 
-    def complete(self, agent, job_id, claim, image=PNG):
-        return agent.post(f"/agent/jobs/{job_id}/frames/{claim['frame']}/complete",
+    def complete(self, agent, job_id, claim, image=PNG, frame=None):
+        """Complete the claim's (first) frame, or ``frame`` of its chunk."""
+        frame = claim["frame"] if frame is None else frame
+        return agent.post(f"/agent/jobs/{job_id}/frames/{frame}/complete",
                           json={"lease_id": claim["lease"]["id"], "render_seconds": 1.5,
                                 "checksum": sha256(image), "size": len(image),
-                                "log_tail": f"rendered frame {claim['frame']}"})
+                                "log_tail": f"rendered frame {frame}"})
 
     def job(self, job_id):
         return self.root.get(f"/jobs/{job_id}").json()
