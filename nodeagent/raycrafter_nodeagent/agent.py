@@ -1,4 +1,8 @@
-"""The agent loop: claim a frame, render it under a kept-alive lease, report, repeat.
+"""The agent loop: claim frames, render them under a kept-alive lease, report, repeat.
+
+A claim leases a chunk of consecutive frames; POV-Ray renders the chunk as one range of the
+animation in one process, and each frame is checked and reported as soon as POV-Ray moves
+on to the next, so frames arrive while the chunk renders.
 
 The API decides everything about frames (who renders what, how often a frame may fail);
 the agent's part is to never lose a finished frame to a short outage, never hold a frame
@@ -8,9 +12,10 @@ it is not working on, and leave when there is nothing left.
 import logging
 import os
 import shlex
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.animation import Animation
 from raycrafter_contract.backoff import Backoff
@@ -42,23 +47,49 @@ class ApiOutage(Exception):
 
 @dataclass(frozen=True)
 class Lease:
-    frame: int
+    """A claimed chunk: consecutive frames of the job under one lease id."""
+
+    frames: Tuple[int, ...]
     attempt: int
     lease_id: str
     seconds: float
     claimed_at: float
     job: Dict[str, Any]
 
+    @property
+    def frame(self) -> int:
+        """The chunk's first frame, through which the agent heartbeats the whole chunk."""
+        return self.frames[0]
+
     @classmethod
     def from_claim(cls, answer: Dict[str, Any], claimed_at: float) -> "Lease":
         try:
-            return cls(frame=int(answer["frame"]), attempt=int(answer["attempt"]),
+            first = int(answer["frame"])
+            # An API from before chunks answers with one frame.
+            numbers = tuple(int(n) for n in answer.get("frames") or [first])
+            if not numbers or numbers[0] != first:
+                raise ValueError("the chunk does not start with frame %d" % first)
+            return cls(frames=numbers, attempt=int(answer["attempt"]),
                        lease_id=str(answer["lease"]["id"]),
                        seconds=float(answer["lease"]["seconds"]), claimed_at=claimed_at,
                        job=dict(answer["job"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ApiRefused("claim answer does not follow the protocol (%r): %r"
                              % (error, answer)) from None
+
+
+@dataclass
+class RunProgress:
+    """How far one renderer process is through its run of frames."""
+
+    frames: List[int]
+    last_finished_at: float
+    started: int = 0    # frames the renderer began
+    delivered: int = 0  # frames taken from the work directory (reported or failed)
+
+    @property
+    def undelivered(self) -> List[int]:
+        return self.frames[self.delivered:]
 
 
 class Agent:
@@ -68,15 +99,43 @@ class Agent:
         self._client = client
         self._context = context
         self._stop = stop
-        self._renderers: Dict[str, Renderer] = {"povray": PovrayRenderer(config.povray)}
-        for name, template in config.renderer_commands.items():
-            self._renderers[name] = CommandRenderer(name, template)
+        self._slot = threading.local()  # each render slot's own renderer adapters
+        self._busy_slots = 0
+        self._busy_guard = threading.Lock()
 
     def run(self) -> int:
-        """Work until the job has nothing left for this agent; returns the exit status."""
-        log.info("agent for job %d starting as %s, %d renderer threads%s",
-                 self._config.job_id, self._config.holder, self._config.threads,
+        """Work until the job has nothing left for this agent; returns the exit status.
+
+        Each render slot is a thread with its own claims and renderer process; the agent
+        ends when every slot has."""
+        slots = 1 if self._config.once else self._config.slots
+        log.info("agent for job %d starting as %s, %d render slot(s) of %d thread(s)%s",
+                 self._config.job_id, self._config.holder, slots, self._config.threads,
                  ", dry run" if self._config.dry_run else "")
+        if slots == 1:
+            return self._serve(alone=True)
+        outcomes: List[Any] = []
+
+        def serve() -> None:
+            try:
+                outcomes.append(self._serve(alone=False))
+            except BaseException as error:  # handed to the main thread, raised there
+                outcomes.append(error)
+
+        threads = [threading.Thread(target=serve, name="slot-%d" % (n + 1), daemon=True)
+                   for n in range(slots)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():  # a timed join lets the main thread take signals
+                thread.join(0.5)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return exit_codes.STOPPED if exit_codes.STOPPED in outcomes else exit_codes.DONE
+
+    def _serve(self, alone: bool) -> int:
+        """One render slot: claim, render, report, until nothing is left for it."""
         while True:
             claimed_at = time.monotonic()
             answer = self._claim()
@@ -87,6 +146,10 @@ class Agent:
                 log.info("job %d is %s: no frame left for this agent", self._config.job_id, status)
                 return exit_codes.DONE
             if status == "wait":
+                if not alone and self._busy_slots:
+                    # Another slot of this agent works on: it claims whatever comes back.
+                    log.info("every remaining frame is leased; this render slot stops")
+                    return exit_codes.DONE
                 delay = float(answer.get("retry_after", 5))
                 log.info("every remaining frame is leased elsewhere; asking again in %.0f s", delay)
                 if self._stop.sleep(delay):
@@ -94,12 +157,27 @@ class Agent:
                 continue
             if status != "leased":
                 raise ApiRefused("claim answered an unknown status: %r" % (answer,))
-            self._work_on(Lease.from_claim(answer, claimed_at))
+            with self._busy_guard:
+                self._busy_slots += 1
+            try:
+                self._work_on(Lease.from_claim(answer, claimed_at))
+            finally:
+                with self._busy_guard:
+                    self._busy_slots -= 1
             if self._stop.requested:
                 log.warning("stopped by %s after handing back the frame", self._stop.signal_name)
                 return exit_codes.STOPPED
             if self._config.once:
                 return exit_codes.DONE
+
+    def _renderers(self) -> Dict[str, Renderer]:
+        """This slot's renderer adapters (they keep per-process state, e.g. progress)."""
+        if not hasattr(self._slot, "renderers"):
+            renderers: Dict[str, Renderer] = {"povray": PovrayRenderer(self._config.povray)}
+            for name, template in self._config.renderer_commands.items():
+                renderers[name] = CommandRenderer(name, template)
+            self._slot.renderers = renderers
+        return self._slot.renderers
 
     def _claim(self) -> Optional[Dict[str, Any]]:
         """Claim, riding out API outages up to --max-api-outage; None if a signal came first."""
@@ -107,7 +185,7 @@ class Agent:
         outage_started: Optional[float] = None
         while not self._stop.requested:
             try:
-                return self._client.claim(self._config.holder)
+                return self._client.claim(self._config.holder, self._config.max_chunk_frames)
             except LeaseGone as gone:
                 # 409 on claim: the job left its active states (failed, done) meanwhile.
                 log.info("the API has no frame for this agent any more: %s", gone)
@@ -126,85 +204,134 @@ class Agent:
         self._context.enter_frame(lease.frame, lease.attempt, lease.lease_id)
         work_dir = frames.make_work_dir(self._config.frames_dir, lease.frame, lease.lease_id)
         try:
-            log.info("claimed frame %d, attempt %d, lease %s for %.0f s",
-                     lease.frame, lease.attempt, lease.lease_id, lease.seconds)
+            log.info("claimed %s, attempt %d, lease %s for %.0f s", _frames_text(lease.frames),
+                     lease.attempt, lease.lease_id, lease.seconds)
             try:
                 renderer = self._renderer_for(lease.job)
-                task = self._task(lease, work_dir)
-                argv = renderer.command(task)
+                runs = _runs(lease, renderer)
+                tasks = [self._task(lease, run, work_dir) for run in runs]
+                commands = [renderer.command(task) for task in tasks]
             except ValueError as error:
-                self._fail(lease, None, "cannot render: %s" % error, "")
+                # One attempt counts, on the first frame; the others are not its fault.
+                self._fail(lease, None, lease.frame, "cannot render: %s" % error, "")
+                self._release(lease, None, list(lease.frames[1:]))
                 return
             if self._config.dry_run:
-                log.info("dry run: would run %s in %s", _shell_words(argv), self._config.input_dir)
-                self._release(lease, None)
+                for argv in commands:
+                    log.info("dry run: would run %s in %s", _shell_words(argv),
+                             self._config.input_dir)
+                self._release(lease, None, list(lease.frames))
                 return
-            self._render(lease, renderer, task, argv)
+            current: List[RenderProcess] = []
+            with LeaseKeeper(self._client, lease.frame, lease.lease_id, lease.seconds,
+                             lease.claimed_at, on_lost=lambda: [p.stop() for p in current]
+                             ) as keeper:
+                for index, (run, task, argv) in enumerate(zip(runs, tasks, commands)):
+                    finished = self._render(lease, keeper, renderer, run, task, argv, current)
+                    if not finished or self._stop.requested:
+                        if keeper.lost_reason is None:
+                            self._release(lease, keeper, [n for later in runs[index + 1:]
+                                                          for n in later])
+                        return
         finally:
             frames.remove_work_dir(work_dir)
             self._context.leave_frame()
 
-    def _render(self, lease: Lease, renderer: Renderer, task: FrameTask, argv: List[str]) -> None:
-        """Run the renderer confined (confinement.py) in the frame's own work directory,
+    def _render(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, run: List[int],
+                task: FrameTask, argv: List[str], current: List[RenderProcess]) -> bool:
+        """Run the renderer confined (confinement.py) in the lease's own work directory,
         which is also its HOME and TMPDIR: a scene's povray.ini, another job's files and
-        the agent's token stay out of its reach."""
+        the agent's token stay out of its reach. Each frame of the run is reported as soon
+        as the renderer begins the next one. True if every frame of the run was done."""
         confined = confinement.wrapped(argv, read=[task.input_dir], write=[task.work_dir],
                                        required=self._config.require_confinement)
         environment = dict(os.environ, HOME=task.work_dir, TMPDIR=task.work_dir)
         for name in [name for name in environment if name.startswith("RAYCRAFTER_")]:
             del environment[name]
-        process = RenderProcess(confined, task.work_dir, self._config.log_tail_lines,
-                                renderer.show_line, environment)
-        log.info("rendering frame %d: %s", lease.frame, _shell_words(argv))
-        with LeaseKeeper(self._client, lease.frame, lease.lease_id, lease.seconds,
-                         lease.claimed_at, on_lost=process.stop) as keeper:
-            self._stop.call_on_signal(process.stop)
-            try:
-                result = process.run()
-            finally:
-                self._stop.call_on_signal(None)
-            # The keeper keeps heartbeating while the result is checked and reported.
-            self._conclude(lease, keeper, renderer, task, result)
+        progress = RunProgress(list(run), time.monotonic())
+
+        def watch(line: str) -> bool:
+            if renderer.starts_frame(line) and progress.started < len(progress.frames):
+                progress.started += 1
+                if progress.started > 1:  # the frame before this one is written
+                    self._deliver(lease, keeper, renderer, task, progress,
+                                  progress.started - 1, process.log_tail())
+                # What the renderer says from here on is about this frame.
+                self._context.enter_frame(progress.frames[progress.started - 1],
+                                          lease.attempt, lease.lease_id)
+            return renderer.show_line(line)
+
+        process = RenderProcess(confined, task.work_dir, self._config.log_tail_lines, watch,
+                                environment)
+        current[:] = [process]
+        log.info("rendering %s: %s", _frames_text(run), _shell_words(argv))
+        self._stop.call_on_signal(process.stop)
+        try:
+            result = process.run()
+        finally:
+            self._stop.call_on_signal(None)
+            current[:] = []
+        # The keeper keeps heartbeating while the results are checked and reported.
+        return self._conclude(lease, keeper, renderer, task, progress, result)
 
     def _conclude(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, task: FrameTask,
-                  result: RenderResult) -> None:
+                  progress: RunProgress, result: RenderResult) -> bool:
         if keeper.lost_reason is not None:
-            log.warning("frame %d abandoned, renderer stopped: %s", lease.frame, keeper.lost_reason)
-            return
+            log.warning("%s abandoned, renderer stopped: %s",
+                        _frames_text(progress.undelivered), keeper.lost_reason)
+            return False
         if self._stop.requested and result.returncode != 0:
-            log.warning("%s received: renderer stopped, handing frame %d back",
-                        self._stop.signal_name, lease.frame)
-            self._release(lease, keeper)
-            return
-        if result.returncode != 0:
+            log.warning("%s received: renderer stopped, handing %s back",
+                        self._stop.signal_name, _frames_text(progress.undelivered))
+            self._release(lease, keeper, progress.undelivered)
+            return False
+        if result.returncode != 0 and progress.undelivered:
             reason = "%s %s" % (renderer.name, _exit_description(result.returncode))
             detail = renderer.failure_detail(result.log_tail)
-            self._fail(lease, keeper, reason + (": " + detail if detail else ""), result.log_tail)
-            return
-        image = renderer.produced_file(task)
-        if image is None:
-            self._fail(lease, keeper, "%s exited cleanly but wrote no image" % renderer.name,
+            failed, *rest = progress.undelivered
+            self._fail(lease, keeper, failed, reason + (": " + detail if detail else ""),
                        result.log_tail)
-            return
-        try:
-            delivered = frames.deliver(image, self._config.frames_dir, lease.frame, task.width,
-                                       task.height)
-        except frames.BadImage as error:
-            self._fail(lease, keeper, str(error), result.log_tail)
-            return
-        log.info("frame %d rendered in %.1f s: %s, %d bytes, sha256 %s", lease.frame,
-                 result.seconds, delivered.path, delivered.size, delivered.checksum)
-        self._report(lease, keeper, "completion", lambda: self._client.complete(
-            lease.frame, lease.lease_id, result.seconds, delivered.checksum, delivered.size,
-            result.log_tail))
+            self._release(lease, keeper, rest)
+            return False
+        self._deliver(lease, keeper, renderer, task, progress, len(progress.frames),
+                      result.log_tail)
+        if progress.undelivered:
+            missing, *rest = progress.undelivered
+            self._fail(lease, keeper, missing, "%s exited cleanly but wrote no image for it"
+                       % renderer.name, result.log_tail)
+            self._release(lease, keeper, rest)
+            return False
+        return True
 
-    def _fail(self, lease: Lease, keeper: Optional[LeaseKeeper], reason: str,
+    def _deliver(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, task: FrameTask,
+                 progress: RunProgress, finished: int, log_tail: str) -> None:
+        """Check and move into place the images of the run's first ``finished`` frames
+        that are not delivered yet, reporting each; the work directory holds the images
+        not delivered, in frame order."""
+        images = renderer.produced_files(task)
+        while progress.delivered < finished and images and keeper.lost_reason is None:
+            number, image = progress.frames[progress.delivered], images.pop(0)
+            progress.delivered += 1
+            now = time.monotonic()
+            seconds, progress.last_finished_at = now - progress.last_finished_at, now
+            try:
+                done = frames.deliver(image, self._config.frames_dir, number, task.width,
+                                      task.height)
+            except frames.BadImage as error:
+                self._fail(lease, keeper, number, str(error), log_tail)
+                continue
+            log.info("frame %d rendered in %.1f s: %s, %d bytes, sha256 %s", number, seconds,
+                     done.path, done.size, done.checksum)
+            self._report(lease, keeper, "completion", number, lambda: self._client.complete(
+                number, lease.lease_id, seconds, done.checksum, done.size, log_tail))
+
+    def _fail(self, lease: Lease, keeper: Optional[LeaseKeeper], number: int, reason: str,
               log_tail: str) -> None:
-        log.error("frame %d failed: %s", lease.frame, reason)
-        self._report(lease, keeper, "failure",
-                     lambda: self._client.fail(lease.frame, lease.lease_id, reason, log_tail))
+        log.error("frame %d failed: %s", number, reason)
+        self._report(lease, keeper, "failure", number,
+                     lambda: self._client.fail(number, lease.lease_id, reason, log_tail))
 
-    def _report(self, lease: Lease, keeper: Optional[LeaseKeeper], what: str,
+    def _report(self, lease: Lease, keeper: Optional[LeaseKeeper], what: str, number: int,
                 call: Callable[[], Dict[str, Any]]) -> None:
         """Report an outcome, retrying through an outage for as long as the lease holds.
 
@@ -217,52 +344,54 @@ class Agent:
             try:
                 answer = call()
             except LeaseGone as gone:
-                log.warning("the API refused the %s of frame %d: %s", what, lease.frame, gone)
+                log.warning("the API refused the %s of frame %d: %s", what, number, gone)
                 return
             except ApiUnavailable as error:
                 holds = keeper.holds if keeper is not None else time.monotonic() < deadline
                 if not holds:
                     log.error("could not report the %s of frame %d while its lease held; the "
-                              "API will hand it out again: %s", what, lease.frame, error)
+                              "API will hand it out again: %s", what, number, error)
                     return
                 delay = backoff.next_delay()
                 log.warning("reporting the %s of frame %d failed, keeping the result and retrying "
-                            "in %.1f s: %s", what, lease.frame, delay, error)
+                            "in %.1f s: %s", what, number, delay, error)
                 time.sleep(delay)
                 continue
-            log.info("%s of frame %d recorded, frame is %s", what, lease.frame,
+            log.info("%s of frame %d recorded, frame is %s", what, number,
                      answer.get("frame_state", "?"))
             return
 
-    def _release(self, lease: Lease, keeper: Optional[LeaseKeeper]) -> None:
-        """Hand the frame back so it is rendered elsewhere at once, not after lease expiry."""
+    def _release(self, lease: Lease, keeper: Optional[LeaseKeeper], numbers: List[int]) -> None:
+        """Hand frames back so they are rendered elsewhere at once, not after lease expiry."""
         backoff = Backoff(first=0.5, cap=2.0)
         give_up_at = time.monotonic() + RELEASE_PATIENCE_SECONDS
-        while True:
-            try:
-                self._client.release(lease.frame, lease.lease_id)
-                log.info("frame %d handed back to the API", lease.frame)
-                return
-            except LeaseGone as gone:
-                log.info("frame %d was no longer ours to hand back: %s", lease.frame, gone)
-                return
-            except ApiUnavailable as error:
-                holds = keeper.holds if keeper is not None else True
-                if time.monotonic() >= give_up_at or not holds:
-                    log.error("could not hand frame %d back (%s); it returns to the queue when "
-                              "its lease expires", lease.frame, error)
-                    return
-                time.sleep(backoff.next_delay())
+        for number in numbers:
+            while True:
+                try:
+                    self._client.release(number, lease.lease_id)
+                    log.info("frame %d handed back to the API", number)
+                    break
+                except LeaseGone as gone:
+                    log.info("frame %d was no longer ours to hand back: %s", number, gone)
+                    break
+                except ApiUnavailable as error:
+                    holds = keeper.holds if keeper is not None else True
+                    if time.monotonic() >= give_up_at or not holds:
+                        log.error("could not hand %s back (%s); they return to the queue when "
+                                  "the lease expires", _frames_text(numbers), error)
+                        return
+                    time.sleep(backoff.next_delay())
 
     def _renderer_for(self, job: Dict[str, Any]) -> Renderer:
         name = job.get("renderer") or "povray"
-        if name not in self._renderers:
+        renderers = self._renderers()
+        if name not in renderers:
             raise ValueError("renderer %r is not available on this cluster (known: %s)"
-                             % (name, ", ".join(sorted(self._renderers))))
-        return self._renderers[name]
+                             % (name, ", ".join(sorted(renderers))))
+        return renderers[name]
 
-    def _task(self, lease: Lease, work_dir: str) -> FrameTask:
-        """The frame's parameters from the claim answer, each checked before it reaches
+    def _task(self, lease: Lease, run: List[int], work_dir: str) -> FrameTask:
+        """The run's parameters from the claim answer, each checked before it reaches
         a command line."""
         job = lease.job
         try:
@@ -271,16 +400,33 @@ class Agent:
             scene_file = str(job.get("scene_file") or DEFAULT_SCENE_FILE)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError("job description incomplete: %r" % (error,)) from None
-        if not first <= lease.frame <= last:
-            raise ValueError("frame %d is outside the job's range %d..%d" % (lease.frame, first, last))
+        if not first <= run[0] <= run[-1] <= last:
+            raise ValueError("%s outside the job's range %d..%d" % (_frames_text(run), first, last))
         if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise ValueError("resolution %dx%d is out of range" % (width, height))
         return FrameTask(
-            frame=lease.frame, first=first, last=last, animation=_animation(job, first, last),
+            frame=run[0], last_frame=run[-1], first=first, last=last,
+            animation=_animation(job, first, last),
             width=width, height=height,
             options=_options(job.get("options")),
             scene_path=frames.scene_path(self._config.input_dir, scene_file),
             input_dir=self._config.input_dir, work_dir=work_dir, threads=self._config.threads)
+
+
+def _runs(lease: Lease, renderer: Renderer) -> List[List[int]]:
+    """The chunk in runs of frames for one renderer process each: all of it where the
+    renderer renders a range of the animation in one go and the frames are consecutive,
+    else one frame each."""
+    step = int(lease.job.get("frames", {}).get("step", 1))
+    if renderer.renders_runs and step == 1:
+        return [list(lease.frames)]
+    return [[number] for number in lease.frames]
+
+
+def _frames_text(numbers: Sequence[int]) -> str:
+    if len(numbers) == 1:
+        return "frame %d" % numbers[0]
+    return "frames %d-%d" % (numbers[0], numbers[-1])
 
 
 def _animation(job: Dict[str, Any], first: int, last: int) -> Animation:

@@ -44,8 +44,8 @@ class ApiClient:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
-    def claim(self, holder: str) -> Dict[str, Any]:
-        return self._post("/claim", {"holder": holder})
+    def claim(self, holder: str, max_frames: int = 1) -> Dict[str, Any]:
+        return self._post("/claim", {"holder": holder, "max_frames": max_frames})
 
     def heartbeat(self, frame: int, lease_id: str) -> Dict[str, Any]:
         return self._post("/frames/%d/heartbeat" % frame, {"lease_id": lease_id})

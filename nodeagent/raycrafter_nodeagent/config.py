@@ -14,15 +14,16 @@ import socket
 import stat
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from raycrafter_contract.addresses import is_loopback
-from raycrafter_contract.naming import MAX_HOLDER_CHARS
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
 
 from .renderers.command import CommandRenderer
 
 ENV_PREFIX = "RAYCRAFTER_"
 TRUE_WORDS = ("1", "true", "yes", "on")
+DEFAULT_CHUNK_FRAMES = 50
 
 
 class ConfigError(Exception):
@@ -61,6 +62,8 @@ class Config:
     once: bool
     dry_run: bool
     require_confinement: bool = False
+    max_chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    slots: int = 1
 
     @property
     def input_dir(self) -> str:
@@ -80,6 +83,23 @@ def default_threads() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def render_slots(threads: Optional[str], slots: Optional[str], cores: int) -> Tuple[int, int]:
+    """(threads per renderer, renderers at once): by default one single-threaded renderer
+    per core; given one of the two, the other fills the cores."""
+    try:
+        threads_given = None if threads is None else int(threads)
+        slots_given = None if slots is None else int(slots)
+    except ValueError:
+        raise ConfigError("--threads and --slots must be whole numbers") from None
+    if threads_given is None:
+        threads_given = max(1, cores // slots_given) if slots_given else 1
+    if slots_given is None:
+        slots_given = max(1, cores // threads_given)
+    if threads_given < 1 or slots_given < 1:
+        raise ConfigError("--threads and --slots must be at least 1")
+    return threads_given, slots_given
 
 
 def batch_job_id_from(environ: Mapping[str, str]) -> Optional[str]:
@@ -121,8 +141,18 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="the job's scratch directory SCRATCH/raycrafter/JOB_ID with input/, "
                         "frames/, logs/ [RAYCRAFTER_JOB_DIR]")
     render.add_argument("--threads", type=int, default=env("THREADS"),
-                        help="renderer threads; default the cores this process may use "
-                        "[RAYCRAFTER_THREADS]")
+                        help="threads of each renderer process; default 1, or the cores "
+                        "this process may use when --slots is 1 [RAYCRAFTER_THREADS]")
+    render.add_argument("--slots", type=int, default=env("SLOTS"),
+                        help="renderer processes at once, each on its own chunk; default "
+                        "the cores this process may use divided by --threads, so parsing "
+                        "(single-threaded in POV-Ray) never leaves a core idle "
+                        "[RAYCRAFTER_SLOTS]")
+    render.add_argument("--max-chunk-frames", type=int,
+                        default=int(env("MAX_CHUNK_FRAMES", str(DEFAULT_CHUNK_FRAMES))),
+                        help="the most consecutive frames to claim at once and render with "
+                             "one renderer process; the API sizes each chunk from the job's "
+                             "render times [RAYCRAFTER_MAX_CHUNK_FRAMES, %(default)s]")
     render.add_argument("--povray", default=env("POVRAY", "povray"),
                         help="POV-Ray executable [RAYCRAFTER_POVRAY]")
     render.add_argument("--renderer-command", action="append", default=[], metavar="NAME=JSON",
@@ -186,9 +216,9 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if not os.path.isdir(os.path.join(job_dir, "input")):
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
     token_file = args.token_file or os.path.join(job_dir, "agent.token")
-    threads = args.threads if args.threads is not None else default_threads()
-    if int(threads) < 1:
-        raise ConfigError("--threads must be at least 1")
+    threads, slots = render_slots(args.threads, args.slots, default_threads())
+    if not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
+        raise ConfigError("--max-chunk-frames must be from 1 to %d" % MAX_CLAIM_FRAMES)
     if args.log_tail_lines < 1 or args.log_queue_size < 1:
         raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")
     return Config(
@@ -199,7 +229,8 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         job_dir=job_dir,
         holder=_holder(args.holder),
         batch_job_id=batch_job_id_from(environ),
-        threads=int(threads),
+        threads=threads,
+        slots=slots,
         povray=args.povray,
         renderer_commands=_renderer_commands(args.renderer_command,
                                              environ.get(ENV_PREFIX + "RENDERER_COMMANDS")),
@@ -212,6 +243,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         once=args.once or args.dry_run,
         dry_run=args.dry_run,
         require_confinement=args.require_confinement,
+        max_chunk_frames=args.max_chunk_frames,
     )
 
 

@@ -1,8 +1,8 @@
 """The fields that tie every log line to a job, a node and a frame attempt.
 
 On the log server, records of hundreds of agents interleave; these fields are what lets an
-operator pull out "everything about frame 17, attempt 2 of job 42". One mutable context is
-shared by the agent loop (which knows the frame) and the handlers (which stamp records).
+operator pull out "everything about frame 17, attempt 2 of job 42". One context is shared
+by the agent's render slots (each knows its frame) and the handlers (which stamp records).
 """
 
 import logging
@@ -24,23 +24,21 @@ class LogContext(logging.Filter):
 
     def __init__(self, job_id: int, node: str, batch_job_id: Optional[str]) -> None:
         super().__init__()
-        self._lock = threading.Lock()
         self._fields: Dict[str, FieldValue] = {"job_id": job_id, "node": node}
         if batch_job_id:
             self._fields["batch_job_id"] = batch_job_id
+        # Each render slot is a thread working on its own frames: the frame fields are the
+        # logging thread's own (a handler's filter runs in the thread that logs).
+        self._frame = threading.local()
 
     def enter_frame(self, frame: int, attempt: int, lease_id: str) -> None:
-        with self._lock:
-            self._fields.update(frame=frame, attempt=attempt, lease_id=lease_id)
+        self._frame.fields = {"frame": frame, "attempt": attempt, "lease_id": lease_id}
 
     def leave_frame(self) -> None:
-        with self._lock:
-            for name in self.FRAME_FIELDS:
-                self._fields.pop(name, None)
+        self._frame.fields = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        with self._lock:
-            fields = dict(self._fields)
+        fields = dict(self._fields, **getattr(self._frame, "fields", {}))
         for name, value in fields.items():
             if not hasattr(record, name):
                 setattr(record, name, value)

@@ -7,8 +7,9 @@ interrupted. Waits in the loop are short sleeps that look at the flag, for the s
 """
 
 import signal
+import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 POLL_SECONDS = 0.2
 
@@ -18,7 +19,8 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signal_name: Optional[str] = None
-        self._on_signal: Optional[Callable[[], None]] = None
+        # One callback per render slot (thread) at most.
+        self._on_signal: Dict[int, Callable[[], None]] = {}
 
     @property
     def requested(self) -> bool:
@@ -29,8 +31,12 @@ class StopRequest:
         signal.signal(signal.SIGINT, self._handle)
 
     def call_on_signal(self, callback: Optional[Callable[[], None]]) -> None:
-        """What to do at once when a signal arrives (stop the renderer); None clears it."""
-        self._on_signal = callback
+        """What to do at once when a signal arrives (stop this thread's renderer); None
+        clears it."""
+        if callback is None:
+            self._on_signal.pop(threading.get_ident(), None)
+        else:
+            self._on_signal[threading.get_ident()] = callback
 
     def sleep(self, seconds: float) -> bool:
         """Sleep, waking early when a stop is requested; True if it was."""
@@ -44,6 +50,5 @@ class StopRequest:
 
     def _handle(self, signum: int, _frame: object) -> None:
         self.signal_name = signal.Signals(signum).name
-        callback = self._on_signal
-        if callback is not None:
+        for callback in list(self._on_signal.values()):
             callback()

@@ -7,6 +7,7 @@ worker's token, lays out the job's scratch directory and writes the agent token 
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -44,6 +45,20 @@ def png_size(path):
     assert data[:8] == PNG_SIGNATURE, "%s is not a PNG" % path
     assert data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+CLAIM_LINE = re.compile(r"claimed frames? (\d+)(?:-(\d+))?, attempt (\d+), lease (\S+) ")
+
+
+def claims_in(output):
+    """[(frame, attempt, lease id)] for every frame of every chunk an agent's log says it
+    claimed, in order (one line per claim: "claimed frame 1, ..." or "frames 2-5")."""
+    claims = []
+    for match in CLAIM_LINE.finditer(output):
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        claims += [(n, int(match.group(3)), match.group(4)) for n in range(first, last + 1)]
+    return claims
 
 
 def running(pid):
@@ -161,7 +176,7 @@ class Agent:
         self.stderr_path = Path(job_dir) / "logs" / ("agent-%s.log" % name)
         argv = [sys.executable, "-m", "raycrafter_nodeagent", "--api-url", api.root,
                 "--job-id", str(job_id), "--job-dir", str(job_dir), "--holder", name,
-                "--threads", "1", *extra_args]
+                "--threads", "1", "--slots", "1", *extra_args]
         if log_receiver is not None:
             argv += ["--log-host", "127.0.0.1", "--log-port", str(log_receiver.port)]
         env = dict(os.environ, SLURM_JOB_ID=BATCH_JOB_ID)

@@ -8,11 +8,11 @@ import time
 
 from support.polling import wait_for
 
-from .conftest import BATCH_JOB_ID, SLOW, png_size, running
+from .conftest import BATCH_JOB_ID, SLOW, claims_in, png_size, running
 
 
 def claimed_frames(agent):
-    return [int(n) for n in re.findall(r"claimed frame (\d+),", agent.output())]
+    return [frame for frame, _, _ in claims_in(agent.output())]
 
 
 def leased_events(api, job_id):
@@ -52,8 +52,8 @@ def test_two_agents_render_each_frame_of_a_job_exactly_once(setup, node_name):
     # Every record carries the job, node and batch job; frame work also frame, attempt, lease.
     records = receiver.wait_for(
         lambda rs: sum("exits with status 0" in r["short_message"] for r in rs) == 2)
-    leases = {int(m.group(1)): m.group(2) for agent in agents for m in
-              re.finditer(r"claimed frame (\d+), attempt 1, lease (\S+) ", agent.output())}
+    leases = {frame: lease for agent in agents
+              for frame, attempt, lease in claims_in(agent.output()) if attempt == 1}
     for record in records:
         assert record["_job_id"] == str(job_id)
         assert record["_node"] == record["host"] == node_name

@@ -14,7 +14,7 @@ import ssl
 import pytest
 
 from .certificates import ThrowawayCa
-from .conftest import BATCH_JOB_ID, png_size
+from .conftest import BATCH_JOB_ID, claims_in, png_size
 
 LOG_SERVER = "logs.raycrafter.test"
 
@@ -63,8 +63,8 @@ def test_every_record_reaches_a_verified_tls_log_server_with_its_fields(setup, t
     # The receiver speaks TLS only: whatever arrived came through a verified TLS session.
     records = receiver.wait_for(lambda rs: len(rs) >= queued, timeout=15)
     assert sorted(int(r["_seq"]) for r in records) == list(range(1, queued + 1))
-    leases = {int(m.group(1)): m.group(2) for m in
-              re.finditer(r"claimed frame (\d+), attempt 1, lease (\S+) ", agent.output())}
+    leases = {frame: lease for frame, attempt, lease in claims_in(agent.output())
+              if attempt == 1}
     assert sorted(leases) == [1, 2, 3]
     for record in records:
         assert record["_job_id"] == str(job_id)

@@ -27,7 +27,7 @@ def clock_of(tmp_path, frame, first, last, animation=None):
     work_dir.mkdir()
     scene = tmp_path / "scene.pov"
     scene.write_text(CLOCK_SCENE)
-    task = FrameTask(frame=frame, first=first, last=last,
+    task = FrameTask(frame=frame, last_frame=frame, first=first, last=last,
                      animation=animation or Animation(first, last), width=16, height=12,
                      options={},
                      scene_path=str(scene), input_dir=str(tmp_path), work_dir=str(work_dir),
@@ -35,7 +35,7 @@ def clock_of(tmp_path, frame, first, last, animation=None):
     renderer = PovrayRenderer("povray")
     result = subprocess.run(renderer.command(task), cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert renderer.produced_file(task), "povray wrote no image"
+    assert len(renderer.produced_files(task)) == 1, "povray wrote no image"
     return float(re.search(r"clock=(\S+)", result.stderr).group(1))
 
 

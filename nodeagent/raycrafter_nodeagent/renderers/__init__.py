@@ -1,5 +1,8 @@
-"""Renderer adapters: each turns a frame to render into a command line and knows where the
-renderer put its image and how it reports progress. Running the command is process.py's."""
+"""Renderer adapters: each turns frames to render into a command line and knows where the
+renderer put its images and how it reports progress. Running the command is process.py's.
+
+``renders_runs`` says whether one process renders a run of consecutive frames (POV-Ray's
+animation loop); a renderer without it is given one frame per process."""
 
 from dataclasses import dataclass
 from typing import Any, Dict
@@ -9,9 +12,11 @@ from raycrafter_contract.animation import Animation
 
 @dataclass(frozen=True)
 class FrameTask:
-    """One frame to render, with every path already confined to the job's scratch directory."""
+    """Frames ``frame`` to ``last_frame`` (consecutive frames of the job, one renderer
+    process), with every path already confined to the job's scratch directory."""
 
     frame: int
+    last_frame: int
     first: int  # the job's frames, first to last
     last: int
     animation: Animation  # the POV-Ray animation they belong to

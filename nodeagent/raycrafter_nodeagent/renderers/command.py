@@ -16,7 +16,10 @@ PLACEHOLDERS = ("scene", "output", "frame", "first", "last", "width", "height", 
 
 
 class CommandRenderer:
-    """Runs ``template`` with placeholders such as ``{scene}``, ``{output}``, ``{frame:05d}``."""
+    """Runs ``template`` with placeholders such as ``{scene}``, ``{output}``, ``{frame:05d}``,
+    once per frame."""
+
+    renders_runs = False
 
     def __init__(self, name: str, template: List[str]) -> None:
         self.check_template(template)
@@ -57,8 +60,13 @@ class CommandRenderer:
         }
         return [argument.format(**values) for argument in self._template]
 
-    def produced_file(self, task: FrameTask) -> Optional[str]:
-        return task.output_path if os.path.isfile(task.output_path) else None
+    def produced_files(self, task: FrameTask) -> List[str]:
+        return [task.output_path] if os.path.isfile(task.output_path) else []
+
+    @staticmethod
+    def starts_frame(line: str) -> bool:
+        """One frame per process: it is finished when the process ends."""
+        return False
 
     def show_line(self, line: str) -> bool:
         return True

@@ -10,6 +10,7 @@ from raycrafter_contract.animation import check_povray_option
 from . import FrameTask
 
 PROGRESS = re.compile(r"^Rendered (\d+) of (\d+) pixels")
+OUTPUT_FILE = re.compile(r"^\s*Output file\.+")
 ERROR = re.compile(r"\b(Parse )?Error\b")
 CANNOT_OPEN = re.compile(r"Cannot (find|open)")
 # Said with every file POV-Ray could not open: the confined renderer (confinement.py) may
@@ -42,11 +43,12 @@ def option_switches(options: Dict[str, Any]) -> List[str]:
 
 
 class PovrayRenderer:
-    """Renders frame N of the job's animation as the subset +SF N +EF N of the whole
-    animation, so POV-Ray gives ``clock`` the frame's place in it, as when the animation
-    is rendered by hand."""
+    """Renders frames A to B of the job's animation as the subset +SF A +EF B of the whole
+    animation, in one process, so POV-Ray gives ``clock`` each frame's place in it, as
+    when the animation is rendered by hand."""
 
     name = "povray"
+    renders_runs = True
 
     def __init__(self, executable: str) -> None:
         self._executable = executable
@@ -59,14 +61,19 @@ class PovrayRenderer:
             self._executable, "+I" + task.scene_path, "+O" + task.output_path, "+FN",
             "+W%d" % task.width, "+H%d" % task.height, "-D", "-V",
             "+WT%d" % task.threads, "+L" + task.input_dir,
-        ] + task.animation.povray_switches(task.frame, task.frame) + switches
+        ] + task.animation.povray_switches(task.frame, task.last_frame) + switches
 
-    def produced_file(self, task: FrameTask) -> Optional[str]:
-        """In animation mode POV-Ray appends the frame number to the output name, padded
-        to the width of the last frame number (frame3.png, frame03.png), and not at all for
-        a one-frame job: the work directory holds exactly one image either way."""
-        images = glob.glob(os.path.join(glob.escape(task.work_dir), "*.png"))
-        return images[0] if len(images) == 1 else None
+    def produced_files(self, task: FrameTask) -> List[str]:
+        """The images in the work directory, in frame order. In animation mode POV-Ray
+        appends the frame number to the output name, padded to the width of the last frame
+        number (frame03.png, frame04.png), and not at all for a one-frame animation."""
+        return sorted(glob.glob(os.path.join(glob.escape(task.work_dir), "*.png")))
+
+    @staticmethod
+    def starts_frame(line: str) -> bool:
+        """POV-Ray names each frame's output file as it begins the frame, after it wrote
+        the previous frame's image: the line that says the previous frame is finished."""
+        return OUTPUT_FILE.match(line) is not None
 
     def show_line(self, line: str) -> bool:
         """Pixel counters (printed with +V every 1024 pixels) are shown each 10 percent."""

@@ -37,8 +37,9 @@ class RenderResult:
 class RenderProcess:
     """A renderer command that can be stopped from another thread or a signal handler.
 
-    ``show_line`` decides, per output line, whether it is logged: every line is, except
-    progress counters, which the renderer adapter thins out.
+    ``show_line`` is called with every output line as it arrives and decides whether it
+    is logged: every line is, except progress counters, which the renderer adapter thins
+    out. (The agent also learns from it when a frame of a run is finished.)
     """
 
     def __init__(self, argv: List[str], cwd: str, tail_lines: int,
@@ -78,8 +79,12 @@ class RenderProcess:
         finally:
             self._finished.set()
         watchdog.join()
-        return RenderResult(returncode, time.monotonic() - started, "\n".join(self._tail),
+        return RenderResult(returncode, time.monotonic() - started, self.log_tail(),
                             self._stop_requested)
+
+    def log_tail(self) -> str:
+        """The last lines of output so far (a frame finished while the process runs on)."""
+        return "\n".join(self._tail)
 
     def _read_output(self) -> None:
         """Until every process of the group has closed the output pipe."""
