@@ -185,7 +185,8 @@ class Agent:
         outage_started: Optional[float] = None
         while not self._stop.requested:
             try:
-                return self._client.claim(self._config.holder, self._config.max_chunk_frames)
+                return self._client.claim(self._config.holder, 1 if self._config.once
+                                          else self._config.max_chunk_frames)
             except LeaseGone as gone:
                 # 409 on claim: the job left its active states (failed, done) meanwhile.
                 log.info("the API has no frame for this agent any more: %s", gone)

@@ -202,3 +202,8 @@ def test_once_renders_a_single_frame(setup):
     assert [f["state"] for _, f in sorted(api.frames(job_id).items())] == [
         "done", "pending", "pending"]
     assert png_size(job_dir / "frames" / "frame_00001.png") == (64, 48)
+    # A render time is known now, so a claim could lease a chunk: --once asks for one frame.
+    again = setup.agent(job_dir, job_id, "node-2", "--once")
+    assert again.wait() == 0, again.output()
+    assert [f["state"] for _, f in sorted(api.frames(job_id).items())] == [
+        "done", "done", "pending"]
