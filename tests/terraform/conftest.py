@@ -1,5 +1,5 @@
 """The Terraform tier: Terraform, the providers and the fake EC2 API installed by the tier
-itself (tools.py), every one of them run in a network namespace of the tier's own that
+itself (terraform_tools.py), each run in a network namespace of the tier's own that
 holds only loopback, so nothing they do can reach beyond this machine (Terraform's
 version check, a registry, a real cloud API: none is reachable, and none is tried).
 """
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-import tools
+import terraform_tools as tools
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 # What the modules read outside terraform/: the Salt pin the minions install.

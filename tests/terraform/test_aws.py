@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-import tools
+import terraform_tools as tools
 
 ROLES = {"db": 1, "broker": 1, "web": 1, "worker": 2, "logging": 1, "cluster": 1}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

