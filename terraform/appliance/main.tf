@@ -11,6 +11,7 @@ locals {
   # Each role has its own block of ten addresses, so scaling one role never renumbers the
   # hosts of another (their addresses are in the master's pillar and in the firewall).
   first_address  = { db = 20, broker = 30, logging = 40, web = 50, cluster = 60, worker = 70 }
+  master_name    = "${var.name}-master"
   master_address = cidrhost(var.subnet_cidr, 10)
   hosts = merge([
     for role, count in var.roles : {
@@ -89,7 +90,7 @@ locals {
     })
   }
   master_user_data = templatefile("${path.module}/cloud-init/master.yaml.tftpl", {
-    id               = "${var.name}-master"
+    id               = local.master_name
     master_address   = local.master_address
     minion_ids       = sort(keys(local.hosts))
     repository_url   = var.repository_url

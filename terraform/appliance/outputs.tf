@@ -1,6 +1,6 @@
 output "master" {
   description = "The salt master: its minion-style name and private address."
-  value       = { name = "${var.name}-master", address = local.master_address }
+  value       = { name = local.master_name, address = local.master_address }
 }
 
 output "hosts" {
@@ -21,4 +21,12 @@ output "minion_user_data" {
 output "master_user_data" {
   description = "The salt master's cloud-init user data."
   value       = local.master_user_data
+}
+
+output "machines" {
+  description = "The master and every role host by name: role, private address and user data, for clouds that make them all alike."
+  value = merge(
+    { (local.master_name) = { role = "master", address = local.master_address, user_data = local.master_user_data } },
+    { for name, host in local.hosts : name => merge(host, { user_data = local.minion_user_data[name] }) },
+  )
 }

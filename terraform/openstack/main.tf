@@ -8,13 +8,7 @@ module "appliance" {
 }
 
 locals {
-  groups = toset(concat(["master", "bastion"], [for role, count in var.roles : role if count > 0]))
-  # Every machine but the bastion: the master and the role hosts, each on a port with its
-  # fixed address and its role's group.
-  machines = merge(
-    { (module.appliance.master.name) = { role = "master", address = module.appliance.master.address, user_data = module.appliance.master_user_data } },
-    { for name, host in module.appliance.hosts : name => merge(host, { user_data = module.appliance.minion_user_data[name] }) },
-  )
+  groups          = toset(concat(["master", "bastion"], [for role, count in var.roles : role if count > 0]))
   bastion_address = cidrhost(var.subnet_cidr, 5)
 }
 
@@ -93,7 +87,7 @@ resource "openstack_networking_secgroup_rule_v2" "outside" {
 }
 
 resource "openstack_networking_port_v2" "machine" {
-  for_each           = merge(local.machines, { "${var.name}-bastion" = { role = "bastion", address = local.bastion_address } })
+  for_each           = merge(module.appliance.machines, { "${var.name}-bastion" = { role = "bastion", address = local.bastion_address } })
   name               = each.key
   network_id         = openstack_networking_network_v2.appliance.id
   security_group_ids = [openstack_networking_secgroup_v2.role[each.value.role].id]
@@ -115,7 +109,7 @@ resource "openstack_compute_instance_v2" "bastion" {
 }
 
 resource "openstack_compute_instance_v2" "machine" {
-  for_each    = local.machines
+  for_each    = module.appliance.machines
   name        = each.key
   image_name  = var.image_name
   flavor_name = lookup(var.flavors, each.value.role, var.default_flavor)

@@ -97,3 +97,16 @@ class Terraform:
 @pytest.fixture(scope="session")
 def terraform(namespace, tmp_path_factory):
     return Terraform(namespace, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="session")
+def initialized(tree, terraform):
+    """initialized(NAME): terraform/NAME in the copy, after `terraform init` (once)."""
+    done = set()
+
+    def initialize(name):
+        if name not in done:
+            terraform(tree / name, "init", "-input=false")
+            done.add(name)
+        return tree / name
+    return initialize

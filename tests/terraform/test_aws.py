@@ -1,5 +1,5 @@
-"""terraform/aws: init from the filesystem mirror, validate, `terraform test` with a mocked
-provider, then a real apply and destroy with the AWS provider against moto's fake EC2 API
+"""terraform/aws (init, validate and the mocked tests are in test_shared.py): a real apply
+and destroy with the AWS provider against moto's fake EC2 API
 on 127.0.0.1 inside the tier's namespace. moto is the test double for EC2 here: no real
 AWS API is reachable from the namespace, and none is tried.
 """
@@ -20,28 +20,8 @@ MINION_CONFIG = "/etc/salt/minion.d/raycrafter.conf"
 
 
 @pytest.fixture(scope="module")
-def aws(tree, terraform):
-    directory = tree / "aws"
-    terraform(directory, "init", "-input=false")
-    return directory
-
-
-def test_init_installs_the_provider_from_the_mirror_only(aws):
-    lock = (aws / ".terraform.lock.hcl").read_text()
-    assert 'provider "registry.terraform.io/hashicorp/aws"' in lock
-    assert 'version     = "3.39.0"' in lock
-    installed = list((aws / ".terraform/providers/registry.terraform.io/hashicorp/aws").glob("3.39.0/linux_amd64/terraform-provider-aws_v3.39.0*"))
-    assert installed, "the provider was not installed from the mirror"
-
-
-def test_the_configuration_is_valid(aws, terraform):
-    assert "The configuration is valid" in terraform(aws, "validate")
-
-
-def test_mocked_plan_checks_tags_user_data_and_security_rules(aws, terraform):
-    output = terraform(aws, "test")
-    # terraform/aws/tests/aws.tftest.hcl: each run is one property of the module.
-    assert "Success! 5 passed, 0 failed." in output, output
+def aws(initialized):
+    return initialized("aws")
 
 
 def free_port(namespace):

@@ -1,5 +1,6 @@
-"""What every module shares: formatting, the namespace the tier runs in, and the shared
-module terraform/appliance (hosts, addresses, firewall rules, cloud-init) on its own."""
+"""What every module goes through: formatting, the namespace the tier runs in, init from
+the filesystem mirror, validate and the module's own `terraform test`; and the cloud-init
+of the shared module terraform/appliance, rendered and read as a host would."""
 import json
 import subprocess
 
@@ -25,16 +26,36 @@ def test_every_file_is_formatted(tree, terraform):
     assert result.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{result.stdout}"
 
 
+# Each module, its provider in the mirror, and how many runs its own tests have
+# (terraform/NAME/tests/*.tftest.hcl; the cloud modules' with a mocked provider).
+MODULES = {"appliance": (None, None, 6), "aws": ("hashicorp/aws", "3.39.0", 5),
+           "lxd": ("sl1pm4t/lxd", "1.5.0", 3)}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_init_takes_the_provider_from_the_mirror(name, initialized):
+    source, version, _ = MODULES[name]
+    directory = initialized(name)
+    if source is None:
+        assert not (directory / ".terraform.lock.hcl").exists(), "the shared module needs no provider"
+    else:
+        assert tools.locked_version(directory, source) == version
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_configuration_is_valid(name, initialized, terraform):
+    assert "The configuration is valid" in terraform(initialized(name), "validate")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_module_passes_its_own_terraform_tests(name, initialized, terraform):
+    runs = MODULES[name][2]
+    assert f"Success! {runs} passed, 0 failed." in terraform(initialized(name), "test")
+
+
 @pytest.fixture(scope="module")
-def appliance(tree, terraform):
-    directory = tree / "appliance"
-    terraform(directory, "init", "-input=false")
-    return directory
-
-
-def test_the_shared_module_passes_its_own_tests(appliance, terraform):
-    # terraform/appliance/tests/appliance.tftest.hcl: addresses, rules, minion and master.
-    assert "Success! 6 passed, 0 failed." in terraform(appliance, "test")
+def appliance(initialized):
+    return initialized("appliance")
 
 
 @pytest.fixture(scope="module")
