@@ -100,6 +100,12 @@ resource "aws_instance" "master" {
   vpc_security_group_ids = [aws_security_group.role["master"].id]
   user_data              = module.appliance.master_user_data
   tags                   = { Name = module.appliance.master.name, Role = "master" }
+  # User data only matters at first boot, and a change would replace the host: a master
+  # made anew would lose the appliance's secrets. New minions are accepted by hand instead
+  # (docs/cloud.md).
+  lifecycle {
+    ignore_changes = [user_data]
+  }
 }
 
 resource "aws_instance" "host" {
@@ -112,6 +118,9 @@ resource "aws_instance" "host" {
   vpc_security_group_ids = [aws_security_group.role[each.value.role].id]
   user_data              = module.appliance.minion_user_data[each.key]
   tags                   = { Name = each.key, Role = each.value.role }
+  lifecycle {
+    ignore_changes = [user_data]
+  }
   # A minion that boots first retries until its master answers; starting the master first
   # only saves those retries.
   depends_on = [aws_instance.master]

@@ -86,4 +86,9 @@ resource "lxd_container" "machine" {
     target_file = "/etc/rc.local"
     mode        = "0755"
   }
+  # What a container boots with only matters at first boot; a master made anew would lose
+  # the appliance's secrets. New minions are accepted by hand instead (docs/cloud.md).
+  lifecycle {
+    ignore_changes = [config, file]
+  }
 }

@@ -121,6 +121,12 @@ resource "openstack_compute_instance_v2" "machine" {
   }
   # The master's and the hosts' first boot installs packages through the router.
   depends_on = [openstack_networking_router_interface_v2.appliance]
+  # User data only matters at first boot, and a change would replace the host: a master
+  # made anew would lose the appliance's secrets. New minions are accepted by hand instead
+  # (docs/cloud.md).
+  lifecycle {
+    ignore_changes = [user_data]
+  }
 }
 
 resource "openstack_networking_floatingip_v2" "public" {
