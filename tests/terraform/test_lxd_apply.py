@@ -82,7 +82,12 @@ class Lxd:
         self.daemon = subprocess.Popen(namespace.command(["unshare", "--mount", "--", "sh", "-c", start]),
                                        env=self.environment(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-        self.run("lxd", "waitready", "--timeout", "60")
+        try:
+            self.run("lxd", "waitready", "--timeout", "60")
+        except AssertionError:
+            self.daemon.kill()
+            self.daemon.wait()
+            raise
         preseed = json.dumps({"storage_pools": [{"name": "default", "driver": "dir",
                                                  "config": {"source": str(self.pool)}}]})
         self.run("lxd", "init", "--preseed", input=preseed)
