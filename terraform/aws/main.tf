@@ -1,0 +1,127 @@
+module "appliance" {
+  source         = "../appliance"
+  name           = var.name
+  roles          = var.roles
+  subnet_cidr    = var.subnet_cidr
+  repository_url = var.repository_url
+  repository_ref = var.repository_ref
+}
+
+locals {
+  # Every role that has hosts, and the master, gets a security group of its own.
+  groups = toset(concat(["master"], [for role, count in var.roles : role if count > 0]))
+}
+
+resource "aws_vpc" "appliance" {
+  cidr_block           = var.vpc_cidr
+  enable_dns_hostnames = true
+  tags                 = { Name = var.name }
+}
+
+# The hosts install Salt and the roles' packages from the internet at first boot.
+resource "aws_internet_gateway" "appliance" {
+  vpc_id = aws_vpc.appliance.id
+  tags   = { Name = var.name }
+}
+
+resource "aws_subnet" "appliance" {
+  vpc_id                  = aws_vpc.appliance.id
+  cidr_block              = var.subnet_cidr
+  map_public_ip_on_launch = true
+  tags                    = { Name = var.name }
+}
+
+resource "aws_route_table" "appliance" {
+  vpc_id = aws_vpc.appliance.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.appliance.id
+  }
+  tags = { Name = var.name }
+}
+
+resource "aws_route_table_association" "appliance" {
+  subnet_id      = aws_subnet.appliance.id
+  route_table_id = aws_route_table.appliance.id
+}
+
+resource "aws_security_group" "role" {
+  for_each    = local.groups
+  name        = "${var.name}-${each.key}"
+  description = "Raycrafter ${each.key} hosts"
+  vpc_id      = aws_vpc.appliance.id
+  tags        = { Name = "${var.name}-${each.key}", Role = each.key }
+}
+
+resource "aws_security_group_rule" "egress" {
+  for_each          = local.groups
+  description       = "packages at first boot, and the site cluster"
+  type              = "egress"
+  security_group_id = aws_security_group.role[each.key].id
+  protocol          = "-1"
+  from_port         = 0
+  to_port           = 0
+  cidr_blocks       = ["0.0.0.0/0"]
+}
+
+# Inside the appliance: each role's ports, only from the roles that use them.
+resource "aws_security_group_rule" "service" {
+  for_each                 = module.appliance.service_rules
+  description              = each.value.why
+  type                     = "ingress"
+  security_group_id        = aws_security_group.role[each.value.role].id
+  source_security_group_id = aws_security_group.role[each.value.from_role].id
+  protocol                 = "tcp"
+  from_port                = each.value.from_port
+  to_port                  = each.value.to_port
+}
+
+# From outside the appliance: users to the API, operators over SSH; nothing by default.
+resource "aws_security_group_rule" "outside" {
+  for_each = merge(
+    lookup(var.roles, "web", 0) > 0 && length(var.web_client_cidrs) > 0 ? { web-443 = { role = "web", port = 443, cidrs = var.web_client_cidrs, why = "the API over HTTPS for users" } } : {},
+    length(var.ssh_client_cidrs) > 0 ? { for group in local.groups : "${group}-22" => { role = group, port = 22, cidrs = var.ssh_client_cidrs, why = "SSH for operators" } } : {},
+  )
+  description       = each.value.why
+  type              = "ingress"
+  security_group_id = aws_security_group.role[each.value.role].id
+  protocol          = "tcp"
+  from_port         = each.value.port
+  to_port           = each.value.port
+  cidr_blocks       = each.value.cidrs
+}
+
+resource "aws_instance" "master" {
+  ami                    = var.image_id
+  instance_type          = lookup(var.instance_types, "master", "t3.small")
+  key_name               = var.key_name
+  subnet_id              = aws_subnet.appliance.id
+  private_ip             = module.appliance.master.address
+  vpc_security_group_ids = [aws_security_group.role["master"].id]
+  user_data              = module.appliance.master_user_data
+  tags                   = { Name = module.appliance.master.name, Role = "master" }
+  # User data only matters at first boot, and a change would replace the host: a master
+  # made anew would lose the appliance's secrets. New minions are accepted by hand instead
+  # (docs/cloud.md).
+  lifecycle {
+    ignore_changes = [user_data]
+  }
+}
+
+resource "aws_instance" "host" {
+  for_each               = module.appliance.hosts
+  ami                    = var.image_id
+  instance_type          = lookup(var.instance_types, each.value.role, "t3.small")
+  key_name               = var.key_name
+  subnet_id              = aws_subnet.appliance.id
+  private_ip             = each.value.address
+  vpc_security_group_ids = [aws_security_group.role[each.value.role].id]
+  user_data              = module.appliance.minion_user_data[each.key]
+  tags                   = { Name = each.key, Role = each.value.role }
+  lifecycle {
+    ignore_changes = [user_data]
+  }
+  # A minion that boots first retries until its master answers; starting the master first
+  # only saves those retries.
+  depends_on = [aws_instance.master]
+}
