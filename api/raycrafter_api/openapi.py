@@ -8,7 +8,7 @@ from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_HOLDER_CHARS, MAX
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
-from .jobs import WORKER_TARGETS
+from .worker_reports import WORKER_TARGETS
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",

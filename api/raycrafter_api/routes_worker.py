@@ -1,7 +1,8 @@
 """Worker endpoints: the worker's service token only."""
 import bottle
 
-from . import auth, frames, httpio, jobs, storage
+from . import (auth, frames, httpio, job_lookup, job_states, job_views, storage,
+               submissions, worker_reports)
 from .errors import ApiError
 from .problems import bad_field
 
@@ -10,19 +11,19 @@ def install(app, config):
     @app.get("/api/v1/worker/jobs")
     def list_jobs():
         httpio.principal("worker")
-        states = [jobs.check_state_name("state", s) for s in bottle.request.query.getall("state")]
+        states = [job_states.check_state_name("state", s) for s in bottle.request.query.getall("state")]
         cluster = bottle.request.query.get("cluster") or None
-        return httpio.send_json(jobs.list_for_worker(cluster, states))
+        return httpio.send_json(job_views.list_for_worker(cluster, states))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>")
     def get_job(job_id):
         httpio.principal("worker")
-        return httpio.send_json(jobs.render_one(jobs.job_for_worker(job_id), full=True))
+        return httpio.send_json(job_views.view_of(job_lookup.job_for_worker(job_id), full=True))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>/input")
     def get_input(job_id):
         httpio.principal("worker")
-        job = jobs.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id)
         return httpio.send_file(storage.input_path(config, job), "application/octet-stream",
                                 headers={"X-Scene-Kind": job.scene_kind,
                                          "X-Checksum-Sha256": job.scene_checksum})
@@ -31,7 +32,7 @@ def install(app, config):
     def record_submission(job_id):
         httpio.principal("worker")
         httpio.json_body()
-        submission = jobs.record_submission(
+        submission = submissions.record_submission(
             job_id, lambda job: auth.issue_token("agent", job=job), config)
         return httpio.send_json(submission, 201)
 
@@ -53,8 +54,8 @@ def install(app, config):
         if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
                                     or attempt < 1):
             raise bad_field("attempt", "must be a submission attempt number (1 or more)")
-        job = jobs.worker_transition(job_id, to, batch_job_id, reason, config, attempt)
-        return httpio.send_json(jobs.render_one(job, full=True))
+        job = worker_reports.worker_transition(job_id, to, batch_job_id, reason, config, attempt)
+        return httpio.send_json(job_views.view_of(job, full=True))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
     def put_image(job_id, number):
@@ -67,7 +68,7 @@ def install(app, config):
             raise ApiError(413, "too_large",
                            f"uploads are limited to {config.max_upload_bytes} bytes",
                            {"limit": config.max_upload_bytes})
-        job = jobs.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id)
         frames.get(job, number)
         upload = storage.receive(config, bottle.request.body, config.max_upload_bytes)
         try:
