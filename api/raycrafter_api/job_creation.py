@@ -1,6 +1,7 @@
 """A new job: its row, its frames, its first event and its ``submit`` command, at once
 (job_requests.py validates the request first)."""
 import peewee
+from raycrafter_contract.states import command_on_entering
 
 from . import outbox, timeutil
 from .db import write_transaction
@@ -26,6 +27,6 @@ def create(owner, values, scene, principal, store_input):
             Frame.insert_many(chunk).execute()
         Event.create(job=job, at=now, actor=principal.actor, from_state=None,
                      to_state="pending", reason="job created" + (f"; {notes}" if notes else ""))
-        outbox.write_command(job, "submit")
+        outbox.write_command(job, command_on_entering(None, "pending"))
         store_input(job)
     return job

@@ -1,7 +1,8 @@
 """A job's state machine: every change of state goes through ``transition``, which checks
 it against the contract's transitions, records the event and writes the command the new
 state calls for, inside the caller's transaction."""
-from raycrafter_contract.states import FINAL_JOB_STATES, JOB_STATES, can_move
+from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
+                                        command_on_entering)
 
 from . import outbox, timeutil
 from .problems import bad_field, conflict
@@ -39,7 +40,7 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
     job.state, job.updated_at, job.state_changed_at = to, now, now
     for key, value in changes.items():
         setattr(job, key, value)
-    command = _command_for(from_state, to)
+    command = command_on_entering(from_state, to)
     if command:
         outbox.write_command(job, command)
     return True
@@ -49,16 +50,6 @@ def check_transition(job, to):
     if not can_move(job.state, to):
         raise conflict("illegal_transition", f"a job in state {job.state} cannot go to {to}",
                        {"from": job.state, "to": to})
-
-
-def _command_for(from_state, to):
-    if to in ("failed", "cancelled"):
-        return "cancel"  # remove the batch job, if there is one
-    if to == "collecting":
-        return "collect"
-    if to == "staging" and from_state in ("submitted", "running"):
-        return "submit"  # the batch job ended with frames left: submit again
-    return None
 
 
 def fail(job, actor, reason):
