@@ -60,6 +60,7 @@ ENDPOINTS = [
     ("POST", "/worker/jobs/{x}/submissions", {"json": {}}, WORKER,
      (409, "illegal_transition")),
     ("POST", "/worker/jobs/{x}/transition", {"json": {"to": "running"}}, WORKER, (200, None)),
+    ("POST", "/worker/jobs/{x}/batch-ended", {"json": {"attempt": 1}}, WORKER, (200, None)),
     ("PUT", "/worker/jobs/{x}/frames/1/image",
      {"data": PNG, "headers": {"Content-Type": "image/png", "X-Checksum-Sha256": sha256(PNG)}},
      WORKER, (409, "frame_not_done")),
