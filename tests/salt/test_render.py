@@ -83,10 +83,11 @@ def test_broker_names_from_pillar_reach_the_api_and_the_worker(role_minions):
     """The exchange and queue set in pillar are what the API publishes to and the worker
     consumes from; their defaults are the contract's."""
     from raycrafter_contract import messaging
-    defaults = yaml.safe_load((REPOSITORY / "salt" / "rabbitmq" / "defaults.yaml").read_text())
-    assert (defaults["exchange"], defaults["queue"]) == (messaging.EXCHANGE, messaging.QUEUE)
-    pillar = '{"raycrafter": {"rabbitmq": {"exchange": "site.jobs", "queue": "site.work"}}}'
     minion = role_minions["allinone"].salt_call_cli()
+    compiled = _compiled(minion, "salt.worker.config", {})
+    context = _argument(compiled["worker-config-file-managed"], "context")
+    assert (context["exchange"], context["queue"]) == (messaging.EXCHANGE, messaging.QUEUE)
+    pillar = '{"raycrafter": {"rabbitmq": {"exchange": "site.jobs", "queue": "site.work"}}}'
     seen = {}
     for sls, state_id in (("salt.api.config", "api-config-file-managed"),
                           ("salt.worker.config", "worker-config-file-managed")):
