@@ -84,23 +84,23 @@ class Poller:
                 reports[job["id"]] = "missing"
                 continue
             self._missing_since.pop(job["id"], None)
-            self._report_end(job, "it disappeared from the queue without an exit status "
-                                  "and is taken as lost", None)
+            self._report_end(job, job["batch_job_id"], "it disappeared from the queue "
+                             "without an exit status and is taken as lost", None)
             reports[job["id"]] = "lost"
         return reports
 
     def _ended(self, job, record, code):
         seen = f"in state {record.raw_state}" if record else "its exit file is written"
         status = code if code is not None else (record.exit_code if record else None)
-        self._report_end(job, seen, status)
+        self._report_end(job, record.id if record else job["batch_job_id"], seen, status)
         return "ended"
 
-    def _report_end(self, job, seen, exit_status):
+    def _report_end(self, job, batch_job_id, seen, exit_status):
         """Report that the batch job of the job's current attempt ended; the API decides
         what follows, and refuses the report (stale_attempt) if the job was submitted
         again meanwhile."""
         self._call(job, "batch job ended", lambda: self.api.batch_ended(
-            job["id"], job["submit_attempt"], batch_job_id=job["batch_job_id"], reason=seen,
+            job["id"], job["submit_attempt"], batch_job_id=batch_job_id, reason=seen,
             exit_status=exit_status))
 
     def _report(self, job, to, **fields):
@@ -114,7 +114,8 @@ class Poller:
             answer = call()
             log.info("job %s: %s reported; the job is %s", job["id"], what, answer["state"])
         except ApiConflict as conflict:
-            # The job moved on meanwhile (submitted again, or its last frame finished).
+            # The job moved on meanwhile: submitted again (stale_attempt), or changed by
+            # another request while this one was decided.
             log.info("job %s: %s not reported: %s", job["id"], what, conflict)
 
 
