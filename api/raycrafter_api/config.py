@@ -5,11 +5,9 @@ import tomllib
 
 from raycrafter_contract import messaging
 from raycrafter_contract.scenes import SceneLimits
+from raycrafter_contract.states import AWAITING_WORKER
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
-
-# States a job can get stuck in, and the command the reconciler re-sends for each.
-RECONCILE_COMMANDS = {"pending": "submit", "staging": "submit", "collecting": "collect"}
 
 
 class ConfigError(Exception):
@@ -119,9 +117,9 @@ def _reconcile_deadlines(table):
         raise ConfigError("config key 'reconcile_after_seconds' must be a table")
     deadlines = Config.__dataclass_fields__["reconcile_after_seconds"].default_factory()
     for state, seconds in table.items():
-        if state not in RECONCILE_COMMANDS:
+        if state not in AWAITING_WORKER:
             raise ConfigError(f"reconcile_after_seconds: unknown state {state!r} "
-                              f"(known: {', '.join(RECONCILE_COMMANDS)})")
+                              f"(known: {', '.join(AWAITING_WORKER)})")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
             raise ConfigError(f"reconcile_after_seconds.{state} must be a positive number")
         deadlines[state] = seconds

@@ -21,7 +21,7 @@ import peewee
 
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
 
-from . import jobs, timeutil
+from . import job_states, job_views, timeutil
 from .db import locked, write_transaction
 from .problems import Problem, bad_field, conflict, not_found
 from .models import Event, Frame, Job
@@ -52,7 +52,7 @@ def _count_attempt(job, frame, actor, reason, config, now):
     _frame_event(frame, to, actor, reason, now)
     if to == "failed":
         current = locked(Job.select().where(Job.id == job.id)).get()
-        jobs.fail(current, "system",
+        job_states.fail(current, "system",
                   f"frame {frame.number} failed {attempts} times (last: {reason}); "
                   f"see `raycrafter logs {job.id} --frame {frame.number}` (or GET "
                   f"/api/v1/jobs/{job.id}/frames/{frame.number}/log), fix the scene "
@@ -123,7 +123,7 @@ def claim(job_id, holder, config, max_frames=1):
         for frame in chunk:
             _frame_event(frame, "leased", f"agent:{holder}", None, now)
         if job.state == "submitted":
-            jobs.transition_unless_moved(job, "running", f"agent:{holder}",
+            job_states.transition_unless_moved(job, "running", f"agent:{holder}",
                                          "the first frame was claimed")
     return {"status": "leased", "frame": chunk[0].number, "attempt": chunk[0].attempts + 1,
             "frames": [frame.number for frame in chunk],
@@ -177,7 +177,7 @@ def agent_job_view(job):
     return {"id": job.id, "width": job.width, "height": job.height,
             "frames": {"first": job.frame_first, "last": job.frame_last,
                        "step": job.frame_step},
-            "animation": jobs.animation_view(job),
+            "animation": job_views.animation_view(job),
             "renderer": job.renderer, "options": json.loads(job.options),
             "scene_file": job.scene_file}
 
@@ -265,7 +265,7 @@ def complete(job_id, number, body, config):
         current = locked(Job.select().where(Job.id == job_id)).get()
         left = Frame.select().where(Frame.job == job_id, Frame.state != "done").exists()
         if not left and current.state in ("submitted", "running"):
-            jobs.transition(current, "collecting", "system", "every frame is rendered")
+            job_states.transition(current, "collecting", "system", "every frame is rendered")
         return {"frame_state": "done"}
     return _run(job_id, number, lease_id, config, finish)
 

@@ -9,7 +9,7 @@ from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MA
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
-from .jobs import WORKER_TARGETS
+from .worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN, WORKER_TARGETS
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",
@@ -319,15 +319,35 @@ def _worker_paths():
                         "401", "403", "404", "409", "415", tag="worker", ok_status="201",
                         body=_json({"type": "object"}), params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/transition": {
-            "post": _op("Move a job to another state", True, full,
+            "post": _op("Move a job to the state the worker's own step reached (a batch "
+                        "job's end is reported to batch-ended instead)", True, full,
                         "400", "401", "403", "404", "409", "415", tag="worker",
                         body=_json({"type": "object", "required": ["to"], "properties": {
                             "to": {"enum": list(WORKER_TARGETS)},
-                            "batch_job_id": {"type": "string"},
+                            "batch_job_id": {"type": "string", "minLength": 1,
+                                             "maxLength": 128},
                             "reason": {"type": "string"},
                             "attempt": {"type": "integer", "minimum": 1, "description":
                                         "The submission attempt the report is about; "
                                         "409 stale_attempt once the job is on a newer one"}}}),
+                        params=(JOB_ID,))},
+        "/api/v1/worker/jobs/{job_id}/batch-ended": {
+            "post": _op("Report that a submission attempt's batch job ended; the API "
+                        "decides what follows: submitted again (staging) while frames are "
+                        "left, failed after max_submissions, else nothing changes", True,
+                        full, "400", "401", "403", "404", "409", "415", tag="worker",
+                        body=_json({"type": "object", "required": ["attempt"], "properties": {
+                            "attempt": {"type": "integer", "minimum": 1, "description":
+                                        "The submission attempt whose batch job ended; "
+                                        "409 stale_attempt once the job is on a newer one"},
+                            "batch_job_id": {"type": "string", "minLength": 1,
+                                             "maxLength": 128},
+                            "reason": {"type": "string", "description":
+                                       "What the scheduler showed (state, lost)"},
+                            "exit_status": {"type": ["integer", "null"],
+                                            "minimum": EXIT_STATUS_MIN,
+                                            "maximum": EXIT_STATUS_MAX,
+                                            "description": "The batch script's, if known"}}}),
                         params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/frames/{number}/image": {
             "put": _op("Upload a rendered frame's image", True,

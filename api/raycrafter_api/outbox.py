@@ -4,9 +4,9 @@ import datetime
 import uuid
 
 from raycrafter_contract import messaging
+from raycrafter_contract.states import COMMAND_FOR_STATE
 
 from . import timeutil
-from .config import RECONCILE_COMMANDS
 from .db import write_transaction
 from .models import Command, Job
 
@@ -46,7 +46,7 @@ def reconcile_stuck_jobs(config):
     now = timeutil.now()
     written = []
     for state, seconds in config.reconcile_after_seconds.items():
-        command = RECONCILE_COMMANDS[state]
+        command = COMMAND_FOR_STATE[state]
         deadline = now - datetime.timedelta(seconds=seconds)
         stuck = Job.select().where(Job.state == state, Job.state_changed_at < deadline)
         for job in stuck:

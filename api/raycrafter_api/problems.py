@@ -1,6 +1,6 @@
 """What the domain refuses and why, in words a client can act on; nothing here knows HTTP.
 
-Domain modules (jobs, leases, frames, auth, storage, archives, job_requests) raise these;
+Domain modules (every module but app, httpio, errors and the routes) raise these;
 ``errors.py`` turns each kind into its HTTP status and the one JSON error shape, in one
 place, for every route.
 """

@@ -3,7 +3,8 @@ import os
 
 import bottle
 
-from . import archives, events, frames, httpio, job_requests, jobs, storage
+from . import (archives, cancellation, events, frames, httpio, job_creation, job_lookup,
+               job_requests, job_states, job_views, storage)
 from .errors import ApiError
 from .problems import bad_field
 
@@ -45,58 +46,58 @@ def install(app, config):
             checked = archives.check(upload.path, kind, config.scene_limits,
                                      fields.get("scene_file"), scene.raw_filename)
             values = job_requests.validate(fields, checked, config)
-            job = jobs.create(caller.user_id, values, upload, caller,
+            job = job_creation.create(caller.user_id, values, upload, caller,
                               lambda job: storage.place(upload, storage.input_path(config, job)))
         finally:
             upload.discard()
-        return httpio.send_json(jobs.render_one(job), 201)
+        return httpio.send_json(job_views.view_of(job), 201)
 
     @app.get("/api/v1/jobs")
     def list_jobs():
         caller = httpio.principal(*USERS)
         state = bottle.request.query.get("state") or None
         if state:
-            jobs.check_state_name("state", state)
+            job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
-        return httpio.send_json(jobs.list_for(caller, state, limit, offset))
+        return httpio.send_json(job_views.list_for(caller, state, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>")
     def get_job(job_id):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
-        return httpio.send_json(jobs.render_one(job))
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
+        return httpio.send_json(job_views.view_of(job))
 
     @app.post("/api/v1/jobs/<job_id:int>/cancel")
     def cancel_job(job_id):
-        job = jobs.cancel(httpio.principal(*USERS), job_id)
-        return httpio.send_json(jobs.render_one(job))
+        job = cancellation.cancel(httpio.principal(*USERS), job_id)
+        return httpio.send_json(job_views.view_of(job))
 
     @app.get("/api/v1/jobs/<job_id:int>/events")
     def job_events(job_id):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
         return httpio.send_json(events.list_page(job, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames")
     def job_frames(job_id):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
         return httpio.send_json(frames.list_page(job, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
     def frame_image(job_id, number):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         return httpio.send_file(frames.image_path(config, job, number), "image/png")
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
     def frame_log(job_id, number):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         frame = frames.get(job, number)
         bottle.response.content_type = "text/plain; charset=utf-8"
         return frame.log_tail or ""
 
     @app.get("/api/v1/jobs/<job_id:int>/archive")
     def job_archive(job_id):
-        job = jobs.visible_job(httpio.principal(*USERS), job_id)
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         path = frames.build_archive(config, job)
         try:
             return httpio.send_file(path, "application/zip", f"job-{job.id}-frames.zip")

@@ -1,28 +1,32 @@
 """Worker endpoints: the worker's service token only."""
 import bottle
 
-from . import auth, frames, httpio, jobs, storage
+from . import (auth, frames, httpio, job_lookup, job_states, job_views, storage,
+               submissions, worker_reports)
 from .errors import ApiError
 from .problems import bad_field
+from .worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN
 
 
 def install(app, config):
     @app.get("/api/v1/worker/jobs")
     def list_jobs():
         httpio.principal("worker")
-        states = [jobs.check_state_name("state", s) for s in bottle.request.query.getall("state")]
+        states = [job_states.check_state_name("state", s)
+                  for s in bottle.request.query.getall("state")]
         cluster = bottle.request.query.get("cluster") or None
-        return httpio.send_json(jobs.list_for_worker(cluster, states))
+        return httpio.send_json(job_views.list_for_worker(cluster, states))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>")
     def get_job(job_id):
         httpio.principal("worker")
-        return httpio.send_json(jobs.render_one(jobs.job_for_worker(job_id), full=True))
+        return httpio.send_json(job_views.view_of(job_lookup.job_for_worker(job_id),
+                                                  full=True))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>/input")
     def get_input(job_id):
         httpio.principal("worker")
-        job = jobs.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id)
         return httpio.send_file(storage.input_path(config, job), "application/octet-stream",
                                 headers={"X-Scene-Kind": job.scene_kind,
                                          "X-Checksum-Sha256": job.scene_checksum})
@@ -31,7 +35,7 @@ def install(app, config):
     def record_submission(job_id):
         httpio.principal("worker")
         httpio.json_body()
-        submission = jobs.record_submission(
+        submission = submissions.record_submission(
             job_id, lambda job: auth.issue_token("agent", job=job), config)
         return httpio.send_json(submission, 201)
 
@@ -42,19 +46,24 @@ def install(app, config):
         to = body.get("to")
         if not isinstance(to, str):
             raise bad_field("to", "is required")
-        batch_job_id = body.get("batch_job_id")
-        if batch_job_id is not None and (not isinstance(batch_job_id, str)
-                                         or not 0 < len(batch_job_id) <= 128):
-            raise bad_field("batch_job_id", "must be a string of 1 to 128 characters")
-        reason = body.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise bad_field("reason", "must be a string")
-        attempt = body.get("attempt")
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
-                                    or attempt < 1):
-            raise bad_field("attempt", "must be a submission attempt number (1 or more)")
-        job = jobs.worker_transition(job_id, to, batch_job_id, reason, config, attempt)
-        return httpio.send_json(jobs.render_one(job, full=True))
+        job = worker_reports.worker_transition(job_id, to, _batch_job_id(body),
+                                               _optional_text(body, "reason"),
+                                               _attempt(body, required=False))
+        return httpio.send_json(job_views.view_of(job, full=True))
+
+    @app.post("/api/v1/worker/jobs/<job_id:int>/batch-ended")
+    def batch_ended(job_id):
+        httpio.principal("worker")
+        body = httpio.json_body()
+        exit_status = body.get("exit_status")
+        if exit_status is not None and (isinstance(exit_status, bool)
+                                        or not isinstance(exit_status, int)
+                                        or not EXIT_STATUS_MIN <= exit_status <= EXIT_STATUS_MAX):
+            raise bad_field("exit_status", "must be an integer exit status or null")
+        job = worker_reports.batch_ended(job_id, _attempt(body, required=True),
+                                         _batch_job_id(body), _optional_text(body, "reason"),
+                                         exit_status, config)
+        return httpio.send_json(job_views.view_of(job, full=True))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
     def put_image(job_id, number):
@@ -67,7 +76,7 @@ def install(app, config):
             raise ApiError(413, "too_large",
                            f"uploads are limited to {config.max_upload_bytes} bytes",
                            {"limit": config.max_upload_bytes})
-        job = jobs.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id)
         frames.get(job, number)
         upload = storage.receive(config, bottle.request.body, config.max_upload_bytes)
         try:
@@ -75,3 +84,27 @@ def install(app, config):
         finally:
             upload.discard()
         return httpio.send_json({"frame": number, "checksum": upload.checksum}, 201)
+
+
+def _batch_job_id(body):
+    batch_job_id = body.get("batch_job_id")
+    if batch_job_id is not None and (not isinstance(batch_job_id, str)
+                                     or not 0 < len(batch_job_id) <= 128):
+        raise bad_field("batch_job_id", "must be a string of 1 to 128 characters")
+    return batch_job_id
+
+
+def _optional_text(body, field):
+    text = body.get(field)
+    if text is not None and not isinstance(text, str):
+        raise bad_field(field, "must be a string")
+    return text
+
+
+def _attempt(body, required):
+    attempt = body.get("attempt")
+    if attempt is None and not required:
+        return None
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise bad_field("attempt", "must be a submission attempt number (1 or more)")
+    return attempt

@@ -1,13 +1,17 @@
 """The commands the API sends the worker through RabbitMQ, and where they travel.
 
-The exchange and queue names are defaults: Salt passes the names set in pillar
-(``raycrafter:rabbitmq``) to the API, the worker and the broker alike.
+The exchange, queue and routing key are written once, in broker_names.json, which Salt
+reads too (salt/rabbitmq/map.jinja): they are the defaults, and Salt passes the names set
+in pillar (``raycrafter:rabbitmq``) to the API, the worker and the broker alike.
 """
 import json
+import os
 
-EXCHANGE = "raycrafter.commands"
-QUEUE = "worker.commands"
-ROUTING_KEY = "worker"
+with open(os.path.join(os.path.dirname(__file__), "broker_names.json"), encoding="utf-8") as f:
+    _NAMES = json.load(f)
+EXCHANGE = _NAMES["exchange"]
+QUEUE = _NAMES["queue"]
+ROUTING_KEY = _NAMES["routing_key"]
 COMMANDS = ("submit", "cancel", "collect")
 
 

@@ -6,7 +6,6 @@
 {%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/python.jinja" import python_distribution with context %}
 {%- set token_dir = api.config_file.rsplit("/", 1)[0] %}
-{%- set https_port = "" if nginx.https_port | int == 443 else ":" ~ nginx.https_port %}
 
 include:
   - salt.common
@@ -34,7 +33,7 @@ cli-root-config-file-managed:
     - mode: "0600"
     - contents: |
         # File managed by Salt (salt/cli/init.sls). Edits are overwritten.
-        url = "https://{{ nginx.server_names[0] }}{{ https_port }}"
+        url = "{{ nginx.api_url }}"
         token_file = "{{ token_dir }}/admin.token"
         ca_file = "{{ nginx.certificate_file }}"
     - require:

@@ -101,3 +101,21 @@ def test_a_jobs_whole_life_answers_as_documented(world, conformance):
     statuses = {status for _, _, status in conformance.checked}
     assert {"200", "201", "400", "401", "403", "404", "409"} <= statuses
     assert len(conformance.checked) >= 18, sorted(conformance.checked)
+
+
+def test_a_batch_job_that_ended_is_answered_as_documented(world, conformance):
+    job_id = world.job_x["id"]
+    worker = world.worker
+    worker.post(f"/worker/jobs/{job_id}/batch-ended",
+                json={"attempt": 1, "batch_job_id": str(1000 + job_id),
+                      "reason": "in state TIMEOUT", "exit_status": None})
+    worker.post(f"/worker/jobs/{job_id}/submissions", json={})
+    worker.post(f"/worker/jobs/{job_id}/transition",
+                json={"to": "submitted", "batch_job_id": "4243"})
+    worker.post(f"/worker/jobs/{job_id}/batch-ended", json={"attempt": 1})
+    worker.post(f"/worker/jobs/{job_id}/batch-ended", json={"attempt": 2, "exit_status": "x"})
+    worker.post(f"/worker/jobs/{job_id}/batch-ended", json={"attempt": 2, "exit_status": 1})
+    assert {(template, status) for _, template, status in conformance.checked
+            if template.endswith("/batch-ended")} == {
+        ("/api/v1/worker/jobs/{job_id}/batch-ended", status) for status in ("200", "400", "409")}
+    assert world.job(job_id)["state"] == "failed"

@@ -2,7 +2,7 @@
 import os
 
 from raycrafter_api import db
-from raycrafter_api.models import Command, Token
+from raycrafter_api.models import Token
 from support.api_testing import PNG, SCENE, assert_error, sha256
 
 
@@ -51,11 +51,11 @@ def test_submission_is_recorded_before_submitting_with_a_fresh_agent_token(world
     assert (again["attempt"], again["resumed"]) == (1, True)
     assert again["agent_token"] != first["agent_token"]
     world.transition(job_id, "submitted", batch_job_id="77")
-    world.transition(job_id, "staging", reason="batch job 77 ended", attempt=1)
+    world.batch_ended(job_id, 1, batch_job_id="77")
     second = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
     assert (second["attempt"], second["resumed"]) == (2, False)
     world.transition(job_id, "submitted", batch_job_id="78")
-    world.transition(job_id, "staging", reason="batch job 78 ended", attempt=2)
+    world.batch_ended(job_id, 2, batch_job_id="78")
     assert world.job(job_id)["state"] == "failed"  # max_submissions = 2 in these tests
     with db.connection():
         stored = [t.token_hash for t in Token.select().where(Token.job == job_id)]
@@ -86,23 +86,6 @@ def test_transitions_follow_the_state_machine(world):
                                    json={"to": "staging"}), 409, "illegal_transition")
     assert_error(world.worker.post("/worker/jobs/999999/transition", json={"to": "staging"}),
                  404)
-
-
-def test_batch_job_ending_early_resubmits_then_fails_after_max_submissions(world):
-    job_id = world.job_x["id"]
-    claim = world.claim(world.agent_x, job_id)
-    again = world.transition(job_id, "staging", reason="batch job ended (walltime)")
-    assert again["state"] == "staging"
-    frames = world.alice.get(f"/jobs/{job_id}/frames").json()["frames"]
-    assert frames[claim["frame"] - 1]["state"] == "pending"
-    with db.connection():
-        assert [c.command for c in Command.select().where(Command.job == job_id)
-                .order_by(Command.created_at)] == ["submit", "submit"]
-    world.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
-    world.transition(job_id, "submitted", batch_job_id="2002")
-    final = world.transition(job_id, "staging", reason="batch job ended (node failure)")
-    assert final["state"] == "failed"
-    assert "ended 2 times" in final["error"]
 
 
 def test_image_upload_checks_checksum_state_and_content(world, api):
@@ -152,22 +135,3 @@ def test_a_png_that_is_not_a_png_is_refused(world):
                                   data=fake, headers={"Content-Type": "image/png",
                                                       "X-Checksum-Sha256": sha256(fake)}),
                  400, "not_png")
-
-
-def test_a_late_report_about_an_older_attempt_is_refused(world):
-    """The poll saw batch job 1 end, but the job was submitted again (attempt 2) before the
-    report arrived: the report must not send attempt 2 back to staging."""
-    job_id = world.job_x["id"]
-    world.transition(job_id, "running", attempt=1)
-    world.transition(job_id, "staging", reason="batch job 1001 ended", attempt=1)
-    world.worker.post(f"/worker/jobs/{job_id}/submissions", json={})
-    world.transition(job_id, "submitted", batch_job_id="2002", attempt=2)
-    late = world.worker.post(f"/worker/jobs/{job_id}/transition",
-                             json={"to": "staging", "attempt": 1,
-                                   "reason": "batch job 1001 ended"})
-    body = assert_error(late, 409, "stale_attempt")
-    assert body["details"] == {"attempt": 1, "current_attempt": 2}
-    assert world.job(job_id)["state"] == "submitted"
-    assert_error(world.worker.post(f"/worker/jobs/{job_id}/transition",
-                                   json={"to": "running", "attempt": "2"}), 400,
-                 "invalid_field", "attempt")

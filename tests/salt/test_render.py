@@ -83,10 +83,11 @@ def test_broker_names_from_pillar_reach_the_api_and_the_worker(role_minions):
     """The exchange and queue set in pillar are what the API publishes to and the worker
     consumes from; their defaults are the contract's."""
     from raycrafter_contract import messaging
-    defaults = yaml.safe_load((REPOSITORY / "salt" / "rabbitmq" / "defaults.yaml").read_text())
-    assert (defaults["exchange"], defaults["queue"]) == (messaging.EXCHANGE, messaging.QUEUE)
-    pillar = '{"raycrafter": {"rabbitmq": {"exchange": "site.jobs", "queue": "site.work"}}}'
     minion = role_minions["allinone"].salt_call_cli()
+    compiled = _compiled(minion, "salt.worker.config", {})
+    context = _argument(compiled["worker-config-file-managed"], "context")
+    assert (context["exchange"], context["queue"]) == (messaging.EXCHANGE, messaging.QUEUE)
+    pillar = '{"raycrafter": {"rabbitmq": {"exchange": "site.jobs", "queue": "site.work"}}}'
     seen = {}
     for sls, state_id in (("salt.api.config", "api-config-file-managed"),
                           ("salt.worker.config", "worker-config-file-managed")):
@@ -142,3 +143,72 @@ def test_each_role_holds_only_its_own_secrets(role_minions):
     assert "cluster_ssh_private_key" not in held["web"] | held["cluster"] | held["db"]
     assert "postgres_password" not in held["worker"] | held["cluster"] | held["logging"]
     assert {role for role in held if "api_admin_token" in held[role]} == {"web", "allinone"}
+
+
+def _compiled(minion, sls, pillar):
+    ret = minion.run("--local", "state.show_sls", sls, f"pillar={json.dumps(pillar)}")
+    assert ret.returncode == 0, ret.stderr
+    return ret.data
+
+
+def _argument(state, name):
+    function = next(key for key in state if not key.startswith("__"))
+    return next(item[name] for item in state[function] if isinstance(item, dict) and name in item)
+
+
+def test_the_standin_profile_follows_the_roles_that_make_the_standin(role_minions):
+    """The worker's profile of the stand-in cluster is taken from the settings of the roles
+    that make the stand-in (cluster, nodeagent, nginx, logserver and where each is
+    reached): overriding them there moves the profile, its ssh files and the login node's
+    sshd alike, and a site's own clusters:standin key still wins."""
+    import jinja2
+    minion = role_minions["allinone"].salt_call_cli()
+    site = {"raycrafter": {
+        "common": {"hosts": {"cluster": "10.9.0.5", "logging": "10.9.0.6"}},
+        "cluster": {"user": "painter", "ssh_port": 2222, "scratch": "/lustre/scratch",
+                    "slurm": {"partition": "render"}},
+        "nodeagent": {"venv": "/opt/site/agent"},
+        "nginx": {"server_names": ["api.example.org"], "https_port": 8443,
+                  "certificate_file": "/etc/site/api.pem"},
+        "logserver": {"port": 5140},
+        "worker": {"clusters": {"standin": {"walltime": "02:00:00"}}}}}
+    compiled = _compiled(minion, "salt.worker.config", site)
+    worker = _argument(compiled["worker-config-file-managed"], "context")["worker"]
+    profile = worker["clusters"]["standin"]
+    assert {key: profile[key] for key in (
+        "login_host", "port", "user", "scratch", "queue", "nodeagent", "agent_api_url",
+        "agent_ca_file", "log_host", "log_port", "walltime")} == {
+        "login_host": "10.9.0.5", "port": 2222, "user": "painter",
+        "scratch": "/lustre/scratch", "queue": "render",
+        "nodeagent": "/opt/site/agent/bin/raycrafter-nodeagent",
+        "agent_api_url": "https://api.example.org:8443", "agent_ca_file": "/etc/site/api.pem",
+        "log_host": "10.9.0.6", "log_port": 5140, "walltime": "02:00:00"}
+    assert (worker["api_url"], worker["ca_file"]) == ("https://api.example.org:8443",
+                                                      "/etc/site/api.pem")
+    known_hosts = _argument(compiled["worker-standin-known-hosts-file-managed"], "contents")
+    assert known_hosts.startswith("[10.9.0.5]:2222 ssh-ed25519 ")
+    ssh_config = _argument(compiled["worker-standin-ssh-config-file-managed"], "contents")
+    assert "HostName 10.9.0.5" in ssh_config and "Port 2222" in ssh_config
+    assert "User painter" in ssh_config
+    sshd = _compiled(minion, "salt.cluster.sshd", site)
+    context = _argument(sshd["cluster-sshd-config-file-managed"], "context")
+    template = (REPOSITORY / "salt" / "cluster" / "files" / "sshd-raycrafter.conf.jinja")
+    sshd_config = jinja2.Template(template.read_text()).render(**context).splitlines()
+    assert "Port 2222" in sshd_config and "Match User painter" in sshd_config
+
+
+def test_by_default_the_standin_profile_is_where_the_roles_defaults_put_the_standin(
+        role_minions):
+    defaults = {name: yaml.safe_load((REPOSITORY / "salt" / name / "defaults.yaml").read_text())
+                for name in ("common", "cluster", "logserver", "worker")}
+    compiled = _compiled(role_minions["allinone"].salt_call_cli(), "salt.worker.config", {})
+    profile = _argument(compiled["worker-config-file-managed"], "context")["worker"][
+        "clusters"]["standin"]
+    cluster = defaults["cluster"]
+    assert (profile["login_host"], profile["port"], profile["user"], profile["scratch"],
+            profile["queue"], profile["log_host"], profile["log_port"]) == (
+        defaults["common"]["hosts"]["cluster"], cluster["ssh_port"], cluster["user"],
+        cluster["scratch"], cluster["slurm"]["partition"], defaults["common"]["hosts"]["logging"],
+        defaults["logserver"]["port"])
+    assert {key: profile[key] for key in defaults["worker"]["standin"]} == defaults["worker"][
+        "standin"]

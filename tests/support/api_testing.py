@@ -103,6 +103,13 @@ class World:
     def transition(self, job_id, to, **body):
         return worker_transition(self.worker, job_id, to, **body)
 
+    def batch_ended(self, job_id, attempt, **body):
+        """The worker's report that the batch job of ``attempt`` ended; must be accepted."""
+        response = self.worker.post(f"/worker/jobs/{job_id}/batch-ended",
+                                    json={"attempt": attempt, **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def submit(self, job_id):
         """staging -> submission recorded -> submitted; returns the agent token."""
         return submit_as_worker(self.worker, job_id, f"{1000 + job_id}")

@@ -1,5 +1,5 @@
 """The scheduler adapters parse real output captured from this cluster (captures/,
-produced by captures/capture.sh) and classify real error messages."""
+produced by captures/capture.sh); test_command_failures.py classifies its errors."""
 import pathlib
 
 import types
@@ -8,7 +8,7 @@ import pytest
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.errors import PermanentError, TransientError
-from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, check, is_empty_listing
+from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, is_empty_listing
 from raycrafter_worker.schedulers.pbs import PbsScheduler
 from raycrafter_worker.schedulers.slurm import SlurmScheduler
 from raycrafter_worker.staging import classify_gridftp_failure
@@ -84,31 +84,6 @@ def test_qstat_f_continuation_lines_and_exit_status():
             "\tPBS_O_WORKDIR=/scratch/u\n    exit_status = 271\n\n")
     (job,) = PBS.parse_list(text)
     assert (job.id, job.name, job.state, job.exit_code) == ("77.server", "rc-3-a1", ENDED, 271)
-
-
-def test_an_invalid_partition_is_a_permanent_rejection_with_the_schedulers_words():
-    result = Result(int(capture("sbatch_invalid_partition.rc")),
-                    capture("sbatch_invalid_partition.stdout"),
-                    capture("sbatch_invalid_partition.stderr"))
-    with pytest.raises(PermanentError, match="Invalid partition name specified"):
-        check(result, "submitting")
-
-
-def test_the_qsub_wrapper_reports_its_rejection_on_stdout():
-    result = Result(int(capture("qsub_invalid_queue.rc")), capture("qsub_invalid_queue.stdout"),
-                    capture("qsub_invalid_queue.stderr"))
-    with pytest.raises(PermanentError, match="invalid partition specified: no-such-queue"):
-        check(result, "submitting")
-
-
-@pytest.mark.parametrize("message", [
-    "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
-    "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
-    "qstat: cannot connect to server pbs01 (errno=111) Connection refused",
-])
-def test_a_busy_or_unreachable_scheduler_is_transient(message):
-    with pytest.raises(TransientError):
-        check(Result(1, "", message + "\n"), "listing")
 
 
 def test_accounting_disabled_is_recognised_as_no_data():

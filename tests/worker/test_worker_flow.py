@@ -122,7 +122,9 @@ def test_submit_runs_a_batch_job_and_poll_follows_it_to_the_end(
         (None, "pending"), ("pending", "staging"), ("staging", "submitted"),
         ("submitted", "running")]
     events = api.user.get(f"{api.url}/jobs/{job['id']}/events").json()["events"]
-    assert "exit status 0" in events[-1]["reason"]
+    ended = next(e["reason"] for e in reversed(events) if e["to"] == "staging")
+    assert f"batch job {view['batch_job_id']} of attempt 1 ended: in state" in ended
+    assert "exit status 0" in ended
     assert worker.process.poll() is None
 
 

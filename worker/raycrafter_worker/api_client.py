@@ -47,6 +47,16 @@ class ApiClient:
             body["reason"] = reason[:2000]
         return self._json("POST", f"/worker/jobs/{int(job_id)}/transition", body)
 
+    def batch_ended(self, job_id, attempt, batch_job_id=None, reason=None, exit_status=None):
+        """Report what a poll saw: the batch job of ``attempt`` ended. The API decides what
+        follows and answers with the job."""
+        body = {"attempt": int(attempt), "exit_status": exit_status}
+        if batch_job_id is not None:
+            body["batch_job_id"] = str(batch_job_id)
+        if reason is not None:
+            body["reason"] = reason[:2000]
+        return self._json("POST", f"/worker/jobs/{int(job_id)}/batch-ended", body)
+
     def download_input(self, job_id, path):
         """Save the scene to ``path``; returns its kind. The checksum header is verified."""
         with self._open("GET", f"/worker/jobs/{int(job_id)}/input") as response:

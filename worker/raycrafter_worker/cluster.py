@@ -7,18 +7,15 @@ jobs that left the queue, the checksums of all frames) rather than one per job.
 import hashlib
 import logging
 import os
-import re
 import shlex
 
 from . import schedulers, staging
+from .command_failures import check
 from .batch_script import exit_file
 from .errors import PermanentError, SubmittingElsewhere, TransientError
 from .transport import Result, SshTransport
 
 log = logging.getLogger(__name__)
-
-_PERMISSION = re.compile(r"permission denied|read-only file system|disk quota exceeded|"
-                         r"no space left", re.IGNORECASE)
 
 # Prints "SIZE SHA256" or "missing" per argument, in order, so no file name is parsed.
 _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
@@ -45,22 +42,15 @@ class Cluster:
         return self.transport.run(command, stdin=stdin, timeout=timeout)
 
     def run_checked(self, command, action, stdin=None):
-        """Run a non-scheduler command; a failure naming permissions or quota is permanent."""
-        result = self.run(command, stdin=stdin)
-        if result.status != 0:
-            text = " ".join((result.stderr + " " + result.stdout).split()) or "no output"
-            message = f"{action} on cluster {self.name} failed: {text}"
-            if _PERMISSION.search(text):
-                raise PermanentError(message)
-            raise TransientError(message)
-        return result
+        """Run a command; a failure raises the error command_failures makes of it."""
+        return check(self.run(command, stdin=stdin), f"{action} on cluster {self.name}")
 
     def batch_jobs(self):
         """Every batch job of the cluster user, in one scheduler command."""
         result = self.run(self.scheduler.list_command())
         if schedulers.is_empty_listing(self.scheduler, result):
             return []
-        schedulers.check(result, f"listing batch jobs on {self.name}")
+        check(result, f"listing batch jobs on {self.name}")
         return self.scheduler.parse_list(result.stdout)
 
     def accounting(self, job_ids):
@@ -106,7 +96,7 @@ class Cluster:
         return self._submitted_id(result, name)
 
     def _submitted_id(self, result, name):
-        result = schedulers.check(result, f"submitting {name} to {self.name}")
+        result = check(result, f"submitting {name} to {self.name}")
         try:
             return self.scheduler.parse_submit(result.stdout)
         except ValueError as error:
@@ -149,7 +139,7 @@ class Cluster:
             return
         active = {b.id for b in self.batch_jobs() if b.active}
         if active & set(job_ids):
-            schedulers.check(result, f"cancelling batch jobs {', '.join(sorted(job_ids))}")
+            check(result, f"cancelling batch jobs {', '.join(sorted(job_ids))} on {self.name}")
 
     def make_dirs(self, paths, mode="0700"):
         for batch in argument_batches(paths):

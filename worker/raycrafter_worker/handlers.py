@@ -18,6 +18,7 @@ from raycrafter_contract import scenes
 from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import frame_file_name
 from raycrafter_contract.scenes import SceneLimits
+from raycrafter_contract.states import acts_on
 
 from . import batch_script
 from .batch_script import JobFiles
@@ -57,7 +58,7 @@ class Handlers:
 
     def submit(self, job_id):
         job = self.api.get_job(job_id)
-        if job["state"] not in ("pending", "staging"):
+        if not acts_on("submit", job["state"]):
             return f"job {job_id} is {job['state']}: nothing to submit"
         cluster = self._cluster(job)
         if job["state"] == "pending":
@@ -185,7 +186,7 @@ class Handlers:
 
     def cancel(self, job_id):
         job = self.api.get_job(job_id)
-        if job["state"] not in ("failed", "cancelled"):
+        if not acts_on("cancel", job["state"]):
             return f"job {job_id} is {job['state']}: not cancelling its batch job"
         cluster = self._cluster(job)
         active = [b for b in self._batch_jobs_of(cluster, job_id) if b.active]
@@ -198,7 +199,7 @@ class Handlers:
 
     def collect(self, job_id):
         job = self.api.get_job(job_id)
-        if job["state"] != "collecting":
+        if not acts_on("collect", job["state"]):
             return f"job {job_id} is {job['state']}: nothing to collect"
         cluster = self._cluster(job)
         files = JobFiles(cluster.profile.job_dir(job_id), job["submit_attempt"])

@@ -7,8 +7,10 @@ state, an accounting record, or its exit file. One that simply vanished is repor
 lost only after ``lost_grace_seconds``, because a scheduler restart or a failover can hide
 jobs for a while.
 
-Ending is reported as a transition back to ``staging``; the API decides whether that
-means another submission or a failed job (it counts attempts).
+The poller reports what it saw: a batch job that started (the job is ``running``), and
+a batch job that ended or was lost, with the attempt it belongs to, what the scheduler
+showed and the exit status. What follows an end (another submission, or a failed job) is
+the API's decision: it counts the attempts.
 """
 import logging
 import time
@@ -82,31 +84,39 @@ class Poller:
                 reports[job["id"]] = "missing"
                 continue
             self._missing_since.pop(job["id"], None)
-            self._report(job, "staging",
-                         reason=f"batch job {job['batch_job_id']} ({job['batch_name']}) "
-                                f"disappeared from the queue without an exit status; "
-                                f"treated as lost")
+            self._report_end(job, job["batch_job_id"], "it disappeared from the queue "
+                             "without an exit status and is taken as lost", None)
             reports[job["id"]] = "lost"
         return reports
 
     def _ended(self, job, record, code):
-        state = f" in state {record.raw_state}" if record is not None else ""
+        seen = f"in state {record.raw_state}" if record else "its exit file is written"
         status = code if code is not None else (record.exit_code if record else None)
-        shown = f", exit status {status}" if status is not None else ""
-        self._report(job, "staging",
-                     reason=f"batch job {job['batch_job_id']} ({job['batch_name']}) "
-                            f"ended{state}{shown} with frames left")
+        self._report_end(job, record.id if record else job["batch_job_id"], seen, status)
         return "ended"
 
+    def _report_end(self, job, batch_job_id, seen, exit_status):
+        """Report that the batch job of the job's current attempt ended; the API decides
+        what follows, and refuses the report (stale_attempt) if the job was submitted
+        again meanwhile."""
+        self._call(job, "batch job ended", lambda: self.api.batch_ended(
+            job["id"], job["submit_attempt"], batch_job_id=batch_job_id, reason=seen,
+            exit_status=exit_status))
+
     def _report(self, job, to, **fields):
-        """Report what the poll saw of the job's current attempt; the API refuses it
-        (stale_attempt) if the job was submitted again meanwhile."""
+        """Report the state the poll saw the job's current attempt reach."""
+        self._call(job, to, lambda: self.api.transition(
+            job["id"], to, attempt=job["submit_attempt"], **fields))
+
+    @staticmethod
+    def _call(job, what, call):
         try:
-            self.api.transition(job["id"], to, attempt=job["submit_attempt"], **fields)
-            log.info("job %s: %s (%s)", job["id"], to, fields.get("reason", ""))
+            answer = call()
+            log.info("job %s: %s reported; the job is %s", job["id"], what, answer["state"])
         except ApiConflict as conflict:
-            # The job moved on meanwhile (e.g. its last frame finished: collecting).
-            log.info("job %s: not reported as %s: %s", job["id"], to, conflict)
+            # The job moved on meanwhile: submitted again (stale_attempt), or changed by
+            # another request while this one was decided.
+            log.info("job %s: %s not reported: %s", job["id"], what, conflict)
 
 
 class PollLoop:

@@ -37,7 +37,7 @@ class SshTransport:
         """Run ``command`` (already shell-quoted) on the login node; returns its Result.
 
         A non-zero exit status is returned, not raised: what it means is the caller's
-        business (the scheduler adapters classify it).
+        business (command_failures.py classifies it).
         """
         timeout = timeout or self.profile.command_timeout_seconds
         client = self._connected()

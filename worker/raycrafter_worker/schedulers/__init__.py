@@ -2,11 +2,11 @@
 parses their output (the AiiDA way). Running the commands is the transport's business, so
 the parsers can be tested against captured real output without a cluster.
 """
-from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler, check, is_empty_listing
+from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler, is_empty_listing
 from .pbs import PbsScheduler
 from .slurm import SlurmScheduler
 
-__all__ = ["ENDED", "QUEUED", "RUNNING", "BatchJob", "Scheduler", "check", "is_empty_listing",
+__all__ = ["ENDED", "QUEUED", "RUNNING", "BatchJob", "Scheduler", "is_empty_listing",
            "for_profile"]
 _BY_NAME = {scheduler.name: scheduler for scheduler in (PbsScheduler, SlurmScheduler)}
 

@@ -1,20 +1,9 @@
-"""What every scheduler adapter shares: the interface, the batch job it reports, and the
-one classification of a failed scheduler command."""
+"""What every scheduler adapter shares: the interface and the batch job it reports. A
+failed scheduler command is classified as every command on the login node is
+(command_failures.py)."""
 import dataclasses
-import re
-
-from ..errors import PermanentError, TransientError
 
 QUEUED, RUNNING, ENDED = "queued", "running", "ended"
-
-# Messages that mean "the scheduler is busy or briefly unreachable", not "your request is
-# wrong". Anything else from a submission is taken as a rejection of the request itself.
-_TRANSIENT_PATTERNS = re.compile(
-    r"socket timed out|unable to contact slurm controller|slurm_load_jobs error: "
-    r"(?:socket|unable|connection|communication)|connection refused|timed out|"
-    r"resource temporarily unavailable|try again|too busy|cannot connect to server|"
-    r"communication connection failure|end of file",
-    re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,17 +19,6 @@ class BatchJob:
     @property
     def active(self):
         return self.state != ENDED
-
-
-def check(result, action):
-    """Raise the right error class for a failed scheduler command, quoting its output."""
-    if result.status == 0:
-        return result
-    text = " ".join((result.stderr.strip() + " " + result.stdout.strip()).split())
-    message = f"{action} failed (exit {result.status}): {text or 'no output'}"
-    if _TRANSIENT_PATTERNS.search(text):
-        raise TransientError(message)
-    raise PermanentError(message)
 
 
 def is_empty_listing(scheduler, result):

@@ -1,0 +1,94 @@
+"""How a job is shown: to its user, and to the worker with the batch bookkeeping."""
+import json
+
+import peewee
+from raycrafter_contract.states import FRAME_STATES
+
+from . import pagination, timeutil
+from .models import Frame, Job
+from .submissions import batch_name
+
+
+def frame_counts(job_ids):
+    """{job_id: {state: count}} for the given jobs, in one query."""
+    counts = {job_id: dict.fromkeys(FRAME_STATES, 0) for job_id in job_ids}
+    if not job_ids:
+        return counts
+    rows = (Frame.select(Frame.job, Frame.state, peewee.fn.COUNT(Frame.id).alias("n"))
+            .where(Frame.job.in_(list(job_ids))).group_by(Frame.job, Frame.state).tuples())
+    for job_id, state, n in rows:
+        counts[job_id][state] = n
+    return counts
+
+
+def user_view(job, counts, owner_name):
+    """The job as its user sees it."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "owner": owner_name,
+        "state": job.state,
+        "error": job.error,
+        "frames": {"first": job.frame_first, "last": job.frame_last, "step": job.frame_step,
+                   "count": sum(counts.values())},
+        "animation": animation_view(job),
+        "progress": counts,
+        "width": job.width,
+        "height": job.height,
+        "renderer": job.renderer,
+        "options": json.loads(job.options),
+        "cluster": job.cluster,
+        "scene": {"kind": job.scene_kind, "size": job.scene_size,
+                  "checksum": job.scene_checksum},
+        "created_at": timeutil.iso(job.created_at),
+        "updated_at": timeutil.iso(job.updated_at),
+    }
+
+
+def animation_view(job):
+    """The animation the job's frames belong to, as POV-Ray defines one."""
+    return {"initial_frame": job.anim_initial_frame, "final_frame": job.anim_final_frame,
+            "initial_clock": job.anim_initial_clock, "final_clock": job.anim_final_clock,
+            "cyclic": job.anim_cyclic}
+
+
+def worker_view(job, counts, owner_name):
+    """The job as the worker sees it: the user's view plus the batch bookkeeping."""
+    shown = user_view(job, counts, owner_name)
+    shown.update({"submit_attempt": job.submit_attempt,
+                  "batch_name": batch_name(job.id, job.submit_attempt),
+                  "batch_job_id": job.batch_job_id,
+                  "scene_file": job.scene_file})
+    return shown
+
+
+def views(jobs, full=False):
+    """Views of several jobs with their frame counts and owner names."""
+    counts = frame_counts([j.id for j in jobs])
+    shape = worker_view if full else user_view
+    return [shape(j, counts[j.id], j.owner.name) for j in jobs]
+
+
+def view_of(job, full=False):
+    job = Job.select(Job, Job.owner.rel_model).join(Job.owner.rel_model).where(
+        Job.id == job.id).get()
+    return views([job], full)[0]
+
+
+def list_for(principal, state, limit, offset):
+    """A page of the jobs this principal may see, newest first."""
+    query = Job.select(Job, Job.owner.rel_model).join(Job.owner.rel_model)
+    if principal.kind != "admin":
+        query = query.where(Job.owner == principal.user_id)
+    if state:
+        query = query.where(Job.state == state)
+    return pagination.page(query, Job.id.desc(), limit, offset, "jobs", views)
+
+
+def list_for_worker(cluster, states):
+    query = Job.select(Job, Job.owner.rel_model).join(Job.owner.rel_model)
+    if cluster:
+        query = query.where(Job.cluster == cluster)
+    if states:
+        query = query.where(Job.state.in_(states))
+    return {"jobs": views(list(query.order_by(Job.id)), full=True)}
