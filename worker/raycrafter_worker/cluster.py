@@ -7,6 +7,7 @@ jobs that left the queue, the checksums of all frames) rather than one per job.
 import hashlib
 import logging
 import os
+import secrets
 import shlex
 
 from . import schedulers, staging
@@ -108,10 +109,13 @@ class Cluster:
         batch id), or ("refused", the error the recorded answer is). Raises
         TransientError only when the login node does not answer."""
         quoted = shlex.quote(marker)
+        # Another submitter may remove the marker while this reads it (forget_submission):
+        # a marker gone half-way reads as absent or as just made, never as a failure.
         result = self.run_checked(
-            f"if [ -f {quoted}/status ]; then echo done; cat {quoted}/status; "
-            f"cat {quoted}/output; elif [ -d {quoted} ]; then echo pending; "
-            f"echo $(( $(date +%s) - $(stat -c %Y {quoted}) )); else echo absent; fi",
+            f"if s=$(cat {quoted}/status 2>/dev/null); then echo done; echo \"$s\"; "
+            f"cat {quoted}/output 2>/dev/null; true; elif [ -d {quoted} ]; then "
+            f"echo pending; echo $(( $(date +%s) - $(stat -c %Y {quoted} 2>/dev/null "
+            f"|| date +%s) )); else echo absent; fi",
             f"reading the submission marker of {name}")
         lines = result.stdout.splitlines()
         if not lines or lines[0] == "absent":
@@ -147,8 +151,10 @@ class Cluster:
                              "creating directories")
 
     def write_file(self, path, data):
-        """Write ``data`` to ``path`` with mode 0600 (created so; never on a command line)."""
-        tmp = path + ".tmp"
+        """Write ``data`` to ``path`` with mode 0600 (created so; never on a command line).
+        The temporary name is this writer's own: workers resuming one attempt write the
+        same files at once, and one's rename must not take the other's half."""
+        tmp = f"{path}.tmp-{secrets.token_hex(8)}"
         self.run_checked(f"umask 077 && cat > {shlex.quote(tmp)} && chmod 0600 "
                          f"{shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} {shlex.quote(path)}",
                          f"writing {path}", stdin=data)
