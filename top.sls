@@ -14,6 +14,10 @@ base:
   'G@roles:cluster or G@roles:allinone':
     - match: compound
     - salt.cluster
+  # Hosts that reach the API without serving it trust the web host's certificate.
+  'G@roles:cluster or G@roles:worker':
+    - match: compound
+    - salt.api_certificate
   'G@roles:web or G@roles:allinone':
     - match: compound
     - salt.api

@@ -1,5 +1,7 @@
-# The API's TLS certificate: the site's own from pillar, or one generated here once.
+# The API's TLS certificate: the site's own from pillar, or one generated here once (for
+# this host's address too when other hosts reach it, as raycrafter:common:hosts:web).
 {%- from "salt/nginx/map.jinja" import nginx with context %}
+{%- from "salt/common/map.jinja" import common with context %}
 {%- set names = nginx.server_names %}
 
 nginx-tls-directory-file-directory:
@@ -28,7 +30,7 @@ nginx-tls-self-signed-certificate-cmd-run:
     - name: >-
         openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650
         -subj "/CN={{ names[0] }}"
-        -addext "subjectAltName={% for name in names %}DNS:{{ name }},{% endfor %}IP:127.0.0.1"
+        -addext "subjectAltName={% for name in names %}DNS:{{ name }},{% endfor %}IP:127.0.0.1{% if common.serves_peers %},IP:{{ common.address }}{% endif %}"
         -addext "basicConstraints=critical,CA:TRUE"
         -keyout {{ nginx.key_file }} -out {{ nginx.certificate_file }}
         && chmod 0600 {{ nginx.key_file }} && chmod 0644 {{ nginx.certificate_file }}

@@ -1,0 +1,54 @@
+"""Reaching the multi-host appliance's machines (tests/hosts): `./appliance hosts`,
+commands through `vagrant ssh`, and the route check that comes before any traffic."""
+import json
+import os
+import pathlib
+import shlex
+import subprocess
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+APPLIANCE = REPOSITORY / "appliance"
+NETWORK = os.environ.get("RAYCRAFTER_HOSTS_NETWORK", "10.213.0")
+BRIDGE = os.environ.get("RAYCRAFTER_HOSTS_BRIDGE", "rcbr0")
+MASTER_ADDRESS = f"{NETWORK}.10"
+# One machine per role: the layout the Vagrantfile makes by default.
+ROLES = ("db", "broker", "web", "worker", "logging", "cluster")
+
+
+def appliance_hosts(*args, **kwargs):
+    """`./appliance hosts ARGS`, its output kept (and shown when a test fails)."""
+    return subprocess.run([str(APPLIANCE), "hosts", *args], capture_output=True, text=True,
+                          cwd=REPOSITORY, **kwargs)
+
+
+def assert_route_over_bridge(address):
+    route = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True,
+                           check=True).stdout
+    assert f" dev {BRIDGE} " in route, f"{address} is not reached over {BRIDGE}: {route}"
+
+
+class Hosts:
+    """Commands on the machines, through `vagrant ssh` (and so over the bridge)."""
+
+    def __init__(self, first_up):
+        # What `./appliance hosts up` printed from nothing: the orchestration's highstates.
+        self.first_up = first_up
+
+    def run(self, machine, command, input=None):
+        """Run a shell command as root on a machine; return its stdout."""
+        result = subprocess.run(
+            ["vagrant", "ssh", machine, "-c", "sudo sh -c " + shlex.quote(command), "--", "-q"],
+            capture_output=True, text=True, cwd=REPOSITORY, input=input,
+            env={**os.environ, "VAGRANT_CWD": str(REPOSITORY), "VAGRANT_CHECKPOINT_DISABLE": "1",
+                 "VAGRANT_BOX_UPDATE_CHECK_DISABLE": "1", "VAGRANT_DEFAULT_PROVIDER": "lxc"})
+        assert result.returncode == 0, f"{machine}: {command}\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def salt_json(self, *args):
+        """`salt ARGS --out json --static` on the master: {minion: return}."""
+        return json.loads(self.run("master", " ".join(["salt", "--out", "json", "--static",
+                                                         *args])))
+
+    def orchestrate(self):
+        """The master's orchestration of every highstate, as JSON."""
+        return json.loads(self.run("master", "salt-run --out json state.orchestrate salt.orch.hosts"))
