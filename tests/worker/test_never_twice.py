@@ -48,14 +48,13 @@ plane { y, 0 pigment { checker color rgb 1 color rgb 0.2 } }
 """
 
 # A scheduler that takes its time on both sides of the real work, as a busy login node
-# does: the SSH command that runs it often times out before it returns, sometimes before
-# the scheduler has seen the script at all.
+# does: the SSH command that runs it always times out (3 s) before it returns, sometimes
+# before the scheduler has seen the script at all.
 SLOW_SCHEDULER = r"""#!/bin/bash
-pause() { sleep "$(( RANDOM % 4000 / 1000 )).$(( RANDOM % 1000 ))"; }
-pause
+sleep "$(( RANDOM % 4 )).$(( RANDOM % 10 ))"
 "REAL" "$@"
 status=$?
-pause
+sleep "3.$(( RANDOM % 10 ))"
 exit $status
 """
 
