@@ -2,6 +2,7 @@
 base:
   '*':
     - salt.common
+    - salt.firewall
   'G@roles:db or G@roles:allinone':
     - match: compound
     - salt.postgres
@@ -14,10 +15,6 @@ base:
   'G@roles:cluster or G@roles:allinone':
     - match: compound
     - salt.cluster
-  # Hosts that reach the API without serving it trust the web host's certificate.
-  'G@roles:cluster or G@roles:worker':
-    - match: compound
-    - salt.api_certificate
   'G@roles:web or G@roles:allinone':
     - match: compound
     - salt.api

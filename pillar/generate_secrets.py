@@ -30,17 +30,24 @@ TOKEN_KEYS = (
 
 # Which role's hosts hold which secret. The worker never holds database credentials, the
 # web host never the cluster key, and only web and worker hosts hold the tokens they use.
+# Every host trusts the deployment CA's certificate; its private key is held by none: the
+# salt master issues each host's certificate with it (pillar/tls.sls).
 ROLE_SECRETS = {
-    "db": ("postgres_password",),
-    "broker": ("rabbitmq_api_password", "rabbitmq_worker_password"),
+    "db": ("postgres_password", "tls_ca_certificate"),
+    "broker": ("rabbitmq_api_password", "rabbitmq_worker_password", "tls_ca_certificate"),
     "web": ("postgres_password", "rabbitmq_api_password", "api_admin_token",
-            "api_worker_token"),
+            "api_worker_token", "tls_ca_certificate"),
     "worker": ("rabbitmq_worker_password", "api_worker_token", "cluster_ssh_private_key",
-               "cluster_host_public_key"),
+               "cluster_host_public_key", "tls_ca_certificate"),
     "cluster": ("cluster_ssh_public_key", "cluster_host_private_key",
-                "cluster_host_public_key"),
-    "logging": (),
+                "cluster_host_public_key", "tls_ca_certificate"),
+    "logging": ("tls_ca_certificate",),
 }
+
+# The deployment CA: ten years, ECDSA P-256 (which PostgreSQL, RabbitMQ's Erlang, nginx,
+# syslog-ng and Python's ssl all accept).
+CA_DAYS = 3650
+CA_SUBJECT = "/O=Raycrafter appliance/CN=Raycrafter deployment CA"
 
 # (private key, public key) pairs: the worker's key for the cluster login, and the host
 # key of the stand-in cluster's sshd, which the worker pins in its known_hosts.
@@ -71,6 +78,21 @@ def new_ssh_key_pair(comment):
             return private.read(), public.read().strip()
 
 
+def new_certificate_authority():
+    """Return (private key, certificate) PEM of a new CA made by openssl."""
+    with tempfile.TemporaryDirectory() as workdir:
+        key, certificate = os.path.join(workdir, "ca.key"), os.path.join(workdir, "ca.crt")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-sha256", "-days", str(CA_DAYS),
+             "-subj", CA_SUBJECT, "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-keyout", key, "-out", certificate],
+            check=True, capture_output=True)
+        with open(key) as private, open(certificate) as public:
+            return private.read(), public.read()
+
+
 def completed(existing):
     """Return the secrets with every missing value generated; existing values are kept."""
     values = dict(existing)
@@ -79,6 +101,8 @@ def completed(existing):
     for private_key, public_key, comment in SSH_KEY_PAIRS:
         if private_key not in values or public_key not in values:
             values[private_key], values[public_key] = new_ssh_key_pair(comment)
+    if "tls_ca_private_key" not in values or "tls_ca_certificate" not in values:
+        values["tls_ca_private_key"], values["tls_ca_certificate"] = new_certificate_authority()
     return values
 
 

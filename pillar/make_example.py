@@ -15,7 +15,7 @@ import sys
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = REPOSITORY / "pillar" / "pillar.example"
 # Shared settings first, then the roles from the data up to the cluster.
-ORDER = ("common", "cli", "postgres", "rabbitmq", "api", "nginx", "worker", "logserver",
+ORDER = ("common", "firewall", "cli", "postgres", "rabbitmq", "api", "nginx", "worker", "logserver",
          "cluster", "nodeagent")
 HEADER = """\
 # Every pillar key a site may set, with its default. Copy what you change into

@@ -6,6 +6,8 @@
 base:
   '*':
     - mine
+    # This host's TLS certificate, issued by the master (nothing on a masterless host).
+    - tls
     - ignore_missing: True
     - site
 {%- for role in ("db", "broker", "web", "worker", "logging", "cluster") %}

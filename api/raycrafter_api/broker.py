@@ -6,6 +6,7 @@ binds its queue. A command that no queue receives is unroutable and counts as no
 (``mandatory=True``).
 """
 import pika
+from raycrafter_contract.broker_tls import broker_tls
 from raycrafter_contract.messaging import ROUTING_KEY
 
 
@@ -13,18 +14,21 @@ class Unroutable(Exception):
     """The broker accepted the message but no queue is bound to receive it."""
 
 
-def parameters(url, timeout=5.0):
+def parameters(url, ca_file=None, timeout=5.0):
     params = pika.URLParameters(url)
+    tls = broker_tls(url, ca_file)
+    if tls:
+        params.ssl_options = pika.SSLOptions(*tls)
     params.socket_timeout = timeout
     params.blocked_connection_timeout = 30
     params.connection_attempts = 1
     return params
 
 
-def reachable(url):
+def reachable(url, ca_file=None):
     """None if the broker accepts a connection, else the reason it does not."""
     try:
-        pika.BlockingConnection(parameters(url, timeout=2.0)).close()
+        pika.BlockingConnection(parameters(url, ca_file, timeout=2.0)).close()
     except Exception as error:  # any failure means "unreachable"; the reason is reported
         return f"{type(error).__name__}: {error}".strip()
     return None
@@ -33,9 +37,9 @@ def reachable(url):
 class Publisher:
     """One connection and channel in confirm mode, publishing to the commands exchange."""
 
-    def __init__(self, url, exchange):
+    def __init__(self, url, exchange, ca_file=None):
         self.exchange = exchange
-        self.connection = pika.BlockingConnection(parameters(url))
+        self.connection = pika.BlockingConnection(parameters(url, ca_file))
         self.channel = self.connection.channel()
         self.channel.exchange_declare(exchange, exchange_type="direct", durable=True)
         self.channel.confirm_delivery()

@@ -19,6 +19,8 @@ class Config:
     database_url: str
     data_dir: str
     amqp_url: str = ""
+    # The CA that an amqps:// broker's certificate must chain to (the system's store if empty).
+    amqp_ca_file: str = ""
     exchange: str = messaging.EXCHANGE
     max_upload_bytes: int = 512 * 1024 * 1024
     max_archive_members: int = SceneLimits.max_members
@@ -48,7 +50,8 @@ _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions",
              "max_chunk_frames")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
-_STR_KEYS = ("database_url", "data_dir", "amqp_url", "exchange", "default_cluster")
+_STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
+             "default_cluster")
 
 
 def load(path):

@@ -26,12 +26,15 @@ def connect_database(url):
     # A pool, because a new PostgreSQL connection (a backend process and a SCRAM
     # handshake) costs ~10 ms, more than a claim itself. "Closing" returns it to the pool;
     # connections idle longer than stale_timeout are really closed.
+    # Query parameters are libpq's own connection options, e.g. between hosts
+    # ?sslmode=verify-full&sslrootcert=CA (salt/postgres/map.jinja).
+    options = dict(urllib.parse.parse_qsl(parsed.query, strict_parsing=bool(parsed.query)))
     return PooledPostgresqlDatabase(
         urllib.parse.unquote(parsed.path.lstrip("/")),
         user=urllib.parse.unquote(parsed.username or "") or None,
         password=urllib.parse.unquote(parsed.password or "") or None,
         host=parsed.hostname, port=parsed.port, max_connections=POOL_SIZE,
-        stale_timeout=300, timeout=30)
+        stale_timeout=300, timeout=30, **options)
 
 
 def bind(url):

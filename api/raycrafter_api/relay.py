@@ -46,7 +46,8 @@ class Relay:
         sent = 0
         for command in commands:
             if self.publisher is None:
-                self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange)
+                self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange,
+                                                  self.config.amqp_ca_file)
                 log.info("connected to the broker")
             try:
                 self.publisher.publish(command.id, outbox.message_body(command))

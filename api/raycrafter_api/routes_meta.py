@@ -9,7 +9,7 @@ def install(app, config):
     @app.get("/api/v1/health", skip=["db"])
     def health():
         checks = {"database": _database_status(),
-                  "broker": (broker.reachable(config.amqp_url) or "ok") if config.amqp_url
+                  "broker": (broker.reachable(config.amqp_url, config.amqp_ca_file) or "ok") if config.amqp_url
                   else "not_configured"}
         if any(status not in ("ok", "not_configured") for status in checks.values()):
             raise ApiError(503, "unavailable", "a dependency is unreachable", checks)

@@ -36,8 +36,9 @@ api-config-file-managed:
         api: {{ api | json }}
         scene_limits: {{ common.scene_limits | json }}
         exchange: {{ rabbitmq.exchange | json }}
-        database_url: "postgresql://{{ postgres.user }}:{{ secrets.postgres_password | urlencode }}@{{ common.hosts.db }}:{{ postgres.port }}/{{ postgres.database }}"
-        amqp_url: "amqp://{{ rabbitmq.api_user }}:{{ secrets.rabbitmq_api_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
+        database_url: {{ postgres.url_base | replace("{user}", postgres.user) | replace("{password}", secrets.postgres_password | urlencode) | json }}
+        amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.api_user) | replace("{password}", secrets.rabbitmq_api_password | urlencode) | json }}
+        amqp_ca_file: {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
     - user: {{ api.user }}
     - group: {{ api.user }}
     - mode: "0600"

@@ -35,7 +35,7 @@ cli-root-config-file-managed:
         # File managed by Salt (salt/cli/init.sls). Edits are overwritten.
         url = "{{ nginx.api_url }}"
         token_file = "{{ token_dir }}/admin.token"
-        ca_file = "{{ nginx.certificate_file }}"
+        ca_file = "{{ nginx.api_ca_file }}"
     - require:
       - cmd: api-admin-token-cmd-run
 

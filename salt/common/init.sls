@@ -1,5 +1,10 @@
-# Directories and tools every role needs.
+# Directories and tools every role needs, and under a salt master the names of the other
+# hosts and this host's TLS certificate.
 {%- from "salt/common/map.jinja" import common with context %}
+
+include:
+  - salt.common.peers
+  - salt.common.tls
 
 # A fresh host may have no package lists yet; later runs leave apt's cache alone.
 common-package-lists-cmd-run:

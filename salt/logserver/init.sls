@@ -28,11 +28,17 @@ logserver-config-file-managed:
     - template: jinja
     - context:
         logserver: {{ logserver | json }}
+        tls_files: {{ (common.tls if common.tls.enabled else none) | json }}
     - makedirs: True
     - mode: "0644"
     - check_cmd: syslog-ng --syntax-only -f
     - require:
       - pkg: logserver-package-pkg-installed
+{%- if common.tls.enabled %}
+      - file: common-tls-key-file-managed
+      - file: common-tls-certificate-file-managed
+{%- endif %}
 {{ supervisor_program("raycrafter-logserver", "salt://salt/logserver/files/raycrafter-logserver.conf.jinja",
                       {"config_file": config_file, "state_dir": common.paths.data ~ "/logserver"},
-                      restart_on=[{"file": "logserver-config-file-managed"}]) }}
+                      restart_on=[{"file": "logserver-config-file-managed"}]
+                               + ([{"file": "common-tls-certificate-file-managed"}] if common.tls.enabled else [])) }}

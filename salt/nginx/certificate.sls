@@ -1,5 +1,5 @@
-# The API's TLS certificate: the site's own from pillar, or one generated here once (for
-# this host's address too when other hosts reach it, as raycrafter:common:hosts:web).
+# The API's TLS certificate: the site's own from pillar; under a salt master this host's,
+# from the deployment CA (pillar/tls.sls); else a self-signed one generated here once.
 {%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/map.jinja" import common with context %}
 {%- set names = nginx.server_names %}
@@ -10,19 +10,22 @@ nginx-tls-directory-file-directory:
     - mode: "0755"
     - makedirs: True
 
-{%- if nginx.tls_certificate %}
+{%- if nginx.tls_certificate or nginx.deployment_certificate %}
+{#-   A site's own certificate, or under a salt master this host's from the deployment CA. #}
+{%-   set pillar_keys = ("raycrafter:nginx:tls_certificate", "raycrafter:nginx:tls_key") if nginx.tls_certificate else ("raycrafter_tls:certificate", "raycrafter_tls:private_key") %}
 
 nginx-tls-certificate-file-managed:
   file.managed:
     - name: {{ nginx.certificate_file }}
-    - contents_pillar: raycrafter:nginx:tls_certificate
+    - contents_pillar: {{ pillar_keys[0] }}
     - mode: "0644"
 
 nginx-tls-key-file-managed:
   file.managed:
     - name: {{ nginx.key_file }}
-    - contents_pillar: raycrafter:nginx:tls_key
+    - contents_pillar: {{ pillar_keys[1] }}
     - mode: "0600"
+    - show_changes: False
 {%- else %}
 
 nginx-tls-self-signed-certificate-cmd-run:
@@ -30,7 +33,7 @@ nginx-tls-self-signed-certificate-cmd-run:
     - name: >-
         openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650
         -subj "/CN={{ names[0] }}"
-        -addext "subjectAltName={% for name in names %}DNS:{{ name }},{% endfor %}IP:127.0.0.1{% if common.serves_peers %},IP:{{ common.address }}{% endif %}"
+        -addext "subjectAltName={% for name in names %}DNS:{{ name }},{% endfor %}IP:127.0.0.1"
         -addext "basicConstraints=critical,CA:TRUE"
         -keyout {{ nginx.key_file }} -out {{ nginx.certificate_file }}
         && chmod 0600 {{ nginx.key_file }} && chmod 0644 {{ nginx.certificate_file }}

@@ -1,6 +1,7 @@
 {%- from "salt/common/map.jinja" import common with context %}
 
 include:
+  - salt.nginx.certificate
   - salt.nginx.config
 
 nginx-config-test-cmd-run:
@@ -17,4 +18,5 @@ nginx-service-running:
     - require:
       - cmd: nginx-config-test-cmd-run
     - watch:
+      - sls: salt.nginx.certificate
       - sls: salt.nginx.config

@@ -2,8 +2,10 @@
 # (`salt-run state.orchestrate salt.orch.hosts`; the Vagrantfile's master does):
 #   1. every host publishes its addresses and roles to the mine (pillar/mine.sls);
 #   2. the services others connect to: db, broker, logging;
-#   3. web, which migrates the database and makes the API's certificate, then publishes it;
+#   3. web, which migrates the database;
 #   4. the hosts that use the API: cluster (node agents) and worker.
+# Every host's certificate comes from the master's pillar (pillar/tls.sls), so no step
+# waits for another host's.
 # A host with roles of several steps is applied in each; its later runs change nothing.
 
 orch-hosts-mine-update:
@@ -27,18 +29,10 @@ orch-hosts-highstate-web:
     - require:
       - salt: orch-hosts-highstate-services
 
-orch-hosts-mine-update-web:
-  salt.function:
-    - name: mine.update
-    - tgt: "G@roles:web"
-    - tgt_type: compound
-    - require:
-      - salt: orch-hosts-highstate-web
-
 orch-hosts-highstate-api-users:
   salt.state:
     - tgt: "G@roles:cluster or G@roles:worker"
     - tgt_type: compound
     - highstate: True
     - require:
-      - salt: orch-hosts-mine-update-web
+      - salt: orch-hosts-highstate-web

@@ -1,4 +1,6 @@
 {%- from "salt/postgres/map.jinja" import postgres with context %}
+{%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/common/tls.jinja" import service_tls_files %}
 {%- set confdir = "/etc/postgresql/" ~ postgres.version ~ "/main" %}
 
 include:
@@ -30,3 +32,7 @@ postgres-hba-config-file-managed:
     - mode: "0640"
     - require:
       - sls: salt.postgres.package
+{%- if common.tls.enabled %}
+{#- The API hosts connect with sslmode=verify-full; pg_hba.conf admits them by hostssl only. #}
+{{- service_tls_files("postgres", postgres.tls_dir, "postgres", "sls: salt.postgres.package") }}
+{%- endif %}

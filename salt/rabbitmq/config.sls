@@ -1,4 +1,6 @@
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/common/tls.jinja" import service_tls_files %}
 
 include:
   - salt.rabbitmq.package
@@ -11,9 +13,13 @@ rabbitmq-{{ name }}-file-managed:
     - template: jinja
     - context:
         rabbitmq: {{ rabbitmq | json }}
+        ca_file: {{ common.tls.ca_file | json }}
     - user: root
     - group: rabbitmq
     - mode: "0640"
     - require:
       - sls: salt.rabbitmq.package
 {%- endfor %}
+{%- if common.tls.enabled %}
+{{- service_tls_files("rabbitmq", rabbitmq.tls_dir, "rabbitmq", "sls: salt.rabbitmq.package") }}
+{%- endif %}

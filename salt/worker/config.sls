@@ -26,7 +26,7 @@ worker-config-file-managed:
         scene_limits: {{ common.scene_limits | json }}
         exchange: {{ rabbitmq.exchange | json }}
         queue: {{ rabbitmq.queue | json }}
-        amqp_url: "amqp://{{ rabbitmq.worker_user }}:{{ secrets.rabbitmq_worker_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
+        amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.worker_user) | replace("{password}", secrets.rabbitmq_worker_password | urlencode) | json }}
     - user: {{ worker.user }}
     - group: {{ worker.user }}
     - mode: "0600"

@@ -3,12 +3,18 @@
 The tests run in this file's order: the session fixture `hosts` brings every host up, the
 last test takes them down.
 """
+import collections
+import json
 import os
 import re
+import shlex
 import subprocess
+import time
+import uuid
 
 import pytest
 
+from support.cluster_records import batch_name_pattern
 from support.hosts import BRIDGE, NETWORK, REPOSITORY, ROLES, appliance_hosts
 
 pytestmark = pytest.mark.hosts
@@ -21,6 +27,8 @@ SECRET_HOLDERS = {
     "rabbitmq_api_password": {"broker", "web"},
     "rabbitmq_worker_password": {"broker", "worker"},
 }
+# Nobody holds the deployment CA's key: the master issues every certificate (pillar/tls.sls).
+UNHELD_SECRETS = ("tls_ca_private_key",)
 # Where a host keeps what Salt put there (configuration, the components, their data).
 SEARCHED = "/etc /opt/raycrafter /var/lib/raycrafter /srv /home /root"
 
@@ -63,9 +71,21 @@ def test_each_host_has_only_its_roles_secrets_in_pillar(hosts):
         held = set(pillar["raycrafter_secrets"])
         for secret, roles in SECRET_HOLDERS.items():
             assert (secret in held) == (minion in roles), f"{minion} and {secret}"
+        assert not held & set(UNHELD_SECRETS), minion
+        assert "tls_ca_certificate" in held, minion
 
 
-@pytest.mark.parametrize("secret", sorted(SECRET_HOLDERS))
+def test_each_host_holds_a_certificate_for_its_own_name_only(hosts):
+    for machine in ROLES:
+        names = hosts.run(machine, "openssl x509 -noout -ext subjectAltName -in /etc/raycrafter/tls/host.crt")
+        assert f"DNS:{machine}," in names, names
+        assert not [other for other in ROLES if other != machine and f"DNS:{other}," in names]
+        verified = hosts.run(machine, "openssl verify -CAfile /etc/raycrafter/tls/ca.crt /etc/raycrafter/tls/host.crt")
+        assert verified.strip().endswith(": OK"), verified
+        assert hosts.run(machine, "stat -c %a /etc/raycrafter/tls/host.key").strip() == "600"
+
+
+@pytest.mark.parametrize("secret", sorted(SECRET_HOLDERS) + list(UNHELD_SECRETS))
 def test_no_host_outside_the_roles_keeps_a_secret_on_disk(hosts, secrets, secret):
     # The value goes to each host on stdin, so it is in no command line or job record.
     value = secrets[secret]
@@ -73,7 +93,7 @@ def test_no_host_outside_the_roles_keeps_a_secret_on_disk(hosts, secrets, secret
         # An ed25519 key's first lines are the same in every key; this one holds its seed.
         value = value.strip().splitlines()[-3]
     for machine in ROLES:
-        if machine in SECRET_HOLDERS[secret]:
+        if machine in SECRET_HOLDERS.get(secret, ()):
             continue
         found = hosts.run(machine, f"grep -rlF -f - {SEARCHED} 2>/dev/null || true", input=value + "\n")
         assert not found.strip(), f"{machine} holds {secret} in {found.split()}"
@@ -83,12 +103,134 @@ def test_services_listen_where_their_peers_reach_them(hosts):
     address = {role: f"{NETWORK}.{21 + index}" for index, role in enumerate(ROLES)}
     listening = {role: hosts.run(role, "ss -Hltn") for role in ROLES}
     assert f"{address['db']}:5432 " in listening["db"]
-    assert f"{address['broker']}:5672 " in listening["broker"]
+    # Plain AMQP on loopback only; the other hosts get AMQP over TLS.
+    assert f"{address['broker']}:5671 " in listening["broker"]
+    assert "127.0.0.1:5672 " in listening["broker"] and f"{address['broker']}:5672 " not in listening["broker"]
     assert f"{address['logging']}:12201 " in listening["logging"]
     assert ":443 " in listening["web"] and ":22 " in listening["cluster"]
     # The database admits the API's host only.
     hba = hosts.run("db", "cat /etc/postgresql/15/main/pg_hba.conf")
     assert f"{address['web']}/32" in hba and f"{address['worker']}/32" not in hba
+
+
+# Each link between hosts: (client, server, port, openssl's -starttls protocol or None).
+LINKS = [
+    ("web", "db", 5432, "postgres"),
+    ("web", "broker", 5671, None),
+    ("worker", "broker", 5671, None),
+    ("cluster", "logging", 12201, None),
+    ("worker", "web", 443, None),
+    ("cluster", "web", 443, None),
+]
+DEPLOYMENT_CA = "/etc/raycrafter/tls/ca.crt"
+# A CA of nobody's deployment, made on the client: a certificate it "verifies" is unknown.
+OTHER_CA = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+            "-days 1 -subj /CN=other -keyout /tmp/other-ca.key -out /tmp/other-ca.crt 2>/dev/null")
+
+
+def tls_handshake(hosts, client, server, port, starttls, ca_file):
+    """openssl's verdict on SERVER:PORT's certificate, seen from CLIENT: (exit status, output)."""
+    command = (f"openssl s_client -connect {server}:{port} -servername {server} "
+               f"-verify_hostname {server} -verify_return_error -CAfile {ca_file} "
+               + (f"-starttls {starttls} " if starttls else "") + "</dev/null 2>&1; echo \"exit=$?\"")
+    output = hosts.run(client, f"timeout 20 sh -c {shlex.quote(command)}")
+    status = int(re.search(r"exit=(\d+)", output).group(1))
+    return status, output
+
+
+@pytest.mark.parametrize("client, server, port, starttls", LINKS,
+                         ids=[f"{c}-{s}-{p}" for c, s, p, _ in LINKS])
+def test_each_link_is_tls_with_a_certificate_verified_by_name(hosts, client, server, port, starttls):
+    status, output = tls_handshake(hosts, client, server, port, starttls, DEPLOYMENT_CA)
+    assert status == 0 and "Verify return code: 0 (ok)" in output, output
+    # The same server against a CA that did not issue its certificate: refused.
+    hosts.run(client, OTHER_CA)
+    status, output = tls_handshake(hosts, client, server, port, starttls, "/tmp/other-ca.crt")
+    assert status != 0 and "unable to get local issuer certificate" in output, output
+
+
+def test_the_components_are_configured_to_verify_what_they_reach(hosts):
+    api = hosts.run("web", "cat /etc/raycrafter/api/api.toml")
+    assert re.search(r'database_url = "postgresql://[^"]*@db:5432/raycrafter\?sslmode=verify-full&sslrootcert=/etc/raycrafter/tls/ca.crt"', api), api
+    assert re.search(r'amqp_url = "amqps://[^"]*@broker:5671/', api) and f'amqp_ca_file = "{DEPLOYMENT_CA}"' in api
+    worker = hosts.run("worker", "cat /etc/raycrafter/worker/worker.toml")
+    assert re.search(r'amqp_url = "amqps://[^"]*@broker:5671/', worker)
+    assert 'api_url = "https://web"' in worker and f'ca_file = "{DEPLOYMENT_CA}"' in worker
+    assert 'log_tls = true' in worker and f'log_ca_file = "{DEPLOYMENT_CA}"' in worker
+
+
+def test_the_worker_refuses_a_broker_with_an_unknown_certificate(hosts):
+    """The worker's own connection code, pointed at a TLS server whose self-signed
+    certificate carries the broker's name: the handshake fails on verification."""
+    hosts.run("worker", OTHER_CA)
+    server = ("openssl s_server -quiet -accept 127.0.0.1:15671 -cert /tmp/other-ca.crt "
+              "-key /tmp/other-ca.key >/dev/null 2>&1 & echo $! > /tmp/s_server.pid; sleep 1")
+    hosts.run("worker", server)
+    try:
+        probe = ("import pika, sys\n"
+                 "from raycrafter_worker.consumer import connection_parameters\n"
+                 "try:\n"
+                 "    pika.BlockingConnection(connection_parameters("
+                 f"'amqps://u:p@localhost:15671/x', '{DEPLOYMENT_CA}'))\n"
+                 "except Exception as error:\n"
+                 "    print(type(error).__name__, error)\n"
+                 "    sys.exit(0)\n"
+                 "sys.exit(1)\n")
+        output = hosts.run("worker", f"/opt/raycrafter/worker/bin/python -c {shlex.quote(probe)}")
+        assert "CERTIFICATE_VERIFY_FAILED" in output or "certificate verify failed" in output, output
+    finally:
+        hosts.run("worker", "kill $(cat /tmp/s_server.pid) 2>/dev/null; true")
+
+
+def reaches(hosts, client, server, port):
+    probe = (f"import socket\ntry:\n    socket.create_connection(('{server}', {port}), 3)\n"
+             "    print('open')\nexcept OSError as error:\n    print('closed', error)\n")
+    return hosts.run(client, f"python3 -c {shlex.quote(probe)}").startswith("open")
+
+
+def test_plaintext_is_refused_on_every_link(hosts):
+    # PostgreSQL admits the web host by hostssl only.
+    probe = ("import psycopg2\ntry:\n    psycopg2.connect(host='db', dbname='raycrafter', "
+             "user='raycrafter', password='x', sslmode='disable', connect_timeout=5)\n"
+             "except psycopg2.OperationalError as error:\n    print(error)\n")
+    refused = hosts.run("web", f"/opt/raycrafter/api/bin/python -c {shlex.quote(probe)}")
+    assert "no encryption" in refused, refused
+    # Plain AMQP is not served beyond the broker's loopback.
+    assert not reaches(hosts, "web", "broker", 5672)
+    assert not reaches(hosts, "worker", "broker", 5672)
+    # Plain HTTP on the API's TLS port is answered 400, never with the API.
+    answer = hosts.run("worker", "curl -s -o /dev/null -w '%{http_code}' http://web:443/api/v1/health; true")
+    assert answer == "400", answer
+    # A GELF record sent in plain text never reaches the log server's records; the same
+    # record over TLS does.
+    records = "/var/log/raycrafter/gelf/records.jsonl"
+    plain, secure = (f"plain-{uuid.uuid4().hex}", f"tls-{uuid.uuid4().hex}")
+    send = ("import json, socket, ssl, sys\n"
+            "record = json.dumps({'version': '1.1', 'host': 'cluster', 'short_message': sys.argv[1]}).encode() + b'\\0'\n"
+            "sock = socket.create_connection(('logging', 12201), 5)\n"
+            "if sys.argv[2] == 'tls':\n"
+            f"    sock = ssl.create_default_context(cafile='{DEPLOYMENT_CA}').wrap_socket(sock, server_hostname='logging')\n"
+            "try:\n    sock.sendall(record); sock.close()\nexcept OSError:\n    pass\n")
+    hosts.run("cluster", f"python3 -c {shlex.quote(send)} {plain} plain")
+    hosts.run("cluster", f"python3 -c {shlex.quote(send)} {secure} tls")
+    deadline = time.monotonic() + 30
+    while secure not in hosts.run("logging", f"cat {records}") and time.monotonic() < deadline:
+        time.sleep(1)
+    logged = hosts.run("logging", f"cat {records}")
+    assert secure in logged and plain not in logged
+
+
+def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
+    assert reaches(hosts, "web", "db", 5432)
+    assert not reaches(hosts, "worker", "db", 5432)
+    assert not reaches(hosts, "cluster", "db", 5432)
+    assert reaches(hosts, "worker", "broker", 5671) and reaches(hosts, "web", "broker", 5671)
+    assert not reaches(hosts, "cluster", "broker", 5671)
+    assert reaches(hosts, "cluster", "logging", 12201)
+    assert not reaches(hosts, "db", "logging", 12201)
+    assert reaches(hosts, "cluster", "web", 443) and reaches(hosts, "worker", "web", 443)
+    ruleset = hosts.run("db", "nft list table inet raycrafter")
+    assert "policy drop" in ruleset
 
 
 def test_a_job_renders_across_the_hosts(hosts, tmp_path):
@@ -100,6 +242,65 @@ def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     # The batch job ran on the cluster host, submitted from the worker host.
     assert hosts.run("cluster", "cat /var/log/slurm/jobcomp.log").strip()
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
+
+
+def job_summary(hosts, job_id):
+    page = json.loads(hosts.run("web", "env HOME=/root raycrafter jobs --json --limit 500"))
+    return next(job for job in page["jobs"] if job["id"] == job_id)
+
+
+def frames_done(hosts, job_id):
+    job = job_summary(hosts, job_id)
+    return job["progress"]["done"], job["state"]
+
+
+def wait_for_progress(hosts, job_id, before, what, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, state = frames_done(hosts, job_id)
+        except AssertionError:
+            done, state = before, None      # the API or its database is down right now
+        if done >= before + 2 or state in ("done", "failed", "cancelled"):
+            return done, state
+        time.sleep(2)
+    raise AssertionError(f"no progress within {timeout} s after {what}")
+
+
+KILL_BROKER = ("pkill -KILL -f beam.smp; while pgrep -f beam.smp >/dev/null; do sleep 0.5; done; "
+               "until service rabbitmq-server start >/dev/null 2>&1 && rabbitmqctl -q status >/dev/null 2>&1; do sleep 2; done")
+KILL_DATABASE = ("kill -KILL $(head -1 /var/lib/postgresql/15/main/postmaster.pid); "
+                 "until service postgresql start >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1; do sleep 2; done")
+
+
+def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):
+    frames = 40
+    submitted = hosts.run("web", "env HOME=/root raycrafter submit /tmp/orbit --frames 1-40 "
+                                 "--width 640 --height 480 --name 'hosts: faults' --json")
+    job_id = json.loads(submitted)["id"]
+    deadline = time.monotonic() + 300
+    while frames_done(hosts, job_id)[1] != "running":
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(2)
+    before, _ = frames_done(hosts, job_id)
+    for machine, kill in (("broker", KILL_BROKER), ("db", KILL_DATABASE)):
+        hosts.run(machine, kill)
+        before, state = wait_for_progress(hosts, job_id, before, f"killing on {machine}")
+    hosts.run("web", f"env HOME=/root raycrafter wait {job_id}")
+    done, state = frames_done(hosts, job_id)
+    assert (done, state) == (frames, "done")
+    logs = json.loads(hosts.run("web", f"env HOME=/root raycrafter logs {job_id} --json"))
+    events = logs["events"]
+    done_counts = collections.Counter(e["frame"] for e in events if e["frame"] is not None and e["to"] == "done")
+    assert done_counts == {number: 1 for number in range(1, frames + 1)}
+    hosts.run("web", f"sh -c 'rm -rf /tmp/fault-frames && env HOME=/root raycrafter download {job_id} /tmp/fault-frames'")
+    assert hosts.run("web", "ls /tmp/fault-frames | grep -c '[.]png$'").strip() == str(frames)
+    # One batch job per recorded submission on the cluster host.
+    submissions = sum(1 for e in events if e["frame"] is None and e["to"] == "submitted")
+    pattern = batch_name_pattern(job_id)
+    records = [line for line in hosts.run("cluster", "cat /var/log/slurm/jobcomp.log").splitlines()
+               if pattern.match(dict(item.split("=", 1) for item in line.split() if "=" in item).get("Name", ""))]
+    assert submissions >= 1 and len(records) == submissions, (submissions, records)
 
 
 def test_down_leaves_nothing_behind(hosts):

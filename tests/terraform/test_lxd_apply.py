@@ -173,6 +173,8 @@ def test_the_master_accepted_exactly_the_minions_it_was_made_with(applied, lxd):
 
 def test_a_highstate_of_the_logging_role_succeeds_through_the_master(applied, lxd):
     accepted_keys(lxd, time.monotonic() + 120)
+    # Each host's firewall admits the hosts the mine names (salt/firewall): both publish first.
+    assert salt(lxd, "salt", "*", "mine.update") == {minion: True for minion in MINIONS}
     started = time.monotonic()
     states = salt(lxd, "salt", "raycrafter-logging-1", "state.highstate")["raycrafter-logging-1"]
     print(f"highstate of the logging role: {time.monotonic() - started:.0f} s")
@@ -180,9 +182,16 @@ def test_a_highstate_of_the_logging_role_succeeds_through_the_master(applied, lx
     failed = {name: state["comment"] for name, state in states.items() if state["result"] is not True}
     assert not failed, failed
     assert any("logserver-config-file-managed" in name for name in states), list(states)
-    # The master's site.sls put the log server on its host's address: the master reaches it.
-    probe = "import socket; socket.create_connection(('10.42.1.40', 12201), 5)"
-    lxd.run("lxc", "exec", MASTER, "--", "python3", "-c", probe)
+    # The log server listens on its host's address, over TLS (the host's certificate from
+    # the deployment CA, pillar/tls.sls), and its firewall admits the worker host only.
+    handshake = ("import socket, ssl; context = ssl.create_default_context(); "
+                 "context.check_hostname = False; context.verify_mode = ssl.CERT_NONE; "
+                 "tls = context.wrap_socket(socket.create_connection(('10.42.1.40', 12201), 5)); "
+                 "print(tls.getpeercert(binary_form=True) is not None)")
+    assert lxd.run("lxc", "exec", "raycrafter-worker-1", "--", "python3", "-c",
+                   handshake).strip() == "True"
+    lxd.run("lxc", "exec", MASTER, "--", "python3", "-c",
+            f"import sys\ntry:\n    {handshake}\nexcept OSError:\n    sys.exit(0)\nsys.exit(1)")
 
 
 def test_destroy_leaves_nothing(applied, terraform, lxd, variables):

@@ -100,6 +100,8 @@ def agent_command(profile, job_id, files):
         args += ["--log-host", profile.log_host, "--log-port", str(profile.log_port)]
         if profile.log_tls:
             args.append("--log-tls")
+            if profile.log_ca_file:
+                args += ["--log-ca-file", profile.log_ca_file]
     return args
 
 

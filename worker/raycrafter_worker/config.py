@@ -46,6 +46,7 @@ class ClusterProfile:
     log_host: str
     log_port: int
     log_tls: bool
+    log_ca_file: str
     transfer: str
     gridftp_host: str
     gridftp_server: str
@@ -111,6 +112,7 @@ _PROFILE_KEYS = {
     "log_host": (str, False, ""),
     "log_port": (int, False, 12201),
     "log_tls": (bool, False, False),
+    "log_ca_file": (str, False, ""),
     "transfer": (str, False, "gridftp"),
     "gridftp_host": (str, False, ""),
     "gridftp_server": (str, False, "/etc/grid-security/sshftp"),

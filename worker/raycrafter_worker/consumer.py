@@ -18,14 +18,13 @@ handlers reach their next safe point, and requeues whatever is not finished.
 import collections
 import functools
 import logging
-import ssl
 import threading
 import time
-import urllib.parse
 
 import pika
 import pika.exceptions
 from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.broker_tls import broker_tls
 from raycrafter_contract.messaging import ROUTING_KEY, parse_command
 
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
@@ -42,9 +41,9 @@ ACK, REQUEUE, REJECT = "ack", "requeue", "reject"
 
 def connection_parameters(url, ca_file=None):
     params = pika.URLParameters(url)
-    if urllib.parse.urlsplit(url).scheme == "amqps":
-        context = ssl.create_default_context(cafile=ca_file or None)
-        params.ssl_options = pika.SSLOptions(context, params.host)
+    tls = broker_tls(url, ca_file)
+    if tls:
+        params.ssl_options = pika.SSLOptions(*tls)
     params.connection_attempts = 1
     params.socket_timeout = 10
     params.blocked_connection_timeout = 60

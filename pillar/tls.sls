@@ -1,0 +1,103 @@
+#!py
+"""This host's TLS certificate, issued by the deployment CA on the salt master.
+
+Rendered by the master for each minion it compiles pillar for: the certificate names the
+minion's ID (which the master knows from the minion's accepted key, so no host can obtain
+a certificate for another's name), plus localhost for its own loopback clients. Peers
+reach a host by that name (salt/common/discovery.jinja writes each host's /etc/hosts from
+the Salt mine) and verify it against the CA. The CA's private key stays in the master's
+record of the secrets (pillar/generate_secrets.py), which is no host's pillar.
+
+Certificates are issued once, kept beside that record in hosts/ID.{key,crt} (root only),
+and issued again when missing or no longer signed by the record's CA. A masterless host
+(./appliance up) reaches every role over loopback and gets nothing here.
+"""
+import fcntl
+import os
+import subprocess
+import tempfile
+
+import yaml
+
+CERTIFICATE_DAYS = 825
+RECORD = "secrets.sls"
+
+
+def run():
+    if __opts__.get("__role") != "master":
+        return {}
+    record = _record_path()
+    if record is None:
+        return {}
+    with open(record) as handle:
+        secrets = (yaml.safe_load(handle) or {}).get("raycrafter_secrets", {})
+    if "tls_ca_private_key" not in secrets:
+        return {}
+    name = __opts__["id"]
+    directory = os.path.join(os.path.dirname(record), "hosts")
+    key_path = os.path.join(directory, name + ".key")
+    certificate_path = os.path.join(directory, name + ".crt")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    # The master may compile one minion's pillar in two processes at once: one issues,
+    # and neither reads a key of one issue beside the certificate of another.
+    with open(os.path.join(directory, name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Beside the targets, so that the finished files are renamed into place.
+        with tempfile.TemporaryDirectory(dir=directory) as workdir:
+            ca_path = _write(os.path.join(workdir, "ca.crt"), secrets["tls_ca_certificate"])
+            if not _signed_by(certificate_path, ca_path, key_path):
+                ca_key_path = _write(os.path.join(workdir, "ca.key"),
+                                     secrets["tls_ca_private_key"])
+                _issue(name, key_path, certificate_path, ca_path, ca_key_path, workdir)
+        with open(key_path) as key, open(certificate_path) as certificate:
+            return {"raycrafter_tls": {"name": name, "private_key": key.read(),
+                                       "certificate": certificate.read()}}
+
+
+def _record_path():
+    """The secrets record in the master's pillar roots (the root-only directory beside
+    the repository's pillar/, made by generate_secrets.py)."""
+    for root in __opts__.get("pillar_roots", {}).get("base", []):
+        path = os.path.join(root, RECORD)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _write(path, text):
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _signed_by(certificate_path, ca_path, key_path):
+    if not (os.path.isfile(certificate_path) and os.path.isfile(key_path)):
+        return False
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", ca_path, certificate_path], capture_output=True)
+    return verified.returncode == 0
+
+
+def _issue(name, key_path, certificate_path, ca_path, ca_key_path, workdir):
+    request = os.path.join(workdir, "host.csr")
+    extensions = _write(os.path.join(workdir, "host.ext"), "\n".join([
+        "basicConstraints=critical,CA:FALSE",
+        "keyUsage=critical,digitalSignature,keyEncipherment",
+        "extendedKeyUsage=serverAuth,clientAuth",
+        "subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1" % name,
+    ]) + "\n")
+    new_key = os.path.join(workdir, "host.key")
+    new_certificate = os.path.join(workdir, "host.crt")
+    subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-subj", "/O=Raycrafter appliance/CN=" + name, "-keyout", new_key,
+         "-out", request], check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", request, "-CA", ca_path, "-CAkey", ca_key_path,
+         "-CAcreateserial", "-CAserial", os.path.join(workdir, "ca.srl"), "-sha256",
+         "-days", str(CERTIFICATE_DAYS), "-extfile", extensions, "-out", new_certificate],
+        check=True, capture_output=True)
+    for source, target in ((new_key, key_path), (new_certificate, certificate_path)):
+        os.chmod(source, 0o600)
+        os.replace(source, target)
