@@ -32,6 +32,21 @@ def get(job, number):
     return frame
 
 
+def uncollected(job, limit):
+    """Frames an agent reported done whose image the worker has not uploaded yet, lowest
+    first, at most ``limit``, with how many there are in all.
+
+    This is the one rule of what is left to collect: the worker's poller stages these out
+    while the batch job runs, and the end-of-job collect fetches what is still here."""
+    waiting = ((Frame.job == job.id) & (Frame.state == "done")
+               & Frame.image_checksum.is_null())
+    rows = (Frame.select(Frame.number, Frame.checksum, Frame.size).where(waiting)
+            .order_by(Frame.number).limit(limit))
+    return {"frames": [{"number": f.number, "checksum": f.checksum, "size": f.size}
+                       for f in rows],
+            "total": Frame.select().where(waiting).count()}
+
+
 def image_path(config, job, number):
     """The stored image of a frame, or NotFound while the worker has not uploaded it."""
     frame = get(job, number)

@@ -57,8 +57,12 @@ def json_body():
 
 def page_params(default_limit=50):
     """``limit`` and ``offset`` query parameters, validated."""
-    return (_query_int("limit", default_limit, 1, MAX_PAGE),
-            _query_int("offset", 0, 0, 2 ** 31 - 1))
+    return limit_param(default_limit), _query_int("offset", 0, 0, 2 ** 31 - 1)
+
+
+def limit_param(default_limit=50):
+    """The ``limit`` query parameter, validated."""
+    return _query_int("limit", default_limit, 1, MAX_PAGE)
 
 
 def _query_int(name, default, low, high):

@@ -349,6 +349,21 @@ def _worker_paths():
                                             "maximum": EXIT_STATUS_MAX,
                                             "description": "The batch script's, if known"}}}),
                         params=(JOB_ID,))},
+        "/api/v1/worker/jobs/{job_id}/frames/uncollected": {
+            "get": _op("Frames rendered whose image is not uploaded yet, lowest first", True,
+                       _ok("What is left to collect", {
+                           "type": "object", "required": ["frames", "total"],
+                           "properties": {
+                               "frames": {"type": "array", "items": {
+                                   "type": "object", "properties": {
+                                       "number": {"type": "integer"},
+                                       "checksum": {"type": ["string", "null"]},
+                                       "size": {"type": ["integer", "null"]}}}},
+                               "total": {"type": "integer", "description":
+                                         "How many are left in all (frames holds at "
+                                         "most limit of them)"}}}),
+                       "400", "401", "403", "404", tag="worker",
+                       params=(JOB_ID, PAGE[0]))},
         "/api/v1/worker/jobs/{job_id}/frames/{number}/image": {
             "put": _op("Upload a rendered frame's image", True,
                        _ok("Stored", {"type": "object", "properties": {

@@ -4,6 +4,7 @@ import bottle
 from . import (auth, frames, httpio, job_lookup, job_states, job_views, storage,
                submissions, worker_reports)
 from .errors import ApiError
+from .httpio import MAX_PAGE
 from .problems import bad_field
 from .worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN
 
@@ -64,6 +65,12 @@ def install(app, config):
                                          _batch_job_id(body), _optional_text(body, "reason"),
                                          exit_status, config)
         return httpio.send_json(job_views.view_of(job, full=True))
+
+    @app.get("/api/v1/worker/jobs/<job_id:int>/frames/uncollected")
+    def uncollected_frames(job_id):
+        httpio.principal("worker")
+        job = job_lookup.job_for_worker(job_id)
+        return httpio.send_json(frames.uncollected(job, httpio.limit_param(MAX_PAGE)))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
     def put_image(job_id, number):

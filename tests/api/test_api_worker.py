@@ -135,3 +135,25 @@ def test_a_png_that_is_not_a_png_is_refused(world):
                                   data=fake, headers={"Content-Type": "image/png",
                                                       "X-Checksum-Sha256": sha256(fake)}),
                  400, "not_png")
+
+
+def test_uncollected_lists_frames_rendered_and_not_uploaded_until_uploaded(world):
+    job_id = world.job_x["id"]
+    url = f"/worker/jobs/{job_id}/frames/uncollected"
+    assert world.worker.get(url).json() == {"frames": [], "total": 0}
+    for _ in range(2):  # frames 1 and 2 rendered, frame 3 still pending
+        world.complete(world.agent_x, job_id, world.claim(world.agent_x, job_id))
+    listed = world.worker.get(url).json()
+    assert listed == {"total": 2, "frames": [
+        {"number": n, "checksum": sha256(PNG), "size": len(PNG)} for n in (1, 2)]}
+    assert world.worker.get(url, params={"limit": 1}).json() == {
+        "total": 2, "frames": listed["frames"][:1]}
+    headers = {"Content-Type": "image/png", "X-Checksum-Sha256": sha256(PNG)}
+    for _ in range(2):  # a frame uploaded twice stays collected, once
+        response = world.worker.put(f"/worker/jobs/{job_id}/frames/1/image", data=PNG,
+                                    headers=headers)
+        assert response.status_code == 201, response.text
+    assert world.worker.get(url).json() == {"total": 1, "frames": listed["frames"][1:]}
+    assert_error(world.worker.get(url, params={"limit": 0}), 400, "invalid_field", "limit")
+    assert_error(world.alice.get(url), 403)
+    assert_error(world.worker.get("/worker/jobs/9999/frames/uncollected"), 404)

@@ -75,7 +75,7 @@ def serve(config, clusters, workdir):
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits)
-    poller = Poller(api, clusters, config.lost_grace_seconds)
+    poller = Poller(api, clusters, workdir, config.lost_grace_seconds)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)
     polling.start()

@@ -75,6 +75,12 @@ class ApiClient:
                                  f"!= {expected}); submit it again")
         return kind
 
+    def uncollected_frames(self, job_id, limit):
+        """The frames rendered whose image is not uploaded yet (lowest first, at most
+        ``limit``) and how many there are in all: {"frames": [...], "total": N}."""
+        return self._json("GET", f"/worker/jobs/{int(job_id)}/frames/uncollected"
+                                 f"?limit={int(limit)}")
+
     def upload_frame(self, job_id, number, path, checksum):
         size = os.path.getsize(path)
         with open(path, "rb") as body:

@@ -16,11 +16,10 @@ import time
 
 from raycrafter_contract import scenes
 from raycrafter_contract.backoff import Backoff
-from raycrafter_contract.naming import frame_file_name
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import acts_on
 
-from . import batch_script
+from . import batch_script, frame_collection
 from .batch_script import JobFiles
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped
@@ -198,33 +197,24 @@ class Handlers:
     # -- collect --------------------------------------------------------------------------
 
     def collect(self, job_id):
+        """Upload what the poller has not brought in while the batch job ran (the API
+        lists it), COLLECT_CHUNK frames at a time, then the job is done."""
         job = self.api.get_job(job_id)
         if not acts_on("collect", job["state"]):
             return f"job {job_id} is {job['state']}: nothing to collect"
         cluster = self._cluster(job)
-        files = JobFiles(cluster.profile.job_dir(job_id), job["submit_attempt"])
-        frames = job["frames"]
-        numbers = list(range(frames["first"], frames["last"] + 1, frames["step"]))
-        log.info("job %s: collecting %d frame(s) from %s", job_id, len(numbers), cluster.name)
-        for start in range(0, len(numbers), COLLECT_CHUNK):
+        left = self.api.uncollected_frames(job_id, COLLECT_CHUNK)
+        log.info("job %s: collecting %d frame(s) from %s", job_id, left["total"], cluster.name)
+        collected = 0
+        while left["frames"]:
             self._checkpoint()
-            self._collect_chunk(cluster, job_id, files, numbers[start:start + COLLECT_CHUNK])
-        self.api.transition(job_id, "done", reason=f"{len(numbers)} frame(s) collected")
-        return f"job {job_id}: {len(numbers)} frame(s) collected"
-
-    def _collect_chunk(self, cluster, job_id, files, numbers):
-        paths = {n: files.frame(n) for n in numbers}
-        sums = cluster.checksums(list(paths.values()))
-        missing = [n for n, path in paths.items() if sums[path] is None]
-        if missing:
-            raise PermanentError(f"frame(s) {', '.join(map(str, missing))} of job {job_id} "
-                                 f"are missing from {files.frames_dir} on cluster "
-                                 f"{cluster.name}")
-        with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
-            local = {n: os.path.join(tmp, frame_file_name(n)) for n in numbers}
-            cluster.download_verified([(paths[n], local[n]) for n in numbers], sums)
-            for n in numbers:
-                self.api.upload_frame(job_id, n, local[n], sums[paths[n]][1])
+            collected += frame_collection.collect(
+                self.api, cluster, self.workdir, [(job_id, f) for f in left["frames"]],
+                during_run=False)
+            left = self.api.uncollected_frames(job_id, COLLECT_CHUNK)
+        self.api.transition(job_id, "done",
+                            reason=f"every frame collected ({collected} at the end)")
+        return f"job {job_id}: every frame collected, {collected} at the end"
 
     # -- shared ---------------------------------------------------------------------------
 

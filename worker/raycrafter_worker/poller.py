@@ -11,6 +11,12 @@ The poller reports what it saw: a batch job that started (the job is ``running``
 a batch job that ended or was lost, with the attempt it belongs to, what the scheduler
 showed and the exit status. What follows an end (another submission, or a failed job) is
 the API's decision: it counts the attempts.
+
+Then it brings in the frames of the running batch jobs that the agents reported done since
+its last round (the API lists them), in one transfer for the whole cluster, so a user can
+download frames while the job runs and the end-of-job ``collect`` has only the rest left.
+That part is best effort: a frame it cannot bring in now stays listed for the next round
+or for ``collect``, and its failures never hold up what the round reports.
 """
 import logging
 import time
@@ -18,17 +24,23 @@ import time
 from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.states import BATCH_STATES
 
-from .errors import ApiConflict, PermanentError, TransientError
+from . import frame_collection
+from .errors import ApiConflict, PermanentError, TransientError, WorkerError
 from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 
+# Frames brought in per cluster and round, at most: what the worker's disk holds at once.
+# More are left for the next round.
+FRAMES_PER_ROUND = 500
 
 
 class Poller:
-    def __init__(self, api, clusters, lost_grace_seconds=600.0, clock=time.monotonic):
+    def __init__(self, api, clusters, workdir, lost_grace_seconds=600.0,
+                 clock=time.monotonic):
         self.api = api
         self.clusters = clusters
+        self.workdir = workdir
         self.lost_grace_seconds = lost_grace_seconds
         self._clock = clock
         self._missing_since = {}
@@ -55,7 +67,28 @@ class Poller:
                 finished.append((job, batch))
         if finished:
             reports.update(self._ended_or_lost(cluster, finished))
+        self._bring_in_frames(cluster, [job["id"] for job in jobs
+                                        if reports[job["id"]] == "running"])
         return reports
+
+    def _bring_in_frames(self, cluster, job_ids):
+        """Upload the frames the running jobs' agents reported done since the last round."""
+        try:
+            wanted = []
+            for job_id in job_ids:
+                room = FRAMES_PER_ROUND - len(wanted)
+                if room <= 0:
+                    break
+                left = self.api.uncollected_frames(job_id, room)["frames"]
+                wanted += [(job_id, frame) for frame in left]
+            if wanted:
+                uploaded = frame_collection.collect(self.api, cluster, self.workdir, wanted,
+                                                    during_run=True)
+                log.info("cluster %s: %d of %d rendered frame(s) brought in while their "
+                         "batch jobs run", cluster.name, uploaded, len(wanted))
+        except WorkerError as error:
+            log.warning("cluster %s: rendered frames not brought in this round: %s",
+                        cluster.name, error)
 
     def _running(self, job, batch):
         if job["state"] == "submitted":
