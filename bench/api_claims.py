@@ -1,6 +1,7 @@
-"""Claims + completes per second with 8, 32 and 128 concurrent agents (not a test).
+"""Frames leased and completed per second with 8, 32 and 128 agents (not a test).
 
     python bench/api_claims.py [--database-url postgresql://...] [--seconds 10]
+                               [--max-frames 1 50]
 
 The URL may also come from RAYCRAFTER_BENCH_DATABASE_URL; without one a throwaway
 PostgreSQL is started (tests/support/postgres.py). The database must be empty or already
@@ -9,6 +10,11 @@ migrated by this version; the bench adds users and jobs to it. The API runs unde
 16 threads) answering a trivial JSON route, counted the same way (two requests per
 claim+complete): the ceiling the API could reach. The client is Python threads on the
 same machine, so both figures include its cost.
+
+``--max-frames`` lists the modes: 1 is a claim per frame (as before chunks); N asks each
+claim for up to N frames (a chunk, as many as the API's chunk sizing gives) and completes
+each of them, and the trivial route then answers one request per chunk plus one per frame
+of it. The goals: at least 50 % of the ceiling, and 1,000 frames per second with chunks.
 """
 import argparse
 import concurrent.futures
@@ -24,6 +30,7 @@ REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 
 import requests  # noqa: E402
+from raycrafter_api.config import Config  # noqa: E402
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402,E501
 from support.api_testing import PNG, Client, job_fields, scene_upload, sha256  # noqa: E402
@@ -40,18 +47,21 @@ def ping():
 waitress.serve(app, listen="127.0.0.1:" + sys.argv[1], threads=16, _quiet=True)
 """
 FRAMES_PER_JOB = 99_999
+# The API's cap on a chunk (its default): what a claim gets here, since the bench reports
+# every frame rendered in 0.1 s.
+MAX_CHUNK_FRAMES = Config.__dataclass_fields__["max_chunk_frames"].default
 
 
 def run_agents(count, seconds, one_round):
-    """Run ``one_round(session)`` in ``count`` threads for ``seconds``; rounds per second."""
+    """Run ``one_round(session, index)`` in ``count`` threads for ``seconds``; it returns
+    the frames it completed. Frames per second."""
     stop = threading.Event()
     rounds = [0] * count
 
     def agent(index):
         with requests.Session() as session:
             while not stop.is_set():
-                one_round(session, index)
-                rounds[index] += 1
+                rounds[index] += one_round(session, index)
 
     with concurrent.futures.ThreadPoolExecutor(count) as pool:
         futures = [pool.submit(agent, i) for i in range(count)]
@@ -62,9 +72,9 @@ def run_agents(count, seconds, one_round):
     return sum(rounds) / seconds
 
 
-def bench_api(config, concurrency, seconds):
+def bench_api(config, concurrency, seconds, max_frames):
     with ApiServer(config, threads=16) as api:
-        user = Client(api.url, create_user(config, f"bench{concurrency}"))
+        user = Client(api.url, create_user(config, f"bench{concurrency}-{max_frames}"))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()
@@ -77,17 +87,21 @@ def bench_api(config, concurrency, seconds):
         base = f"{api.url}/agent/jobs/{job['id']}"
 
         def claim_and_complete(session, index):
-            lease = session.post(f"{base}/claim", json={"holder": f"n{index}"},
+            lease = session.post(f"{base}/claim", json={"holder": f"n{index}",
+                                                        "max_frames": max_frames},
                                  headers=headers).json()
             if lease.get("status") != "leased":
                 raise RuntimeError(f"unexpected claim answer {lease}")
-            session.post(f"{base}/frames/{lease['frame']}/complete", headers=headers,
-                         json={"lease_id": lease["lease"]["id"], "render_seconds": 0.1,
-                               "checksum": sha256(PNG), "size": len(PNG)}).raise_for_status()
+            for frame in lease["frames"]:
+                session.post(f"{base}/frames/{frame}/complete", headers=headers,
+                             json={"lease_id": lease["lease"]["id"], "render_seconds": 0.1,
+                                   "checksum": sha256(PNG), "size": len(PNG)}
+                             ).raise_for_status()
+            return len(lease["frames"])
         return run_agents(concurrency, seconds, claim_and_complete)
 
 
-def bench_trivial(concurrency, seconds):
+def bench_trivial(concurrency, seconds, chunk):
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", TRIVIAL_APP, str(port)])
     url = f"http://127.0.0.1:{port}/ping"
@@ -100,10 +114,12 @@ def bench_trivial(concurrency, seconds):
     try:
         wait_for(reachable, timeout=20, message="the trivial server")
 
-        def two_requests(session, index):
+        def claim_and_completes(session, index):
             session.post(url, json={"holder": f"n{index}"}).raise_for_status()
-            session.post(url, json={"lease_id": "x"}).raise_for_status()
-        return run_agents(concurrency, seconds, two_requests)
+            for _ in range(chunk):
+                session.post(url, json={"lease_id": "x"}).raise_for_status()
+            return chunk
+        return run_agents(concurrency, seconds, claim_and_completes)
     finally:
         server.terminate()
         server.wait()
@@ -113,6 +129,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("RAYCRAFTER_BENCH_DATABASE_URL"))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-frames", type=int, nargs="+", default=[1, MAX_CHUNK_FRAMES])
     args = parser.parse_args()
     postgres = None
     url = args.database_url
@@ -124,12 +141,15 @@ def main():
             config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
                                   data_dir=os.path.join(tmp, "data"),
                                   max_frames_per_job=FRAMES_PER_JOB)
-            print(f"{'agents':>6}  {'claim+complete/s':>17}  {'trivial pairs/s':>16}  ratio")
-            for concurrency in (8, 32, 128):
-                api_rate = bench_api(config, concurrency, args.seconds)
-                ceiling = bench_trivial(concurrency, args.seconds)
-                print(f"{concurrency:>6}  {api_rate:>17.1f}  {ceiling:>16.1f}  "
-                      f"{api_rate / ceiling:5.0%}", flush=True)
+            print(f"{'max_frames':>10}  {'agents':>6}  {'API frames/s':>12}  "
+                  f"{'trivial frames/s':>16}  ratio")
+            for max_frames in args.max_frames:
+                for concurrency in (8, 32, 128):
+                    api_rate = bench_api(config, concurrency, args.seconds, max_frames)
+                    ceiling = bench_trivial(concurrency, args.seconds,
+                                            min(max_frames, MAX_CHUNK_FRAMES))
+                    print(f"{max_frames:>10}  {concurrency:>6}  {api_rate:>12.1f}  "
+                          f"{ceiling:>16.1f}  {api_rate / ceiling:5.0%}", flush=True)
     finally:
         if postgres:
             postgres.stop()

@@ -1,18 +1,18 @@
-"""Benchmark: the worker's submission overhead and stage-out throughput (prints figures).
+"""The worker's cost per submission against ``sbatch`` alone (not a test; prints figures).
 
-    sudo /tmp/dev-worker/venv/bin/python bench/worker_submit.py [--jobs 100] [--mib 200]
+    /opt/raycrafter/test-benches/bin/python bench/worker_submit.py [--jobs 100]
 
-1. ``--jobs`` submissions through the whole worker (API job -> RabbitMQ command -> stage-in
-   -> recorded attempt -> sbatch -> reported) against the same number of ``sbatch`` calls
-   run directly on the login node; the ratio is what the worker costs per submission.
-2. Stage-out of one ``--mib`` MiB file with GridFTP (sshftp, -dcpriv), with SFTP, and with
-   ``cp`` on the login node (the local disk's limit), each checksum-verified except cp.
+``--jobs`` submissions through the whole worker (API job -> RabbitMQ command -> stage-in
+-> recorded attempt -> sbatch -> reported), published at once, from the first command to
+the last job reported submitted, against the same number of ``sbatch`` calls each run as
+one command over the same kind of SSH connection (paramiko, the worker's transport), and
+one empty SSH command (``true``): what every command on the login node costs at least.
+The goal is at most 100 ms of worker time per submission.
 
 Runs against the local `cluster` role as root (like tests/worker); every batch job it
 makes is cancelled at the end.
 """
 import argparse
-import os
 import pathlib
 import secrets
 import shlex
@@ -24,58 +24,25 @@ REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPOSITORY / "tests"), str(REPOSITORY / "tests" / "worker")]
 
 import requests  # noqa: E402
-import yaml  # noqa: E402
-from raycrafter_worker import config as worker_config  # noqa: E402
-from raycrafter_worker.cluster import Cluster  # noqa: E402
+from bench_cluster import bench_cluster, cancel_all  # noqa: E402
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402
 from support.api_testing import SCENE  # noqa: E402
 from support.polling import wait_for  # noqa: E402
 from support.rabbitmq import ThrowawayRabbitMQ  # noqa: E402
 from worker_harness import WorkerProcess, prepare_queue, publish, write_worker_config  # noqa: E402
 
-SCRATCH_ROOT = "/srv/raycrafter/scratch"
+GOAL_MS = 100
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--mib", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
-        tmp = pathlib.Path(tmp)
-        profile = make_profile(tmp)
-        cluster = Cluster(worker_config.parse_profile("bench", profile), str(tmp))
-        cluster.make_dirs([profile["scratch"], f"{profile['scratch']}/raycrafter/.x509"])
+    with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp, \
+            bench_cluster(pathlib.Path(tmp)) as (profile, cluster):
         cluster.write_file(profile["nodeagent"], "#!/bin/sh\nexit 0\n")
         cluster.run(f"chmod 0755 {shlex.quote(profile['nodeagent'])}")
-        try:
-            submissions(args.jobs, tmp, profile, cluster)
-            transfers(args.mib, tmp, cluster)
-        finally:
-            cancel_all(cluster, profile["batch_prefix"])
-            cluster.run(f"rm -rf -- {shlex.quote(profile['scratch'])}")
-            cluster.close()
-            os.unlink(f"/etc/ssh/ssh_config.d/{profile['gridftp_host']}.conf")
-
-
-def make_profile(tmp):
-    keys = yaml.safe_load(open("/etc/raycrafter/pillar/secrets.sls"))["raycrafter_secrets"]
-    key = tmp / "key"
-    key.write_text(keys["cluster_ssh_private_key"].rstrip("\n") + "\n")
-    key.chmod(0o600)
-    known = tmp / "known_hosts"
-    known.write_text(f"127.0.0.1 {keys['cluster_host_public_key'].strip()}\n")
-    alias = f"raycrafter-bench-{secrets.token_hex(3)}"
-    with open(f"/etc/ssh/ssh_config.d/{alias}.conf", "w") as f:
-        f.write(f"Host {alias}\n  HostName 127.0.0.1\n  User render\n  IdentityFile {key}\n"
-                f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking yes\n"
-                "  IdentitiesOnly yes\n  BatchMode yes\n")
-    scratch = f"{SCRATCH_ROOT}/bench-{secrets.token_hex(3)}"
-    return {"login_host": "127.0.0.1", "user": "render", "key_file": str(key),
-            "known_hosts_file": str(known), "scheduler": "slurm", "launcher": "srun",
-            "walltime": "00:01:00", "scratch": scratch, "nodeagent": f"{scratch}/agent",
-            "agent_api_url": "https://api.invalid", "transfer": "gridftp",
-            "gridftp_host": alias, "batch_prefix": f"bench{secrets.token_hex(2)}-"}
+        submissions(args.jobs, pathlib.Path(tmp), profile, cluster)
 
 
 def submissions(count, tmp, profile, cluster):
@@ -112,43 +79,23 @@ def submissions(count, tmp, profile, cluster):
     finally:
         broker.destroy()
     cancel_all(cluster, profile["batch_prefix"])
-    loop = (f"for i in $(seq {count}); do sbatch --parsable -J {profile['batch_prefix']}direct "
-            f"-o /dev/null -t 00:01:00 --wrap true > /dev/null; done")
+    sbatch = (f"sbatch --parsable -J {profile['batch_prefix']}direct -o /dev/null "
+              f"-t 00:01:00 --wrap true")
+    direct = timed(count, lambda: cluster.run_checked(sbatch, "sbatch"))
+    empty = timed(count, lambda: cluster.run_checked("true", "an empty command"))
+    print(f"{'per submission':<38} {'ms':>7}")
+    print(f"{'through the worker':<38} {through_worker / count * 1000:7.1f}  "
+          f"(goal <= {GOAL_MS})")
+    print(f"{'sbatch alone, one SSH command each':<38} {direct / count * 1000:7.1f}")
+    print(f"{'an empty SSH command':<38} {empty / count * 1000:7.1f}")
+    print(f"worker / sbatch alone: {through_worker / direct:.1f}x")
+
+
+def timed(count, action):
     started = time.monotonic()
-    cluster.run(loop, timeout=30 * count)
-    direct = time.monotonic() - started
-    print(f"{count} submissions through the worker: {through_worker:7.2f} s "
-          f"({through_worker / count * 1000:6.1f} ms each)")
-    print(f"{count} sbatch on the login node:      {direct:7.2f} s "
-          f"({direct / count * 1000:6.1f} ms each)")
-    print(f"worker overhead ratio: {through_worker / direct:.1f}x")
-
-
-def transfers(mib, tmp, cluster):
-    remote = f"{cluster.profile.scratch}/bench.bin"
-    cluster.run(f"head -c {mib}M /dev/urandom > {remote}", timeout=600)
-    expected = cluster.checksums([remote])
-    for method, stager in (("gridftp", cluster.stager), ("sftp", None)):
-        if stager is None:
-            from raycrafter_worker.staging import SftpStager
-            cluster.stager = SftpStager(cluster.transport)
-        local = tmp / f"{method}.bin"
-        started = time.monotonic()
-        cluster.download_verified([(remote, str(local))], expected)
-        elapsed = time.monotonic() - started
-        print(f"stage-out {mib} MiB with {method:8s} {elapsed:7.2f} s  {mib / elapsed:8.1f} MiB/s"
-              f" (checksum verified)")
-        local.unlink()
-    started = time.monotonic()
-    cluster.run(f"cp {remote} {remote}.copy && sync {remote}.copy", timeout=600)
-    elapsed = time.monotonic() - started
-    print(f"cp of {mib} MiB on the login node  {elapsed:7.2f} s  {mib / elapsed:8.1f} MiB/s")
-
-
-def cancel_all(cluster, prefix):
-    ids = [j.id for j in cluster.batch_jobs() if j.name.startswith(prefix) and j.active]
-    if ids:
-        cluster.cancel(ids)
+    for _ in range(count):
+        action()
+    return time.monotonic() - started
 
 
 if __name__ == "__main__":

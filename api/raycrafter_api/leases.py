@@ -30,6 +30,8 @@ WAIT_SECONDS = 10
 # A failure reason or log tail longer than this keeps only its end.
 LOG_TAIL_CHARS = 16_384
 REASON_CHARS = 2_000
+# A chunk is sized from the render times of the job's last frames rendered, this many.
+RENDER_TIME_SAMPLE = 100
 
 
 def _tail(text, limit):
@@ -134,20 +136,29 @@ def claim(job_id, holder, config, max_frames=1):
 
 def chunk_size(job_id, config):
     """How many frames one claim leases: as many as render in about
-    ``chunk_target_seconds`` at the job's mean render time so far, at most
-    ``max_chunk_frames``, and no more than a fair share of the pending frames among the
-    chunks in flight and this one (so the renderers working on a job finish together);
-    1 while nothing is rendered yet, so the first frame comes soonest."""
-    mean = (Frame.select(peewee.fn.AVG(Frame.render_seconds))
-            .where(Frame.job == job_id, Frame.state == "done").scalar())
+    ``chunk_target_seconds`` at the mean render time of the job's last frames rendered,
+    at most ``max_chunk_frames``, and no more than a fair share of the pending frames among
+    the chunks in flight and this one (so the renderers working on a job finish together);
+    1 while nothing is rendered yet, so the first frame comes soonest.
+
+    Every query here reads a bounded number of index entries, whatever the job's size:
+    a claim on a job of a million frames costs what it costs on a thousand
+    (bench/claim_scaling.py)."""
+    recent = (Frame.select(Frame.render_seconds)
+              .where(Frame.job == job_id, Frame.state == "done")
+              .order_by(Frame.number.desc()).limit(RENDER_TIME_SAMPLE))
+    mean = Frame.select(peewee.fn.AVG(recent.c.render_seconds)).from_(recent).scalar()
     if mean is None:
         return 1
     by_time = int(config.chunk_target_seconds / max(float(mean), 0.001))
-    pending = Frame.select().where(Frame.job == job_id, Frame.state == "pending").count()
     in_flight = (Frame.select(peewee.fn.COUNT(peewee.fn.DISTINCT(Frame.lease_id)))
                  .where(Frame.job == job_id, Frame.state == "leased").scalar())
+    largest = min(config.max_chunk_frames, by_time)
+    # Past this many pending frames the fair share is no smaller than ``largest``.
+    pending = (Frame.select().where(Frame.job == job_id, Frame.state == "pending")
+               .limit(largest * (in_flight + 1)).count())
     fair_share = -(-pending // (in_flight + 1))
-    return max(1, min(config.max_chunk_frames, by_time, fair_share))
+    return max(1, min(largest, fair_share))
 
 
 def _consecutive(frames, step):

@@ -4,7 +4,9 @@ that were not done."""
 import datetime
 
 import pytest
-from raycrafter_api import timeutil
+from raycrafter_api import db, timeutil
+from raycrafter_api.leases import RENDER_TIME_SAMPLE
+from raycrafter_api.models import Frame
 
 from support.api_testing import assert_error
 from test_api_leases import age_lease, frame_row
@@ -48,6 +50,22 @@ def test_the_cap_bounds_a_chunk_of_fast_frames(world, job):
         "checksum": "0" * 64})
     assert response.status_code == 200, response.text
     assert world.claim(agent, job_id, max_frames=50)["frames"] == [2, 3, 4, 5, 6]
+
+
+def test_chunks_follow_the_render_times_of_the_last_frames_rendered(world):
+    frames = 3 * RENDER_TIME_SAMPLE
+    job_id = world.create_job(world.alice, frames=f"1-{frames + 10}")["id"]
+    agent = world.api.client(world.submit(job_id))
+    # The scene got slower: the early frames took 0.1 s, the last ones 1.5 s each (over
+    # all done frames 0.57 s, which would make chunks of the cap, 5).
+    with db.connection():
+        Frame.update(state="done", render_seconds=0.1).where(
+            Frame.job == job_id, Frame.number <= frames).execute()
+        Frame.update(render_seconds=1.5).where(
+            Frame.job == job_id, Frame.number > frames - RENDER_TIME_SAMPLE,
+            Frame.number <= frames).execute()
+    first = frames + 1
+    assert world.claim(agent, job_id, max_frames=50)["frames"] == list(range(first, first + 4))
 
 
 def test_chunks_share_out_the_last_frames_among_the_renderers_at_work(world, job):
