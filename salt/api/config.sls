@@ -2,7 +2,10 @@
 {%- from "salt/common/map.jinja" import common, secrets with context %}
 {%- from "salt/postgres/map.jinja" import postgres with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/consul.jinja" import consul_lookups with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
+{%- set consul_services = {} %}
+{%- set _ = consul_lookups(consul_services, {"database_url": "db", "amqp_url": "broker"}) %}
 
 include:
   - salt.api.install
@@ -37,6 +40,8 @@ api-config-file-managed:
         scene_limits: {{ common.scene_limits | json }}
         exchange: {{ rabbitmq.exchange | json }}
         database_url: "postgresql://{{ postgres.user }}:{{ secrets.postgres_password | urlencode }}@{{ common.hosts.db }}:{{ postgres.port }}/{{ postgres.database }}"
+        consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
+        consul_services: {{ consul_services | json }}
         amqp_url: "amqp://{{ rabbitmq.api_user }}:{{ secrets.rabbitmq_api_password | urlencode }}@{{ common.hosts.broker }}:{{ rabbitmq.port }}/{{ rabbitmq.vhost | urlencode }}"
     - user: {{ api.user }}
     - group: {{ api.user }}

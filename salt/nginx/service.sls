@@ -1,4 +1,6 @@
+{%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 
 include:
   - salt.nginx.config
@@ -18,3 +20,5 @@ nginx-service-running:
       - cmd: nginx-config-test-cmd-run
     - watch:
       - sls: salt.nginx.config
+# The API as the others reach it: through nginx, checked end to end by its health route.
+{{ consul_service("nginx", "web", nginx.https_port, {"service": "nginx-service-running"}, check="/api/v1/health") }}
