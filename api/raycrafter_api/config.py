@@ -3,7 +3,7 @@ import dataclasses
 import os
 import tomllib
 
-from raycrafter_contract import messaging
+from raycrafter_contract import consul_catalog, messaging
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 
@@ -39,6 +39,10 @@ class Config:
     # to take about this long (one POV-Ray process renders the run), at most this many.
     chunk_target_seconds: float = 20.0
     max_chunk_frames: int = 50
+    # Where a site runs Consul: the local agent, and which of the URLs above take their host
+    # and port from a healthy instance of which service, once at start.
+    consul_agent: str = ""
+    consul_services: dict = dataclasses.field(default_factory=dict)
 
     @property
     def scene_limits(self):
@@ -51,7 +55,7 @@ _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_chunk_frames")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
-             "default_cluster")
+             "default_cluster", "consul_agent")
 
 
 def load(path):
@@ -103,6 +107,8 @@ def from_dict(raw):
                 or not all(isinstance(c, str) and c for c in clusters)):
             raise ConfigError("config key 'clusters' must be a non-empty list of names")
         values["clusters"] = tuple(clusters)
+    if values.get("consul_agent"):
+        values = _resolved_in_consul(values)
     if "reconcile_after_seconds" in values:
         values["reconcile_after_seconds"] = _reconcile_deadlines(values["reconcile_after_seconds"])
     config = Config(**values)
@@ -113,6 +119,14 @@ def from_dict(raw):
             or config.database_url.startswith("postgresql://")):
         raise ConfigError("database_url must start with sqlite:/// or postgresql://")
     return config
+
+
+def _resolved_in_consul(values):
+    try:
+        return consul_catalog.resolve(values, values.get("consul_services", {}),
+                                      values["consul_agent"], ("database_url", "amqp_url"))
+    except consul_catalog.ConsulLookupError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _reconcile_deadlines(table):

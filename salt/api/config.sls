@@ -2,7 +2,10 @@
 {%- from "salt/common/map.jinja" import common, secrets with context %}
 {%- from "salt/postgres/map.jinja" import postgres with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/consul.jinja" import consul_lookups with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
+{%- set consul_services = {} %}
+{%- set _ = consul_lookups(consul_services, {"database_url": "db", "amqp_url": "broker"}) %}
 
 include:
   - salt.api.install
@@ -39,6 +42,8 @@ api-config-file-managed:
         database_url: {{ postgres.url_base | replace("{user}", postgres.user) | replace("{password}", secrets.postgres_password | urlencode) | json }}
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.api_user) | replace("{password}", secrets.rabbitmq_api_password | urlencode) | json }}
         amqp_ca_file: {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
+        consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
+        consul_services: {{ consul_services | json }}
     - user: {{ api.user }}
     - group: {{ api.user }}
     - mode: "0600"

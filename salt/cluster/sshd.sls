@@ -3,6 +3,7 @@
 # key for the cluster user.
 {%- from "salt/cluster/map.jinja" import cluster with context %}
 {%- from "salt/common/map.jinja" import secrets with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 
 include:
   - salt.cluster.account
@@ -57,3 +58,5 @@ cluster-sshd-service-running:
     - watch:
       - file: cluster-sshd-host-key-file-managed
       - file: cluster-sshd-config-file-managed
+# GridFTP (sshftp) is started through this sshd, so one service stands for both.
+{{ consul_service("cluster-sshd", "cluster", cluster.ssh_port, {"service": "cluster-sshd-service-running"}, tags=["ssh", "gridftp-sshftp"]) }}

@@ -3,6 +3,7 @@
 {%- from "salt/logserver/map.jinja" import logserver with context %}
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/supervisor/program.jinja" import supervisor_program with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 {%- set config_file = common.paths.etc ~ "/logserver/syslog-ng.conf" %}
 
 include:
@@ -42,3 +43,4 @@ logserver-config-file-managed:
                       {"config_file": config_file, "state_dir": common.paths.data ~ "/logserver"},
                       restart_on=[{"file": "logserver-config-file-managed"}]
                                + ([{"file": "common-tls-certificate-file-managed"}] if common.tls.enabled else [])) }}
+{{ consul_service("logserver", "logging", logserver.port, {"cmd": "raycrafter-logserver-supervisor-running-cmd-run"}) }}

@@ -1,4 +1,6 @@
+{%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 
 include:
   - salt.nginx.certificate
@@ -20,3 +22,5 @@ nginx-service-running:
     - watch:
       - sls: salt.nginx.certificate
       - sls: salt.nginx.config
+# The API as the others reach it: through nginx, checked end to end by its health route.
+{{ consul_service("nginx", "web", nginx.https_port, {"service": "nginx-service-running"}, check="/api/v1/health") }}

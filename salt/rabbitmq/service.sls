@@ -1,5 +1,6 @@
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 
 include:
   - salt.rabbitmq.config
@@ -19,3 +20,4 @@ rabbitmq-epmd-rebind-cmd-run:
     - onlyif: ss -ltnH 'sport = :4369' | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]):4369$'
     - require:
       - service: rabbitmq-service-running
+{{ consul_service("rabbitmq", "broker", rabbitmq.port, {"service": "rabbitmq-service-running"}) }}

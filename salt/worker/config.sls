@@ -1,6 +1,10 @@
 {%- from "salt/worker/map.jinja" import worker with context %}
 {%- from "salt/common/map.jinja" import common, secrets with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/common/consul.jinja" import consul_lookups with context %}
+{%- set consul_services = {} %}
+{#- A site's own raycrafter:worker:api_url is kept as it is. #}
+{%- set _ = consul_lookups(consul_services, {"amqp_url": "broker", "api_url": "web"} if not salt["pillar.get"]("raycrafter:worker:api_url") else {"amqp_url": "broker"}) %}
 
 include:
   - salt.worker.cluster_access
@@ -27,6 +31,8 @@ worker-config-file-managed:
         exchange: {{ rabbitmq.exchange | json }}
         queue: {{ rabbitmq.queue | json }}
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.worker_user) | replace("{password}", secrets.rabbitmq_worker_password | urlencode) | json }}
+        consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
+        consul_services: {{ consul_services | json }}
     - user: {{ worker.user }}
     - group: {{ worker.user }}
     - mode: "0600"

@@ -64,3 +64,29 @@ def test_a_database_url_is_read_with_its_percent_encoding_undone():
     assert database.database == "my db"
     assert database.connect_params == {"user": "us@er", "password": "p/w:%",
                                        "host": "db.example", "port": 6432}
+
+
+def test_urls_take_a_healthy_instance_from_consul_at_start():
+    """Against a double of Consul's HTTP API (no Consul agent can run here:
+    tests/support/consul_double.py)."""
+    from support.consul_double import ConsulDouble
+    with ConsulDouble() as consul:
+        consul.add_instance("db-1", "10.0.0.11", "raycrafter-postgresql", 5432, status="critical")
+        consul.add_instance("db-2", "10.0.0.12", "raycrafter-postgresql", 5432)
+        consul.add_instance("mq-1", "10.0.0.21", "raycrafter-rabbitmq", 5671)
+        config = config_module.from_dict({
+            "database_url": "postgresql://rc:p%40ss@127.0.0.1:5432/raycrafter",
+            "amqp_url": "amqp://api:pw@127.0.0.1:5672/%2F", "data_dir": "/tmp/x",
+            "consul_agent": consul.url,
+            "consul_services": {"database_url": "raycrafter-postgresql",
+                                "amqp_url": "raycrafter-rabbitmq"}})
+        assert config.database_url == "postgresql://rc:p%40ss@10.0.0.12:5432/raycrafter"
+        assert config.amqp_url == "amqp://api:pw@10.0.0.21:5671/%2F"
+        consul.set_status("raycrafter-postgresql", "critical", node="db-2")
+        with pytest.raises(config_module.ConfigError,
+                           match="'raycrafter-postgresql' has no healthy instance"):
+            config_module.from_dict({**BASE, "consul_agent": consul.url,
+                                     "consul_services": {"database_url": "raycrafter-postgresql"}})
+        with pytest.raises(config_module.ConfigError, match="consul_services must map some of"):
+            config_module.from_dict({**BASE, "consul_agent": consul.url,
+                                     "consul_services": {"data_dir": "raycrafter-api"}})

@@ -70,3 +70,45 @@ def test_check_logs_in_and_lists_the_queue(tmp_path, top, profile_values):
                            "--check"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "cluster archer: logged in" in done.stdout
+
+
+def test_the_broker_api_login_node_and_log_server_come_from_consul_at_start(tmp_path):
+    """Against a double of Consul's HTTP API (no Consul agent can run here:
+    tests/support/consul_double.py). The addresses found go into the profile the node
+    agents are handed, so compute nodes need no Consul agent."""
+    from support.consul_double import ConsulDouble
+    files = {name: tmp_path / name for name in ("token", "key", "known_hosts")}
+    for path in files.values():
+        path.write_text("x")
+    profile = {"login_host": "127.0.0.1", "user": "render", "key_file": str(files["key"]),
+               "known_hosts_file": str(files["known_hosts"]), "scheduler": "pbs",
+               "launcher": "srun", "scratch": "/scratch", "nodeagent": "/opt/agent",
+               "agent_api_url": "https://localhost", "log_host": "127.0.0.1",
+               "transfer": "sftp",
+               "consul_services": {"login_host": "raycrafter-cluster-login",
+                                   "log_host": "raycrafter-logserver",
+                                   "agent_api_url": "raycrafter-api"}}
+    with ConsulDouble() as consul:
+        for node, address, service, port in (
+                ("broker", "10.0.0.21", "raycrafter-rabbitmq", 5671),
+                ("web", "10.0.0.31", "raycrafter-api", 443),
+                ("cluster", "10.0.0.41", "raycrafter-cluster-login", 2222),
+                ("logging", "10.0.0.51", "raycrafter-logserver", 12202)):
+            consul.add_instance(node, address, service, port)
+        raw = {"api_url": "https://localhost", "api_token_file": str(files["token"]),
+               "amqp_url": "amqp://worker:pw@127.0.0.1:5672/%2F", "clusters": {"standin": profile},
+               "consul_agent": consul.url,
+               "consul_services": {"amqp_url": "raycrafter-rabbitmq", "api_url": "raycrafter-api"}}
+        config = worker_config.parse(raw)
+        standin = config.clusters["standin"]
+        assert (config.amqp_url, config.api_url) == ("amqp://worker:pw@10.0.0.21:5671/%2F",
+                                                     "https://10.0.0.31:443")
+        assert (standin.login_host, standin.port, standin.log_host, standin.log_port,
+                standin.agent_api_url) == ("10.0.0.41", 2222, "10.0.0.51", 12202,
+                                           "https://10.0.0.31:443")
+        consul.set_status("raycrafter-logserver", "critical", node="logging")
+        with pytest.raises(ConfigError, match="cluster profile 'standin': the Consul service "
+                                              "'raycrafter-logserver' has no healthy instance"):
+            worker_config.parse(raw)
+        with pytest.raises(ConfigError, match="consul_services needs consul_agent"):
+            worker_config.parse({**raw, "consul_agent": ""})

@@ -9,7 +9,7 @@ import re
 import tomllib
 import urllib.parse
 
-from raycrafter_contract import messaging
+from raycrafter_contract import consul_catalog, messaging
 from raycrafter_contract.scenes import SceneLimits
 
 from .errors import ConfigError
@@ -118,6 +118,7 @@ _PROFILE_KEYS = {
     "gridftp_server": (str, False, "/etc/grid-security/sshftp"),
     "command_timeout_seconds": (float, False, 120.0),
     "batch_prefix": (str, False, ""),
+    "consul_services": (dict, False, {}),
 }
 
 _TOP_KEYS = {
@@ -134,6 +135,10 @@ _TOP_KEYS = {
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
+    # Where a site runs Consul: the local agent, and which settings take their address
+    # from a healthy instance of which service, once at start (raycrafter_contract.consul_catalog).
+    "consul_agent": (str, False, ""),
+    "consul_services": (dict, False, {}),
 }
 
 
@@ -151,6 +156,9 @@ def load(path):
 
 def parse(raw):
     values = _typed(raw, _TOP_KEYS, "the configuration")
+    agent = values.pop("consul_agent")
+    values = _in_consul(values, values.pop("consul_services"), agent, "the configuration",
+                        ("amqp_url", "api_url"))
     _check_url(values["api_url"], ("https", "http"), "api_url")
     _check_url(values["amqp_url"], ("amqps", "amqp"), "amqp_url")
     _check_file(values["api_token_file"], "api_token_file")
@@ -162,19 +170,24 @@ def parse(raw):
         raise ConfigError("prefetch must be at least 1")
     if not values["clusters"]:
         raise ConfigError("[clusters] must hold at least one cluster profile")
-    values["clusters"] = {name: parse_profile(name, body)
+    values["clusters"] = {name: parse_profile(name, body, agent)
                           for name, body in values["clusters"].items()}
     values["api_url"] = values["api_url"].rstrip("/")
     return Config(**values)
 
 
-def parse_profile(name, raw):
+def parse_profile(name, raw, consul_agent=""):
     if not _PROFILE_NAME.match(name):
         raise ConfigError(f"cluster profile name {name!r}: use letters, digits, - and _")
     where = f"cluster profile {name!r}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
     values = _typed(raw, _PROFILE_KEYS, where)
+    # The login node, its log server and the API as compute nodes reach it; a node agent
+    # is handed the addresses found here (compute nodes need no Consul agent).
+    values = _in_consul(values, values.pop("consul_services"), consul_agent, where,
+                        ("login_host", "log_host", "agent_api_url"),
+                        {"login_host": "port", "log_host": "log_port"})
     for key, allowed in (("scheduler", SCHEDULERS), ("launcher", LAUNCHERS),
                          ("transfer", TRANSFERS)):
         if values[key] not in allowed:
@@ -204,6 +217,17 @@ def parse_profile(name, raw):
                           f"alias globus-url-copy connects to)")
     values["setup"] = tuple(values["setup"])
     return ClusterProfile(name=name, **values)
+
+
+def _in_consul(values, services, agent, where, resolvable, port_keys=None):
+    if not services:
+        return values
+    if not agent:
+        raise ConfigError(f"{where}: consul_services needs consul_agent")
+    try:
+        return consul_catalog.resolve(values, services, agent, resolvable, port_keys)
+    except consul_catalog.ConsulLookupError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _typed(raw, spec, where):

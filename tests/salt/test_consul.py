@@ -1,0 +1,208 @@
+"""Consul discovery (raycrafter:common:discovery: consul) against a double of Consul's HTTP
+API on loopback: no Consul agent can run on these machines (neither Debian, PyPI nor npm
+ships one), so the states' registration module (_modules and _states/raycrafter_consul.py,
+through python-consul) and their lookups are tested against tests/support/consul_double.py,
+which answers with the JSON shapes of Consul's API. Nothing here is applied to the host but
+registrations with the double.
+"""
+import json
+import shutil
+import tomllib
+
+import jinja2
+import pytest
+import yaml
+
+from support.consul_double import ConsulDouble
+from support.salt_tree import REPOSITORY, masterless_config
+
+# Every role's service, as another host would have registered it.
+OTHER_HOSTS = (("db-2", "10.0.0.12", "raycrafter-postgresql", 5432),
+               ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5672),
+               ("web-1", "10.0.0.31", "raycrafter-api", 443),
+               ("cluster-1", "10.0.0.41", "raycrafter-cluster-login", 22),
+               ("logging-1", "10.0.0.51", "raycrafter-logserver", 12201))
+
+
+@pytest.fixture(scope="module")
+def agent():
+    with ConsulDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def consul(agent):
+    """The module's double, emptied for each test."""
+    agent.instances.clear()
+    agent.requests.clear()
+    return agent
+
+
+@pytest.fixture
+def catalog(consul):
+    """The double with every role's service registered by other hosts, and one more
+    database host whose check fails."""
+    consul.add_instance("db-1", "10.0.0.11", "raycrafter-postgresql", 5432, status="critical")
+    for host in OTHER_HOSTS:
+        consul.add_instance(*host)
+    return consul
+
+
+@pytest.fixture(scope="module")
+def minions(salt_factories, example_pillar_dir, tmp_path_factory, agent):
+    """A masterless minion per role of a site that runs Consul: its site.sls sets only the
+    discovery (no address is pinned), its secrets are the render tier's. Each has synced
+    the modules a highstate syncs itself from salt://_modules and salt://_states (a single
+    state or a show_* function does not)."""
+    pillar_dir = tmp_path_factory.mktemp("consul-pillar")
+    shutil.copytree(example_pillar_dir, pillar_dir, dirs_exist_ok=True)
+    (pillar_dir / "site.sls").write_text(yaml.safe_dump(
+        {"raycrafter": {"common": {"discovery": "consul", "consul": {"agent": agent.url}}}}))
+    made = {}
+    for role in ("db", "broker", "web", "worker", "logging", "cluster"):
+        made[role] = salt_factories.salt_minion_daemon(
+            "consul-" + role, overrides=masterless_config(pillar_dir, [role]))
+        ret = made[role].salt_call_cli().run("--local", "saltutil.sync_all")
+        assert ret.returncode == 0, ret.stderr
+        assert "modules.raycrafter_consul" in ret.data["modules"], ret.data
+    return made
+
+
+def _run(minion, *args):
+    return minion.salt_call_cli().run("--local", *args)
+
+
+def _argument(state, name):
+    function = next(key for key in state if not key.startswith("__"))
+    return next(item[name] for item in state[function] if isinstance(item, dict) and name in item)
+
+
+def _register(minion, consul, port, state="registered"):
+    args = ["state.single", f"raycrafter_consul.{state}", "name=raycrafter-postgresql",
+            f"agent={consul.url}"]
+    if state == "registered":
+        args += ["address=10.0.0.5", f"port={port}",
+                 f'check={{"TCP": "10.0.0.5:{port}", "Interval": "10s"}}']
+    ret = _run(minion, *args)
+    assert ret.returncode == 0, ret.stderr
+    (result,) = ret.data.values()
+    assert result["result"] is True, result["comment"]
+    return result
+
+
+def test_registration_is_idempotent_and_follows_a_changed_port(minions, consul):
+    minion = minions["db"]
+    first = _register(minion, consul, 5432)
+    assert first["changes"]["old"] is None
+    service = consul.local_services()["raycrafter-postgresql"]
+    assert (service["service"]["Address"], service["service"]["Port"]) == ("10.0.0.5", 5432)
+    assert [check["Status"] for check in service["checks"]] == ["critical"]
+    assert _register(minion, consul, 5432)["changes"] == {}
+    moved = _register(minion, consul, 5433)
+    assert (moved["changes"]["old"]["port"], moved["changes"]["new"]["port"]) == (5432, 5433)
+    assert consul.local_services()["raycrafter-postgresql"]["service"]["Port"] == 5433
+    assert _register(minion, consul, 5433, state="absent")["changes"]["new"] is None
+    assert consul.local_services() == {}
+    assert _register(minion, consul, 5433, state="absent")["changes"] == {}
+
+
+def test_an_agent_that_does_not_answer_fails_the_state_naming_it(minions):
+    with ConsulDouble() as gone:
+        url = gone.url
+    ret = _run(minions["db"], "state.single", "raycrafter_consul.absent",
+               "name=raycrafter-postgresql", f"agent={url}")
+    assert ret.returncode != 0
+    (result,) = ret.data.values()
+    assert result["result"] is False and f"Consul agent at {url}" in result["comment"]
+
+
+@pytest.mark.parametrize("role, sls, service, port, check", [
+    ("db", "salt.postgres", "raycrafter-postgresql", 5432, "TCP"),
+    ("broker", "salt.rabbitmq", "raycrafter-rabbitmq", 5672, "TCP"),
+    ("web", "salt.nginx", "raycrafter-api", 443, "HTTP"),
+    ("logging", "salt.logserver", "raycrafter-logserver", 12201, "TCP"),
+    ("cluster", "salt.cluster.sshd", "raycrafter-cluster-login", 22, "TCP"),
+])
+def test_each_role_registers_its_service_with_a_health_check(minions, catalog, role, sls,
+                                                             service, port, check):
+    ret = _run(minions[role], "state.show_sls", sls)
+    assert ret.returncode == 0, ret.stderr
+    registered = [key for key in ret.data if key.endswith("-consul-service-registered")]
+    assert len(registered) == 1, registered
+    state = ret.data[registered[0]]
+    # After the state that starts the service.
+    ((kind, started),) = _argument(state, "require")[0].items()
+    assert kind in ret.data[started] and "running" in started
+    address = _argument(state, "address")
+    assert (_argument(state, "name"), _argument(state, "port")) == (service, port)
+    definition = _argument(state, "check")
+    assert definition["Interval"] == "10s" and definition["Timeout"] == "5s"
+    expected = (f"{address}:{port}" if check == "TCP"
+                else f"https://{address}:{port}/api/v1/health")
+    assert definition[check] == expected
+    assert _argument(state, "agent") == catalog.url
+
+
+def test_states_reach_a_healthy_instance_and_components_look_again_at_start(minions, catalog):
+    """The web host's API configuration names the healthy database host (db-2, not the
+    critical db-1) and the broker, and tells the API to look both up again when it starts."""
+    ret = _run(minions["web"], "state.show_sls", "salt.api.config")
+    assert ret.returncode == 0, ret.stderr
+    context = _argument(ret.data["api-config-file-managed"], "context")
+    assert "@10.0.0.12:5432/" in context["database_url"]
+    assert "@10.0.0.21:5672/" in context["amqp_url"]
+    assert context["consul_agent"] == catalog.url
+    assert context["consul_services"] == {"database_url": "raycrafter-postgresql",
+                                          "amqp_url": "raycrafter-rabbitmq"}
+    written = _template("salt/api/files/api.toml.jinja", context)
+    assert written["consul_services"] == context["consul_services"]
+    assert written["consul_agent"] == catalog.url
+
+
+def test_the_worker_finds_every_role_it_reaches(minions, catalog):
+    ret = _run(minions["worker"], "state.show_sls", "salt.worker.config")
+    assert ret.returncode == 0, ret.stderr
+    context = _argument(ret.data["worker-config-file-managed"], "context")
+    standin = context["worker"]["clusters"]["standin"]
+    assert "@10.0.0.21:5672/" in context["amqp_url"]
+    assert (standin["login_host"], standin["log_host"]) == ("10.0.0.41", "10.0.0.51")
+    assert context["worker"]["api_url"] == standin["agent_api_url"] == "https://10.0.0.31"
+    written = _template("salt/worker/files/worker.toml.jinja", context)
+    assert written["consul_services"] == {"amqp_url": "raycrafter-rabbitmq",
+                                          "api_url": "raycrafter-api"}
+    assert written["clusters"]["standin"]["consul_services"] == {
+        "login_host": "raycrafter-cluster-login", "log_host": "raycrafter-logserver",
+        "agent_api_url": "raycrafter-api"}
+
+
+def test_the_database_admits_every_registered_web_host_healthy_or_not(minions, catalog):
+    catalog.add_instance("web-2", "10.0.0.32", "raycrafter-api", 443, status="critical")
+    ret = _run(minions["db"], "state.show_sls", "salt.postgres.config")
+    assert ret.returncode == 0, ret.stderr
+    hba = json.dumps(ret.data["postgres-hba-config-file-managed"])
+    assert "10.0.0.31" in hba and "10.0.0.32" in hba
+
+
+def test_a_role_without_a_healthy_instance_stops_the_render_naming_its_service(minions, catalog):
+    catalog.set_status("raycrafter-logserver", "critical", node="logging-1")
+    ret = _run(minions["worker"], "state.show_sls", "salt.worker.config")
+    assert ret.returncode != 0
+    assert ("the Consul service raycrafter-logserver (role logging) has no healthy instance"
+            in ret.stdout + ret.stderr)
+
+
+def test_by_default_nothing_registers_and_nothing_is_looked_up(role_minions, consul):
+    ret = _run(role_minions["allinone"], "state.show_highstate")
+    assert ret.returncode == 0, ret.stderr
+    assert not [key for key in ret.data if "-consul-" in key]
+    context = _argument(ret.data["api-config-file-managed"], "context")
+    assert (context["consul_agent"], context["consul_services"]) == ("", {})
+    assert consul.requests == []
+
+
+def _template(path, context):
+    """A component's configuration as Salt writes it, read back as TOML."""
+    environment = jinja2.Environment()
+    environment.filters["json"] = json.dumps
+    source = (REPOSITORY / path).read_text()
+    return tomllib.loads(environment.from_string(source).render(**context))
