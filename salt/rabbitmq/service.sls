@@ -20,4 +20,4 @@ rabbitmq-epmd-rebind-cmd-run:
     - onlyif: ss -ltnH 'sport = :4369' | awk '{print $4}' | grep -vqE '^(127\.0\.0\.1|\[::1\]):4369$'
     - require:
       - service: rabbitmq-service-running
-{{ consul_service("rabbitmq", "broker", rabbitmq.port, {"service": "rabbitmq-service-running"}) }}
+{{ consul_service("rabbitmq", "broker", rabbitmq.tls_port if common.tls.enabled else rabbitmq.port, {"service": "rabbitmq-service-running"}) }}

@@ -7,6 +7,7 @@ registrations with the double.
 """
 import json
 import shutil
+import subprocess
 import tomllib
 
 import jinja2
@@ -18,7 +19,7 @@ from support.salt_tree import REPOSITORY, masterless_config
 
 # Every role's service, as another host would have registered it.
 OTHER_HOSTS = (("db-2", "10.0.0.12", "raycrafter-postgresql", 5432),
-               ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5672),
+               ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5671),
                ("web-1", "10.0.0.31", "raycrafter-api", 443),
                ("cluster-1", "10.0.0.41", "raycrafter-cluster-login", 22),
                ("logging-1", "10.0.0.51", "raycrafter-logserver", 12201))
@@ -56,8 +57,16 @@ def minions(salt_factories, example_pillar_dir, tmp_path_factory, agent):
     state or a show_* function does not)."""
     pillar_dir = tmp_path_factory.mktemp("consul-pillar")
     shutil.copytree(example_pillar_dir, pillar_dir, dirs_exist_ok=True)
+    # Hosts found through Consul serve their peers, so each needs a host certificate
+    # (under a master pillar/tls.sls issues it); one self-signed pair stands in here.
+    key, certificate = pillar_dir / "host.key", pillar_dir / "host.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=host",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
     (pillar_dir / "site.sls").write_text(yaml.safe_dump(
-        {"raycrafter": {"common": {"discovery": "consul", "consul": {"agent": agent.url}}}}))
+        {"raycrafter": {"common": {"discovery": "consul", "consul": {"agent": agent.url}}},
+         "raycrafter_tls": {"name": "host", "certificate": certificate.read_text(),
+                            "private_key": key.read_text()}}))
     made = {}
     for role in ("db", "broker", "web", "worker", "logging", "cluster"):
         made[role] = salt_factories.salt_minion_daemon(
@@ -118,7 +127,7 @@ def test_an_agent_that_does_not_answer_fails_the_state_naming_it(minions):
 
 @pytest.mark.parametrize("role, sls, service, port, check", [
     ("db", "salt.postgres", "raycrafter-postgresql", 5432, "TCP"),
-    ("broker", "salt.rabbitmq", "raycrafter-rabbitmq", 5672, "TCP"),
+    ("broker", "salt.rabbitmq", "raycrafter-rabbitmq", 5671, "TCP"),
     ("web", "salt.nginx", "raycrafter-api", 443, "HTTP"),
     ("logging", "salt.logserver", "raycrafter-logserver", 12201, "TCP"),
     ("cluster", "salt.cluster.sshd", "raycrafter-cluster-login", 22, "TCP"),
@@ -150,7 +159,7 @@ def test_states_reach_a_healthy_instance_and_components_look_again_at_start(mini
     assert ret.returncode == 0, ret.stderr
     context = _argument(ret.data["api-config-file-managed"], "context")
     assert "@10.0.0.12:5432/" in context["database_url"]
-    assert "@10.0.0.21:5672/" in context["amqp_url"]
+    assert context["amqp_url"].startswith("amqps:") and "@10.0.0.21:5671/" in context["amqp_url"]
     assert context["consul_agent"] == catalog.url
     assert context["consul_services"] == {"database_url": "raycrafter-postgresql",
                                           "amqp_url": "raycrafter-rabbitmq"}
@@ -164,7 +173,7 @@ def test_the_worker_finds_every_role_it_reaches(minions, catalog):
     assert ret.returncode == 0, ret.stderr
     context = _argument(ret.data["worker-config-file-managed"], "context")
     standin = context["worker"]["clusters"]["standin"]
-    assert "@10.0.0.21:5672/" in context["amqp_url"]
+    assert context["amqp_url"].startswith("amqps:") and "@10.0.0.21:5671/" in context["amqp_url"]
     assert (standin["login_host"], standin["log_host"]) == ("10.0.0.41", "10.0.0.51")
     assert context["worker"]["api_url"] == standin["agent_api_url"] == "https://10.0.0.31"
     written = _template("salt/worker/files/worker.toml.jinja", context)
