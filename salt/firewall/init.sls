@@ -3,7 +3,7 @@
 # host's firewall is its operator's.
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/firewall/map.jinja" import firewall with context %}
-{%- if common.serves_peers %}
+{%- if common.serves_peers and firewall.enabled %}
 
 firewall-package-pkg-installed:
   pkg.installed:
@@ -39,6 +39,8 @@ firewall-ruleset-loaded-cmd-run:
 
 # At boot, before the network comes up: ifupdown's hook (the LXC box and Debian's own
 # networking), or systemd's nftables unit where systemd runs.
+{%-   if salt["file.directory_exists"]("/etc/network/if-pre-up.d") %}
+
 firewall-boot-hook-file-managed:
   file.managed:
     - name: /etc/network/if-pre-up.d/raycrafter-firewall
@@ -48,6 +50,7 @@ firewall-boot-hook-file-managed:
         # Written by Salt (salt/firewall). Loads the appliance's firewall before any interface is up.
         [ "$IFACE" = lo ] || exit 0
         exec nft -f {{ firewall.ruleset_file }}
+{%-   endif %}
 {%-   if grains.get("init") == "systemd" %}
 
 firewall-nftables-conf-file-managed:
@@ -65,7 +68,7 @@ firewall-nftables-service-enabled:
 {%-   endif %}
 {%- else %}
 
-firewall-masterless-test-nop:
+firewall-left-alone-test-nop:
   test.nop:
-    - name: a masterless host's firewall is left to its operator
+    - name: this host's firewall is left to its operator (masterless, or raycrafter:firewall:enabled false)
 {%- endif %}
