@@ -304,6 +304,8 @@ def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):
 
 
 def test_down_leaves_nothing_behind(hosts):
+    if hosts.reused:
+        pytest.skip("RAYCRAFTER_HOSTS_REUSE=1 keeps the hosts up")
     down = appliance_hosts("down")
     assert down.returncode == 0, down.stderr
     assert subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode != 0

@@ -30,9 +30,11 @@ def assert_route_over_bridge(address):
 class Hosts:
     """Commands on the machines, through `vagrant ssh` (and so over the bridge)."""
 
-    def __init__(self, first_up):
+    def __init__(self, first_up, reused=False):
         # What `./appliance hosts up` printed from nothing: the orchestration's highstates.
         self.first_up = first_up
+        # Hosts left up by an earlier run (RAYCRAFTER_HOSTS_REUSE=1), not made by this one.
+        self.reused = reused
 
     def run(self, machine, command, input=None):
         """Run a shell command as root on a machine; return its stdout."""
