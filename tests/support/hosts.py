@@ -38,13 +38,28 @@ class Hosts:
 
     def run(self, machine, command, input=None):
         """Run a shell command as root on a machine; return its stdout."""
-        result = subprocess.run(
-            ["vagrant", "ssh", machine, "-c", "sudo sh -c " + shlex.quote(command), "--", "-q"],
-            capture_output=True, text=True, cwd=REPOSITORY, input=input,
-            env={**os.environ, "VAGRANT_CWD": str(REPOSITORY), "VAGRANT_CHECKPOINT_DISABLE": "1",
-                 "VAGRANT_BOX_UPDATE_CHECK_DISABLE": "1", "VAGRANT_DEFAULT_PROVIDER": "lxc"})
+        result = self._ssh(machine, command, input=input, text=True)
         assert result.returncode == 0, f"{machine}: {command}\n{result.stdout}\n{result.stderr}"
         return result.stdout
+
+    def copy_folder(self, machine, folder, parent):
+        """Copy a local folder into PARENT on a machine (replacing one of the same name)."""
+        folder = pathlib.Path(folder)
+        archive = subprocess.run(["tar", "-C", str(folder.parent), "-cf", "-", folder.name],
+                                 capture_output=True, check=True).stdout
+        parent, target = shlex.quote(parent), shlex.quote(f"{parent}/{folder.name}")
+        result = self._ssh(machine, f"rm -rf {target} && mkdir -p {parent} && tar -C {parent} -xf -",
+                           input=archive)
+        assert result.returncode == 0, f"{machine}: copying {folder}\n{result.stderr}"
+
+    @staticmethod
+    def _ssh(machine, command, **kwargs):
+        return subprocess.run(
+            ["vagrant", "ssh", machine, "-c", "sudo sh -c " + shlex.quote(command), "--", "-q"],
+            capture_output=True, cwd=REPOSITORY,
+            env={**os.environ, "VAGRANT_CWD": str(REPOSITORY), "VAGRANT_CHECKPOINT_DISABLE": "1",
+                 "VAGRANT_BOX_UPDATE_CHECK_DISABLE": "1", "VAGRANT_DEFAULT_PROVIDER": "lxc"},
+            **kwargs)
 
     def salt_json(self, *args):
         """`salt ARGS --out json --static` on the master: {minion: return}."""
