@@ -43,6 +43,12 @@ def test_every_host_is_up_and_its_highstate_failed_nothing(hosts):
     answered = hosts.salt_json("'*'", "test.ping")
     assert set(answered) == set(ROLES)
     assert all(answered.values())
+    if hosts.reused:
+        # Hosts left up by an earlier run: their first highstates are not ours to see, and
+        # a new orchestration prints no summary for a host it leaves unchanged.
+        steps = highstate_steps(hosts.orchestrate())
+        assert steps and all(step["result"] for step in steps), [step["comment"] for step in steps]
+        return
     # The orchestration prints one summary per minion's highstate: each with Failed: 0.
     summaries = re.findall(r"Summary for (\S+)\s*\n\s*-+\s*\n\s*Succeeded: \d+.*\n\s*Failed:\s+(\d+)",
                            hosts.first_up)
