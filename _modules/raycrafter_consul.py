@@ -24,6 +24,10 @@ __virtualname__ = "raycrafter_consul"
 # The check a service was registered with, kept in its Meta: the agent's service listing
 # does not return check definitions, and a changed check must re-register.
 CHECK_META = "raycrafter_check"
+# A service registered under its host's name (the name its TLS certificate carries) keeps
+# the host's address here: peers map the name to it (/etc/hosts), and address rules
+# (pg_hba.conf, the firewall) need the address itself.
+HOST_ADDRESS_META = "raycrafter_host_address"
 
 
 def __virtual__():
@@ -34,36 +38,49 @@ def __virtual__():
 
 
 def healthy(service, agent):
-    """Every instance of ``service`` whose checks all pass, as {address, port}."""
+    """Every instance of ``service`` whose checks all pass, as {address, port,
+    host_address}: ``address`` is where to reach it (a name or an address), and
+    ``host_address`` the address that name stands for."""
     _, entries = _call(agent, lambda client: client.health.service(service, passing=True))
-    # An instance registered without an address is reached at its node's address.
-    return [{"address": entry["Service"].get("Address") or entry["Node"]["Address"],
-             "port": entry["Service"]["Port"]} for entry in entries or []]
+    found = []
+    for entry in entries or []:
+        # An instance registered without an address is reached at its node's address.
+        address = entry["Service"].get("Address") or entry["Node"]["Address"]
+        meta = entry["Service"].get("Meta") or {}
+        found.append({"address": address, "port": entry["Service"]["Port"],
+                      "host_address": meta.get(HOST_ADDRESS_META) or address})
+    return found
 
 
 def registered_addresses(service, agent):
-    """The address of every registered instance of ``service``, healthy or not: who may
-    connect to a role (pg_hba.conf) does not change while a host is briefly unhealthy."""
+    """The host address of every registered instance of ``service``, healthy or not: who
+    may connect to a role (pg_hba.conf) does not change while a host is briefly unhealthy."""
     _, entries = _call(agent, lambda client: client.catalog.service(service))
-    return [entry["ServiceAddress"] or entry["Address"] for entry in entries or []]
+    return [(entry.get("ServiceMeta") or {}).get(HOST_ADDRESS_META)
+            or entry["ServiceAddress"] or entry["Address"] for entry in entries or []]
 
 
 def local_service(service_id, agent):
-    """The local agent's registration of ``service_id`` as {address, port, tags, check},
-    or None."""
+    """The local agent's registration of ``service_id`` as {address, host_address, port,
+    tags, check}, or None."""
     service = _call(agent, lambda client: client.agent.services()).get(service_id)
     if service is None:
         return None
-    return {"address": service["Address"], "port": service["Port"],
-            "tags": service.get("Tags") or [],
-            "check": json.loads((service.get("Meta") or {}).get(CHECK_META, "null"))}
+    meta = service.get("Meta") or {}
+    return {"address": service["Address"],
+            "host_address": meta.get(HOST_ADDRESS_META) or service["Address"],
+            "port": service["Port"], "tags": service.get("Tags") or [],
+            "check": json.loads(meta.get(CHECK_META, "null"))}
 
 
-def register(name, address, port, check, agent, tags=None):
-    """Register ``name`` (also its id) with one health check, replacing any checks it had."""
+def register(name, address, port, check, agent, tags=None, host_address=None):
+    """Register ``name`` (also its id) at ``address`` with one health check, replacing any
+    checks it had; ``host_address`` is the address ``address`` names, when it is a name."""
+    meta = {CHECK_META: json.dumps(check, sort_keys=True),
+            HOST_ADDRESS_META: host_address or address}
     return _call(agent, lambda client: client.agent.service.register(
         name, service_id=name, address=address, port=port, tags=tags or [], check=check,
-        meta={CHECK_META: json.dumps(check, sort_keys=True)}, replace_existing_checks=True))
+        meta=meta, replace_existing_checks=True))
 
 
 def deregister(service_id, agent):

@@ -2,7 +2,7 @@
 
 Salt syncs this module from ``salt://_states``; the states of each role call it through
 the `consul_service` macro (salt/common/consul.jinja). Registration is compared with what
-the agent holds (address, port, tags, and the check kept in the service's Meta), so a
+the agent holds (address, host address, port, tags, and what the service's Meta keeps), so a
 second highstate changes nothing.
 """
 
@@ -15,11 +15,14 @@ def __virtual__():
     return False, "the raycrafter_consul execution module is not available"
 
 
-def registered(name, address, port, check, agent, tags=None):
-    wanted = {"address": address, "port": port, "tags": tags or [], "check": check}
+def registered(name, address, port, check, agent, tags=None, host_address=None):
+    """``address`` is where peers reach the service: the host's name under TLS, with the
+    address it stands for in ``host_address``."""
+    wanted = {"address": address, "host_address": host_address or address, "port": port,
+              "tags": tags or [], "check": check}
     return _converge(name, agent, wanted, "registered with",
-                     lambda: __salt__["raycrafter_consul.register"](name, address, port, check,
-                                                                    agent, tags=tags))
+                     lambda: __salt__["raycrafter_consul.register"](
+                         name, address, port, check, agent, tags=tags, host_address=host_address))
 
 
 def absent(name, agent):

@@ -142,7 +142,11 @@ def test_each_role_registers_its_service_with_a_health_check(minions, catalog, r
     # After the state that starts the service.
     ((kind, started),) = _argument(state, "require")[0].items()
     assert kind in ret.data[started] and "running" in started
-    address = _argument(state, "address")
+    # Peers reach it by the host's name, which its certificate carries; the agent checks
+    # it at the address that name stands for.
+    assert _argument(state, "address") == minions[role].id
+    address = _argument(state, "host_address")
+    assert address != minions[role].id
     assert (_argument(state, "name"), _argument(state, "port")) == (service, port)
     definition = _argument(state, "check")
     assert definition["Interval"] == "10s" and definition["Timeout"] == "5s"
@@ -182,6 +186,28 @@ def test_the_worker_finds_every_role_it_reaches(minions, catalog):
     assert written["clusters"]["standin"]["consul_services"] == {
         "login_host": "raycrafter-cluster-login", "log_host": "raycrafter-logserver",
         "agent_api_url": "raycrafter-api"}
+
+
+def test_hosts_registered_by_name_are_reached_by_that_name_at_their_address(minions, consul):
+    """What the states register (the host's minion ID, with its address in the service's
+    Meta) is reached by the name, so TLS verifies the certificate issued for it; the
+    name is mapped to its address in /etc/hosts, and address rules take the address."""
+    for node, address, service, port in OTHER_HOSTS:
+        consul.add_instance(node, address, service, port, address=node,
+                            meta={"raycrafter_host_address": address})
+    ret = _run(minions["web"], "state.show_sls", "salt.api.config,salt.common.peers")
+    assert ret.returncode == 0, ret.stderr
+    context = _argument(ret.data["api-config-file-managed"], "context")
+    assert "@db-2:5432/" in context["database_url"] and "sslmode=verify-full" in context["database_url"]
+    assert "@broker-1:5671/" in context["amqp_url"]
+    mapped = {_argument(state, "name"): _argument(state, "ip")
+              for key, state in ret.data.items() if key.startswith("common-peer-")}
+    assert mapped["db-2"] == "10.0.0.12" and mapped["broker-1"] == "10.0.0.21"
+    assert minions["web"].id in mapped
+    ret = _run(minions["db"], "state.show_sls", "salt.postgres.config")
+    assert ret.returncode == 0, ret.stderr
+    hba = json.dumps(ret.data["postgres-hba-config-file-managed"])
+    assert "10.0.0.31" in hba and "web-1" not in hba
 
 
 def test_the_database_admits_every_registered_web_host_healthy_or_not(minions, catalog):

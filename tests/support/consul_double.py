@@ -47,11 +47,12 @@ class ConsulDouble:
         self._server.shutdown()
         self._server.server_close()
 
-    def add_instance(self, node, node_address, service, port, status="passing", address=""):
+    def add_instance(self, node, node_address, service, port, status="passing", address="",
+                     meta=None):
         """An instance another host's agent registered."""
         with self._lock:
             self._store(node, node_address, {"ID": service, "Service": service, "Port": port,
-                                             "Address": address, "Tags": [], "Meta": {}},
+                                             "Address": address, "Tags": [], "Meta": meta or {}},
                         [{"CheckID": f"service:{service}", "Status": status,
                           "Definition": {"TCP": f"{address or node_address}:{port}"}}])
 
