@@ -1,4 +1,6 @@
 {#- The appliance's site removed from nginx, which keeps running for anything else. #}
+{%- from "salt/common/consul.jinja" import consul_service_absent with context %}
+{{ consul_service_absent("nginx", "web", {"file": "nginx-raycrafter-site-file-absent"}) }}
 
 nginx-raycrafter-site-file-absent:
   file.absent:

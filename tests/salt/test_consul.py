@@ -156,6 +156,29 @@ def test_each_role_registers_its_service_with_a_health_check(minions, catalog, r
     assert _argument(state, "agent") == catalog.url
 
 
+@pytest.mark.parametrize("role, sls, service, stopped", [
+    ("db", "salt.postgres.clean", "raycrafter-postgresql", "postgres-service-dead"),
+    ("broker", "salt.rabbitmq.clean", "raycrafter-rabbitmq", "rabbitmq-service-dead"),
+    ("web", "salt.nginx.clean", "raycrafter-api", "nginx-raycrafter-site-file-absent"),
+    ("logging", "salt.logserver.clean", "raycrafter-logserver",
+     "raycrafter-logserver-supervisor-program-file-absent"),
+    ("cluster", "salt.cluster.clean", "raycrafter-cluster-login", None),
+])
+def test_cleaning_a_role_away_deregisters_its_service_before_it_stops(minions, catalog, role,
+                                                                     sls, service, stopped):
+    """The cluster role leaves sshd running (the host's own): only its registration goes."""
+    ret = _run(minions[role], "state.show_sls", sls)
+    assert ret.returncode == 0, ret.stderr
+    absent = [key for key, state in ret.data.items() if "raycrafter_consul" in state]
+    assert len(absent) == 1, list(ret.data)
+    state = ret.data[absent[0]]
+    assert "absent" in state["raycrafter_consul"]
+    assert (_argument(state, "name"), _argument(state, "agent")) == (service, catalog.url)
+    if stopped:
+        (kind, required_in), = _argument(state, "require_in")[0].items()
+        assert kind in ret.data[stopped] and required_in == stopped
+
+
 def test_states_reach_a_healthy_instance_and_components_look_again_at_start(minions, catalog):
     """The web host's API configuration names the healthy database host (db-2, not the
     critical db-1) and the broker, and tells the API to look both up again when it starts."""
