@@ -7,13 +7,13 @@
 Two cases are written to the cluster's scratch: "frames", 500 files of 200 KiB (a job's
 frames), and "bulk", one file of 1 GiB. Each is brought to a local folder three ways:
 GridFTP through the worker's own stager (staging.GridFtpStager, as the worker's frame
-collection calls it: globus-url-copy over sshftp with a private data channel), SFTP
-through the worker's fallback (staging.SftpStager over its paramiko connection), and `cp`
-reading scratch directly, which only a host that holds the cluster role can do: the
-ceiling of a copy on this disk. The methods alternate within each run, in a rotating
-order, so that they meet the same load; every run starts after a `sync`, with an empty
-folder, so that no method pays for another's writeback. Only the transfer is timed; each
-copy is then checked against the SHA-256 taken on the cluster.
+collection calls it: globus-url-copy over sshftp with a private data channel, several
+files as one bundle), SFTP through the worker's fallback (staging.SftpStager over its
+paramiko connection), and `cp` reading scratch directly, which only a host that holds the
+cluster role can do: the ceiling of a copy on this disk. The methods alternate within
+each run, in a rotating order, so that they meet the same load; every run starts after a
+`sync`, with an empty folder, so that no method pays for another's writeback. Only the
+transfer is timed; each copy is then checked against the SHA-256 taken on the cluster.
 
 Goals: in bulk GridFTP reaches at least 70 % of cp's throughput; for the frames it is at
 least 10 times as fast as SFTP.
@@ -115,16 +115,18 @@ def report(seconds, runs, load_before, load_after):
         count, size = CASES[case]
         median = {method: statistics.median(times) for method, times in by_method.items()}
         for method in METHODS:
+            throughput = count * size / MIB / median[method]
             print(f"{case:<8} {method:<8} {median[method]:7.2f} "
-                  f"({min(by_method[method]):5.2f}) {count * size / MIB / median[method]:8.1f} "
+                  f"({min(by_method[method]):5.2f}) {throughput:8.1f} "
                   f"{shown(median['cp'] / median[method], 'percent'):>7} "
                   f"{shown(median['SFTP'] / median[method], 'times'):>8}")
     for case, method, baseline, least, reading in GOALS:
         if case in seconds:
             share = statistics.median(seconds[case][baseline]) / statistics.median(
                 seconds[case][method])
+            verdict = "met" if share >= least else "not met"
             print(f"{case}: {method}'s throughput / {baseline}'s = {shown(share, reading)} "
-                  f"(goal >= {shown(least, reading)}): {'met' if share >= least else 'not met'}")
+                  f"(goal >= {shown(least, reading)}): {verdict}")
 
 
 def shown(share, reading):
