@@ -1,8 +1,7 @@
 """Stage-out through the worker's GridFTP against `cp` and the worker's SFTP fallback
 (not a test; prints figures).
 
-    /opt/raycrafter/test-stageout/bin/python bench/stage_out.py [--runs 3]
-                                                                [--cases frames bulk]
+    /opt/raycrafter/test/bin/python bench/stage_out.py [--runs 3] [--cases frames bulk]
 
 Two cases are written to the cluster's scratch: "frames", 500 files of 200 KiB (a job's
 frames), and "bulk", one file of 1 GiB. Each is brought to a local folder three ways:
