@@ -2,10 +2,12 @@
 import hashlib
 import os
 import shlex
+import shutil
 import time
 
 import pytest
 
+from raycrafter_worker import bundles
 from raycrafter_worker.cluster import file_checksum
 from raycrafter_worker.errors import PermanentError
 
@@ -91,3 +93,133 @@ def test_a_scene_of_2000_files_with_long_and_unicode_names_is_staged(make_cluste
     back = [(remote, str(tmp_path / f"back-{i}")) for i, (_, remote) in enumerate(pairs)]
     cluster.download_verified(back, cluster.checksums([remote for remote, _ in back]))
     assert (tmp_path / "back-10").read_bytes() == b"// 10\n"
+
+
+def wrap_globus_url_copy(tmp_path, monkeypatch, first, run):
+    """Put a globus-url-copy first on PATH that runs the shell line ``first``, then the
+    real one as the line ``run`` says, with ``REAL`` standing for its path."""
+    real = shutil.which("globus-url-copy")
+    wrappers = tmp_path / "wrappers"
+    wrappers.mkdir()
+    wrapper = wrappers / "globus-url-copy"
+    wrapper.write_text(f"#!/bin/sh\n{first}\n{run.replace('REAL', real)}\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}:{os.environ['PATH']}")
+
+
+@pytest.fixture
+def globus_url_copy_runs(tmp_path, monkeypatch):
+    """The real globus-url-copy, recording each run's arguments (one line each) and its
+    control channel (-dbg) in files of their own."""
+    runs, control = tmp_path / "globus-url-copy.runs", tmp_path / "globus-url-copy.control"
+    wrap_globus_url_copy(tmp_path, monkeypatch, f"printf '%s\\n' \"$*\" >> {runs}",
+                         f"exec REAL -dbg \"$@\" 2>> {control}")
+    return lambda: (runs.read_text().splitlines() if runs.exists() else [],
+                    control.read_text(errors="replace") if control.exists() else "")
+
+
+def bundles_left(login, cluster):
+    folder = shlex.quote(bundles.remote_dir(cluster.profile))
+    return login(f"ls -A {folder} 2>/dev/null || true").stdout.split()
+
+
+def test_many_files_from_the_cluster_travel_as_one_bundle_over_a_private_channel(
+        make_cluster, login, test_scratch, tmp_path, globus_url_copy_runs):
+    cluster = make_cluster(transfer="gridftp")
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509", f"{test_scratch}/frames"])
+    remote = [f"{test_scratch}/frames/{ODD} {i}.png" for i in range(40)]
+    login(f"cd {test_scratch}/frames && for i in $(seq 0 39); do "
+          f"head -c $((i * 7919)) /dev/urandom > {shlex.quote(ODD)}\" $i.png\"; done && "
+          f"ln -s {shlex.quote(ODD)}' 3.png' linked.png && "
+          f"ln {shlex.quote(ODD)}' 4.png' hard.png")
+    remote += [f"{test_scratch}/frames/linked.png", f"{test_scratch}/frames/hard.png"]
+    pairs = [(path, str(tmp_path / "back" / f"{i}.png")) for i, path in enumerate(remote)]
+    pairs.append((remote[5], str(tmp_path / "back" / "again" / "5.png")))
+    expected = cluster.checksums(remote)
+    cluster.stager.download(pairs)
+    for path, local in pairs:
+        assert file_checksum(local) == expected[path]
+    assert expected[remote[-2]] == expected[remote[3]] and expected[remote[0]][0] == 0
+    runs, control = globus_url_copy_runs()
+    assert len(runs) == 1 and f"{bundles.remote_dir(cluster.profile)}/" in runs[0]
+    assert "DCAU A" in control and "200 Protection level set to P." in control
+    assert bundles_left(login, cluster) == []
+    listed = login(f"ls -A ~ {test_scratch} {test_scratch}/frames").stdout.splitlines()
+    assert "pwned" not in listed
+
+
+def test_a_single_file_goes_over_a_private_channel_without_a_bundle(
+        make_cluster, login, test_scratch, tmp_path, globus_url_copy_runs):
+    cluster = make_cluster(transfer="gridftp")
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"head -c 100000 /dev/urandom > {test_scratch}/one.png")
+    expected = cluster.checksums([f"{test_scratch}/one.png"])
+    cluster.download_verified([(f"{test_scratch}/one.png", str(tmp_path / "one.png"))],
+                              expected)
+    runs, control = globus_url_copy_runs()
+    assert len(runs) == 1 and "-f " in runs[0] and ".bundles" not in runs[0]
+    assert "DCAU A" in control and "200 Protection level set to P." in control
+
+
+def test_files_that_cannot_be_bundled_travel_one_by_one(make_cluster, login, test_scratch,
+                                                        tmp_path, globus_url_copy_runs):
+    # A file where the bundles' folder belongs stands for a full or read-only scratch.
+    cluster = make_cluster(transfer="gridftp")
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"touch {shlex.quote(bundles.remote_dir(cluster.profile))} && "
+          f"for i in 1 2 3; do head -c 5000 /dev/urandom > {test_scratch}/$i.png; done")
+    remote = [f"{test_scratch}/{i}.png" for i in (1, 2, 3)]
+    pairs = [(path, str(tmp_path / os.path.basename(path))) for path in remote]
+    cluster.download_verified(pairs, cluster.checksums(remote))
+    runs, _ = globus_url_copy_runs()
+    assert len(runs) == 1 and "-f " in runs[0]
+
+
+def test_a_file_missing_among_many_fails_with_the_servers_message(make_cluster, login,
+                                                                 test_scratch, tmp_path):
+    cluster = make_cluster(transfer="gridftp")
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"printf a > {test_scratch}/a.png && printf b > {test_scratch}/b.png")
+    pairs = [(f"{test_scratch}/{name}.png", str(tmp_path / f"{name}.png"))
+             for name in ("a", "gone", "b")]
+    with pytest.raises(PermanentError, match="No such file"):
+        cluster.stager.download(pairs)
+    assert bundles_left(login, cluster) == []
+
+
+def test_a_folder_among_the_files_fails_the_transfer_for_good(make_cluster, login,
+                                                             test_scratch, tmp_path):
+    cluster = make_cluster(transfer="gridftp")
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509", f"{test_scratch}/folder"])
+    login(f"printf a > {test_scratch}/a.png")
+    pairs = [(f"{test_scratch}/a.png", str(tmp_path / "a.png")),
+             (f"{test_scratch}/folder", str(tmp_path / "folder.png"))]
+    with pytest.raises(PermanentError, match="not a regular file"):
+        cluster.stager.download(pairs)
+    assert bundles_left(login, cluster) == []
+
+
+def test_a_bundle_gone_before_its_transfer_fails_with_gridftps_reply(
+        make_cluster, login, test_scratch, tmp_path, monkeypatch):
+    # globus-url-copy's own failure, not the stream it cut short, is what the worker meets.
+    cluster = make_cluster(transfer="gridftp")
+    folder = bundles.remote_dir(cluster.profile)
+    wrap_globus_url_copy(tmp_path, monkeypatch, f"rm -f {folder}/*", 'exec REAL "$@"')
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"printf a > {test_scratch}/a.png && printf b > {test_scratch}/b.png")
+    pairs = [(f"{test_scratch}/{name}.png", str(tmp_path / f"{name}.png")) for name in "ab"]
+    with pytest.raises(PermanentError, match="No such file"):
+        cluster.stager.download(pairs)
+
+
+def test_a_bundle_left_behind_for_a_day_is_swept_by_the_next(make_cluster, login,
+                                                            test_scratch, tmp_path):
+    cluster = make_cluster(transfer="gridftp")
+    folder = shlex.quote(bundles.remote_dir(cluster.profile))
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"mkdir -p {folder} && touch -d '25 hours ago' {folder}/old.tar && "
+          f"touch -d '23 hours ago' {folder}/recent.tar && "
+          f"printf a > {test_scratch}/a.png && printf b > {test_scratch}/b.png")
+    pairs = [(f"{test_scratch}/{name}.png", str(tmp_path / f"{name}.png")) for name in "ab"]
+    cluster.stager.download(pairs)
+    assert bundles_left(login, cluster) == ["recent.tar"]

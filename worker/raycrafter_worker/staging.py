@@ -3,8 +3,14 @@
 GridFTP over sshftp is the fast path (globus-url-copy runs ``ssh`` to start the server
 and opens separate data connections, protected with ``-dcpriv``); SFTP over the worker's
 own SSH connection is the fallback for sites without GridFTP. Either way the caller
-verifies sizes and SHA-256 checksums afterwards (``cluster.Cluster.checksums``): a transfer tool's
-exit status alone is not proof that the bytes arrived.
+verifies sizes and SHA-256 checksums afterwards (``cluster.Cluster.checksums``): a
+transfer tool's exit status alone is not proof that the bytes arrived.
+
+Several files from the cluster travel as one bundle (bundles.py), since GridFTP's cost per
+file dwarfs that of a frame's bytes. Transfers stay in stream mode, where the worker
+connects to the server's data port: in extended block mode (``-fast``, needed for
+``-p``) the sender connects, which for a download is the cluster reaching the worker, and
+a firewall between them stops that (docs/performance.md, "Stage-out").
 
 sshftp authentication comes from the ssh configuration: globus-url-copy starts
 ``/usr/bin/ssh ALIAS`` and ssh reads the ``Host ALIAS`` block (key, port, user, pinned
@@ -25,6 +31,7 @@ import urllib.parse
 
 import paramiko
 
+from . import bundles
 from .errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -49,8 +56,9 @@ class GridFtpStager:
 
     name = "gridftp"
 
-    def __init__(self, profile, workdir, fallback):
+    def __init__(self, profile, transport, workdir, fallback):
         self.profile = profile
+        self._transport = transport
         self._cert_dir = os.path.join(workdir, "x509")
         os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
         self._workdir = workdir
@@ -65,7 +73,17 @@ class GridFtpStager:
     def download(self, pairs):
         """Copy cluster files here: ``pairs`` of (remote path, local path)."""
         gridftp, other = _split_by_ascii(pairs, remote=0)
-        self._copy([(self._remote_url(remote), _file_url(local)) for remote, local in gridftp])
+        bundle = bundles.pack(self._transport, self.profile, gridftp) \
+            if len(gridftp) > 1 else None
+        if bundle:
+            try:
+                self._receive(bundle, len(gridftp),
+                              lambda stream: bundles.unpack(stream, gridftp))
+            finally:
+                bundles.remove(self._transport, bundle)
+        else:
+            self._copy([(self._remote_url(remote), _file_url(local))
+                        for remote, local in gridftp])
         self._fallback.download(other)
 
     def _remote_url(self, path):
@@ -78,19 +96,44 @@ class GridFtpStager:
         with tempfile.NamedTemporaryFile("w", dir=self._workdir, suffix=".list") as listing:
             listing.writelines(f"{src} {dst}\n" for src, dst in urls)
             listing.flush()
-            command = [GLOBUS_URL_COPY, "-dcpriv", "-data-cred", "auto", "-cd",
-                       "-stall-timeout", str(STALL_TIMEOUT_SECONDS), "-f", listing.name]
-            env = dict(os.environ, X509_CERT_DIR=self._cert_dir,
-                       GLOBUS_REMOTE_SSHFTP=(f"X509_CERT_DIR={remote_trust_dir(self.profile)} "
-                                             f"{self.profile.gridftp_server}"))
-            try:
-                done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL,
-                                      capture_output=True, text=True)
-            except FileNotFoundError:
-                raise PermanentError(f"{GLOBUS_URL_COPY} is not installed on the worker "
-                                     f"(Debian package globus-gass-copy-progs)")
-        if done.returncode != 0:
-            raise classify_gridftp_failure(done.stderr + done.stdout, len(urls))
+            with self._start(["-cd", "-f", listing.name], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE) as process:
+                out, err = process.communicate()
+        if process.returncode != 0:
+            raise classify_gridftp_failure(err.decode(errors="replace")
+                                           + out.decode(errors="replace"), len(urls))
+
+    def _receive(self, remote, count, consume):
+        """Stream the cluster file ``remote`` (holding ``count`` files) into ``consume``,
+        which reads it to its end. The stream is read to the end even when ``consume``
+        fails, so that globus-url-copy finishes and its own failure, which is the cause of
+        a stream cut short, is the one raised."""
+        log.debug("globus-url-copy of %s (%d file(s)) to the worker", remote, count)
+        with tempfile.TemporaryFile(dir=self._workdir) as messages:
+            with self._start([self._remote_url(remote), "-"], stdout=subprocess.PIPE,
+                             stderr=messages) as process:
+                try:
+                    consume(process.stdout)
+                finally:
+                    while process.stdout.read(1 << 20):
+                        pass
+                    process.wait()
+                    if process.returncode != 0:
+                        messages.seek(0)
+                        raise classify_gridftp_failure(
+                            messages.read().decode(errors="replace"), count)
+
+    def _start(self, arguments, **streams):
+        command = [GLOBUS_URL_COPY, "-dcpriv", "-data-cred", "auto",
+                   "-stall-timeout", str(STALL_TIMEOUT_SECONDS), *arguments]
+        env = dict(os.environ, X509_CERT_DIR=self._cert_dir,
+                   GLOBUS_REMOTE_SSHFTP=(f"X509_CERT_DIR={remote_trust_dir(self.profile)} "
+                                         f"{self.profile.gridftp_server}"))
+        try:
+            return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **streams)
+        except FileNotFoundError:
+            raise PermanentError(f"{GLOBUS_URL_COPY} is not installed on the worker "
+                                 f"(Debian package globus-gass-copy-progs)")
 
 
 def classify_gridftp_failure(text, count):
@@ -141,7 +184,7 @@ class SftpStager:
 
 def for_profile(profile, transport, workdir):
     if profile.transfer == "gridftp":
-        return GridFtpStager(profile, workdir, SftpStager(transport))
+        return GridFtpStager(profile, transport, workdir, SftpStager(transport))
     return SftpStager(transport)
 
 
