@@ -1,5 +1,6 @@
 """The transport, the scheduler adapters and the batch script on the real cluster."""
 import shlex
+import socket
 import time
 
 import pytest
@@ -121,6 +122,15 @@ def test_the_connection_is_reused_across_commands(make_cluster):
     first = cluster.transport._client
     assert cluster.run("echo two").stdout == "two\n"
     assert cluster.transport._client is first
+
+
+def test_commands_go_out_without_waiting_for_the_login_nodes_acknowledgement(make_cluster):
+    """Nagle's algorithm is off on the connection: with it, each command's small packets
+    would wait for the login node's delayed ACK."""
+    cluster = make_cluster()
+    cluster.run("true")
+    sock = cluster.transport._client.get_transport().sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_a_command_past_its_deadline_is_transient(make_cluster):

@@ -140,6 +140,9 @@ class SshTransport:
         except (OSError, socket.timeout, EOFError) as error:
             client.close()
             raise TransientError(f"{self._where()}: cannot connect: {error}")
+        # paramiko leaves Nagle's algorithm on: each command's small packets would wait for
+        # the login node's delayed ACK (40 ms on Linux), ten times what the command costs.
+        client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.get_transport().set_keepalive(30)
         log.info("connected to %s", self._where())
         return client
