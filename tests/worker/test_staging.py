@@ -35,7 +35,7 @@ def test_a_200_mib_stage_out_through_gridftp_arrives_intact(make_cluster, login,
 @pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
 def test_names_with_shell_metacharacters_survive_both_ways(make_cluster, login, test_scratch,
                                                            tmp_path, transfer):
-    cluster = make_cluster(transfer=transfer)
+    cluster = make_cluster(transfer=transfer, gridftp_min_bytes=0)
     cluster.make_dirs([cluster.profile.jobs_root + "/.x509", f"{test_scratch}/in dir"])
     source = tmp_path / "source.bin"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
@@ -51,12 +51,12 @@ def test_names_with_shell_metacharacters_survive_both_ways(make_cluster, login, 
 @pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
 def test_a_missing_file_fails_fast_with_the_servers_message(make_cluster, test_scratch,
                                                            tmp_path, transfer):
-    cluster = make_cluster(transfer=transfer)
+    cluster = make_cluster(transfer=transfer, gridftp_min_bytes=0)
     cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
     started = time.monotonic()
     with pytest.raises(PermanentError, match="No such file"):
         cluster.stager.download([(f"{test_scratch}/nothing-here.png",
-                                  str(tmp_path / "x.png"))])
+                                  str(tmp_path / "x.png"))], 1)
     assert time.monotonic() - started < 15
 
 
@@ -75,7 +75,7 @@ def test_a_scene_of_2000_files_with_long_and_unicode_names_is_staged(make_cluste
     # 2,000 names of ~100 bytes make commands of ~250 KiB: over the 128 KiB a single
     # argument may have, so the commands naming them must be split. Every tenth name is
     # not ASCII, which the GridFTP server would garble.
-    cluster = make_cluster(transfer=transfer)
+    cluster = make_cluster(transfer=transfer, gridftp_min_bytes=0)
     folder = f"{test_scratch}/many {transfer}/textures"
     cluster.make_dirs([cluster.profile.jobs_root + "/.x509", folder])
     names = [f"wood grain {'— ünï' if i % 10 == 0 else '-'} variant {i:04d} {'x' * 60}.inc"
@@ -91,3 +91,22 @@ def test_a_scene_of_2000_files_with_long_and_unicode_names_is_staged(make_cluste
     back = [(remote, str(tmp_path / f"back-{i}")) for i, (_, remote) in enumerate(pairs)]
     cluster.download_verified(back, cluster.checksums([remote for remote, _ in back]))
     assert (tmp_path / "back-10").read_bytes() == b"// 10\n"
+
+
+def test_a_transfer_smaller_than_gridftp_min_bytes_needs_no_globus_url_copy(
+        make_cluster, login, test_scratch, tmp_path, monkeypatch):
+    """A small scene or a few frames go over SFTP on the open SSH connection; from
+    gridftp_min_bytes on, GridFTP carries the transfer (here: a worker without
+    globus-url-copy on its PATH, so that way fails)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    cluster = make_cluster(transfer="gridftp", gridftp_min_bytes=1000)
+    source = tmp_path / "scene.pov"
+    source.write_bytes(b"x" * 999)
+    cluster.upload_verified([(str(source), f"{test_scratch}/scene.pov")])
+    back = tmp_path / "back.pov"
+    cluster.download_verified([(f"{test_scratch}/scene.pov", str(back))],
+                              cluster.checksums([f"{test_scratch}/scene.pov"]))
+    assert back.read_bytes() == source.read_bytes()
+    source.write_bytes(b"x" * 1000)
+    with pytest.raises(PermanentError, match="globus-url-copy is not installed"):
+        cluster.upload_verified([(str(source), f"{test_scratch}/big.pov")])

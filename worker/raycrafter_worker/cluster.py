@@ -187,17 +187,17 @@ class Cluster:
 
     def upload_verified(self, pairs):
         """Upload (local, remote) pairs, then compare size and SHA-256 on both sides."""
-        self.stager.upload(pairs)
+        expected = {local: file_checksum(local) for local, _ in pairs}
+        self.stager.upload(pairs, sum(size for size, _ in expected.values()))
         remote = self.checksums([r for _, r in pairs])
         for local, path in pairs:
-            expected = file_checksum(local)
-            if remote[path] != expected:
+            if remote[path] != expected[local]:
                 raise TransientError(f"{path} on cluster {self.name} does not match what was "
-                                     f"sent ({remote[path]} != {expected})")
+                                     f"sent ({remote[path]} != {expected[local]})")
 
     def download_verified(self, pairs, expected):
         """Download (remote, local) pairs and check each against ``expected[remote]``."""
-        self.stager.download(pairs)
+        self.stager.download(pairs, sum(expected[path][0] for path, _ in pairs))
         for path, local in pairs:
             got = file_checksum(local)
             if got != expected[path]:
