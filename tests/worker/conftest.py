@@ -9,6 +9,7 @@ its batch jobs are cancelled at the end.
 import os
 import secrets as random_secrets
 import shlex
+import socket
 import subprocess
 
 import pytest
@@ -16,6 +17,7 @@ import yaml
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
+from worker_harness import ThrowawaySshd
 
 SECRETS_FILE = "/etc/raycrafter/pillar/secrets.sls"
 LOGIN_HOST = "127.0.0.1"
@@ -80,6 +82,21 @@ def ssh(ssh_files, command, check=True, port=22):
 @pytest.fixture
 def login(ssh_files):
     return lambda command, check=True: ssh(ssh_files, command, check)
+
+
+@pytest.fixture
+def own_login_node(tmp_path, cluster_secrets):
+    """The login node's sshd on a port of this test's own, not started yet: a test may stop
+    it under the worker. ``.port`` and ``.known_hosts`` are for the profile."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sshd = ThrowawaySshd(str(tmp_path), port)
+    sshd.known_hosts = str(tmp_path / "known_hosts_port")
+    with open(sshd.known_hosts, "w") as f:
+        f.write(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
+    yield sshd
+    sshd.stop()
 
 
 @pytest.fixture

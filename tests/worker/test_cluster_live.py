@@ -3,6 +3,7 @@ import socket
 import threading
 import time
 
+import paramiko
 import pytest
 
 from raycrafter_worker import batch_script
@@ -136,6 +137,60 @@ def test_commands_go_out_without_waiting_for_the_login_nodes_acknowledgement(mak
     cluster.run("true")
     sock = cluster.transport._client.get_transport().sock
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_a_login_node_out_of_sessions_is_waited_for_on_the_same_connection(make_cluster):
+    """sshd refuses a session past its MaxSessions (10): a command waits until one is
+    free, and neither it nor the command running beside it loses the connection."""
+    cluster = make_cluster()
+    results = {}
+
+    def run(key, command):
+        results[key] = cluster.run(command).stdout
+    beside = threading.Thread(target=run, args=("beside", "sleep 2; echo beside"))
+    beside.start()
+    wait_for(lambda: cluster.transport._client, message="the connection")
+    first = cluster.transport._client
+    held = []
+    while len(held) < 20:
+        try:
+            held.append(first.get_transport().open_session())
+        except paramiko.SSHException:
+            break
+    assert 0 < len(held) < 20
+    waiting = threading.Thread(target=run, args=("waited", "echo waited"))
+    waiting.start()
+    waiting.join(1.0)
+    assert waiting.is_alive()
+    held.pop().close()
+    waiting.join(30)
+    beside.join(30)
+    for channel in held:
+        channel.close()
+    assert results == {"waited": "waited\n", "beside": "beside\n"}
+    assert cluster.transport._client is first
+
+
+def test_a_command_cut_off_with_its_connection_ends_at_once_as_transient(
+        make_cluster, own_login_node):
+    cluster = make_cluster(port=own_login_node.start().port,
+                           known_hosts_file=own_login_node.known_hosts,
+                           command_timeout_seconds=60)
+    failures = []
+
+    def run():
+        try:
+            cluster.run("sleep 50")
+        except TransientError as error:
+            failures.append(error)
+    running = threading.Thread(target=run)
+    running.start()
+    time.sleep(1)
+    started = time.monotonic()
+    own_login_node.stop()
+    running.join(30)
+    assert time.monotonic() - started < 10
+    assert "SSH connection lost" in str(failures[0])
 
 
 def test_a_command_past_its_deadline_is_transient(make_cluster):

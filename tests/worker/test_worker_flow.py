@@ -14,7 +14,7 @@ from support.api_server import ApiServer, create_user, ensure_worker_token, writ
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
-from worker_harness import (HoldingProxy, ThrowawaySshd, WorkerProcess, prepare_queue, publish,
+from worker_harness import (HoldingProxy, WorkerProcess, prepare_queue, publish,
                             write_worker_config)
 
 CLUSTER = "stand-in"
@@ -191,16 +191,11 @@ def test_a_worker_killed_right_after_sbatch_makes_exactly_one_batch_job(
 
 
 def test_ssh_down_is_retried_and_the_worker_recovers(
-        api, broker, start_worker, login, fake_agent, batch_prefix, tmp_path,
-        cluster_secrets):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    known = tmp_path / "known_hosts_port"
-    known.write_text(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
-    sshd = ThrowawaySshd(str(tmp_path), port)
+        api, broker, start_worker, login, fake_agent, batch_prefix, own_login_node):
+    sshd = own_login_node
     try:
-        worker = start_worker(port=port, known_hosts_file=str(known), transfer="sftp")
+        worker = start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts,
+                              transfer="sftp")
         fake_agent(30)
         job = create_job(api)
         publish(broker.admin_url, "submit", job["id"], CLUSTER)

@@ -137,8 +137,7 @@ class SftpStager:
     def _each(self, pairs, step):
         if not pairs:
             return
-        sftp = self.transport.sftp()
-        try:
+        with self.transport.sftp() as sftp:
             for a, b in pairs:
                 try:
                     step(sftp, a, b)
@@ -149,8 +148,6 @@ class SftpStager:
                         raise PermanentError(f"SFTP transfer of {a} failed: "
                                              f"{error.strerror or error}")
                     raise TransientError(f"SFTP transfer of {a} failed: {error}")
-        finally:
-            sftp.close()
 
 
 def for_profile(profile, transport, workdir):
