@@ -86,17 +86,27 @@ def login(ssh_files):
 
 @pytest.fixture
 def own_login_node(tmp_path, cluster_secrets):
-    """The login node's sshd on a port of this test's own, not started yet: a test may stop
-    it under the worker. ``.port`` and ``.known_hosts`` are for the profile."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sshd = ThrowawaySshd(str(tmp_path), port)
-    sshd.known_hosts = str(tmp_path / "known_hosts_port")
-    with open(sshd.known_hosts, "w") as f:
-        f.write(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
-    yield sshd
-    sshd.stop()
+    """Makes the login node's sshd on a port of this test's own, not started yet (a test may
+    stop it under the worker), whose sessions run through ``force_command`` if given;
+    ``.port`` and ``.known_hosts`` are for the profile."""
+    made = []
+
+    def make(force_command=None):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        directory = tmp_path / f"sshd-{port}"
+        directory.mkdir()
+        sshd = ThrowawaySshd(str(directory), port, force_command)
+        sshd.known_hosts = str(directory / "known_hosts")
+        with open(sshd.known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
+        made.append(sshd)
+        return sshd
+
+    yield make
+    for sshd in made:
+        sshd.stop()
 
 
 @pytest.fixture

@@ -62,17 +62,11 @@ class Handlers:
         cluster = self._cluster(job)
         if job["state"] == "pending":
             job = self.api.transition(job_id, "staging", reason="the worker is staging it in")
-        found = self._batch_jobs_of(cluster, job_id)
-        current = next((b for b in found if b.active and job["batch_name"]
-                        and b.name == cluster.profile.batch_name(job["batch_name"])), None)
-        if current:
-            self.api.transition(job_id, "submitted", batch_job_id=current.id,
-                                reason=f"found {current.name} already in the queue")
-            return f"job {job_id}: adopted batch job {current.id} ({current.name})"
-        stale = [b.id for b in found if b.active]
-        if stale:
-            log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
-            cluster.cancel(stale)
+        # Batch jobs are named after recorded attempts: a job without one has none to find.
+        if job["submit_attempt"]:
+            adopted = self._adopt_or_clear_queue(cluster, job)
+            if adopted:
+                return adopted
         self._checkpoint()
         log.info("job %s: staging its scene in on %s", job_id, cluster.name)
         self._stage_in(cluster, job)
@@ -92,6 +86,24 @@ class Handlers:
                 return f"job {job_id} ended while it was submitted: batch job {batch_id} removed"
             raise
         return f"job {job_id}: submitted as batch job {batch_id} ({name})"
+
+    def _adopt_or_clear_queue(self, cluster, job):
+        """In one listing of the queue, adopt the current attempt's batch job if it is
+        queued or running (returns the line for the log), and cancel those of older
+        attempts."""
+        job_id = job["id"]
+        found = self._batch_jobs_of(cluster, job_id)
+        current = next((b for b in found if b.active and job["batch_name"]
+                        and b.name == cluster.profile.batch_name(job["batch_name"])), None)
+        if current:
+            self.api.transition(job_id, "submitted", batch_job_id=current.id,
+                                reason=f"found {current.name} already in the queue")
+            return f"job {job_id}: adopted batch job {current.id} ({current.name})"
+        stale = [b.id for b in found if b.active]
+        if stale:
+            log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
+            cluster.cancel(stale)
+        return None
 
     def _submit_once(self, cluster, name, files, agent_token, script):
         """Hand this attempt to the scheduler exactly once, whoever else tries.
