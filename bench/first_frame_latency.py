@@ -55,7 +55,7 @@ SCENE = REPOSITORY / "examples" / "orbit" / "scene.pov"
 AGENT_PYTHON = "/opt/raycrafter/nodeagent/bin/python"
 GOAL_SECONDS = 1.0
 POLL_SECONDS = 0.02
-WORKER_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?: (.*)$")
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?: (.*)$")
 
 
 def main():
@@ -69,7 +69,7 @@ def main():
             bench_cluster(pathlib.Path(tmp)) as (profile, cluster):
         install_agent(cluster, profile["nodeagent"])
         profile = {**profile, "walltime": "00:10:00"}
-        with Appliance(pathlib.Path(tmp), profile, args.poll_interval) as appliance:
+        with Appliance(pathlib.Path(tmp), profile, cluster, args.poll_interval) as appliance:
             rows = []
             for run in range(1, args.runs + 1):
                 hand = by_hand(cluster, profile)
@@ -80,9 +80,12 @@ def main():
 
 
 def install_agent(cluster, path):
-    """The node agent of this checkout, started as the deployed one is."""
-    wrapper = (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(REPOSITORY / 'nodeagent'))}:"
-               f"{shlex.quote(str(REPOSITORY / 'contract'))} exec {AGENT_PYTHON} "
+    """The node agent of this checkout, started as the deployed one is: compiled ahead (as
+    pip compiles what it installs), with the deployed agent's Python."""
+    sources = [str(REPOSITORY / "nodeagent"), str(REPOSITORY / "contract")]
+    subprocess.run([AGENT_PYTHON, "-m", "compileall", "-q", *sources], check=True,
+                   env=dict(os.environ, PYTHONDONTWRITEBYTECODE=""))
+    wrapper = (f"#!/bin/sh\nPYTHONPATH={shlex.quote(':'.join(sources))} exec {AGENT_PYTHON} "
                f"-m raycrafter_nodeagent \"$@\"\n")
     quoted = shlex.quote(path)
     cluster.run_checked(f"cat > {quoted} && chmod 0755 {quoted}", "installing the agent",
@@ -90,11 +93,13 @@ def install_agent(cluster, path):
 
 
 def by_hand(cluster, profile):
-    """Seconds from sbatch to the start of a trivial batch job's script."""
+    """Seconds from sbatch to the start of a trivial batch job's script; it asks for what
+    the appliance's batch jobs ask for."""
     stamp = f"{profile['scratch']}/started-{secrets.token_hex(4)}"
     wrap = f"date +%s.%N > {stamp}"
     command = shlex.join(["sbatch", "--parsable", "-J", f"{profile['batch_prefix']}by-hand",
-                          "-o", "/dev/null", "-t", "00:01:00", "--wrap", wrap])
+                          "-o", "/dev/null", "-t", profile["walltime"], "-N", "1",
+                          "--wrap", wrap])
     called = time.time()
     cluster.run_checked(command, "sbatch by hand")
     started = wait_for(lambda: cluster.run(f"cat {stamp} 2>/dev/null").stdout.strip(),
@@ -105,8 +110,9 @@ def by_hand(cluster, profile):
 class Appliance:
     """The API with its relay, RabbitMQ and the worker, for the runs of one bench."""
 
-    def __init__(self, tmp, profile, poll_interval):
-        self.tmp, self.profile, self.poll_interval = tmp, profile, poll_interval
+    def __init__(self, tmp, profile, cluster, poll_interval):
+        self.tmp, self.profile, self.cluster = tmp, profile, cluster
+        self.poll_interval = poll_interval
         self.started = []
 
     def __enter__(self):
@@ -182,7 +188,15 @@ class Appliance:
             raise SystemExit(f"job {job_id} ended {state}; see {self.tmp}/worker.log")
         took = self._worker_times(job_id)
         return {**seen, "worker takes": took["staging"] - posted,
-                "worker reports": took["submitted"] - posted}
+                "worker reports": took["submitted"] - posted,
+                "agent starts": self._agent_start(job_id) - posted}
+
+    def _agent_start(self, job_id):
+        """When the node agent of the job's first attempt logged its start."""
+        log = f"{self.profile['scratch']}/raycrafter/{job_id}/logs/batch-1.err"
+        line = self.cluster.run_checked(f"grep -m 1 ' starting as ' {shlex.quote(log)}",
+                                        "reading the agent's log").stdout
+        return log_time(line)
 
     def _worker_times(self, job_id):
         """When the worker began the job's submission and reported it, from its log."""
@@ -190,15 +204,21 @@ class Appliance:
                  "submitted": f"job {job_id}: submitted as batch job"}
         found = {}
         for line in self.worker.log().splitlines():
-            match = WORKER_LOG_TIME.match(line)
+            match = LOG_LINE.match(line)
             for key, text in lines.items():
                 if match and match.group(2).startswith(text):
-                    found[key] = datetime.datetime.strptime(
-                        match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                    found[key] = log_time(line)
         return found
 
 
-COLUMNS = ("hand", "worker takes", "worker reports", "leased", "done", "downloadable")
+def log_time(line):
+    """The moment a line of the worker's or the agent's log (Python's logging) was written."""
+    return datetime.datetime.strptime(LOG_LINE.match(line).group(1),
+                                      "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+COLUMNS = ("hand", "worker takes", "worker reports", "agent starts", "leased", "done",
+           "downloadable")
 
 
 def print_row(run, row):
