@@ -1,7 +1,7 @@
 """Submit to first frame through the appliance against Slurm's own submit-to-start (not a
 test; prints figures).
 
-    /opt/raycrafter/test-submit/bin/python bench/first_frame_latency.py [--runs 5]
+    /opt/raycrafter/test/bin/python bench/first_frame_latency.py [--runs 5]
         [--frames 48] [--poll-interval 5]
 
 Each run measures, side by side on the same stand-in cluster:
@@ -54,6 +54,10 @@ from worker_harness import WorkerProcess, prepare_queue, write_worker_config  # 
 SCENE = REPOSITORY / "examples" / "orbit" / "scene.pov"
 AGENT_PYTHON = "/opt/raycrafter/nodeagent/bin/python"
 GOAL_SECONDS = 1.0
+# Slurm starts a batch job submitted within about 3 s of its last scheduling pass only at
+# its next one (the second of two trivial jobs a second apart starts ~3 s after its
+# sbatch, the first ~1 s): each side is submitted to a scheduler that was quiet as long.
+SETTLE_SECONDS = 5
 POLL_SECONDS = 0.02
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?: (.*)$")
 
@@ -72,7 +76,9 @@ def main():
         with Appliance(pathlib.Path(tmp), profile, cluster, args.poll_interval) as appliance:
             rows = []
             for run in range(1, args.runs + 1):
+                time.sleep(SETTLE_SECONDS)
                 hand = by_hand(cluster, profile)
+                time.sleep(SETTLE_SECONDS)
                 row = appliance.first_frame(args.frames)
                 rows.append({"hand": hand, **row})
                 print_row(run, rows[-1])

@@ -1,6 +1,6 @@
 """The worker's cost per submission against ``sbatch`` alone (not a test; prints figures).
 
-    /opt/raycrafter/test-benches/bin/python bench/worker_submit.py [--jobs 100]
+    /opt/raycrafter/test/bin/python bench/worker_submit.py [--jobs 100]
 
 ``--jobs`` submissions through the whole worker (API job -> RabbitMQ command -> stage-in
 -> recorded attempt -> sbatch -> reported), published at once, from the first command to
