@@ -173,8 +173,8 @@ def test_a_login_node_out_of_sessions_is_waited_for_on_the_same_connection(make_
 
 def test_a_command_cut_off_with_its_connection_ends_at_once_as_transient(
         make_cluster, own_login_node):
-    cluster = make_cluster(port=own_login_node.start().port,
-                           known_hosts_file=own_login_node.known_hosts,
+    sshd = own_login_node().start()
+    cluster = make_cluster(port=sshd.port, known_hosts_file=sshd.known_hosts,
                            command_timeout_seconds=60)
     failures = []
 
@@ -187,7 +187,7 @@ def test_a_command_cut_off_with_its_connection_ends_at_once_as_transient(
     running.start()
     time.sleep(1)
     started = time.monotonic()
-    own_login_node.stop()
+    sshd.stop()
     running.join(30)
     assert time.monotonic() - started < 10
     assert "SSH connection lost" in str(failures[0])

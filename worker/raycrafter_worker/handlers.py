@@ -110,12 +110,12 @@ class Handlers:
 
         The submission command writes the agent token and the batch script, creates the
         attempt's marker on the login node and submits only if it created it
-        (cluster.submit). After an unclear failure, or when the marker
-        was there already, the marker says what happened: nothing started (submit), an
-        answer recorded (its batch id, or its refusal), or a submission under way; while one
-        is under way, the queue is searched for the attempt's name. A marker left without an
-        answer for STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that
-        name in the queue, is removed and the attempt submitted again."""
+        (cluster.submit). After an unclear failure, or when the marker was there already,
+        the marker says what happened: nothing started (submit), an answer recorded (its
+        batch id, or its refusal), or a submission under way; while one is under way, the
+        queue is searched for the attempt's name. A marker left without an answer for
+        STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that name in the
+        queue, is removed and the attempt submitted again."""
         backoff = Backoff()
         deadline = time.monotonic() + self.retry_limit_seconds
         marker = files.submission_marker
