@@ -10,9 +10,14 @@ database = peewee.DatabaseProxy()
 POOL_SIZE = 64
 
 
+def is_sqlite_url(url):
+    """True for a ``sqlite:///`` URL; every other URL is PostgreSQL's."""
+    return url.startswith("sqlite:///")
+
+
 def connect_database(url):
     """Return an (unconnected) peewee database for a ``sqlite:///`` or ``postgresql://`` URL."""
-    if url.startswith("sqlite:///"):
+    if is_sqlite_url(url):
         # WAL lets readers run beside the one writer; busy_timeout makes writers queue
         # instead of failing while another holds the write lock.
         return peewee.SqliteDatabase(

@@ -27,6 +27,9 @@ from .problems import Problem, bad_field, conflict, not_found
 from .models import Event, Frame, Job
 
 WAIT_SECONDS = 10
+# A batch job can start before the worker has reported it submitted, which it does right
+# after the scheduler answers: its agent asks again soon, as its first frame waits on it.
+UNREPORTED_WAIT_SECONDS = 1
 # A failure reason or log tail longer than this keeps only its end.
 LOG_TAIL_CHARS = 16_384
 REASON_CHARS = 2_000
@@ -103,7 +106,7 @@ def claim(job_id, holder, config, max_frames=1):
     with write_transaction():
         job = Job.get_by_id(job_id)
         if job.state in ("pending", "staging"):
-            return {"status": "wait", "retry_after": WAIT_SECONDS}
+            return {"status": "wait", "retry_after": UNREPORTED_WAIT_SECONDS}
         if job.state in ("submitted", "running"):
             expire_overdue(job, config, now)
             job = Job.get_by_id(job_id)

@@ -6,14 +6,22 @@ import uuid
 from raycrafter_contract import messaging
 from raycrafter_contract.states import COMMAND_FOR_STATE
 
-from . import timeutil
+from . import db, timeutil
 from .db import write_transaction
 from .models import Command, Job
 
+# PostgreSQL holds a NOTIFY until its transaction commits, then hands it to every relay
+# listening on this channel (outbox_listener.py), so a command goes out at once.
+NOTIFY_CHANNEL = "raycrafter_outbox"
+
+
 def write_command(job, command):
     """Append a command for ``job``; call inside the transaction that changes its state."""
-    return Command.create(id=str(uuid.uuid4()), job=job.id, command=command,
-                          cluster=job.cluster, created_at=timeutil.now())
+    written = Command.create(id=str(uuid.uuid4()), job=job.id, command=command,
+                             cluster=job.cluster, created_at=timeutil.now())
+    if db.is_postgres():
+        db.database.execute_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    return written
 
 
 def message_body(command):

@@ -4,8 +4,9 @@ Each round publishes the unsent commands in order (one confirmed publish each; a
 is marked sent only after the broker's confirm), and every ``reconcile_interval_seconds``
 it expires overdue frame leases and re-writes commands for jobs stuck past their deadline.
 A broker outage closes the connection; the relay reconnects with exponential backoff and
-jitter and carries on where the outbox says. Several relays may run: consumers drop
-duplicate command ids.
+jitter and carries on where the outbox says. Between rounds it waits
+``relay_poll_seconds``, less when PostgreSQL tells it that a command was written
+(``outbox_listener.py``). Several relays may run: consumers drop duplicate command ids.
 """
 import argparse
 import logging
@@ -20,6 +21,7 @@ import pika
 from raycrafter_contract.backoff import Backoff
 
 from . import broker, config as config_module, db, leases, migrations, outbox
+from .outbox_listener import OutboxListener
 
 log = logging.getLogger("raycrafter.relay")
 
@@ -36,6 +38,8 @@ class Relay:
         self.broker_backoff = Backoff(first=config.relay_poll_seconds * 2, cap=MAX_BACKOFF)
         self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         self.next_reconcile = 0.0
+        self.listener = OutboxListener(config.database_url)
+        self.backing_off = False
 
     def publish_pending(self):
         """Publish unsent commands; returns how many were confirmed. Raises on broker errors."""
@@ -83,8 +87,10 @@ class Relay:
             delay = self.broker_backoff.next_delay()
             log.warning("publishing failed (%s: %s); retrying in %.1f s",
                         type(error).__name__, error, delay)
+            self.backing_off = True
             return delay
         self.broker_backoff.reset()
+        self.backing_off = False
         return 0 if sent == BATCH else self.config.relay_poll_seconds
 
     def _drop_connection(self):
@@ -105,8 +111,14 @@ class Relay:
             except (peewee.OperationalError, peewee.InterfaceError) as error:
                 delay = self.database_backoff.next_delay()
                 log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
-            self.stopping.wait(delay)
+                self.stopping.wait(delay)
+                continue
+            if self.backing_off:  # a new command ends the wait between polls, not a backoff
+                self.stopping.wait(delay)
+            else:
+                self.listener.wait(delay, self.stopping)
         self._drop_connection()
+        self.listener.close()
         log.info("relay stopped")
 
 

@@ -143,3 +143,29 @@ def test_command_written_while_broker_is_down_is_delivered_when_it_is_back(
     assert process.returncode == 0, log_path.read_text()
     delivered = [body["id"] for _, body in take_messages(vhost["admin"])]
     assert delivered.count(command.id) == 1
+
+
+def test_a_command_goes_out_as_soon_as_it_is_written_not_at_the_relays_next_poll(
+        world, api, vhost, tmp_path):
+    """On PostgreSQL the writing transaction tells the waiting relay (LISTEN/NOTIFY)."""
+    if db.is_sqlite_url(api.config.database_url):
+        pytest.skip("SQLite has no LISTEN/NOTIFY: there the relay polls")
+    declare_worker_queue(vhost["admin"])
+    config_path = write_config(tmp_path / "relay.toml",
+                               **{**api.config.__dict__, "relay_poll_seconds": 600.0})
+    with open(tmp_path / "relay.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
+                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with db.connection():
+            first_round = [command.id for command in Command.select()]
+        wait_for(lambda: all(sent(command_id) for command_id in first_round), timeout=30,
+                 message="the relay's first round")
+        job = world.create_job(world.alice)
+        with db.connection():
+            command = Command.get(Command.job == job["id"])
+        wait_for(lambda: sent(command.id), timeout=30, message="the new command sent")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0, (tmp_path / "relay.log").read_text()

@@ -9,6 +9,7 @@ its batch jobs are cancelled at the end.
 import os
 import secrets as random_secrets
 import shlex
+import socket
 import subprocess
 
 import pytest
@@ -16,6 +17,7 @@ import yaml
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
+from worker_harness import ThrowawaySshd
 
 SECRETS_FILE = "/etc/raycrafter/pillar/secrets.sls"
 LOGIN_HOST = "127.0.0.1"
@@ -80,6 +82,31 @@ def ssh(ssh_files, command, check=True, port=22):
 @pytest.fixture
 def login(ssh_files):
     return lambda command, check=True: ssh(ssh_files, command, check)
+
+
+@pytest.fixture
+def own_login_node(tmp_path, cluster_secrets):
+    """Makes the login node's sshd on a port of this test's own, not started yet (a test may
+    stop it under the worker), whose sessions run through ``force_command`` if given;
+    ``.port`` and ``.known_hosts`` are for the profile."""
+    made = []
+
+    def make(force_command=None):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        directory = tmp_path / f"sshd-{port}"
+        directory.mkdir()
+        sshd = ThrowawaySshd(str(directory), port, force_command)
+        sshd.known_hosts = str(directory / "known_hosts")
+        with open(sshd.known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
+        made.append(sshd)
+        return sshd
+
+    yield make
+    for sshd in made:
+        sshd.stop()
 
 
 @pytest.fixture

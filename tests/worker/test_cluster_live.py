@@ -1,24 +1,36 @@
 """The transport, the scheduler adapters and the batch script on the real cluster."""
-import shlex
+import socket
+import threading
 import time
 
+import paramiko
 import pytest
 
 from raycrafter_worker import batch_script
 from raycrafter_worker.batch_script import JobFiles
-from raycrafter_worker.errors import PermanentError, TransientError
+from raycrafter_worker.errors import PermanentError, SubmittingElsewhere, TransientError
 from raycrafter_worker.schedulers import ENDED, RUNNING
 from support.polling import wait_for
 
 EVIL = "tea'pot\"; touch /tmp/rc-pwned-$$; `id` $(id) & | > <*?[] \\ \n end"
 
 
-def write_job(cluster, job_id, name, attempt=1, token="s3cret-token"):
+def job_files(cluster, job_id, attempt=1):
+    """An attempt's files, with the job's directories made on the cluster."""
     files = JobFiles(cluster.profile.job_dir(job_id), attempt)
     cluster.make_dirs([files.job_dir, files.input_dir, files.frames_dir, files.logs_dir])
-    cluster.write_file(files.token_file, token)
-    cluster.write_file(files.script, batch_script.render(cluster.profile, job_id, name, files))
     return files
+
+
+def submit(cluster, job_id, files, job_name, token="s3cret-token"):
+    """Write the token and the batch script and hand the attempt to the scheduler, as the
+    worker does; returns the batch id."""
+    return cluster.submit(files, attempt_name(cluster, job_id, files),
+                          token, batch_script.render(cluster.profile, job_id, job_name, files))
+
+
+def attempt_name(cluster, job_id, files):
+    return cluster.profile.batch_name(f"rc-{job_id}-a{files.attempt}")
 
 
 def batch_state(cluster, name):
@@ -30,10 +42,8 @@ def batch_state(cluster, name):
 def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
         make_cluster, fake_agent, login, scheduler):
     cluster = make_cluster(scheduler=scheduler)
-    files = write_job(cluster, 7, "teapot")
-    name = cluster.profile.batch_name("rc-7-a1")
-    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr,
-                              files.submission_marker)
+    files = job_files(cluster, 7)
+    batch_id = submit(cluster, 7, files, "teapot")
     assert batch_id.isdigit()
     wait_for(lambda: login(f"cat {files.exit_file}", check=False).stdout.strip() == "0",
              timeout=60, message="the batch job's exit file")
@@ -46,15 +56,14 @@ def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
     assert args[args.index("--job-id") + 1] == "7"
     env = login(f"cat {files.logs_dir}/agent-env").stdout
     assert "setup=1" in env and f"slurm={batch_id}" in env
-    assert batch_state(cluster, name).state == ENDED
+    assert batch_state(cluster, attempt_name(cluster, 7, files)).state == ENDED
 
 
 def test_a_name_full_of_shell_metacharacters_reaches_the_job_verbatim(
         make_cluster, fake_agent, login):
     cluster = make_cluster()
-    files = write_job(cluster, 8, EVIL)
-    cluster.submit(files.script, cluster.profile.batch_name("rc-8-a1"), files.stdout,
-                   files.stderr, files.submission_marker)
+    files = job_files(cluster, 8)
+    submit(cluster, 8, files, EVIL)
     wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
              timeout=60, message="the batch job's exit file")
     assert login(f"cat {files.logs_dir}/agent-job-name").stdout == EVIL
@@ -69,9 +78,9 @@ def test_poll_sees_queued_then_running_then_ended_in_one_listing(
     # Fill both CPUs so the job has to wait in the queue first.
     blockers = [login(f"sbatch --parsable -J {batch_prefix}block -o /dev/null "
                       f"--wrap 'sleep 60'").stdout.strip() for _ in range(2)]
-    files = write_job(cluster, 9, "queued")
-    name = cluster.profile.batch_name("rc-9-a1")
-    cluster.submit(files.script, name, files.stdout, files.stderr, files.submission_marker)
+    files = job_files(cluster, 9)
+    name = attempt_name(cluster, 9, files)
+    submit(cluster, 9, files, "queued")
     wait_for(lambda: all(batch_state(cluster, f"{batch_prefix}block") and
                          j.state == RUNNING for j in cluster.batch_jobs()
                          if j.id in blockers), timeout=30, message="blockers running")
@@ -87,10 +96,9 @@ def test_poll_sees_queued_then_running_then_ended_in_one_listing(
 def test_cancel_removes_the_batch_job(make_cluster, fake_agent):
     cluster = make_cluster(scheduler="pbs")
     fake_agent(120)
-    files = write_job(cluster, 10, "cancel me")
-    name = cluster.profile.batch_name("rc-10-a1")
-    batch_id = cluster.submit(files.script, name, files.stdout, files.stderr,
-                              files.submission_marker)
+    files = job_files(cluster, 10)
+    name = attempt_name(cluster, 10, files)
+    batch_id = submit(cluster, 10, files, "cancel me")
     wait_for(lambda: batch_state(cluster, name).active, timeout=30, message="job listed")
     cluster.cancel([batch_id])
     wait_for(lambda: not batch_state(cluster, name).active, timeout=30,
@@ -101,11 +109,10 @@ def test_cancel_removes_the_batch_job(make_cluster, fake_agent):
 def test_an_invalid_partition_fails_at_once_with_the_schedulers_reason(make_cluster,
                                                                        fake_agent):
     cluster = make_cluster(queue="no-such-partition")
-    files = write_job(cluster, 11, "x")
+    files = job_files(cluster, 11)
     started = time.monotonic()
     with pytest.raises(PermanentError, match="Invalid partition"):
-        cluster.submit(files.script, cluster.profile.batch_name("rc-11-a1"), files.stdout,
-                       files.stderr, files.submission_marker)
+        submit(cluster, 11, files, "x")
     assert time.monotonic() - started < 10
 
 
@@ -121,6 +128,69 @@ def test_the_connection_is_reused_across_commands(make_cluster):
     first = cluster.transport._client
     assert cluster.run("echo two").stdout == "two\n"
     assert cluster.transport._client is first
+
+
+def test_commands_go_out_without_waiting_for_the_login_nodes_acknowledgement(make_cluster):
+    """Nagle's algorithm is off on the connection: with it, each command's small packets
+    would wait for the login node's delayed ACK."""
+    cluster = make_cluster()
+    cluster.run("true")
+    sock = cluster.transport._client.get_transport().sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_a_login_node_out_of_sessions_is_waited_for_on_the_same_connection(make_cluster):
+    """sshd refuses a session past its MaxSessions (10): a command waits until one is
+    free, and neither it nor the command running beside it loses the connection."""
+    cluster = make_cluster()
+    results = {}
+
+    def run(key, command):
+        results[key] = cluster.run(command).stdout
+    beside = threading.Thread(target=run, args=("beside", "sleep 2; echo beside"))
+    beside.start()
+    wait_for(lambda: cluster.transport._client, message="the connection")
+    first = cluster.transport._client
+    held = []
+    while len(held) < 20:
+        try:
+            held.append(first.get_transport().open_session())
+        except paramiko.SSHException:
+            break
+    assert 0 < len(held) < 20
+    waiting = threading.Thread(target=run, args=("waited", "echo waited"))
+    waiting.start()
+    waiting.join(1.0)
+    assert waiting.is_alive()
+    held.pop().close()
+    waiting.join(30)
+    beside.join(30)
+    for channel in held:
+        channel.close()
+    assert results == {"waited": "waited\n", "beside": "beside\n"}
+    assert cluster.transport._client is first
+
+
+def test_a_command_cut_off_with_its_connection_ends_at_once_as_transient(
+        make_cluster, own_login_node):
+    sshd = own_login_node().start()
+    cluster = make_cluster(port=sshd.port, known_hosts_file=sshd.known_hosts,
+                           command_timeout_seconds=60)
+    failures = []
+
+    def run():
+        try:
+            cluster.run("sleep 50")
+        except TransientError as error:
+            failures.append(error)
+    running = threading.Thread(target=run)
+    running.start()
+    time.sleep(1)
+    started = time.monotonic()
+    sshd.stop()
+    running.join(30)
+    assert time.monotonic() - started < 10
+    assert "SSH connection lost" in str(failures[0])
 
 
 def test_a_command_past_its_deadline_is_transient(make_cluster):
@@ -146,12 +216,31 @@ def test_an_unpinned_host_is_refused(make_cluster, ssh_files, tmp_path):
         cluster.run("true")
 
 
-def test_stdin_carries_secrets_and_quoting_holds(make_cluster, test_scratch, login):
+def test_the_submission_writes_token_and_script_from_stdin_in_private_files(
+        make_cluster, fake_agent, login):
     cluster = make_cluster()
-    path = f"{test_scratch}/odd name; $(touch x) 'q\".txt"
-    cluster.write_file(path, "token-value")
-    assert login(f"cat {shlex.quote(path)}").stdout == "token-value"
-    assert login(f"stat -c %a {shlex.quote(path)}").stdout.strip() == "600"
+    files = job_files(cluster, 13)
+    token = "tok-$(touch pwned) 'q\" `id` \\ end"
+    submit(cluster, 13, files, "private", token=token)
+    assert login(f"cat {files.token_file}").stdout == token
+    assert login(f"cat {files.script}").stdout == batch_script.render(
+        cluster.profile, 13, "private", files)
+    assert login(f"stat -c %a {files.token_file} {files.script}").stdout.split() == ["600"] * 2
+    assert "pwned" not in login(f"ls -A {files.job_dir} {files.logs_dir} ~").stdout
+    assert ".tmp" not in login(f"ls -A {files.job_dir} {files.logs_dir}").stdout
+
+
+def test_files_that_cannot_be_written_stop_the_submission_before_the_scheduler(
+        make_cluster, fake_agent, login):
+    cluster = make_cluster()
+    files = job_files(cluster, 14)
+    login(f"chmod 0500 {files.logs_dir}")
+    with pytest.raises(PermanentError, match="Permission denied"):
+        submit(cluster, 14, files, "read-only logs")
+    name = attempt_name(cluster, 14, files)
+    assert cluster.submission_outcome(files.submission_marker, name) == ("absent", None)
+    assert batch_state(cluster, name) is None
+    login(f"chmod 0700 {files.logs_dir}")
 
 
 @pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
@@ -159,9 +248,8 @@ def test_cancelling_a_batch_job_that_just_ended_is_not_a_failure(make_cluster, f
                                                                  login, scheduler):
     """qdel of a finished job exits 1 without a word; the job was ended all the same."""
     cluster = make_cluster(scheduler=scheduler)
-    files = write_job(cluster, 9, "ended")
-    batch_id = cluster.submit(files.script, cluster.profile.batch_name("rc-9-a1"),
-                              files.stdout, files.stderr, files.submission_marker)
+    files = job_files(cluster, 9)
+    batch_id = submit(cluster, 9, files, "ended")
     wait_for(lambda: login(f"test -f {files.exit_file}", check=False).returncode == 0,
              timeout=60, message="the batch job's exit file")
     wait_for(lambda: not [b for b in cluster.batch_jobs() if b.id == batch_id and b.active],
@@ -171,22 +259,21 @@ def test_cancelling_a_batch_job_that_just_ended_is_not_a_failure(make_cluster, f
 
 def test_an_attempt_reaches_the_scheduler_once_whoever_submits_it(make_cluster, fake_agent,
                                                                  login):
-    """Four submitters of one attempt at the same moment (workers with duplicate commands):
-    the marker lets exactly one hand it to Slurm, the others learn it is taken."""
-    import threading
-    from raycrafter_worker.errors import SubmittingElsewhere
+    """Four submitters of one attempt at the same moment (workers with duplicate commands,
+    each with an agent token of its own): the marker lets exactly one hand it to Slurm, the
+    others learn it is taken, and the token file holds one whole token."""
     cluster = make_cluster()
-    files = write_job(cluster, 12, "once")
-    name = cluster.profile.batch_name("rc-12-a1")
+    files = job_files(cluster, 12)
+    name = attempt_name(cluster, 12, files)
+    tokens = [f"token-of-submitter-{n}-" + "x" * 4000 for n in range(4)]
     outcomes = []
 
-    def submit():
+    def submit_with(token):
         try:
-            outcomes.append(cluster.submit(files.script, name, files.stdout, files.stderr,
-                                           files.submission_marker))
+            outcomes.append(submit(cluster, 12, files, "once", token=token))
         except SubmittingElsewhere:
             outcomes.append("elsewhere")
-    threads = [threading.Thread(target=submit) for _ in range(4)]
+    threads = [threading.Thread(target=submit_with, args=(token,)) for token in tokens]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -195,3 +282,4 @@ def test_an_attempt_reaches_the_scheduler_once_whoever_submits_it(make_cluster, 
     assert len(ids) == 1 and outcomes.count("elsewhere") == 3
     assert [j.id for j in cluster.batch_jobs() if j.name == name] == ids
     assert cluster.submission_outcome(files.submission_marker, name) == ("done", ids[0])
+    assert login(f"cat {files.token_file}").stdout in tokens

@@ -34,6 +34,7 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     ({"scratch": "relative"}, "cluster profile 'archer': scratch must be an absolute path"),
     ({"colour": "blue"}, "cluster profile 'archer': unknown key(s) colour"),
     ({"port": "22"}, "cluster profile 'archer': port must be of type int"),
+    ({"gridftp_min_bytes": -1}, "cluster profile 'archer': gridftp_min_bytes must not be"),
 ])
 def test_a_bad_profile_is_named_with_its_key(top, profile_values, change, message):
     with pytest.raises(ConfigError) as error:

@@ -7,7 +7,7 @@ and every job ends done with its frames.
 Everything here is real: the API (on a throwaway PostgreSQL) and its outbox relay and
 reconciler, a throwaway RabbitMQ, the cluster role's Slurm with its PBS wrappers, the real
 node agent rendering with POV-Ray. Only the login node's sshd is a throwaway one whose
-sessions find a slow ``sbatch`` and ``qsub`` first on their PATH.
+sessions start late and find a slow ``sbatch`` and ``qsub`` first on their PATH.
 """
 import collections
 import random
@@ -58,8 +58,11 @@ sleep "3.$(( RANDOM % 10 ))"
 exit $status
 """
 
-# Every session of the throwaway sshd runs the requested command through this.
+# Every session of the throwaway sshd runs the requested command through this, a moment
+# late as on a busy login node: a job's way through the worker is then slow enough for
+# the killer below to catch it at each step (staging in takes a few commands).
 SESSION = """#!/bin/bash
+sleep "0.$(( RANDOM % 5 ))"
 export PATH=SLOWBIN:$PATH
 exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"
 """

@@ -14,7 +14,7 @@ from support.api_server import ApiServer, create_user, ensure_worker_token, writ
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
-from worker_harness import (HoldingProxy, ThrowawaySshd, WorkerProcess, prepare_queue, publish,
+from worker_harness import (HoldingProxy, WorkerProcess, prepare_queue, publish,
                             write_worker_config)
 
 CLUSTER = "stand-in"
@@ -191,16 +191,11 @@ def test_a_worker_killed_right_after_sbatch_makes_exactly_one_batch_job(
 
 
 def test_ssh_down_is_retried_and_the_worker_recovers(
-        api, broker, start_worker, login, fake_agent, batch_prefix, tmp_path,
-        cluster_secrets):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    known = tmp_path / "known_hosts_port"
-    known.write_text(f"[127.0.0.1]:{port} {cluster_secrets['cluster_host_public_key']}\n")
-    sshd = ThrowawaySshd(str(tmp_path), port)
+        api, broker, start_worker, login, fake_agent, batch_prefix, own_login_node):
+    sshd = own_login_node()
     try:
-        worker = start_worker(port=port, known_hosts_file=str(known), transfer="sftp")
+        worker = start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts,
+                              transfer="sftp")
         fake_agent(30)
         job = create_job(api)
         publish(broker.admin_url, "submit", job["id"], CLUSTER)
@@ -220,6 +215,36 @@ def test_ssh_down_is_retried_and_the_worker_recovers(
                  timeout=120, message="polling to recover and report the job running")
     finally:
         sshd.stop()
+
+
+# Runs each session's command as asked, and records it first (NUL-separated).
+RECORDING_SESSION = """#!/bin/bash
+printf '%s\\0' "$SSH_ORIGINAL_COMMAND" >> LOG
+exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"
+"""
+
+
+def test_a_first_submission_is_three_commands_and_an_sftp_session_on_the_login_node(
+        api, broker, start_worker, login, fake_agent, test_scratch, own_login_node):
+    """No listing of the queue for a job without a recorded attempt (it has no batch job),
+    no globus-url-copy for a small scene, and the agent token, the batch script and the
+    submission in one command."""
+    record, session = f"{test_scratch}/commands", f"{test_scratch}/session"
+    login(f"cat > {session} <<'SCRIPT'\n{RECORDING_SESSION.replace('LOG', record)}SCRIPT\n"
+          f"chmod 0755 {session}")
+    sshd = own_login_node(force_command=session).start()
+    start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts)
+    job = create_job(api)
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "submitted", "running"), timeout=60,
+             message="the job submitted")
+    commands = login(f"cat {record}").stdout.split("\0")
+    submission = next(n for n, command in enumerate(commands) if "sbatch" in command)
+    kinds = {"mkdir -p": "directories", "sftp-server": "sftp", "sha256sum": "checksums",
+             "sbatch": "submission"}
+    assert [next((kind for word, kind in kinds.items() if word in command), command)
+            for command in commands[:submission + 1]] == [
+        "directories", "sftp", "checksums", "submission"]
 
 
 def test_collect_stages_frames_out_and_uploads_them(api, broker, start_worker, login,

@@ -24,6 +24,12 @@ _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
                     'echo unreadable; else echo missing; fi; done')
 # The exit status of a submission command that found its attempt's marker already made.
 _MARKER_EXISTS = 75
+# Writes the agent token (first line of stdin) to $1 and the batch script (the rest) to $2,
+# mode 0600, each through a temporary name ending in $3: workers resuming one attempt write
+# the same files at once, and one's rename must not take the other's half. read and printf
+# are the shell's own, so the token is on no command line.
+_WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && printf %s "$token" > "$1.$3" && '
+                        'mv -f "$1.$3" "$1" && cat > "$2.$3" && mv -f "$2.$3" "$2"')
 # The remote shell gets the whole command as one argument, and Linux refuses a single
 # argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
 MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
@@ -81,19 +87,26 @@ class Cluster:
                 int(line) if line.lstrip("-").isdigit() else -1)
         return codes
 
-    def submit(self, script, name, stdout, stderr, marker):
-        """Hand a script to the scheduler at most once per ``marker``: the same shell command
-        creates the marker directory and, only if it created it, submits and leaves the
-        scheduler's answer inside. Raises SubmittingElsewhere if the marker existed."""
-        quoted = shlex.quote(marker)
-        command = (f"mkdir -- {quoted} 2>/dev/null || exit {_MARKER_EXISTS}; "
-                   f"{self.scheduler.submit_command(script, name, stdout, stderr)} "
-                   f"> {quoted}/output 2>&1; s=$?; echo $s > {quoted}/status.tmp && "
-                   f"mv {quoted}/status.tmp {quoted}/status; cat {quoted}/output; exit $s")
-        result = self.run(command)
+    def submit(self, files, name, agent_token, script):
+        """Write the attempt's agent token and batch script, and hand the script to the
+        scheduler at most once per attempt (``files``: JobFiles), all in one command on the
+        login node. The token and the script come over stdin, so the token is never on a
+        command line; every submitter of the attempt writes them (the same script, a token
+        of its own, each valid). Then the same command creates the attempt's marker
+        directory and, only if it created it, submits and leaves the scheduler's answer
+        inside. Raises SubmittingElsewhere if the marker existed."""
+        marker = shlex.quote(files.submission_marker)
+        write = (f"sh -c {shlex.quote(_WRITE_ATTEMPT_FILES)} sh "
+                 + shlex.join([files.token_file, files.script, secrets.token_hex(8)]))
+        submit = self.scheduler.submit_command(files.script, name, files.stdout, files.stderr)
+        command = (f"{write} || exit 1; "
+                   f"mkdir -- {marker} 2>/dev/null || exit {_MARKER_EXISTS}; "
+                   f"{submit} > {marker}/output 2>&1; s=$?; echo $s > {marker}/status.tmp && "
+                   f"mv {marker}/status.tmp {marker}/status; cat {marker}/output; exit $s")
+        result = self.run(command, stdin=f"{agent_token}\n{script}")
         if result.status == _MARKER_EXISTS and not result.stdout.strip():
             raise SubmittingElsewhere(f"{name} is being or was handed to the scheduler by "
-                                      f"another command ({marker})")
+                                      f"another command ({files.submission_marker})")
         return self._submitted_id(result, name)
 
     def _submitted_id(self, result, name):
@@ -150,15 +163,6 @@ class Cluster:
             self.run_checked(f"umask 077 && mkdir -p -m {mode} -- " + shlex.join(batch),
                              "creating directories")
 
-    def write_file(self, path, data):
-        """Write ``data`` to ``path`` with mode 0600 (created so; never on a command line).
-        The temporary name is this writer's own: workers resuming one attempt write the
-        same files at once, and one's rename must not take the other's half."""
-        tmp = f"{path}.tmp-{secrets.token_hex(8)}"
-        self.run_checked(f"umask 077 && cat > {shlex.quote(tmp)} && chmod 0600 "
-                         f"{shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} {shlex.quote(path)}",
-                         f"writing {path}", stdin=data)
-
     def checksums(self, paths):
         """{path: (size, sha256) or None if missing} for files on the cluster, in as few
         commands as the argument limit allows."""
@@ -187,17 +191,17 @@ class Cluster:
 
     def upload_verified(self, pairs):
         """Upload (local, remote) pairs, then compare size and SHA-256 on both sides."""
-        self.stager.upload(pairs)
+        expected = {local: file_checksum(local) for local, _ in pairs}
+        self.stager.upload(pairs, sum(size for size, _ in expected.values()))
         remote = self.checksums([r for _, r in pairs])
         for local, path in pairs:
-            expected = file_checksum(local)
-            if remote[path] != expected:
+            if remote[path] != expected[local]:
                 raise TransientError(f"{path} on cluster {self.name} does not match what was "
-                                     f"sent ({remote[path]} != {expected})")
+                                     f"sent ({remote[path]} != {expected[local]})")
 
     def download_verified(self, pairs, expected):
         """Download (remote, local) pairs and check each against ``expected[remote]``."""
-        self.stager.download(pairs)
+        self.stager.download(pairs, sum(expected[path][0] for path, _ in pairs))
         for path, local in pairs:
             got = file_checksum(local)
             if got != expected[path]:

@@ -50,6 +50,7 @@ class ClusterProfile:
     transfer: str
     gridftp_host: str
     gridftp_server: str
+    gridftp_min_bytes: int
     command_timeout_seconds: float
     batch_prefix: str
 
@@ -116,6 +117,7 @@ _PROFILE_KEYS = {
     "transfer": (str, False, "gridftp"),
     "gridftp_host": (str, False, ""),
     "gridftp_server": (str, False, "/etc/grid-security/sshftp"),
+    "gridftp_min_bytes": (int, False, 8 * 1024 * 1024),
     "command_timeout_seconds": (float, False, 120.0),
     "batch_prefix": (str, False, ""),
     "consul_services": (dict, False, {}),
@@ -193,6 +195,8 @@ def parse_profile(name, raw, consul_agent=""):
         if values[key] not in allowed:
             raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, "
                               f"not {values[key]!r}")
+    if values["gridftp_min_bytes"] < 0:
+        raise ConfigError(f"{where}: gridftp_min_bytes must not be negative")
     if not 0 < values["port"] < 65536 or not 0 < values["log_port"] < 65536:
         raise ConfigError(f"{where}: port and log_port must be between 1 and 65535")
     if not _WALLTIME.match(values["walltime"]):

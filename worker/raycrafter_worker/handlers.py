@@ -62,6 +62,36 @@ class Handlers:
         cluster = self._cluster(job)
         if job["state"] == "pending":
             job = self.api.transition(job_id, "staging", reason="the worker is staging it in")
+        # Batch jobs are named after recorded attempts: a job without one has none to find.
+        if job["submit_attempt"]:
+            adopted = self._adopt_or_clear_queue(cluster, job)
+            if adopted:
+                return adopted
+        self._checkpoint()
+        log.info("job %s: staging its scene in on %s", job_id, cluster.name)
+        self._stage_in(cluster, job)
+        self._checkpoint()
+        submission = self.api.record_submission(job_id)
+        log.info("job %s: attempt %s %s", job_id, submission["attempt"],
+                 "resumed" if submission.get("resumed") else "recorded")
+        files = JobFiles(cluster.profile.job_dir(job_id), submission["attempt"])
+        script = batch_script.render(cluster.profile, job_id, job.get("name") or "", files)
+        name = cluster.profile.batch_name(submission["batch_name"])
+        batch_id = self._submit_once(cluster, name, files, submission["agent_token"], script)
+        try:
+            self.api.transition(job_id, "submitted", batch_job_id=batch_id)
+        except ApiConflict:
+            if self.api.get_job(job_id)["state"] in ("failed", "cancelled"):
+                cluster.cancel([batch_id])
+                return f"job {job_id} ended while it was submitted: batch job {batch_id} removed"
+            raise
+        return f"job {job_id}: submitted as batch job {batch_id} ({name})"
+
+    def _adopt_or_clear_queue(self, cluster, job):
+        """In one listing of the queue, adopt the current attempt's batch job if it is
+        queued or running (returns the line for the log), and cancel those of older
+        attempts."""
+        job_id = job["id"]
         found = self._batch_jobs_of(cluster, job_id)
         current = next((b for b in found if b.active and job["batch_name"]
                         and b.name == cluster.profile.batch_name(job["batch_name"])), None)
@@ -73,42 +103,19 @@ class Handlers:
         if stale:
             log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
             cluster.cancel(stale)
-        self._checkpoint()
-        log.info("job %s: staging its scene in on %s", job_id, cluster.name)
-        job_dir = cluster.profile.job_dir(job_id)
-        staged = JobFiles(job_dir, 0)
-        cluster.make_dirs([job_dir, staged.input_dir, staged.frames_dir, staged.logs_dir,
-                           remote_trust_dir(cluster.profile)])
-        self._stage_in(cluster, job, staged)
-        self._checkpoint()
-        submission = self.api.record_submission(job_id)
-        log.info("job %s: attempt %s %s", job_id, submission["attempt"],
-                 "resumed" if submission.get("resumed") else "recorded")
-        files = JobFiles(job_dir, submission["attempt"])
-        cluster.write_file(files.token_file, submission["agent_token"])
-        cluster.write_file(files.script, batch_script.render(
-            cluster.profile, job_id, job.get("name") or "", files))
-        name = cluster.profile.batch_name(submission["batch_name"])
-        batch_id = self._submit_once(cluster, name, files)
-        try:
-            self.api.transition(job_id, "submitted", batch_job_id=batch_id)
-        except ApiConflict:
-            if self.api.get_job(job_id)["state"] in ("failed", "cancelled"):
-                cluster.cancel([batch_id])
-                return f"job {job_id} ended while it was submitted: batch job {batch_id} removed"
-            raise
-        return f"job {job_id}: submitted as batch job {batch_id} ({name})"
+        return None
 
-    def _submit_once(self, cluster, name, files):
+    def _submit_once(self, cluster, name, files, agent_token, script):
         """Hand this attempt to the scheduler exactly once, whoever else tries.
 
-        The submission command creates the attempt's marker on the login node and submits
-        only if it created it (cluster.submit). After an unclear failure, or when the marker
-        was there already, the marker says what happened: nothing started (submit), an
-        answer recorded (its batch id, or its refusal), or a submission under way; while one
-        is under way, the queue is searched for the attempt's name. A marker left without an
-        answer for STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that
-        name in the queue, is removed and the attempt submitted again."""
+        The submission command writes the agent token and the batch script, creates the
+        attempt's marker on the login node and submits only if it created it
+        (cluster.submit). After an unclear failure, or when the marker was there already,
+        the marker says what happened: nothing started (submit), an answer recorded (its
+        batch id, or its refusal), or a submission under way; while one is under way, the
+        queue is searched for the attempt's name. A marker left without an answer for
+        STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that name in the
+        queue, is removed and the attempt submitted again."""
         backoff = Backoff()
         deadline = time.monotonic() + self.retry_limit_seconds
         marker = files.submission_marker
@@ -118,7 +125,7 @@ class Handlers:
                 self._wait_to_retry(backoff, deadline, last, name)
             try:
                 log.info("handing %s to the scheduler", name)
-                return cluster.submit(files.script, name, files.stdout, files.stderr, marker)
+                return cluster.submit(files, name, agent_token, script)
             except TransientError as error:  # SubmittingElsewhere included
                 log.warning("submitting %s: %s; asking its marker", name, error)
                 last = error
@@ -160,9 +167,11 @@ class Handlers:
         found = [b.id for b in cluster.batch_jobs() if b.name == name]
         return found[0] if found else None
 
-    def _stage_in(self, cluster, job, files):
+    def _stage_in(self, cluster, job):
         """Unpack the scene here, never on the login node, with the rule the API checked it
-        by; anything that still cannot be unpacked fails this one job for good."""
+        by; anything that still cannot be unpacked fails this one job for good. The job's
+        directories and the scene's are made in one command, before the upload."""
+        files = JobFiles(cluster.profile.job_dir(job["id"]), 0)
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             scene = os.path.join(tmp, "scene")
             kind = self.api.download_input(job["id"], scene)
@@ -177,8 +186,10 @@ class Handlers:
                                      f"{job['scene_file']} as the API recorded")
             pairs = [(os.path.join(tree, *name.split("/")), f"{files.input_dir}/{name}")
                      for name in unpacked.files]
-            dirs = sorted({os.path.dirname(remote) for _, remote in pairs})
-            cluster.make_dirs(dirs)
+            scene_dirs = {os.path.dirname(remote) for _, remote in pairs}
+            cluster.make_dirs(sorted(scene_dirs | {
+                files.job_dir, files.input_dir, files.frames_dir, files.logs_dir,
+                remote_trust_dir(cluster.profile)}))
             cluster.upload_verified(pairs)
 
     # -- cancel ---------------------------------------------------------------------------

@@ -50,9 +50,12 @@ def remote_trust_dir(profile):
 
 
 class GridFtpStager:
-    """GridFTP for every file whose cluster path is ASCII; the GridFTP server drops the
-    bytes of any other character from a path (``ü dir/ünï.inc`` arrives as ``
-    dir/n.inc``), so those few files go over SFTP instead."""
+    """GridFTP for a transfer of at least the profile's ``gridftp_min_bytes``, for every
+    file whose cluster path is ASCII. A smaller transfer goes over SFTP on the worker's
+    open SSH connection: starting globus-url-copy, its ssh and a GridFTP server on the
+    login node costs a few tenths of a second, which a small scene or a few frames never
+    win back. The GridFTP server drops the bytes of any non-ASCII character from a path
+    (``ü dir/ünï.inc`` arrives as `` dir/n.inc``), so those files go over SFTP too."""
 
     name = "gridftp"
 
@@ -64,15 +67,17 @@ class GridFtpStager:
         self._workdir = workdir
         self._fallback = fallback
 
-    def upload(self, pairs):
-        """Copy local files to the cluster: ``pairs`` of (local path, remote path)."""
-        gridftp, other = _split_by_ascii(pairs, remote=1)
+    def upload(self, pairs, size):
+        """Copy local files to the cluster: ``pairs`` of (local path, remote path) holding
+        ``size`` bytes in all."""
+        gridftp, other = self._split(pairs, size, remote=1)
         self._copy([(_file_url(local), self._remote_url(remote)) for local, remote in gridftp])
-        self._fallback.upload(other)
+        self._fallback.upload(other, size)
 
-    def download(self, pairs):
-        """Copy cluster files here: ``pairs`` of (remote path, local path)."""
-        gridftp, other = _split_by_ascii(pairs, remote=0)
+    def download(self, pairs, size):
+        """Copy cluster files here: ``pairs`` of (remote path, local path) holding ``size``
+        bytes in all."""
+        gridftp, other = self._split(pairs, size, remote=0)
         bundle = bundles.pack(self._transport, self.profile, gridftp) \
             if len(gridftp) > 1 else None
         if bundle:
@@ -84,7 +89,13 @@ class GridFtpStager:
         else:
             self._copy([(self._remote_url(remote), _file_url(local))
                         for remote, local in gridftp])
-        self._fallback.download(other)
+        self._fallback.download(other, size)
+
+    def _split(self, pairs, size, remote):
+        """(pairs for GridFTP, pairs for SFTP); the cluster path is at index ``remote``."""
+        if size < self.profile.gridftp_min_bytes:
+            return [], pairs
+        return _split_by_ascii(pairs, remote)
 
     def _remote_url(self, path):
         return "sshftp://" + self.profile.gridftp_host + urllib.parse.quote(path, safe="/")
@@ -152,22 +163,24 @@ def classify_gridftp_failure(text, count):
 
 
 class SftpStager:
+    """SFTP over the worker's SSH connection, whatever the size (``size`` is the
+    stagers' common interface: GridFtpStager chooses its way by it)."""
+
     name = "sftp"
 
     def __init__(self, transport):
         self.transport = transport
 
-    def upload(self, pairs):
+    def upload(self, pairs, size):
         self._each(pairs, lambda sftp, local, remote: sftp.put(local, remote))
 
-    def download(self, pairs):
+    def download(self, pairs, size):
         self._each(pairs, lambda sftp, remote, local: sftp.get(remote, local))
 
     def _each(self, pairs, step):
         if not pairs:
             return
-        sftp = self.transport.sftp()
-        try:
+        with self.transport.sftp() as sftp:
             for a, b in pairs:
                 try:
                     step(sftp, a, b)
@@ -178,8 +191,6 @@ class SftpStager:
                         raise PermanentError(f"SFTP transfer of {a} failed: "
                                              f"{error.strerror or error}")
                     raise TransientError(f"SFTP transfer of {a} failed: {error}")
-        finally:
-            sftp.close()
 
 
 def for_profile(profile, transport, workdir):

@@ -2,9 +2,12 @@
 
 Host keys are pinned: only the profile's known_hosts file is loaded and unknown or
 changed keys are refused (RejectPolicy), never learnt. Every command has a deadline, so a
-hung login node costs a timeout, not a stuck worker. Failures are converted to the
-worker's two error classes here, in one place.
+hung login node costs a timeout, not a stuck worker. The threads sharing the connection
+open at most MAX_SESSIONS channels at once, and a session the login node refuses is waited
+for, never a reason to drop a connection other commands are using. Failures are converted
+to the worker's two error classes here, in one place.
 """
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -18,6 +21,10 @@ from .errors import PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 15.0
+# sshd allows 10 sessions on one connection (OpenSSH's MaxSessions default) and counts a
+# closed one until its process is reaped, a moment later: the worker's threads open fewer
+# at once, and a refusal all the same is waited out on the same connection.
+MAX_SESSIONS = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +39,7 @@ class SshTransport:
         self.profile = profile
         self._client = None
         self._lock = threading.Lock()
+        self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
 
     def run(self, command, stdin=None, timeout=None):
         """Run ``command`` (already shell-quoted) on the login node; returns its Result.
@@ -40,29 +48,35 @@ class SshTransport:
         business (command_failures.py classifies it).
         """
         timeout = timeout or self.profile.command_timeout_seconds
-        client = self._connected()
-        try:
-            channel = client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            self._drop(client)
-            raise TransientError(f"{self._where()}: cannot open an SSH channel: {error}")
-        try:
-            return self._exchange(channel, command, stdin, timeout)
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            self._drop(client)
-            raise TransientError(f"{self._where()}: SSH connection lost while running "
-                                 f"{_short(command)}: {error}")
-        finally:
-            channel.close()
+        deadline = time.monotonic() + timeout
+        with self._session_slot(deadline, command):
+            client, channel = self._open_session(deadline)
+            try:
+                return self._exchange(channel, command, stdin, deadline, timeout)
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                self._drop(client)
+                raise TransientError(f"{self._where()}: SSH connection lost while running "
+                                     f"{_short(command)}: {error}")
+            finally:
+                channel.close()
 
+    @contextlib.contextmanager
     def sftp(self):
-        """A new SFTP session over the shared connection (close it when done)."""
-        client = self._connected()
-        try:
-            return client.open_sftp()
-        except (paramiko.SSHException, OSError, EOFError) as error:
-            self._drop(client)
-            raise TransientError(f"{self._where()}: cannot open an SFTP session: {error}")
+        """An SFTP session over the shared connection, for the ``with`` block."""
+        deadline = time.monotonic() + self.profile.command_timeout_seconds
+        with self._session_slot(deadline, "an SFTP session"):
+            client, channel = self._open_session(deadline)
+            try:
+                channel.invoke_subsystem("sftp")
+                sftp = paramiko.SFTPClient(channel)
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                channel.close()
+                self._drop(client)
+                raise TransientError(f"{self._where()}: cannot open an SFTP session: {error}")
+            try:
+                yield sftp
+            finally:
+                sftp.close()
 
     def close(self):
         with self._lock:
@@ -70,13 +84,52 @@ class SshTransport:
                 self._client.close()
                 self._client = None
 
-    def _exchange(self, channel, command, stdin, timeout):
-        deadline = time.monotonic() + timeout
+    @contextlib.contextmanager
+    def _session_slot(self, deadline, what):
+        if not self._sessions.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise TransientError(f"{self._where()}: no SSH session free for {_short(what)} "
+                                 f"before its deadline")
+        try:
+            yield
+        finally:
+            self._sessions.release()
+
+    def _open_session(self, deadline):
+        """(client, a new session channel on it). A quick refusal on a live connection
+        means the login node has as many sessions open as it allows: that is waited out,
+        never a reason to drop the connection other commands are using."""
+        delay = 0.02
+        while True:
+            client = self._connected()
+            transport = client.get_transport()
+            asked = time.monotonic()
+            try:
+                return client, transport.open_session(timeout=CONNECT_TIMEOUT)
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                refused = transport.is_active() and time.monotonic() - asked < CONNECT_TIMEOUT
+                if not refused:
+                    self._drop(client)
+                    raise TransientError(f"{self._where()}: cannot open an SSH channel: "
+                                         f"{error}")
+                if time.monotonic() + delay > deadline:
+                    raise TransientError(f"{self._where()}: the login node refused every "
+                                         f"new session until the deadline: {error}")
+            time.sleep(delay)
+            delay = min(2 * delay, 0.5)
+
+    def _exchange(self, channel, command, stdin, deadline, timeout):
         channel.settimeout(1.0)
-        channel.exec_command(command)
-        if stdin is not None:
+        # paramiko sends the EOF of shutdown_write after releasing the channel's lock, so it
+        # can follow the CLOSE with which paramiko answers a command that already ended
+        # (paramiko#1705), and sshd drops the whole connection for it, cutting off every
+        # command on it. So a command without stdin gets no EOF (none of the worker's reads
+        # stdin unless given one), and one with stdin reads all of it before it ends.
+        if stdin is None:
+            channel.exec_command(command)
+        else:
+            channel.exec_command(f"( {command}\n); s=$?; cat > /dev/null; exit $s")
             channel.sendall(stdin if isinstance(stdin, bytes) else stdin.encode())
-        channel.shutdown_write()
+            channel.shutdown_write()
         out, err = bytearray(), bytearray()
         while True:
             progressed = False
@@ -87,6 +140,9 @@ class SshTransport:
                 err += channel.recv_stderr(65536)
                 progressed = True
             # The exit status may arrive before the last output: wait for EOF as well.
+            # A channel closed without them was cut off with its connection.
+            if channel.closed and not channel.eof_received:
+                raise EOFError("the channel closed before the command's output ended")
             if channel.exit_status_ready() and channel.eof_received \
                     and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
@@ -140,6 +196,9 @@ class SshTransport:
         except (OSError, socket.timeout, EOFError) as error:
             client.close()
             raise TransientError(f"{self._where()}: cannot connect: {error}")
+        # paramiko leaves Nagle's algorithm on: each command's small packets would wait for
+        # the login node's delayed ACK (40 ms on Linux), ten times what the command costs.
+        client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.get_transport().set_keepalive(30)
         log.info("connected to %s", self._where())
         return client
