@@ -3,10 +3,10 @@
 # cloud modules (../aws, ../openstack, ../lxd) turn these values into machines.
 
 locals {
-  # The Salt the appliance pins (salt/requirements.txt, salt/constraints.txt): a minion
-  # built here runs the same Salt as ./appliance does.
-  salt_requirement = regex("(?m)^salt==[0-9.]+$", file("${path.module}/../../salt/requirements.txt"))
-  salt_constraints = file("${path.module}/../../salt/constraints.txt")
+  # The Salt the appliance pins, with the modules its states use (salt/requirements.txt,
+  # salt/constraints.txt): a minion built here runs the same Salt as ./appliance does.
+  salt_requirements = join("\n", regexall("(?m)^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s#]+", file("${path.module}/../../salt/requirements.txt")))
+  salt_constraints  = file("${path.module}/../../salt/constraints.txt")
 
   # Each role has its own block of ten addresses, so scaling one role never renumbers the
   # hosts of another (their addresses are in the master's pillar and in the firewall).
@@ -81,23 +81,23 @@ locals {
 
   minion_user_data = {
     for name, host in local.hosts : name => templatefile("${path.module}/cloud-init/minion.yaml.tftpl", {
-      id               = name
-      role             = host.role
-      master_address   = local.master_address
-      salt_requirement = local.salt_requirement
-      salt_constraints = local.salt_constraints
-      install_salt     = local.install_salt
+      id                = name
+      role              = host.role
+      master_address    = local.master_address
+      salt_requirements = local.salt_requirements
+      salt_constraints  = local.salt_constraints
+      install_salt      = local.install_salt
     })
   }
   master_user_data = templatefile("${path.module}/cloud-init/master.yaml.tftpl", {
-    id               = local.master_name
-    master_address   = local.master_address
-    minion_ids       = sort(keys(local.hosts))
-    repository_url   = var.repository_url
-    repository_ref   = var.repository_ref
-    site_pillar      = yamlencode(local.site_pillar)
-    salt_requirement = local.salt_requirement
-    salt_constraints = local.salt_constraints
-    install_salt     = local.install_salt
+    id                = local.master_name
+    master_address    = local.master_address
+    minion_ids        = sort(keys(local.hosts))
+    repository_url    = var.repository_url
+    repository_ref    = var.repository_ref
+    site_pillar       = yamlencode(local.site_pillar)
+    salt_requirements = local.salt_requirements
+    salt_constraints  = local.salt_constraints
+    install_salt      = local.install_salt
   })
 }

@@ -105,7 +105,11 @@ def test_the_master_makes_the_secrets_itself_after_cloning_the_repository(render
 
 def test_a_minion_installs_the_pinned_salt_with_the_appliance_constraints(rendered):
     files = files_of(rendered["minion_user_data"]["raycrafter-cluster-1"])
-    assert files["/etc/raycrafter/salt/requirements.txt"]["content"] == "salt==3008.3\n"
+    # Every pinned line of salt/requirements.txt: Salt and the modules its states use.
+    pinned = [line for line in (tools.HERE.parents[1] / "salt/requirements.txt").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert pinned[0].startswith("salt==") and any(line.startswith("py-consul==") for line in pinned)
+    assert files["/etc/raycrafter/salt/requirements.txt"]["content"] == "\n".join(pinned) + "\n"
     assert files["/etc/raycrafter/salt/constraints.txt"]["content"] == (
         tools.HERE.parents[1] / "salt/constraints.txt").read_text()
     assert yaml.safe_load(rendered["minion_user_data"]["raycrafter-cluster-1"])["runcmd"] == [

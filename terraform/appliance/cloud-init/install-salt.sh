@@ -6,19 +6,25 @@
 set -eu
 daemon=$1
 venv=/opt/raycrafter/salt
-requirement=$(cat /etc/raycrafter/salt/requirements.txt)
+requirements=/etc/raycrafter/salt/requirements.txt
 
-if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qx "$requirement"; then
+# Whether every pinned line (salt==..., py-consul==...) is installed in the venv.
+pinned_salt_installed() {
+    [ -x "$venv/bin/pip" ] || return 1
+    [ "$("$venv/bin/pip" freeze 2>/dev/null | grep -cxF -f "$requirements")" -eq "$(grep -c . "$requirements")" ]
+}
+
+if ! pinned_salt_installed; then
     if [ -d /opt/raycrafter/wheels ]; then
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --no-index --find-links /opt/raycrafter/wheels \
-            -r /etc/raycrafter/salt/requirements.txt -c /etc/raycrafter/salt/constraints.txt
+            -r "$requirements" -c /etc/raycrafter/salt/constraints.txt
     else
         # Salt 3008 builds from source: a compiler and Python's headers.
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev gcc git openssh-client
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet -r /etc/raycrafter/salt/requirements.txt \
+        "$venv/bin/pip" install --quiet -r "$requirements" \
             -c /etc/raycrafter/salt/constraints.txt
     fi
 fi

@@ -57,7 +57,7 @@ run "a_minion_names_its_master_its_id_and_its_role" {
     condition = [
       for file in yamldecode(output.minion_user_data["raycrafter-web-1"]).write_files : trimspace(file.content)
       if file.path == "/etc/raycrafter/salt/requirements.txt"
-    ] == ["salt==3008.3"]
+    ] == ["salt==3008.3\npy-consul==1.8.0"]
     error_message = "the minion does not install the Salt of salt/requirements.txt"
   }
 }
