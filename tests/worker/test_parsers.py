@@ -122,6 +122,19 @@ def test_gridftp_server_errors_are_permanent_and_quote_the_server():
                       PermanentError)
 
 
+def test_a_gridftp_data_connection_that_fails_is_transient_despite_the_5xx_reply():
+    # As the multi-host tier met it: the server could not connect back to the worker,
+    # whose firewall admits no data connection (docs/performance.md, "Stage-out").
+    text = ("error: globus_ftp_client: the server responded with an error\n"
+            "500 500-Command failed. : callback failed.\n"
+            "500-globus_xio: Unable to connect to 10.213.0.24:43523\n"
+            "500-globus_xio: System error in connect: Connection timed out\n"
+            "500-globus_xio: A system call failed: Connection timed out\n500 End.\n")
+    error = classify_gridftp_failure(text, 2)
+    assert isinstance(error, TransientError)
+    assert "Unable to connect to 10.213.0.24:43523" in str(error)
+
+
 def test_qstat_f_lists_only_the_cluster_users_own_jobs():
     """qstat -f shows every user's jobs (as the captured Torque listings of shared sites
     do); a stranger's job named like one of ours is left alone."""

@@ -43,6 +43,12 @@ _PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errn
                      errno.EISDIR, errno.ENOTDIR}
 _PERMANENT_SSH = ("Host key verification failed", "Permission denied (",
                   "No such file or directory: ", "Could not resolve hostname")
+# A data connection that could not be made or was cut: the server reports it with a 5xx
+# reply ("Command failed. : callback failed."), but nothing about the files is wrong, and
+# the next try opens new connections.
+_DATA_CONNECTION_FAILED = ("System error in connect:", "Unable to connect to",
+                           "Connection reset by peer", "Connection timed out",
+                           "No route to host")
 
 
 def remote_trust_dir(profile):
@@ -148,7 +154,8 @@ class GridFtpStager:
 
 
 def classify_gridftp_failure(text, count):
-    """A server reply (5xx) or a refused ssh login is permanent; the rest is transient."""
+    """A server reply (5xx) or a refused ssh login is permanent, unless the reply is about
+    a data connection; the rest is transient."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     replies = [m for m in (_REPLY.match(line) for line in lines) if m]
     detail = "; ".join(m.group(2).strip() for m in replies if m.group(2).strip()) \
@@ -157,7 +164,8 @@ def classify_gridftp_failure(text, count):
     if any(marker in text for marker in _PERMANENT_SSH):
         return PermanentError(f"GridFTP transfer failed: ssh refused the login: "
                               f"{' '.join(lines)}")
-    if replies and replies[0].group(1).startswith("5"):
+    if replies and replies[0].group(1).startswith("5") \
+            and not any(marker in text for marker in _DATA_CONNECTION_FAILED):
         return PermanentError(message)
     return TransientError(message)
 
