@@ -28,7 +28,7 @@ locals {
   # to its publisher (4505) and request server (4506).
   services = [
     { role = "db", from_port = 5432, to_port = 5432, from_roles = ["web"], why = "PostgreSQL for the API" },
-    { role = "broker", from_port = 5672, to_port = 5672, from_roles = ["web", "worker"], why = "AMQP: the API publishes, the worker consumes" },
+    { role = "broker", from_port = 5671, to_port = 5671, from_roles = ["web", "worker"], why = "AMQP over TLS: the API publishes, the worker consumes" },
     { role = "web", from_port = 443, to_port = 443, from_roles = ["worker", "cluster"], why = "the API over HTTPS for the worker and the node agents" },
     { role = "logging", from_port = 12201, to_port = 12201, from_roles = ["cluster"], why = "GELF over TCP from the node agents" },
     { role = "cluster", from_port = 22, to_port = 22, from_roles = ["worker"], why = "SSH and GridFTP (sshftp) control from the worker" },

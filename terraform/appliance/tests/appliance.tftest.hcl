@@ -32,7 +32,7 @@ run "each_port_is_open_only_to_the_roles_that_use_it" {
   assert {
     condition = sort([for rule in output.service_rules : "${rule.role}:${rule.from_port}-${rule.to_port}<${rule.from_role}"]) == sort([
       "db:5432-5432<web",
-      "broker:5672-5672<web", "broker:5672-5672<worker",
+      "broker:5671-5671<web", "broker:5671-5671<worker",
       "web:443-443<worker", "web:443-443<cluster",
       "logging:12201-12201<cluster",
       "cluster:22-22<worker", "cluster:50000-50999<worker",
