@@ -63,14 +63,16 @@ def _count_attempt(job, frame, actor, reason, config, now):
 
 
 def expire_overdue(job, config, now):
-    """Return frames whose lease ran out to pending (attempts + 1) or fail them."""
-    overdue = locked(Frame.select().where(Frame.job == job.id, Frame.state == "leased",
-                                          Frame.lease_expires_at < now)
-                     .order_by(Frame.number), skip_locked=True)
-    for frame in list(overdue):
+    """Return frames whose lease ran out to pending (attempts + 1) or fail them. Answers
+    whether it expired any, so that callers read the job and its frames again only then."""
+    overdue = list(locked(Frame.select().where(Frame.job == job.id, Frame.state == "leased",
+                                               Frame.lease_expires_at < now)
+                          .order_by(Frame.number), skip_locked=True))
+    for frame in overdue:
         _count_attempt(job, frame, "system",
                        f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
                        f"heartbeats", config, now)
+    return bool(overdue)
 
 
 def expire_all_overdue(config):
@@ -104,8 +106,7 @@ def claim(job_id, holder, config, max_frames=1):
         job = Job.get_by_id(job_id)
         if job.state in ("pending", "staging"):
             return {"status": "wait", "retry_after": WAIT_SECONDS}
-        if job.state in ("submitted", "running"):
-            expire_overdue(job, config, now)
+        if job.state in ("submitted", "running") and expire_overdue(job, config, now):
             job = Job.get_by_id(job_id)
         if job.state in ("cancelled", "failed"):
             return {"status": "cancelled"}
@@ -202,8 +203,7 @@ def _held_frame(job_id, number, lease_id, config, now):
     if frame is None:
         raise not_found("frame")
     job = Job.get_by_id(job_id)
-    if job.state in ("submitted", "running"):
-        expire_overdue(job, config, now)
+    if job.state in ("submitted", "running") and expire_overdue(job, config, now):
         frame = Frame.get_by_id(frame.id)
         job = Job.get_by_id(job_id)
     return job, frame

@@ -123,6 +123,22 @@ def test_heartbeat_after_expiry_is_stale_and_counts_an_attempt(world):
     assert row.state == "pending" and row.attempts == 1 and row.lease_id is None
 
 
+@pytest.mark.parametrize("call, body", [
+    ("complete", {"render_seconds": 1, "checksum": sha256(b"x"), "size": 1}),
+    ("fail", {"reason": "too late"}),
+    ("release", {}),
+])
+def test_an_expired_lease_is_stale_though_nobody_claimed_the_frame_since(world, call, body):
+    job_id = world.job_x["id"]
+    claim = claim_body(world, job_id)
+    age_lease(job_id, claim["frame"])
+    response = world.agent_x.post(f"/agent/jobs/{job_id}/frames/{claim['frame']}/{call}",
+                                  json={"lease_id": claim["lease"]["id"], **body})
+    assert_error(response, 409, "stale_lease")
+    row = frame_row(job_id, claim["frame"])
+    assert row.state == "pending" and row.attempts == 1 and row.lease_id is None
+
+
 def test_release_hands_back_without_counting(world):
     job_id = world.job_x["id"]
     claim = claim_body(world, job_id)
