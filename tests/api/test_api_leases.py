@@ -139,6 +139,20 @@ def test_an_expired_lease_is_stale_though_nobody_claimed_the_frame_since(world, 
     assert row.state == "pending" and row.attempts == 1 and row.lease_id is None
 
 
+@pytest.mark.parametrize("left_as", ["leased", "pending"])
+def test_the_job_is_rendered_once_no_frame_is_left_in_any_state(world, left_as):
+    job_id = world.create_job(world.alice, frames="1-2")["id"]
+    agent = world.api.client(world.submit(job_id))
+    first = world.claim(agent, job_id)
+    second = world.claim(agent, job_id, holder="nid002") if left_as == "leased" else None
+    assert world.complete(agent, job_id, first).status_code == 200
+    assert frame_row(job_id, 2).state == left_as
+    assert world.job(job_id)["state"] == "running"
+    second = second or world.claim(agent, job_id, holder="nid002")
+    assert world.complete(agent, job_id, second).status_code == 200
+    assert world.job(job_id)["state"] == "collecting"
+
+
 def test_release_hands_back_without_counting(world):
     job_id = world.job_x["id"]
     claim = claim_body(world, job_id)
