@@ -20,9 +20,10 @@ import uuid
 import peewee
 
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
+from raycrafter_contract.states import FRAME_STATES
 
 from . import job_states, job_views, timeutil
-from .db import locked, write_transaction
+from .db import database, locked, write_transaction
 from .problems import Problem, bad_field, conflict, not_found
 from .models import Event, Frame, Job
 
@@ -32,6 +33,8 @@ LOG_TAIL_CHARS = 16_384
 REASON_CHARS = 2_000
 # A chunk is sized from the render times of the job's last frames rendered, this many.
 RENDER_TIME_SAMPLE = 100
+# The frame states that keep a job from being rendered.
+UNFINISHED = tuple(state for state in FRAME_STATES if state != "done")
 
 
 def _tail(text, limit):
@@ -277,11 +280,21 @@ def complete(job_id, number, body, config):
         # Lock the job last, then count: concurrent completions of the last frames
         # serialise here, so exactly one of them sees nothing left.
         current = locked(Job.select().where(Job.id == job_id)).get()
-        left = Frame.select().where(Frame.job == job_id, Frame.state != "done").exists()
-        if not left and current.state in ("submitted", "running"):
+        if not _frames_left(job_id) and current.state in ("submitted", "running"):
             job_states.transition(current, "collecting", "system", "every frame is rendered")
         return {"frame_state": "done"}
     return _run(job_id, number, lease_id, config, finish)
+
+
+def _frames_left(job_id):
+    """Whether any frame of the job is not done: for each state other than done, its
+    highest frame number, read off the (job, state, number) index at the end claims have
+    not reached, so it costs the same however many frames are done or were claimed. (A
+    plain ``state != 'done'`` lets PostgreSQL read every done frame before the first other
+    one: 0.2 s on a job of a million frames, on every frame completed.)"""
+    probes = [Frame.select(Frame.number).where(Frame.job == job_id, Frame.state == state)
+              .order_by(Frame.number.desc()).limit(1) for state in UNFINISHED]
+    return peewee.Select(columns=[peewee.fn.COALESCE(*probes)]).scalar(database) is not None
 
 
 def fail(job_id, number, body, config):

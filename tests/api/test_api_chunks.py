@@ -42,6 +42,15 @@ def test_the_first_claim_leases_one_frame_then_chunks_follow_the_render_times(wo
     assert world.claim(agent, job_id)["frames"] == [8]       # an agent that asks for no chunk
 
 
+def test_each_frame_of_a_chunk_has_its_own_event(world, job):
+    job_id, agent = job
+    world.complete(agent, job_id, world.claim(agent, job_id))
+    chunk = world.claim(agent, job_id, holder="nid007", max_frames=50)
+    events = world.alice.get(f"/jobs/{job_id}/events", params={"limit": 500}).json()["events"]
+    leased = [(e["frame"], e["from"], e["actor"]) for e in events if e["to"] == "leased"]
+    assert leased[1:] == [(n, "pending", "agent:nid007") for n in chunk["frames"]]
+
+
 def test_the_cap_bounds_a_chunk_of_fast_frames(world, job):
     job_id, agent = job
     claim = world.claim(agent, job_id, max_frames=50)  # rendered in no time at all
