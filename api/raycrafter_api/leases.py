@@ -8,10 +8,11 @@ expires, only the frames not yet done go back.
 Locking (PostgreSQL): a claim picks its frames with ``FOR UPDATE SKIP LOCKED`` and never
 waits for another frame; calls on one frame lock that frame first (an agent heartbeats
 through its chunk's first frame, then the update takes the others, in the order of their
-numbers as every update of many frames does); the job row is always
-the last lock taken (by a state change or by ``complete`` counting what is left), and its
-holder waits for nothing after it, so the locks cannot form a cycle. On SQLite every call
-runs in a ``BEGIN IMMEDIATE`` transaction, which serialises writers.
+numbers as every update of many frames does); ``complete`` may then lock one more leased
+frame, with ``SKIP LOCKED``, so it never waits for it; the job row is always the last lock
+taken (by a state change or by ``complete`` counting what is left), and its holder waits
+for nothing after it, so the locks cannot form a cycle. On SQLite every call runs in a
+``BEGIN IMMEDIATE`` transaction, which serialises writers.
 """
 import datetime
 import json
@@ -277,6 +278,8 @@ def complete(job_id, number, body, config):
                      lease_expires_at=None, updated_at=now).where(
             Frame.id == frame.id).execute()
         _frame_events([frame], "done", f"agent:{frame.lease_holder}", None, now)
+        if _another_leased_frame_held(job_id, frame):
+            return {"frame_state": "done"}  # frames are left when this commits
         # Lock the job last, then count: concurrent completions of the last frames
         # serialise here, so exactly one of them sees nothing left.
         current = locked(Job.select().where(Job.id == job_id)).get()
@@ -284,6 +287,23 @@ def complete(job_id, number, body, config):
             job_states.transition(current, "collecting", "system", "every frame is rendered")
         return {"frame_state": "done"}
     return _run(job_id, number, lease_id, config, finish)
+
+
+def _another_leased_frame_held(job_id, frame):
+    """Lock another leased frame of the job until this transaction ends, if one is free.
+
+    No one can complete a frame locked here, so it is still not done when this completion
+    commits: this completion cannot be the one that leaves nothing to render, and need not
+    lock the job (every completion of the job would otherwise queue for that lock in
+    turn). The completion that does leave nothing finds no such frame and counts under the
+    job's lock. SKIP LOCKED: this never waits; claims never meet the frame (they lock
+    pending ones), its holder's own calls on it wait until this commits. The most recently
+    leased first, as frames leased earlier are the likelier to be reported now. On SQLite
+    the transaction holds the database's write lock, which does the same."""
+    return locked(Frame.select(Frame.id)
+                  .where(Frame.job == job_id, Frame.state == "leased", Frame.id != frame.id)
+                  .order_by(Frame.lease_expires_at.desc()).limit(1), skip_locked=True
+                  ).first() is not None
 
 
 def _frames_left(job_id):
