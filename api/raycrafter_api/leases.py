@@ -202,15 +202,23 @@ def agent_job_view(job):
 
 
 def _held_frame(job_id, number, lease_id, config, now):
-    """The frame, locked, after expiring the job's overdue leases (the frame's own lease
-    included), so the caller can compare ``lease_id`` with the current lease."""
+    """The frame, locked, and its job, once an overdue lease of the frame has expired, so
+    the caller can compare ``lease_id`` with the current lease.
+
+    A frame still leased tells by its own expiry, which every leased frame of its chunk
+    shares (claims and heartbeats set them together). Any other frame (done, or handed
+    back) may name a chunk whose other frames are overdue: then the job's overdue leases
+    are expired. Other chunks' overdue leases are left to the next claim, which expires
+    them before it looks for frames, and to the reconcile loop."""
     if not isinstance(lease_id, str) or not lease_id:
         raise bad_field("lease_id", "is required")
     frame = locked(Frame.select().where(Frame.job == job_id, Frame.number == number)).first()
     if frame is None:
         raise not_found("frame")
     job = Job.get_by_id(job_id)
-    if job.state in ("submitted", "running") and expire_overdue(job, config, now):
+    lease_current = frame.state == "leased" and frame.lease_expires_at >= now
+    if (job.state in ("submitted", "running") and not lease_current
+            and expire_overdue(job, config, now)):
         frame = Frame.get_by_id(frame.id)
         job = Job.get_by_id(job_id)
     return job, frame

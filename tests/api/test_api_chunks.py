@@ -138,6 +138,20 @@ def test_a_lost_chunk_gives_back_only_its_unfinished_frames(world, job):
     assert_error(late, 409, "stale_lease")
 
 
+def test_a_heartbeat_through_a_done_frame_of_an_overdue_chunk_is_stale(world, job):
+    job_id, agent = job
+    world.complete(agent, job_id, world.claim(agent, job_id))
+    chunk = world.claim(agent, job_id, max_frames=4)
+    world.complete(agent, job_id, chunk, frame=2)
+    for number in (3, 4, 5):
+        age_lease(job_id, number)
+    late = agent.post(f"/agent/jobs/{job_id}/frames/2/heartbeat",
+                      json={"lease_id": chunk["lease"]["id"]})
+    assert_error(late, 409, "stale_lease")
+    assert [(frame_row(job_id, n).state, frame_row(job_id, n).attempts)
+            for n in (2, 3, 4, 5)] == [("done", 0)] + [("pending", 1)] * 3
+
+
 @pytest.mark.parametrize("max_frames", [0, -1, 1001, "3", True, 2.5])
 def test_a_claim_for_a_bad_number_of_frames_is_refused(world, job, max_frames):
     job_id, agent = job
