@@ -36,6 +36,10 @@ REASON_CHARS = 2_000
 RENDER_TIME_SAMPLE = 100
 # The frame states that keep a job from being rendered.
 UNFINISHED = tuple(state for state in FRAME_STATES if state != "done")
+# What lease calls read of a frame: not its log tail and error (up to 16 KiB each, kept
+# from a failed attempt), which they only write.
+LEASE_FIELDS = (Frame.id, Frame.job, Frame.number, Frame.state, Frame.attempts,
+                Frame.lease_id, Frame.lease_holder, Frame.lease_expires_at)
 
 
 def _tail(text, limit):
@@ -72,8 +76,9 @@ def _count_attempt(job, frame, actor, reason, config, now):
 def expire_overdue(job, config, now):
     """Return frames whose lease ran out to pending (attempts + 1) or fail them. Answers
     whether it expired any, so that callers read the job and its frames again only then."""
-    overdue = list(locked(Frame.select().where(Frame.job == job.id, Frame.state == "leased",
-                                               Frame.lease_expires_at < now)
+    overdue = list(locked(Frame.select(*LEASE_FIELDS)
+                          .where(Frame.job == job.id, Frame.state == "leased",
+                                 Frame.lease_expires_at < now)
                           .order_by(Frame.number), skip_locked=True))
     for frame in overdue:
         _count_attempt(job, frame, "system",
@@ -122,7 +127,7 @@ def claim(job_id, holder, config, max_frames=1):
         # One frame asked for needs no chunk sized (a chunk is never empty).
         size = 1 if max_frames == 1 else min(max_frames, chunk_size(job_id, config))
         chunk = _consecutive(list(locked(
-            Frame.select().where(Frame.job == job_id, Frame.state == "pending")
+            Frame.select(*LEASE_FIELDS).where(Frame.job == job_id, Frame.state == "pending")
             .order_by(Frame.number).limit(size), skip_locked=True)), job.frame_step)
         if not chunk:
             return _nothing_to_claim(job_id, now)
@@ -212,14 +217,15 @@ def _held_frame(job_id, number, lease_id, config, now):
     them before it looks for frames, and to the reconcile loop."""
     if not isinstance(lease_id, str) or not lease_id:
         raise bad_field("lease_id", "is required")
-    frame = locked(Frame.select().where(Frame.job == job_id, Frame.number == number)).first()
+    frame = locked(Frame.select(*LEASE_FIELDS)
+                   .where(Frame.job == job_id, Frame.number == number)).first()
     if frame is None:
         raise not_found("frame")
     job = Job.get_by_id(job_id)
     lease_current = frame.state == "leased" and frame.lease_expires_at >= now
     if (job.state in ("submitted", "running") and not lease_current
             and expire_overdue(job, config, now)):
-        frame = Frame.get_by_id(frame.id)
+        frame = Frame.select(*LEASE_FIELDS).where(Frame.id == frame.id).get()
         job = Job.get_by_id(job_id)
     return job, frame
 
