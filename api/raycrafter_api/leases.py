@@ -221,13 +221,19 @@ def _held_frame(job_id, number, lease_id, config, now):
                    .where(Frame.job == job_id, Frame.number == number)).first()
     if frame is None:
         raise not_found("frame")
-    job = Job.get_by_id(job_id)
+    job = _job_state(job_id)
     lease_current = frame.state == "leased" and frame.lease_expires_at >= now
     if (job.state in ("submitted", "running") and not lease_current
             and expire_overdue(job, config, now)):
         frame = Frame.select(*LEASE_FIELDS).where(Frame.id == frame.id).get()
-        job = Job.get_by_id(job_id)
+        job = _job_state(job_id)
     return job, frame
+
+
+def _job_state(job_id):
+    """The job's id and state: all that a call on one of its frames reads of it (a state
+    change reads the whole job again, locked)."""
+    return Job.select(Job.id, Job.state).where(Job.id == job_id).get()
 
 
 def _stale(frame):
