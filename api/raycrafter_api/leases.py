@@ -330,8 +330,8 @@ def _frames_left(job_id):
     """Whether any frame of the job is not done: for each state other than done, its
     highest frame number, read off the (job, state, number) index at the end claims have
     not reached, so it costs the same however many frames are done or were claimed. (A
-    plain ``state != 'done'`` lets PostgreSQL read every done frame before the first other
-    one: 0.2 s on a job of a million frames, on every frame completed.)"""
+    plain ``state != 'done'`` lets PostgreSQL read done frames until it meets another:
+    0.07 s with half a million done, on every frame completed.)"""
     probes = [Frame.select(Frame.number).where(Frame.job == job_id, Frame.state == state)
               .order_by(Frame.number.desc()).limit(1) for state in UNFINISHED]
     return peewee.Select(columns=[peewee.fn.COALESCE(*probes)]).scalar(database) is not None

@@ -143,9 +143,9 @@ def _submitted_attempt():
 
 
 def _leased_frames_by_expiry():
-    """The leased frames of a job in order of expiry, so finding the overdue ones (done on
-    every claim, heartbeat and report) reads only those, not every frame the job has
-    leased; partial, so frames that are not leased cost it nothing."""
+    """The leased frames of a job in order of expiry, so that finding its overdue leases
+    (every claim does) reads those, not every frame the job has leased; partial, so frames
+    that are not leased cost it nothing."""
     database.execute_sql("CREATE INDEX frame_leased_by_expiry ON frame "
                          "(job_id, lease_expires_at) WHERE state = 'leased'")
 
