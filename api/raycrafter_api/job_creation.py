@@ -4,7 +4,7 @@ import peewee
 from raycrafter_contract.states import command_on_entering
 
 from . import outbox, timeutil
-from .db import write_transaction
+from .db import database, is_postgres, write_transaction
 from .models import Event, Frame, Job
 
 
@@ -29,4 +29,17 @@ def create(owner, values, scene, principal, store_input):
                      to_state="pending", reason="job created" + (f"; {notes}" if notes else ""))
         outbox.write_command(job, command_on_entering(None, "pending"))
         store_input(job)
+    _count_frames_for_the_planner()
     return job
+
+
+def _count_frames_for_the_planner():
+    """Bring PostgreSQL's statistics of the frame table up to date with the new job.
+
+    Statistics taken before the job existed make the planner expect a frame or two of it,
+    and it then reads every lease query of the job off the index on job_id alone: all of
+    the job's frames, on every call, until autovacuum analyzes the table, which it does
+    only once a tenth of the table has changed. SKIP_LOCKED: never waits for a vacuum or
+    another analyze of the table."""
+    if is_postgres():
+        database.execute_sql("ANALYZE (SKIP_LOCKED) frame (job_id, state)")

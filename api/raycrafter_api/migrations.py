@@ -142,7 +142,16 @@ def _submitted_attempt():
     database.execute_sql("UPDATE job SET submitted_attempt = submit_attempt")
 
 
-MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt)
+def _leased_frames_by_expiry():
+    """The leased frames of a job in order of expiry, so that finding its overdue leases
+    (every claim does) reads those, not every frame the job has leased; partial, so frames
+    that are not leased cost it nothing."""
+    database.execute_sql("CREATE INDEX frame_leased_by_expiry ON frame "
+                         "(job_id, lease_expires_at) WHERE state = 'leased'")
+
+
+MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
+              _leased_frames_by_expiry)
 LATEST = len(MIGRATIONS)
 
 

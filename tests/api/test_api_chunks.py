@@ -42,6 +42,15 @@ def test_the_first_claim_leases_one_frame_then_chunks_follow_the_render_times(wo
     assert world.claim(agent, job_id)["frames"] == [8]       # an agent that asks for no chunk
 
 
+def test_each_frame_of_a_chunk_has_its_own_event(world, job):
+    job_id, agent = job
+    world.complete(agent, job_id, world.claim(agent, job_id))
+    chunk = world.claim(agent, job_id, holder="nid007", max_frames=50)
+    events = world.alice.get(f"/jobs/{job_id}/events", params={"limit": 500}).json()["events"]
+    leased = [(e["frame"], e["from"], e["actor"]) for e in events if e["to"] == "leased"]
+    assert leased[1:] == [(n, "pending", "agent:nid007") for n in chunk["frames"]]
+
+
 def test_the_cap_bounds_a_chunk_of_fast_frames(world, job):
     job_id, agent = job
     claim = world.claim(agent, job_id, max_frames=50)  # rendered in no time at all
@@ -127,6 +136,20 @@ def test_a_lost_chunk_gives_back_only_its_unfinished_frames(world, job):
     late = agent.post(f"/agent/jobs/{job_id}/frames/4/heartbeat",
                       json={"lease_id": chunk["lease"]["id"]})
     assert_error(late, 409, "stale_lease")
+
+
+def test_a_heartbeat_through_a_done_frame_of_an_overdue_chunk_is_stale(world, job):
+    job_id, agent = job
+    world.complete(agent, job_id, world.claim(agent, job_id))
+    chunk = world.claim(agent, job_id, max_frames=4)
+    world.complete(agent, job_id, chunk, frame=2)
+    for number in (3, 4, 5):
+        age_lease(job_id, number)
+    late = agent.post(f"/agent/jobs/{job_id}/frames/2/heartbeat",
+                      json={"lease_id": chunk["lease"]["id"]})
+    assert_error(late, 409, "stale_lease")
+    assert [(frame_row(job_id, n).state, frame_row(job_id, n).attempts)
+            for n in (2, 3, 4, 5)] == [("done", 0)] + [("pending", 1)] * 3
 
 
 @pytest.mark.parametrize("max_frames", [0, -1, 1001, "3", True, 2.5])

@@ -1,6 +1,9 @@
-"""Many agents claiming at once never get the same frame (real HTTP against waitress)."""
+"""Many agents claiming at once never get the same frame, and the job is rendered exactly
+once (real HTTP against waitress)."""
 import collections
 import concurrent.futures
+
+import pytest
 
 from raycrafter_api import db
 from raycrafter_api.models import Command
@@ -11,7 +14,10 @@ AGENTS = 32
 FRAMES = 160
 
 
-def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url):
+# One frame per claim, and chunks: their frames are completed one by one, each completion
+# deciding whether it was the one that left nothing to render.
+@pytest.mark.parametrize("max_frames", [1, 8])
+def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url, max_frames):
     config = write_config(tmp_path / "api.toml", database_url=database_url,
                           data_dir=str(tmp_path / "data"), max_frames_per_job=FRAMES)
     with ApiServer(config, threads=16) as api:
@@ -27,15 +33,18 @@ def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url):
             rendered = []
             while True:
                 answer = client.post(f"/agent/jobs/{job['id']}/claim",
-                                     json={"holder": f"nid{number:03d}"}).json()
+                                     json={"holder": f"nid{number:03d}",
+                                           "max_frames": max_frames}).json()
                 if answer["status"] != "leased":
                     client.close()
                     return rendered, answer["status"]
-                done = client.post(f"/agent/jobs/{job['id']}/frames/{answer['frame']}/complete",
-                                   json={"lease_id": answer["lease"]["id"], "render_seconds": 0.1,
-                                         "checksum": sha256(PNG), "size": len(PNG)})
-                assert done.status_code == 200, done.text
-                rendered.append(answer["frame"])
+                for frame in answer["frames"]:
+                    done = client.post(f"/agent/jobs/{job['id']}/frames/{frame}/complete",
+                                       json={"lease_id": answer["lease"]["id"],
+                                             "render_seconds": 0.1, "checksum": sha256(PNG),
+                                             "size": len(PNG)})
+                    assert done.status_code == 200, done.text
+                    rendered.append(frame)
 
         with concurrent.futures.ThreadPoolExecutor(AGENTS) as pool:
             results = list(pool.map(agent, range(AGENTS)))

@@ -124,6 +124,36 @@ def test_heartbeat_after_expiry_is_stale_and_counts_an_attempt(world):
     assert row.state == "pending" and row.attempts == 1 and row.lease_id is None
 
 
+@pytest.mark.parametrize("call, body", [
+    ("complete", {"render_seconds": 1, "checksum": sha256(b"x"), "size": 1}),
+    ("fail", {"reason": "too late"}),
+    ("release", {}),
+])
+def test_an_expired_lease_is_stale_though_nobody_claimed_the_frame_since(world, call, body):
+    job_id = world.job_x["id"]
+    claim = claim_body(world, job_id)
+    age_lease(job_id, claim["frame"])
+    response = world.agent_x.post(f"/agent/jobs/{job_id}/frames/{claim['frame']}/{call}",
+                                  json={"lease_id": claim["lease"]["id"], **body})
+    assert_error(response, 409, "stale_lease")
+    row = frame_row(job_id, claim["frame"])
+    assert row.state == "pending" and row.attempts == 1 and row.lease_id is None
+
+
+@pytest.mark.parametrize("left_as", ["leased", "pending"])
+def test_the_job_is_rendered_once_no_frame_is_left_in_any_state(world, left_as):
+    job_id = world.create_job(world.alice, frames="1-2")["id"]
+    agent = world.api.client(world.submit(job_id))
+    first = world.claim(agent, job_id)
+    second = world.claim(agent, job_id, holder="nid002") if left_as == "leased" else None
+    assert world.complete(agent, job_id, first).status_code == 200
+    assert frame_row(job_id, 2).state == left_as
+    assert world.job(job_id)["state"] == "running"
+    second = second or world.claim(agent, job_id, holder="nid002")
+    assert world.complete(agent, job_id, second).status_code == 200
+    assert world.job(job_id)["state"] == "collecting"
+
+
 def test_release_hands_back_without_counting(world):
     job_id = world.job_x["id"]
     claim = claim_body(world, job_id)
