@@ -80,7 +80,7 @@ def measure(cluster, tmp, case, copiers, runs):
             pairs = [(source, str(target / os.path.basename(source))) for source in sources]
             os.sync()
             started = time.monotonic()
-            copiers[method](pairs)
+            copiers[method](pairs, count * size)
             seconds[method].append(time.monotonic() - started)
             for source, local in pairs:
                 if file_checksum(local) != expected[source]:
@@ -99,8 +99,8 @@ def write_random_files(cluster, folder, paths, size):
                             f"writing {len(batch)} file(s) of {size} bytes")
 
 
-def copy_directly(pairs):
-    """cp of every file at once; the cluster's scratch is on this host."""
+def copy_directly(pairs, size):
+    """cp of every file at once (the cluster's scratch is on this host); size unused."""
     subprocess.run(["cp", "--", *(source for source, _ in pairs),
                     os.path.dirname(pairs[0][1])], check=True)
 
