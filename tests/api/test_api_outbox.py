@@ -145,11 +145,10 @@ def test_command_written_while_broker_is_down_is_delivered_when_it_is_back(
     assert delivered.count(command.id) == 1
 
 
+@pytest.mark.postgres_only  # SQLite has no LISTEN/NOTIFY: there the relay polls
 def test_a_command_goes_out_as_soon_as_it_is_written_not_at_the_relays_next_poll(
         world, api, vhost, tmp_path):
     """On PostgreSQL the writing transaction tells the waiting relay (LISTEN/NOTIFY)."""
-    if db.is_sqlite_url(api.config.database_url):
-        pytest.skip("SQLite has no LISTEN/NOTIFY: there the relay polls")
     declare_worker_queue(vhost["admin"])
     config_path = write_config(tmp_path / "relay.toml",
                                **{**api.config.__dict__, "relay_poll_seconds": 600.0})
