@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from support.cluster_records import batch_name_pattern
+from support.cluster_records import JOB_COMPLETION_LOG, completion_records_in
 from support.hosts import BRIDGE, NETWORK, REPOSITORY, ROLES, appliance_hosts
 
 pytestmark = pytest.mark.hosts
@@ -243,14 +243,29 @@ def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
     assert "policy drop" in ruleset
 
 
+def batch_job_records(hosts, job_id, at_least):
+    """The cluster host's completion records of the job's batch jobs, once there are at least
+    ``at_least``. The API calls a job done once its frames are in, which can be before its
+    batch job has ended on the cluster (the agents still leaving) and been logged."""
+    deadline = time.monotonic() + 120
+    while True:
+        log_text = hosts.run("cluster", f"sh -c 'cat {JOB_COMPLETION_LOG} 2>/dev/null || true'")
+        records = completion_records_in(log_text, job_id)
+        if len(records) >= at_least or time.monotonic() > deadline:
+            return records
+        time.sleep(2)
+
+
 def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     demo = appliance_hosts("demo", env={**os.environ, "RAYCRAFTER_DEMO_DIR": str(tmp_path)})
     assert demo.returncode == 0, demo.stderr[-4000:]
-    frames = sorted(tmp_path.glob("hosts-job-*/frames/*.png"))
+    (job_dir,) = tmp_path.glob("hosts-job-*")
+    frames = sorted(job_dir.glob("frames/*.png"))
     assert len(frames) == 24
     assert all(frame.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for frame in frames)
     # The batch job ran on the cluster host, submitted from the worker host.
-    assert hosts.run("cluster", "cat /var/log/slurm/jobcomp.log").strip()
+    job_id = int(job_dir.name.removeprefix("hosts-job-"))
+    assert len(batch_job_records(hosts, job_id, at_least=1)) == 1
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
 
 
@@ -309,9 +324,7 @@ def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):
     assert hosts.run("web", "ls /tmp/fault-frames | grep -c '[.]png$'").strip() == str(frames)
     # One batch job per recorded submission on the cluster host.
     submissions = sum(1 for e in events if e["frame"] is None and e["to"] == "submitted")
-    pattern = batch_name_pattern(job_id)
-    records = [line for line in hosts.run("cluster", "cat /var/log/slurm/jobcomp.log").splitlines()
-               if pattern.match(dict(item.split("=", 1) for item in line.split() if "=" in item).get("Name", ""))]
+    records = batch_job_records(hosts, job_id, at_least=submissions)
     assert submissions >= 1 and len(records) == submissions, (submissions, records)
 
 

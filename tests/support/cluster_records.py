@@ -32,9 +32,14 @@ def completion_records(job_id):
     """Every job completion record of the job's batch jobs: a dict of the line's fields."""
     if not JOB_COMPLETION_LOG.exists():
         return []
+    return completion_records_in(JOB_COMPLETION_LOG.read_text(), job_id)
+
+
+def completion_records_in(log_text, job_id):
+    """The records of the job's batch jobs in a completion log's text (of another host's)."""
     pattern = batch_name_pattern(job_id)
     records = []
-    for line in JOB_COMPLETION_LOG.read_text().splitlines():
+    for line in log_text.splitlines():
         fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
         if pattern.match(fields.get("Name", "")):
             records.append(fields)
