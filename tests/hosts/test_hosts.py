@@ -16,6 +16,7 @@ import pytest
 
 from support.cluster_records import JOB_COMPLETION_LOG, completion_records_in
 from support.hosts import BRIDGE, NETWORK, REPOSITORY, ROLES, appliance_hosts
+from support.polling import wait_for
 
 pytestmark = pytest.mark.hosts
 
@@ -243,17 +244,18 @@ def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
     assert "policy drop" in ruleset
 
 
-def batch_job_records(hosts, job_id, at_least):
-    """The cluster host's completion records of the job's batch jobs, once there are at least
-    ``at_least``. The API calls a job done once its frames are in, which can be before its
-    batch job has ended on the cluster (the agents still leaving) and been logged."""
-    deadline = time.monotonic() + 120
-    while True:
-        log_text = hosts.run("cluster", f"sh -c 'cat {JOB_COMPLETION_LOG} 2>/dev/null || true'")
-        records = completion_records_in(log_text, job_id)
-        if len(records) >= at_least or time.monotonic() > deadline:
-            return records
-        time.sleep(2)
+def batch_job_records(hosts, job_id):
+    """The cluster host's completion records of the job's batch jobs."""
+    log_text = hosts.run("cluster", f"sh -c 'cat {JOB_COMPLETION_LOG} 2>/dev/null || true'")
+    return completion_records_in(log_text, job_id)
+
+
+def wait_for_batch_job_records(hosts, job_id, at_least):
+    """The API calls a job done once its frames are in, which can be before its batch job
+    has ended on the cluster (the agents still leaving) and been logged."""
+    wait_for(lambda: len(batch_job_records(hosts, job_id)) >= at_least, timeout=120,
+             interval=2, message="Slurm's completion records of the job's batch jobs")
+    return batch_job_records(hosts, job_id)
 
 
 def test_a_job_renders_across_the_hosts(hosts, tmp_path):
@@ -265,7 +267,7 @@ def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     assert all(frame.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for frame in frames)
     # The batch job ran on the cluster host, submitted from the worker host.
     job_id = int(job_dir.name.removeprefix("hosts-job-"))
-    assert len(batch_job_records(hosts, job_id, at_least=1)) == 1
+    assert len(wait_for_batch_job_records(hosts, job_id, at_least=1)) == 1
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
 
 
@@ -324,7 +326,7 @@ def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):
     assert hosts.run("web", "ls /tmp/fault-frames | grep -c '[.]png$'").strip() == str(frames)
     # One batch job per recorded submission on the cluster host.
     submissions = sum(1 for e in events if e["frame"] is None and e["to"] == "submitted")
-    records = batch_job_records(hosts, job_id, at_least=submissions)
+    records = wait_for_batch_job_records(hosts, job_id, at_least=submissions)
     assert submissions >= 1 and len(records) == submissions, (submissions, records)
 
 
