@@ -195,11 +195,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         help="render even where the kernel cannot confine the renderer "
                         "(no Landlock); without it every frame claimed there fails "
                         "[RAYCRAFTER_ALLOW_UNCONFINED=1]")
-    limits.add_argument("--max-file-bytes", type=byte_size,
-                        default=env("MAX_FILE_BYTES", "1G"),
-                        help="the largest file a renderer may write, and never more than an "
-                        "image of the job's size can need [RAYCRAFTER_MAX_FILE_BYTES, "
-                        "%(default)s]")
+
+    def size(option: str, name: str, default: str, text: str) -> None:
+        limits.add_argument(option, type=byte_size, default=env(name, default),
+                            help="%s [RAYCRAFTER_%s, %%(default)s]" % (text, name))
+
+    size("--max-file-bytes", "MAX_FILE_BYTES", "1G", "the largest file a renderer may write, "
+         "and never more than an image of the job's size can need")
     limits.add_argument("--max-memory-bytes", type=byte_size, default=env("MAX_MEMORY_BYTES"),
                         help="the memory of each renderer process (its data: RLIMIT_DATA); "
                         "default the node's memory divided by --slots "
@@ -208,18 +210,13 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         default=int(env("MAX_CPU_SECONDS", "3600")),
                         help="CPU seconds a renderer may use per frame and thread "
                         "[RAYCRAFTER_MAX_CPU_SECONDS, %(default)s]")
-    limits.add_argument("--max-work-dir-bytes", type=byte_size,
-                        default=env("MAX_WORK_DIR_BYTES", "2G"),
-                        help="what a renderer's work directory may hold; runs of frames are "
-                        "as long as their images fit [RAYCRAFTER_MAX_WORK_DIR_BYTES, "
-                        "%(default)s]")
+    size("--max-work-dir-bytes", "MAX_WORK_DIR_BYTES", "2G", "what a renderer's work "
+         "directory may hold; runs of frames are as long as their images fit")
     limits.add_argument("--output-lines", type=int, default=int(env("OUTPUT_LINES", "400")),
                         help="renderer output lines logged per frame (the first half as they "
                         "come, the last at the frame's end) [RAYCRAFTER_OUTPUT_LINES, "
                         "%(default)s]")
-    limits.add_argument("--output-bytes", type=byte_size, default=env("OUTPUT_BYTES", "32K"),
-                        help="renderer output bytes logged per frame "
-                        "[RAYCRAFTER_OUTPUT_BYTES, %(default)s]")
+    size("--output-bytes", "OUTPUT_BYTES", "32K", "renderer output bytes logged per frame")
 
     logs = parser.add_argument_group("log server (GELF over TCP)")
     logs.add_argument("--log-host", default=env("LOG_HOST"),

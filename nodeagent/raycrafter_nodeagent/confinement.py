@@ -160,6 +160,8 @@ def main(args: Sequence[str] = None) -> int:
             print(_reason(error), file=sys.stderr)
             return REFUSED_EXIT
         return 0
+    if None in (options.file_bytes, options.memory_bytes, options.cpu_seconds):
+        parser.error("a renderer runs with --file-bytes, --memory-bytes and --cpu-seconds")
     argv = options.argv[1:] if options.argv[:1] == ["--"] else options.argv
     executable = _resolved(argv[0])
     limits.apply(options.file_bytes, options.memory_bytes, options.cpu_seconds)
