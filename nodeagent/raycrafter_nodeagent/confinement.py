@@ -164,7 +164,6 @@ def main(args: Sequence[str] = None) -> int:
         parser.error("a renderer runs with --file-bytes, --memory-bytes and --cpu-seconds")
     argv = options.argv[1:] if options.argv[:1] == ["--"] else options.argv
     executable = _resolved(argv[0])
-    limits.apply(options.file_bytes, options.memory_bytes, options.cpu_seconds)
     try:
         confine(list(SYSTEM_READ) + _program_files(argv, executable) + options.read,
                 list(SYSTEM_WRITE) + options.write)
@@ -181,6 +180,7 @@ def main(args: Sequence[str] = None) -> int:
     # writes) and at its next line of output once the agent is gone.
     for ignored in (signal.SIGXFSZ, signal.SIGPIPE):
         signal.signal(ignored, signal.SIG_DFL)
+    limits.apply(options.file_bytes, options.memory_bytes, options.cpu_seconds)
     try:
         os.execv(executable, argv)
     except OSError as error:

@@ -7,7 +7,7 @@ confines the renderer: it may write only into the files the agent made for the r
 images, each at most ``file_bytes``, and a run has no more frames than those files fit
 the cap. Without Landlock (a profile that allows it) the agent's watcher is what holds
 it, by stopping a renderer whose work directory passes the cap (docs/nodeagent.md,
-"Limits").
+"What each renderer may use").
 """
 
 import os
@@ -23,6 +23,7 @@ ENTRY_BYTES = 4096
 PNG_OVERHEAD_BYTES = 64 * 1024
 # A renderer that goes on past SIGXCPU is killed this much CPU time later.
 CPU_GRACE_SECONDS = 5
+# The smallest file size limit an operator may set: room for a small image and its chunks.
 SMALLEST_FILE_BYTES = 64 * 1024
 
 
