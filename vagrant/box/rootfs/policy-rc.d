@@ -1,3 +1,3 @@
 #!/bin/sh
-# Debian packages do not start services on install (see hosts/box/build).
+# Debian packages do not start services on install (see vagrant/box/build).
 exit 101
