@@ -177,7 +177,7 @@ def test_the_standin_profile_follows_the_roles_that_make_the_standin(role_minion
     that make the stand-in (cluster, nodeagent, nginx, logserver and where each is
     reached, their ports from the catalogue): overriding them there moves the profile, its
     ssh files and the login node's sshd alike, and a site's own clusters:standin key still
-    wins. (A port moved in the catalogue moves them too: tests/salt/test_catalogue.py.)"""
+    wins. (A port moved in the catalogue moves them too: tests/salt/test_catalogue_states.py.)"""
     import jinja2
     minion = role_minions["allinone"].salt_call_cli()
     site = {"raycrafter": {
