@@ -1,9 +1,12 @@
 {%- from "salt/common/map.jinja" import common with context %}
-# A single-node Slurm with the PBS/Torque wrappers (qsub, qstat, qdel).
+# A single-node Slurm with accounting (salt/cluster/accounting.sls) and the PBS/Torque
+# wrappers (qsub, qstat, qdel).
 {%- from "salt/cluster/map.jinja" import cluster with context %}
 
 include:
+  - salt.cluster.account
   - salt.cluster.munge
+  - salt.cluster.accounting
 
 cluster-slurm-packages-pkg-installed:
   pkg.installed:
@@ -52,6 +55,7 @@ cluster-slurmctld-service-running:
     - enable: {{ common.enable_services_at_boot | json }}
     - require:
       - sls: salt.cluster.munge
+      - cmd: cluster-slurmdbd-answers-cmd-run
       - file: cluster-slurm-spool-directories-file-directory
     - watch:
       - file: cluster-slurm-config-file-managed
@@ -73,3 +77,21 @@ cluster-slurm-node-resumed-cmd-run:
     - onlyif: sinfo --noheader --nodes=localhost --format=%t | grep -Eq '^(down|drain)'
     - require:
       - service: cluster-slurmd-service-running
+
+# The cluster user's jobs are charged to an account of their own, so that limits and
+# QOS (which apply to associations) can be set for them; slurmctld has registered the
+# cluster by now.
+cluster-slurm-account-cmd-run:
+  cmd.run:
+    - name: sacctmgr -i add account {{ cluster.slurm.accounting.account }} Cluster={{ cluster.slurm.cluster_name }} Description="Raycrafter renders" Organization=raycrafter
+    - unless: sacctmgr -n -P list account {{ cluster.slurm.accounting.account }} format=account | grep -qx {{ cluster.slurm.accounting.account }}
+    - require:
+      - service: cluster-slurmctld-service-running
+
+cluster-slurm-user-association-cmd-run:
+  cmd.run:
+    - name: sacctmgr -i add user {{ cluster.user }} Account={{ cluster.slurm.accounting.account }} Cluster={{ cluster.slurm.cluster_name }}
+    - unless: sacctmgr -n -P list association user={{ cluster.user }} cluster={{ cluster.slurm.cluster_name }} format=user | grep -qx {{ cluster.user }}
+    - require:
+      - cmd: cluster-slurm-account-cmd-run
+      - user: cluster-user-present
