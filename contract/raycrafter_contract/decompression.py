@@ -137,7 +137,8 @@ class DecompressedStream:
             return decompressor.decompress(data, wanted)
         except lzma.LZMAError as error:
             if "Memory usage limit" in str(error):
-                raise OverBound("decompressing it needs more than %d bytes of memory"
+                raise OverBound("the archive needs more than %d bytes of memory to "
+                                "decompress (its dictionary is too large)"
                                 % _XZ_MEMORY_LIMIT) from None
             raise Unreadable("the compressed data is damaged (%s)" % (error,)) from None
         except _ERRORS as error:

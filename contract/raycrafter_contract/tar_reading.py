@@ -6,7 +6,8 @@ every read produces at most what is asked. What tarfile reads to make one member
 header block, pax records, GNU long names, GNU sparse maps, which it collects in memory) is
 counted, and a member whose headers come to more than MAX_HEADER_BYTES is refused before
 the read that would pass it. A member's data is read only when the rule asks for it, after
-the rule has checked the size its header gives; a tar's data is exactly that size.
+the rule has checked the size its header gives; a tar's data is exactly that size. The
+archive is read forward only, never sought in, so it may come from a pipe or a channel.
 """
 import tarfile
 

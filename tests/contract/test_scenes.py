@@ -518,7 +518,8 @@ HOSTILE_ARCHIVES = {
         "tar.gz", lambda: hostile.tar_pax_sparse_map_bomb(20_000_000), HEADER),
     "tar.xz asking for a 1 GiB dictionary": (
         "tar.xz", lambda: hostile.tar_xz_dictionary(1 << 30, 150 * MIB),
-        "decompressing it needs more than 71303168 bytes of memory"),
+        "the archive needs more than 71303168 bytes of memory to decompress (its dictionary "
+        "is too large)"),
 }
 
 

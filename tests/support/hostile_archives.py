@@ -135,12 +135,12 @@ def zip_many_members(count):
                        + [stored(f"inc/{i}.inc", b"") for i in range(count)])
 
 
-def tar_archive(members, compression="gz", format=tarfile.PAX_FORMAT):
+def tar_archive(members, compression="gz", tar_format=tarfile.PAX_FORMAT):
     """A tar (``compression``: "", "gz", "bz2" or "xz") of (TarInfo, file object or None)."""
     buffer = io.BytesIO()
     options = {"preset": 0} if compression == "xz" else (
         {"compresslevel": 1} if compression in ("gz", "bz2") else {})
-    with tarfile.open(fileobj=buffer, mode=f"w:{compression}", format=format,
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}", format=tar_format,
                       **options) as tar:
         for info, data in members:
             tar.addfile(info, data)
