@@ -96,11 +96,31 @@ class Reservation:
                 f"--cpus-per-task={depth}", f"--nodes={nodes}", "--kill-on-bad-exit=0"]
 
 
+def _steps(job_id):
+    """The job's application steps (`12.0`, `12.1`), not its batch or extern step."""
+    listing = subprocess.run(["squeue", "--steps", f"--jobs={job_id}", "--noheader",
+                              "--format=%i"], capture_output=True, text=True).stdout
+    return {step for step in listing.split() if re.match(rf"^{job_id}\.\d+$", step)}
+
+
 def launch(argv, quiet):
     """Run the application, passing signals on; report how its elements ended."""
+    job_id = os.environ["SLURM_JOB_ID"]
+    earlier_steps = _steps(job_id)
     child = subprocess.Popen(argv)
+
+    def forward(received, _frame):
+        # srun ends the whole step on TERM, INT, HUP or QUIT instead of passing them on,
+        # so the signal goes to the step's tasks through Slurm.
+        steps = _steps(job_id) - earlier_steps
+        for step in steps:
+            subprocess.run(["scancel", "--quiet", f"--signal={signal.Signals(received).name[3:]}",
+                            step], check=False)
+        if not steps:
+            child.send_signal(received)
+
     for number in FORWARDED:
-        signal.signal(number, lambda received, _frame: child.send_signal(received))
+        signal.signal(number, forward)
     status = child.wait()
     if status and not quiet:
         apid = child.pid

@@ -9,7 +9,7 @@ import os
 import pwd
 import time
 
-from . import pbs_submission
+from . import pbs_submission, pbs_text
 
 QUEUED, HELD, WAITING, RUNNING, SUSPENDED, EXITING, ENDED = (
     "queued", "held", "waiting", "running", "suspended", "exiting", "ended")
@@ -60,6 +60,26 @@ def output_paths(job, host):
     if job.stdout == error_default:
         return f"{host}:{job.workdir}/{job.name}.o{job.job_id}", f"{host}:{job.stderr}", "eo"
     return f"{host}:{job.stdout}", f"{host}:{error_default}", "oe"
+
+
+def queue_attributes(job, server, letter):
+    """The attributes both dialects print from job_state to depend, in their order."""
+    return [("job_state", letter), ("queue", job.partition), ("server", server),
+            ("Account_Name", job.account), ("Checkpoint", "u"),
+            ("ctime", pbs_text.timestamp(job.submit_time)), ("depend", dependency(job, server))]
+
+
+def handling_attributes(job, host):
+    """The attributes both dialects print from Hold_Types to Rerunable, in their order."""
+    output, _, join = output_paths(job, host)
+    return [("Hold_Types", hold_types(job)), ("Join_Path", join), ("Keep_Files", "n"),
+            ("Mail_Points", "a"), ("mtime", pbs_text.timestamp(modified(job))),
+            ("Output_Path", output), ("Priority", "0"),
+            ("qtime", pbs_text.timestamp(job.submit_time)), ("Rerunable", rerunnable(job))]
+
+
+def error_path(job, host):
+    return output_paths(job, host)[1]
 
 
 def cpus_per_node(job):

@@ -112,21 +112,14 @@ def attributes(job, server, host, sessions, now):
     """[(name, value)] in the order OpenPBS prints a job's attributes; a resource's name
     is `Resource_List.ncpus`. `sessions` maps job ids to their batch shell's pid."""
     phase = pbs_jobs.phase(job)
-    output, error, join = pbs_jobs.output_paths(job, host)
     listed = [("Job_Name", job.name), ("Job_Owner", pbs_jobs.owner(job, host))]
     if job.ran:
         listed += [(f"resources_used.{name}", value) for name, value in resources_used(job, now)]
-    listed += [("job_state", STATE_LETTERS[phase]), ("queue", job.partition), ("server", server),
-               ("Account_Name", job.account), ("Checkpoint", "u"),
-               ("ctime", pbs_text.timestamp(job.submit_time)),
-               ("depend", pbs_jobs.dependency(job, server)), ("Error_Path", error)]
+    listed += pbs_jobs.queue_attributes(job, server, STATE_LETTERS[phase])
+    listed.append(("Error_Path", pbs_jobs.error_path(job, host)))
     if job.ran:
         listed += [("exec_host", exec_host(job)), ("exec_vnode", exec_vnode(job))]
-    listed += [("Hold_Types", pbs_jobs.hold_types(job)), ("Join_Path", join),
-               ("Keep_Files", "n"), ("Mail_Points", "a"),
-               ("mtime", pbs_text.timestamp(pbs_jobs.modified(job))), ("Output_Path", output),
-               ("Priority", "0"), ("qtime", pbs_text.timestamp(job.submit_time)),
-               ("Rerunable", pbs_jobs.rerunnable(job))]
+    listed += pbs_jobs.handling_attributes(job, host)
     listed += [(f"Resource_List.{name}", value) for name, value in resource_list(job)]
     if job.ran:
         listed.append(("stime", pbs_text.timestamp(job.start_time)))
@@ -247,24 +240,21 @@ def qdel_not_permitted(job_id):
     return f"qdel: Unauthorized Request  {job_id}\n", PERM
 
 
+# Slurm's refusals of a submission in the words the PBS server would have used.
+REFUSALS = {
+    slurm.UNKNOWN_PARTITION: ("qsub: Unknown queue\n", UNKQUE),
+    # msg_et_guq has one %s for two arguments, so the queue is always "generic".
+    slurm.USER_LIMIT: ("qsub: would exceed queue generic's per-user limit\n", ENTLIMCT),
+    slurm.ACCOUNT_USER_LIMIT: ("qsub: would exceed complex's per-user limit\n", ENTLIMCT),
+    slurm.BAD_ACCOUNT: ("qsub: Invalid Account\n", BADACCT),
+    slurm.BAD_DEPENDENCY: ("qsub: Invalid Job Dependency\n", BADDEPEND),
+    slurm.BUSY: ("qsub: Premature end of message\n", PROTOCOL),
+    slurm.OVER_LIMITS: ("qsub: Job violates queue and/or server resource limits\n", EXCQRESC),
+}
+
+
 def submission_refused(refusal, request):
-    """Slurm's refusal of a submission in the words the PBS server would have used."""
-    if refusal.kind == slurm.UNKNOWN_PARTITION:
-        return "qsub: Unknown queue\n", UNKQUE
-    if refusal.kind == slurm.USER_LIMIT:
-        # msg_et_guq has one %s for two arguments, so the queue is always "generic".
-        return "qsub: would exceed queue generic's per-user limit\n", ENTLIMCT
-    if refusal.kind == slurm.ACCOUNT_USER_LIMIT:
-        return "qsub: would exceed complex's per-user limit\n", ENTLIMCT
     if refusal.kind == slurm.TOTAL_LIMIT:
         queue = request.queue or slurm.default_partition()
         return f"qsub: Maximum number of jobs already in queue {queue}\n", ENTLIMCT
-    if refusal.kind == slurm.BAD_ACCOUNT:
-        return "qsub: Invalid Account\n", BADACCT
-    if refusal.kind == slurm.BAD_DEPENDENCY:
-        return "qsub: Invalid Job Dependency\n", BADDEPEND
-    if refusal.kind == slurm.BUSY:
-        return "qsub: Premature end of message\n", PROTOCOL
-    if refusal.kind == slurm.OVER_LIMITS:
-        return "qsub: Job violates queue and/or server resource limits\n", EXCQRESC
-    return f"qsub: System error: {refusal.message}\n", SYSTEM
+    return REFUSALS.get(refusal.kind, (f"qsub: System error: {refusal.message}\n", SYSTEM))

@@ -282,5 +282,8 @@ def _sacct_exit(record):
 
 
 def _node_names(nodes):
+    """`node[1-3],other` as node names; a plain name needs no expanding."""
+    if not re.search(r"[\[,]", nodes):
+        return [nodes]
     status, stdout, _ = run(["scontrol", "show", "hostnames", nodes])
     return stdout.split() if status == 0 else [nodes]

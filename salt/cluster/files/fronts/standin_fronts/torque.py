@@ -74,24 +74,17 @@ def resource_list(job):
 def attributes(job, server, host, sessions, now):
     """[(name, value)] in the order Torque 6 prints a job's attributes."""
     phase = pbs_jobs.phase(job)
-    output, error, join = pbs_jobs.output_paths(job, host)
     listed = [("Job_Name", job.name), ("Job_Owner", pbs_jobs.owner(job, host))]
     if job.ran:
         # Slurm gathers no usage on the stand-in (jobacct_gather/none): walltime is real.
         listed += [("resources_used.cput", "00:00:00"), ("resources_used.energy_used", "0"),
                    ("resources_used.mem", "0kb"), ("resources_used.vmem", "0kb"),
                    ("resources_used.walltime", pbs_text.duration(pbs_jobs.elapsed(job, now)))]
-    listed += [("job_state", STATE_LETTERS[phase]), ("queue", job.partition), ("server", server),
-               ("Account_Name", job.account), ("Checkpoint", "u"),
-               ("ctime", pbs_text.timestamp(job.submit_time)),
-               ("depend", pbs_jobs.dependency(job, server)), ("Error_Path", error)]
+    listed += pbs_jobs.queue_attributes(job, server, STATE_LETTERS[phase])
+    listed.append(("Error_Path", pbs_jobs.error_path(job, host)))
     if job.ran:
         listed.append(("exec_host", exec_host(job)))
-    listed += [("Hold_Types", pbs_jobs.hold_types(job)), ("Join_Path", join),
-               ("Keep_Files", "n"), ("Mail_Points", "a"),
-               ("mtime", pbs_text.timestamp(pbs_jobs.modified(job))), ("Output_Path", output),
-               ("Priority", "0"), ("qtime", pbs_text.timestamp(job.submit_time)),
-               ("Rerunable", pbs_jobs.rerunnable(job))]
+    listed += pbs_jobs.handling_attributes(job, host)
     listed += [(f"Resource_List.{name}", value) for name, value in resource_list(job)]
     if job.ran:
         listed.append(("session_id", pbs_jobs.session_id(job, sessions)))
@@ -192,29 +185,33 @@ def qdel_not_permitted(job_id):
     return f"qdel: Unauthorized Request  MSG=operation not permitted {job_id}\n", PERM
 
 
+# Slurm's refusals of a submission in pbs_server's words: the error's text, then MSG= and
+# the server's detail (req_reject()).
+REFUSALS = {
+    slurm.UNKNOWN_PARTITION: ("qsub: Unknown queue MSG=requested queue not found\n", UNKQUE),
+    slurm.BAD_ACCOUNT: ("qsub: Invalid Account MSG=invalid account\n", BADACCT),
+    slurm.BAD_DEPENDENCY: ("qsub: Invalid Job Dependency\n", BADDEPEND),
+    slurm.BUSY: ("qsub: Pbs Server is currently too busy to service this request. "
+                 "Please retry this request.\n", SERVER_BUSY),
+    slurm.OVER_LIMITS: ("qsub: Job exceeds queue resource limits MSG=cannot locate feasible "
+                        "nodes\n", EXCQRESC),
+}
+# The queue limits, whose detail names the user and the queue (svr_jobfunc.c); Torque has
+# one limit per user, whichever of Slurm's it stands for.
+_PER_USER = ("Maximum number of jobs already in queue for user",
+             "total number of current user's jobs exceeds the queue limit", MAXUSERQUED)
+QUEUE_LIMITS = {
+    slurm.USER_LIMIT: _PER_USER, slurm.ACCOUNT_USER_LIMIT: _PER_USER,
+    slurm.TOTAL_LIMIT: ("Maximum number of jobs already in queue",
+                        "total number of jobs in queue exceeds the queue limit", MAXQUED),
+}
+
+
 def submission_refused(refusal, request):
-    """Slurm's refusal in pbs_server's words: the error's text, then MSG= and the
-    server's detail (req_reject())."""
-    queue = request.queue or slurm.default_partition()
-    owner = f"{pbs_submission.caller_name()}@{socket.gethostname()}"
-    if refusal.kind == slurm.UNKNOWN_PARTITION:
-        return "qsub: Unknown queue MSG=requested queue not found\n", UNKQUE
-    if refusal.kind in (slurm.USER_LIMIT, slurm.ACCOUNT_USER_LIMIT):
-        return ("qsub: Maximum number of jobs already in queue for user MSG=total number of "
-                f"current user's jobs exceeds the queue limit: user {owner}, queue {queue}\n",
-                MAXUSERQUED)
-    if refusal.kind == slurm.TOTAL_LIMIT:
-        return ("qsub: Maximum number of jobs already in queue MSG=total number of jobs in "
-                f"queue exceeds the queue limit: user {owner}, queue {queue}\n", MAXQUED)
-    if refusal.kind == slurm.BAD_ACCOUNT:
-        return "qsub: Invalid Account MSG=invalid account\n", BADACCT
-    if refusal.kind == slurm.BAD_DEPENDENCY:
-        return "qsub: Invalid Job Dependency\n", BADDEPEND
-    if refusal.kind == slurm.BUSY:
-        return ("qsub: Pbs Server is currently too busy to service this request. "
-                "Please retry this request.\n", SERVER_BUSY)
-    if refusal.kind == slurm.OVER_LIMITS:
-        return "qsub: Job exceeds queue resource limits MSG=cannot locate feasible nodes\n", \
-            EXCQRESC
+    if refusal.kind in QUEUE_LIMITS:
+        text, detail, status = QUEUE_LIMITS[refusal.kind]
+        queue = request.queue or slurm.default_partition()
+        owner = f"{pbs_submission.caller_name()}@{socket.gethostname()}"
+        return f"qsub: {text} MSG={detail}: user {owner}, queue {queue}\n", status
     # Torque's text for PBSE_SYSTEM begins with a space.
-    return f"qsub:  System error: {refusal.message}\n", SYSTEM
+    return REFUSALS.get(refusal.kind, (f"qsub:  System error: {refusal.message}\n", SYSTEM))
