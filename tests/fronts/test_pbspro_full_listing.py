@@ -94,3 +94,36 @@ def test_what_the_listing_says_is_slurms_live_record(listing, standin_jobs):
     pids = subprocess.run(["scontrol", "listpids", str(standin_jobs.numbers["running"])],
                           capture_output=True, text=True, check=True).stdout
     assert jobs["running"].value("session_id") in pids.split()
+
+
+def test_the_tables_list_the_jobs_by_state(fronts, standin_jobs):
+    """The default table shows what is queued or running, -H the history only, -a all of
+    it in the alternative form: each with a row per job, the state in its column."""
+    def rows(*options):
+        done = fronts.run("pbspro", "qstat", *options)
+        assert done.returncode == 0 and done.stderr == "", done
+        return {int(line.split(".")[0]): line for line in done.stdout.splitlines()
+                if line[:1].isdigit()}
+    ours = {number: kind for kind, number in standin_jobs.numbers.items()}
+    default = {ours[number]: line.split()[4] for number, line in rows().items()
+               if number in ours}
+    assert default == {"running": "R", "held": "H"}
+    history = {ours[number] for number in rows("-H") if number in ours}
+    assert history == {"finished", "failed", "walltime", "cancelled"}
+    alternative = {ours[number]: line.split()[-2] for number, line in rows("-a", "-x").items()
+                   if number in ours}
+    assert alternative == {"running": "R", "held": "H", "finished": "F", "failed": "F",
+                           "walltime": "F", "cancelled": "F"}
+
+
+def test_a_script_on_standard_input_is_submitted_as_stdin_with_its_directives(fronts):
+    done = fronts.run("pbspro", "qsub", "-h",
+                      stdin="#!/bin/bash\n#PBS -l walltime=00:02:00\ntrue\n")
+    assert done.returncode == 0, done
+    try:
+        [job] = real_listings.read_listing(
+            fronts.run("pbspro", "qstat", "-f", done.stdout.strip()).stdout)
+        assert (job.value("Job_Name"), job.value("Resource_List.walltime"),
+                job.value("Submit_arguments")) == ("STDIN", "00:02:00", "-h")
+    finally:
+        fronts.run("pbspro", "qdel", done.stdout.strip())

@@ -27,7 +27,8 @@ def qsub(dialect, argv, read_stdin):
     except OSError as error:
         return Answer(stderr=dialect.qsub_unreadable_script(error), status=1)
     default_name = os.path.basename(request.script_path) if request.script_path else "STDIN"
-    environment = pbs_submission.job_environment(request, server, request.queue)
+    environment = pbs_submission.job_environment(request, request.name or default_name,
+                                                 pbs_ids.host_name())
     try:
         number = slurm.submit(pbs_submission.sbatch_arguments(request, default_name),
                               None if request.script_path else script, environment)
@@ -77,7 +78,8 @@ def _delete(dialect, number, job_id):
             return dialect.unknown_job("qdel", job_id)
         if "permission denied" in refusal.message.lower():
             return dialect.qdel_not_permitted(job_id)
-        raise
+        # As qdel prints whatever else the server answers: its text, then the id.
+        return f"qdel: {refusal.message} {job_id}\n", dialect.SYSTEM
     return None
 
 

@@ -121,6 +121,8 @@ def _apply(request, option, value, resource_reader):
         request.depend = re.sub(r"\.[\w.-]+", "", setting)
     elif option == "-z":
         request.print_id = False
+    elif option == "-V":
+        pass  # sbatch hands the whole environment to the job anyway
     else:
         raise IllegalOption(option.lstrip("-"))
 
@@ -201,14 +203,14 @@ def _output_path(asked, name, kind):
     return asked.replace("%", "%%")
 
 
-def job_environment(request, server, queue):
+def job_environment(request, name, host):
     """What PBS puts into a batch job's environment at submission."""
     user = pwd.getpwuid(os.getuid())
     return {"PBS_O_HOME": user.pw_dir, "PBS_O_LOGNAME": user.pw_name,
             "PBS_O_SHELL": user.pw_shell, "PBS_O_WORKDIR": os.getcwd(),
-            "PBS_O_SYSTEM": os.uname().sysname, "PBS_O_HOST": server,
-            **({"PBS_O_QUEUE": queue} if queue else {}), **dict(caller_variables()),
-            "PBS_ENVIRONMENT": "PBS_BATCH", "PBS_JOBNAME": request.name or "",
+            "PBS_O_SYSTEM": os.uname().sysname, "PBS_O_HOST": host,
+            **({"PBS_O_QUEUE": request.queue} if request.queue else {}),
+            **dict(caller_variables()), "PBS_ENVIRONMENT": "PBS_BATCH", "PBS_JOBNAME": name,
             **dict(request.variables)}
 
 

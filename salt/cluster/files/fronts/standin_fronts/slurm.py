@@ -36,7 +36,7 @@ _REFUSALS = (
     (BAD_DEPENDENCY, ("dependency",)),
     (BUSY, ("Socket timed out",)),
     (OVER_LIMITS, ("node configuration is not available", "time limit", "QOS", "processors",
-                   "Node count", "policy", "PartitionConfig")))
+                   "Node count", "policy")))
 
 
 class SlurmRefused(Exception):
@@ -78,7 +78,6 @@ class Job:
     time_limit_minutes: int | None
     node_count: int | None
     cpus: int | None
-    tasks: int | None
     tasks_per_node: int | None
     allocation: tuple
     stdout: str | None
@@ -218,7 +217,7 @@ def _from_squeue(job, cores_per_socket):
         start_time=(job["start_time"] or None) if job["nodes"] else None,
         end_time=job["end_time"] if ended else None,
         time_limit_minutes=job["time_limit"], node_count=job["node_count"],
-        cpus=job["cpus"], tasks=job["tasks"], tasks_per_node=job["tasks_per_node"] or None,
+        cpus=job["cpus"], tasks_per_node=job["tasks_per_node"] or None,
         allocation=allocation, stdout=_expanded(job["standard_output"], job),
         stderr=_expanded(job["standard_error"], job), workdir=job["current_working_directory"],
         requeue=job["requeue"], dependency=job["dependency"],
@@ -263,7 +262,7 @@ def from_sacct(record):
         account=record["account"] or None, submit_time=times["submission"],
         eligible_time=times["eligible"] or None, start_time=times["start"] if started else None,
         end_time=times["end"] or None, time_limit_minutes=times["limit"],
-        node_count=record["allocation_nodes"] or None, cpus=cpus, tasks=None,
+        node_count=record["allocation_nodes"] or None, cpus=cpus,
         tasks_per_node=None, allocation=allocation, stdout=None, stderr=None,
         workdir=record["working_directory"], requeue=None, dependency="",
         exit_code=code, exit_signal=signal, cancelled_by=record["kill_request_user"],
