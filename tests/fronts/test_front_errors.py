@@ -158,10 +158,10 @@ def limiting_qos():
     if not accounting_enabled():
         pytest.skip("Slurm keeps no accounting here (no slurmdbd): limits need it")
     name = "raycrafterfronts"
-    subprocess.run(["sacctmgr", "-i", "add", "qos", name, "MaxSubmitJobsPerUser=1",
-                    "MaxWall=00:01:00", "Flags=DenyOnLimit"], capture_output=True, check=True)
-    subprocess.run(["sacctmgr", "-i", "modify", "user", "root", "set", f"qos+={name}"],
-                   capture_output=True, check=True)
+    for change in (["add", "qos", name, "MaxSubmitJobsPerUser=1", "MaxWall=00:01:00",
+                    "Flags=DenyOnLimit"], ["modify", "user", "root", "set", f"qos+={name}"]):
+        done = subprocess.run(["sacctmgr", "-i", *change], capture_output=True, text=True)
+        assert done.returncode == 0, done
     yield {"SBATCH_QOS": name}
     subprocess.run(["sacctmgr", "-i", "modify", "user", "root", "set", f"qos-={name}"],
                    capture_output=True)
