@@ -140,7 +140,9 @@ def accounted_jobs(job_ids=None):
     except (ValueError, KeyError):
         return {}
     # A requeued job appears once per run under one id: the last record is the live one.
-    return {record["job_id"]: from_sacct(record) for record in records}
+    # A record without its user (slurmdbd took it from a slurmctld that ran before the
+    # cluster had accounting) is nobody's job a PBS server could name: left out.
+    return {record["job_id"]: from_sacct(record) for record in records if record.get("user")}
 
 
 def jobs(job_ids=None, with_history=True):
