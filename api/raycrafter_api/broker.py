@@ -6,8 +6,8 @@ binds its queue. A command that no queue receives is unroutable and counts as no
 (``mandatory=True``).
 """
 import pika
-from raycrafter_contract.broker_tls import broker_tls
 from raycrafter_contract.messaging import ROUTING_KEY
+from raycrafter_contract.utilities.broker_tls import broker_tls
 
 
 class Unroutable(Exception):

@@ -3,9 +3,10 @@ import dataclasses
 import os
 import tomllib
 
-from raycrafter_contract import consul_catalog, messaging
+from raycrafter_contract import messaging
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
+from raycrafter_contract.utilities import consul_catalog
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 

@@ -18,7 +18,7 @@ import time
 import peewee
 import pika
 
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import broker, config as config_module, db, leases, migrations, outbox
 from .outbox_listener import OutboxListener

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.animation import Animation
-from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import confinement, exit_codes, frames
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone

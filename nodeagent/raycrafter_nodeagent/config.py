@@ -12,11 +12,10 @@ import json
 import os
 import socket
 import stat
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from raycrafter_contract.addresses import is_loopback
+from raycrafter_contract.addresses import token_may_go_to
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
 
 from .renderers.command import CommandRenderer
@@ -261,10 +260,7 @@ def _job_id(value: Optional[str]) -> int:
 
 def _api_url(url: str) -> str:
     """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node)."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme == "https":
-        return url.rstrip("/")
-    if parsed.scheme == "http" and is_loopback(parsed.hostname):
+    if token_may_go_to(url):
         return url.rstrip("/")
     raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
 

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.utilities.backoff import Backoff
 
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
 

@@ -23,9 +23,9 @@ import time
 
 import pika
 import pika.exceptions
-from raycrafter_contract.backoff import Backoff
-from raycrafter_contract.broker_tls import broker_tls
 from raycrafter_contract.messaging import ROUTING_KEY, parse_command
+from raycrafter_contract.utilities.backoff import Backoff
+from raycrafter_contract.utilities.broker_tls import broker_tls
 
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped

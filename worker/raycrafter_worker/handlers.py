@@ -15,9 +15,9 @@ import threading
 import time
 
 from raycrafter_contract import scenes
-from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import acts_on
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import batch_script, frame_collection
 from .batch_script import JobFiles

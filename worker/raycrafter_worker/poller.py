@@ -21,8 +21,8 @@ or for ``collect``, and its failures never hold up what the round reports.
 import logging
 import time
 
-from raycrafter_contract.backoff import Backoff
 from raycrafter_contract.states import BATCH_STATES
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import frame_collection
 from .errors import ApiConflict, PermanentError, TransientError, WorkerError
