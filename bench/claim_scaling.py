@@ -25,8 +25,10 @@ import time
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
 
-from raycrafter_api import config as config_module, db, leases, migrations, timeutil  # noqa: E402
-from raycrafter_api.models import Job, User  # noqa: E402
+from raycrafter_api import config as config_module, timeutil  # noqa: E402
+from raycrafter_api.database import db, migrations  # noqa: E402
+from raycrafter_api.database.models import Job, User  # noqa: E402
+from raycrafter_api.frames import leases  # noqa: E402
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES  # noqa: E402
 from support.postgres import ThrowawayPostgres  # noqa: E402
 

@@ -137,7 +137,7 @@ class Appliance:
         self.user.headers["Authorization"] = f"Bearer {create_user(config, 'bench')}"
         relay_log = open(self.tmp / "relay.log", "ab")
         self.relay = self._start(subprocess.Popen(
-            [sys.executable, "-m", "raycrafter_api.relay", "--config", config],
+            [sys.executable, "-m", "raycrafter_api.outbox.relay", "--config", config],
             stdout=relay_log, stderr=subprocess.STDOUT), "terminate")
         relay_log.close()
         worker_config = write_worker_config(self.tmp / "worker.toml", {

@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from raycrafter_api import db
-from raycrafter_api.models import Command, Event
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command, Event
 from support.api_testing import SCENE, assert_error, job_fields, scene_upload, sha256, tar_gz
 
 

@@ -101,8 +101,8 @@ def api(tmp_path, postgres, broker):  # noqa: F811
         server.user = requests.Session()
         server.user.headers["Authorization"] = f"Bearer {create_user(config, 'alice')}"
         relay_log = open(tmp_path / "relay.log", "ab")
-        relay = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
-                                  config], stdout=relay_log, stderr=subprocess.STDOUT)
+        relay = subprocess.Popen([sys.executable, "-m", "raycrafter_api.outbox.relay",
+                                  "--config", config], stdout=relay_log, stderr=subprocess.STDOUT)
         relay_log.close()
         try:
             yield server

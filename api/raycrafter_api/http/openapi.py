@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document: the machine-readable contract (docs/protocol.md explains it).
 
-``tests/api/test_openapi.py`` checks that it validates and that its paths are exactly the
+``tests/api/test_api_openapi.py`` checks that it validates and that its paths are exactly the
 application's routes.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
@@ -9,7 +9,7 @@ from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MA
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
-from .worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN, WORKER_TARGETS
+from ..jobs.worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN, WORKER_TARGETS
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",

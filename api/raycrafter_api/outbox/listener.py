@@ -1,7 +1,7 @@
 """Waking the relay as soon as a command is written, instead of at its next poll.
 
 On PostgreSQL the transaction that writes a command also sends ``NOTIFY`` on
-``outbox.NOTIFY_CHANNEL`` (delivered when it commits), and the relay listens on a
+``outbox.commands.NOTIFY_CHANNEL`` (delivered when it commits), and the relay listens on a
 connection of its own. On SQLite, or while that connection is down, the relay just polls
 every ``relay_poll_seconds``, as it always did: a notification is a nudge, never the only
 way a command gets out.
@@ -12,7 +12,8 @@ import time
 
 import psycopg2
 
-from . import db, outbox
+from ..database import db
+from . import commands
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class OutboxListener:
             connection = psycopg2.connect(self.url)
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
+                cursor.execute(f"LISTEN {commands.NOTIFY_CHANNEL}")
         except psycopg2.Error as error:
             log.warning("cannot listen for commands (%s); polling", error)
             return None

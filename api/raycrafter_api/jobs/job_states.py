@@ -4,9 +4,10 @@ state calls for, inside the caller's transaction."""
 from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
                                         command_on_entering)
 
-from . import outbox, timeutil
-from .problems import bad_field, conflict
-from .models import Event, Job
+from .. import timeutil
+from ..database.models import Event, Job
+from ..outbox import commands
+from ..problems import bad_field, conflict
 
 
 def transition(job, to, actor, reason=None, **changes):
@@ -42,7 +43,7 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
         setattr(job, key, value)
     command = command_on_entering(from_state, to)
     if command:
-        outbox.write_command(job, command)
+        commands.write_command(job, command)
     return True
 
 

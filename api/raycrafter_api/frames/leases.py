@@ -23,10 +23,11 @@ import peewee
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
 from raycrafter_contract.states import FRAME_STATES
 
-from . import job_states, job_views, timeutil
-from .db import database, locked, write_transaction
-from .problems import Problem, bad_field, conflict, not_found
-from .models import Event, Frame, Job
+from .. import timeutil
+from ..database.db import database, locked, write_transaction
+from ..database.models import Event, Frame, Job
+from ..jobs import job_states, job_views
+from ..problems import Problem, bad_field, conflict, not_found
 
 WAIT_SECONDS = 10
 # A batch job can start before the worker has reported it submitted, which it does right

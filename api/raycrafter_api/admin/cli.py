@@ -9,8 +9,9 @@ import re
 import shlex
 import sys
 
-from . import auth, config as config_module, db, migrations, timeutil
-from .models import Token, User
+from .. import auth, config as config_module, timeutil
+from ..database import db, migrations
+from ..database.models import Token, User
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

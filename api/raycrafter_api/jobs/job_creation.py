@@ -3,9 +3,10 @@
 import peewee
 from raycrafter_contract.states import command_on_entering
 
-from . import outbox, timeutil
-from .db import database, is_postgres, write_transaction
-from .models import Event, Frame, Job
+from .. import timeutil
+from ..database.db import database, is_postgres, write_transaction
+from ..database.models import Event, Frame, Job
+from ..outbox import commands
 
 
 def create(owner, values, scene, principal, store_input):
@@ -27,7 +28,7 @@ def create(owner, values, scene, principal, store_input):
             Frame.insert_many(chunk).execute()
         Event.create(job=job, at=now, actor=principal.actor, from_state=None,
                      to_state="pending", reason="job created" + (f"; {notes}" if notes else ""))
-        outbox.write_command(job, command_on_entering(None, "pending"))
+        commands.write_command(job, command_on_entering(None, "pending"))
         store_input(job)
     _count_frames_for_the_planner()
     return job

@@ -1,12 +1,12 @@
 """One error shape for every failure: ``{"error": code, "message": text, "details": ...}``,
-and the one place where the domain's refusals (``problems.py``) become HTTP statuses."""
+and the one place where the domain's refusals (``raycrafter_api.problems``) become HTTP statuses."""
 import functools
 import json
 import logging
 
 import bottle
 
-from . import problems
+from .. import problems
 
 log = logging.getLogger(__name__)
 

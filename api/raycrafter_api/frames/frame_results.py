@@ -5,10 +5,12 @@ import zipfile
 
 from raycrafter_contract.naming import frame_file_name
 
-from . import pagination, storage, timeutil
-from .db import write_transaction
-from .problems import Invalid, NotFound, conflict, not_found
-from .models import Frame
+from .. import timeutil
+from ..database import pagination
+from ..database.db import write_transaction
+from ..database.models import Frame
+from ..problems import Invalid, NotFound, conflict, not_found
+from ..storage import files
 
 
 def view(frame):
@@ -50,7 +52,7 @@ def uncollected(job, limit):
 def image_path(config, job, number):
     """The stored image of a frame, or NotFound while the worker has not uploaded it."""
     frame = get(job, number)
-    path = storage.frame_image_path(config, job.id, number)
+    path = files.frame_image_path(config, job.id, number)
     if frame.image_checksum is None or not os.path.exists(path):
         raise NotFound("image_not_available",
                        f"frame {number} has no image yet (state {frame.state})",
@@ -68,7 +70,7 @@ def build_archive(config, job):
                                          prefix="archive-", suffix=".zip", delete=False)
     with handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
         for number in numbers:
-            archive.write(storage.frame_image_path(config, job.id, number),
+            archive.write(files.frame_image_path(config, job.id, number),
                           f"job-{job.id}/{frame_file_name(number)}")
     return handle.name
 
@@ -95,6 +97,6 @@ def store_image(config, job, number, upload, claimed_checksum):
         if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
             raise Invalid("not_png", "the body is not a PNG image", {"field": "body"})
     with write_transaction():
-        storage.place(upload, storage.frame_image_path(config, job.id, number))
+        files.place(upload, files.frame_image_path(config, job.id, number))
         Frame.update(image_checksum=upload.checksum, updated_at=timeutil.now()).where(
             Frame.id == frame.id).execute()

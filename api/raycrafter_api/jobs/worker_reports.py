@@ -3,11 +3,11 @@
 (``batch_ended``), from which the API decides what follows."""
 from raycrafter_contract.states import BATCH_STATES
 
-from . import timeutil
-from .db import write_transaction
+from .. import timeutil
+from ..database.db import write_transaction
+from ..database.models import Event, Frame, Job
+from ..problems import bad_field, conflict, not_found
 from .job_states import check_transition, transition
-from .problems import bad_field, conflict, not_found
-from .models import Event, Frame, Job
 
 # States the worker may ask for; `collecting` follows from frames, `cancelled` from users,
 # and `staging` after a batch job only from the API's decision on its end (batch_ended).

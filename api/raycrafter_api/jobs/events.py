@@ -1,6 +1,7 @@
 """The event history of a job, as users read it."""
-from . import pagination, timeutil
-from .models import Event
+from .. import timeutil
+from ..database import pagination
+from ..database.models import Event
 
 
 def view(event):

@@ -1,9 +1,9 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
-from . import timeutil
-from .db import write_transaction
-from .problems import conflict, not_found
-from .models import Job
+from .. import timeutil
+from ..database.db import write_transaction
+from ..database.models import Job
+from ..problems import conflict, not_found
 
 
 def record_submission(job_id, issue_agent_token, config):

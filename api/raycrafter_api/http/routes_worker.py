@@ -1,12 +1,15 @@
 """Worker endpoints: the worker's service token only."""
 import bottle
 
-from . import (auth, frames, httpio, job_lookup, job_states, job_views, storage,
-               submissions, worker_reports)
+from .. import auth
+from ..frames import frame_results
+from ..jobs import job_lookup, job_states, job_views, submissions, worker_reports
+from ..jobs.worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN
+from ..problems import bad_field
+from ..storage import files
+from . import httpio
 from .errors import ApiError
 from .httpio import MAX_PAGE
-from .problems import bad_field
-from .worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN
 
 
 def install(app, config):
@@ -28,7 +31,7 @@ def install(app, config):
     def get_input(job_id):
         httpio.principal("worker")
         job = job_lookup.job_for_worker(job_id)
-        return httpio.send_file(storage.input_path(config, job), "application/octet-stream",
+        return httpio.send_file(files.input_path(config, job), "application/octet-stream",
                                 headers={"X-Scene-Kind": job.scene_kind,
                                          "X-Checksum-Sha256": job.scene_checksum})
 
@@ -70,7 +73,7 @@ def install(app, config):
     def uncollected_frames(job_id):
         httpio.principal("worker")
         job = job_lookup.job_for_worker(job_id)
-        return httpio.send_json(frames.uncollected(job, httpio.limit_param(MAX_PAGE)))
+        return httpio.send_json(frame_results.uncollected(job, httpio.limit_param(MAX_PAGE)))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
     def put_image(job_id, number):
@@ -84,10 +87,10 @@ def install(app, config):
                            f"uploads are limited to {config.max_upload_bytes} bytes",
                            {"limit": config.max_upload_bytes})
         job = job_lookup.job_for_worker(job_id)
-        frames.get(job, number)
-        upload = storage.receive(config, bottle.request.body, config.max_upload_bytes)
+        frame_results.get(job, number)
+        upload = files.receive(config, bottle.request.body, config.max_upload_bytes)
         try:
-            frames.store_image(config, job, number, upload, claimed)
+            frame_results.store_image(config, job, number, upload, claimed)
         finally:
             upload.discard()
         return httpio.send_json({"frame": number, "checksum": upload.checksum}, 201)

@@ -1,5 +1,6 @@
 """Node agent endpoints: an agent token may touch only the frames of its own job."""
-from . import httpio, leases
+from ..frames import leases
+from . import httpio
 
 
 def install(app, config):

@@ -11,7 +11,7 @@ import tempfile
 
 from raycrafter_contract.naming import frame_file_name
 
-from .problems import too_large
+from ..problems import too_large
 
 _CHUNK = 1024 * 1024
 

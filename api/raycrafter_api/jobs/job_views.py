@@ -4,8 +4,9 @@ import json
 import peewee
 from raycrafter_contract.states import FRAME_STATES
 
-from . import pagination, timeutil
-from .models import Frame, Job
+from .. import timeutil
+from ..database import pagination
+from ..database.models import Frame, Job
 from .submissions import batch_name
 
 

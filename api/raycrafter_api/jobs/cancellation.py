@@ -1,10 +1,10 @@
 """A user cancelling one of their jobs (an admin any job)."""
 from raycrafter_contract.states import FINAL_JOB_STATES
 
-from .db import write_transaction
+from ..database.db import write_transaction
+from ..problems import conflict
 from .job_lookup import visible_job
 from .job_states import transition
-from .problems import conflict
 
 
 def cancel(principal, job_id):

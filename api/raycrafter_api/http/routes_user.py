@@ -3,10 +3,13 @@ import os
 
 import bottle
 
-from . import (archives, cancellation, events, frames, httpio, job_creation, job_lookup,
-               job_requests, job_states, job_views, storage)
+from ..frames import frame_results
+from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
+                    job_views)
+from ..problems import bad_field
+from ..storage import archives, files
+from . import httpio
 from .errors import ApiError
-from .problems import bad_field
 
 # Multipart framing and the small form fields may add this much to the scene's size.
 FORM_OVERHEAD = 1024 * 1024
@@ -40,14 +43,14 @@ def install(app, config):
         if scene is None:
             raise bad_field("scene", "is required (a .pov file or an archive of a scene folder)")
         kind = archives.kind_of(scene.raw_filename)
-        upload = storage.receive(config, scene.file, config.max_upload_bytes)
+        upload = files.receive(config, scene.file, config.max_upload_bytes)
         upload.kind = kind
         try:
             checked = archives.check(upload.path, kind, config.scene_limits,
                                      fields.get("scene_file"), scene.raw_filename)
             values = job_requests.validate(fields, checked, config)
             job = job_creation.create(caller.user_id, values, upload, caller,
-                              lambda job: storage.place(upload, storage.input_path(config, job)))
+                              lambda job: files.place(upload, files.input_path(config, job)))
         finally:
             upload.discard()
         return httpio.send_json(job_views.view_of(job), 201)
@@ -81,24 +84,24 @@ def install(app, config):
     def job_frames(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
-        return httpio.send_json(frames.list_page(job, limit, offset))
+        return httpio.send_json(frame_results.list_page(job, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
     def frame_image(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        return httpio.send_file(frames.image_path(config, job, number), "image/png")
+        return httpio.send_file(frame_results.image_path(config, job, number), "image/png")
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
     def frame_log(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        frame = frames.get(job, number)
+        frame = frame_results.get(job, number)
         bottle.response.content_type = "text/plain; charset=utf-8"
         return frame.log_tail or ""
 
     @app.get("/api/v1/jobs/<job_id:int>/archive")
     def job_archive(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        path = frames.build_archive(config, job)
+        path = frame_results.build_archive(config, job)
         try:
             return httpio.send_file(path, "application/zip", f"job-{job.id}-frames.zip")
         finally:

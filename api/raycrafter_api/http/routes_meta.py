@@ -1,6 +1,7 @@
 """Health and the OpenAPI document: the only endpoints without a token."""
-from . import broker, httpio, openapi
-from .db import connection, database
+from ..database.db import connection, database
+from ..outbox import broker
+from . import httpio, openapi
 from .errors import ApiError
 
 

@@ -3,9 +3,9 @@ import json
 
 import bottle
 
-from . import auth
+from .. import auth
+from ..problems import bad_field
 from .errors import ApiError
-from .problems import bad_field
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_PAGE = 500

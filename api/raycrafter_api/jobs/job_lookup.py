@@ -1,7 +1,7 @@
 """Finding a job for a caller: a user sees only their own (an admin every one), the
 worker any; what a caller may not see is not found, exactly as a missing job."""
-from .problems import not_found
-from .models import Job
+from ..database.models import Job
+from ..problems import not_found
 
 
 def visible_job(principal, job_id):

@@ -3,7 +3,7 @@
 Each migration upgrades the schema by one step in place and runs in its own transaction
 (DDL is transactional on both SQLite and PostgreSQL). Migrations never import the
 application models: each declares the tables it creates as a frozen copy, so that later
-model changes cannot alter what an old migration does. ``tests/api/test_migrations.py``
+model changes cannot alter what an old migration does. ``tests/api/test_api_migrations.py``
 checks that the migrated schema has exactly the columns the models declare.
 
 The app factory does not migrate: it refuses to start on an out-of-date schema and says

@@ -12,7 +12,7 @@ from raycrafter_contract.animation import (Animation, IniRejected, check_povray_
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import INI_SUFFIX, MAX_INI_BYTES
 
-from .problems import bad_field
+from ..problems import bad_field
 
 RENDERERS = ("povray",)
 # Each renderer's check of one option (an allow-list with bounds).

@@ -3,7 +3,7 @@ told as an Invalid problem that names the field and the member at fault. The wor
 same rule and the same limits, so what is accepted here unpacks there."""
 from raycrafter_contract import scenes
 
-from .problems import Invalid
+from ..problems import Invalid
 
 
 def kind_of(filename):

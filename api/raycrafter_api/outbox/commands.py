@@ -6,12 +6,13 @@ import uuid
 from raycrafter_contract import messaging
 from raycrafter_contract.states import COMMAND_FOR_STATE
 
-from . import db, timeutil
-from .db import write_transaction
-from .models import Command, Job
+from .. import timeutil
+from ..database import db
+from ..database.db import write_transaction
+from ..database.models import Command, Job
 
 # PostgreSQL holds a NOTIFY until its transaction commits, then hands it to every relay
-# listening on this channel (outbox_listener.py), so a command goes out at once.
+# listening on this channel (listener.py), so a command goes out at once.
 NOTIFY_CHANNEL = "raycrafter_outbox"
 
 

@@ -6,7 +6,7 @@ it expires overdue frame leases and re-writes commands for jobs stuck past their
 A broker outage closes the connection; the relay reconnects with exponential backoff and
 jitter and carries on where the outbox says. Between rounds it waits
 ``relay_poll_seconds``, less when PostgreSQL tells it that a command was written
-(``outbox_listener.py``). Several relays may run: consumers drop duplicate command ids.
+(``listener.py``). Several relays may run: consumers drop duplicate command ids.
 """
 import argparse
 import logging
@@ -20,8 +20,11 @@ import pika
 
 from raycrafter_contract.utilities.backoff import Backoff
 
-from . import broker, config as config_module, db, leases, migrations, outbox
-from .outbox_listener import OutboxListener
+from .. import config as config_module
+from ..database import db, migrations
+from ..frames import leases
+from . import broker, commands
+from .listener import OutboxListener
 
 log = logging.getLogger("raycrafter.relay")
 
@@ -46,28 +49,28 @@ class Relay:
         if not self.config.amqp_url:
             return 0
         with db.connection():
-            commands = outbox.unsent(BATCH)
+            batch = commands.unsent(BATCH)
         sent = 0
-        for command in commands:
+        for command in batch:
             if self.publisher is None:
                 self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange,
                                                   self.config.amqp_ca_file)
                 log.info("connected to the broker")
             try:
-                self.publisher.publish(command.id, outbox.message_body(command))
+                self.publisher.publish(command.id, commands.message_body(command))
             except broker.Unroutable as error:
                 with db.connection():
-                    outbox.mark_failed(command.id, error)
+                    commands.mark_failed(command.id, error)
                 raise
             with db.connection():
-                outbox.mark_sent(command.id)
+                commands.mark_sent(command.id)
             sent += 1
         return sent
 
     def reconcile(self):
         with db.connection():
             expired = leases.expire_all_overdue(self.config)
-            written = outbox.reconcile_stuck_jobs(self.config)
+            written = commands.reconcile_stuck_jobs(self.config)
         if expired:
             log.info("expired overdue leases of jobs %s", expired)
         for command in written:
