@@ -4,6 +4,8 @@ exit status."""
 import json
 import sys
 
+from raycrafter_contract.naming import MAX_PAGE
+
 from . import downloading, exit_codes, formatting, progress, scene_packing, waiting
 
 # Without --frame, `logs` fetches at most this many logs of frames that rendered fine
@@ -68,7 +70,7 @@ def jobs(args, api, settings):
     else:
         _note("no jobs" + (f" in state {args.state}" if args.state else ""))
     if not args.json and page["total"] > len(page["jobs"]):
-        _note(f"showing {len(page['jobs'])} of {page['total']} jobs (--limit up to 500)")
+        _note(f"showing {len(page['jobs'])} of {page['total']} jobs (--limit up to {MAX_PAGE})")
     return exit_codes.OK
 
 

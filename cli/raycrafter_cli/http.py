@@ -13,11 +13,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+
 from . import exit_codes
 from .errors import CliError
 
 TIMEOUT_SECONDS = 60
-MAX_PAGE = 500
 CHUNK = 1024 * 1024
 USER_AGENT = "raycrafter-cli"
 
@@ -74,7 +75,7 @@ class Api:
         return self._json("POST", "/jobs", body, {"Content-Type": body.content_type,
                                                   "Content-Length": str(body.length)})
 
-    def jobs(self, state=None, limit=50):
+    def jobs(self, state=None, limit=DEFAULT_PAGE):
         return self._json("GET", _with_query("/jobs", state=state, limit=limit))
 
     def job(self, job_id):

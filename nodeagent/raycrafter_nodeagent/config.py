@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from raycrafter_contract.addresses import token_may_go_to
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
+from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
+                                        JOB_LOGS_DIR, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS)
 
 from .renderers.command import CommandRenderer
 
@@ -66,15 +67,15 @@ class Config:
 
     @property
     def input_dir(self) -> str:
-        return os.path.join(self.job_dir, "input")
+        return os.path.join(self.job_dir, JOB_INPUT_DIR)
 
     @property
     def frames_dir(self) -> str:
-        return os.path.join(self.job_dir, "frames")
+        return os.path.join(self.job_dir, JOB_FRAMES_DIR)
 
     @property
     def logs_dir(self) -> str:
-        return os.path.join(self.job_dir, "logs")
+        return os.path.join(self.job_dir, JOB_LOGS_DIR)
 
 
 def default_threads() -> int:
@@ -212,9 +213,9 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     job_id = _job_id(args.job_id)
     api_url = _api_url(args.api_url)
     job_dir = os.path.abspath(args.job_dir)
-    if not os.path.isdir(os.path.join(job_dir, "input")):
+    if not os.path.isdir(os.path.join(job_dir, JOB_INPUT_DIR)):
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
-    token_file = args.token_file or os.path.join(job_dir, "agent.token")
+    token_file = args.token_file or os.path.join(job_dir, AGENT_TOKEN_FILE)
     threads, slots = render_slots(args.threads, args.slots, default_threads())
     if not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
         raise ConfigError("--max-chunk-frames must be from 1 to %d" % MAX_CLAIM_FRAMES)

@@ -61,6 +61,9 @@ def test_create_job_from_archives_with_assets(world):
     ({"frames": "5-1"}, "frames"),
     ({"frames": "1-10:0"}, "frames"),
     ({"frames": "1-100000"}, "frames"),
+    # Digits of other scripts: Python's int() reads them, a frame file name never shows them.
+    ({"frames": "\uff11-\uff12"}, "frames"),
+    ({"frames": "\u0661-\u0662\u0664"}, "frames"),
     ({"width": "wide"}, "width"),
     ({"width": "0"}, "width"),
     ({"height": "20000"}, "height"),

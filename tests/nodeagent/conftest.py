@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from raycrafter_contract.naming import PNG_SIGNATURE
 
 from support import api_server
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
@@ -30,7 +31,6 @@ SCENES = Path(__file__).parent / "scenes"
 # A stand-in for an operator's renderer, for --renderer-command templates.
 FLAT_PNG_RENDERER = Path(__file__).parent / "tools" / "flat_png_renderer.py"
 BATCH_JOB_ID = "4242"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Options that make the example scene take several seconds per frame on one thread, for
 # tests that must act while a frame is being rendered.
 SLOW = {"width": 480, "height": 360,

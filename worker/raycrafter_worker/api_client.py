@@ -13,6 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from raycrafter_contract.naming import MAX_REASON_CHARS
+
 from .errors import ApiConflict, PermanentError, TransientError
 
 TIMEOUT_SECONDS = 60
@@ -44,7 +46,7 @@ class ApiClient:
         if batch_job_id is not None:
             body["batch_job_id"] = str(batch_job_id)
         if reason is not None:
-            body["reason"] = reason[:2000]
+            body["reason"] = reason[:MAX_REASON_CHARS]
         return self._json("POST", f"/worker/jobs/{int(job_id)}/transition", body)
 
     def batch_ended(self, job_id, attempt, batch_job_id=None, reason=None, exit_status=None):
@@ -54,7 +56,7 @@ class ApiClient:
         if batch_job_id is not None:
             body["batch_job_id"] = str(batch_job_id)
         if reason is not None:
-            body["reason"] = reason[:2000]
+            body["reason"] = reason[:MAX_REASON_CHARS]
         return self._json("POST", f"/worker/jobs/{int(job_id)}/batch-ended", body)
 
     def download_input(self, job_id, path):

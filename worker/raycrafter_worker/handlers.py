@@ -9,12 +9,12 @@ and after any unclear failure.
 """
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
 
 from raycrafter_contract import scenes
+from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import acts_on
 from raycrafter_contract.utilities.backoff import Backoff
@@ -238,8 +238,7 @@ class Handlers:
 
     @staticmethod
     def _batch_jobs_of(cluster, job_id):
-        prefix = re.escape(cluster.profile.batch_prefix)
-        pattern = re.compile(rf"^{prefix}rc-{int(job_id)}-a\d+$")
+        pattern = batch_name_pattern(job_id, cluster.profile.batch_prefix)
         return [b for b in cluster.batch_jobs() if pattern.match(b.name)]
 
     def _checkpoint(self):

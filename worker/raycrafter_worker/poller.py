@@ -21,6 +21,7 @@ or for ``collect``, and its failures never hold up what the round reports.
 import logging
 import time
 
+from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.states import BATCH_STATES
 from raycrafter_contract.utilities.backoff import Backoff
 
@@ -30,9 +31,9 @@ from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 
-# Frames brought in per cluster and round, at most: what the worker's disk holds at once.
-# More are left for the next round.
-FRAMES_PER_ROUND = 500
+# Frames brought in per cluster and round, at most: what the worker's disk holds at once,
+# and one page of the API's listing of them. More are left for the next round.
+FRAMES_PER_ROUND = MAX_PAGE
 
 
 class Poller:

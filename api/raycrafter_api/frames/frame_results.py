@@ -3,7 +3,7 @@ import os
 import tempfile
 import zipfile
 
-from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.naming import PNG_SIGNATURE, frame_file_name
 
 from .. import timeutil
 from ..database import pagination
@@ -75,7 +75,6 @@ def build_archive(config, job):
     return handle.name
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def store_image(config, job, number, upload, claimed_checksum):

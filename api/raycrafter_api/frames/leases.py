@@ -20,7 +20,7 @@ import uuid
 
 import peewee
 
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS, MAX_REASON_CHARS
 from raycrafter_contract.states import FRAME_STATES
 
 from .. import timeutil
@@ -33,9 +33,8 @@ WAIT_SECONDS = 10
 # A batch job can start before the worker has reported it submitted, which it does right
 # after the scheduler answers: its agent asks again soon, as its first frame waits on it.
 UNREPORTED_WAIT_SECONDS = 1
-# A failure reason or log tail longer than this keeps only its end.
+# A log tail longer than this keeps only its end (a failure reason: MAX_REASON_CHARS).
 LOG_TAIL_CHARS = 16_384
-REASON_CHARS = 2_000
 # A chunk is sized from the render times of the job's last frames rendered, this many.
 RENDER_TIME_SAMPLE = 100
 # The frame states that keep a job from being rendered.
@@ -64,7 +63,7 @@ def _count_attempt(job, frame, actor, reason, config, now):
     attempts = frame.attempts + 1
     to = "failed" if attempts >= config.max_attempts else "pending"
     Frame.update(state=to, attempts=attempts, lease_id=None, lease_holder=None,
-                 lease_expires_at=None, error=_tail(reason, REASON_CHARS), updated_at=now
+                 lease_expires_at=None, error=_tail(reason, MAX_REASON_CHARS), updated_at=now
                  ).where(Frame.id == frame.id).execute()
     _frame_events([frame], to, actor, reason, now)
     if to == "failed":

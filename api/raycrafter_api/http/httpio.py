@@ -2,13 +2,13 @@
 import json
 
 import bottle
+from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
 
 from .. import auth
 from ..problems import bad_field
 from .errors import ApiError
 
 MAX_JSON_BYTES = 1024 * 1024
-MAX_PAGE = 500
 
 
 def principal(*kinds):
@@ -55,12 +55,12 @@ def json_body():
     return body
 
 
-def page_params(default_limit=50):
+def page_params(default_limit=DEFAULT_PAGE):
     """``limit`` and ``offset`` query parameters, validated."""
     return limit_param(default_limit), _query_int("offset", 0, 0, 2 ** 31 - 1)
 
 
-def limit_param(default_limit=50):
+def limit_param(default_limit=DEFAULT_PAGE):
     """The ``limit`` query parameter, validated."""
     return _query_int("limit", default_limit, 1, MAX_PAGE)
 

@@ -5,7 +5,7 @@ application's routes.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
 from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS,
-                                       MAX_IMAGE_SIDE)
+                                       MAX_IMAGE_SIDE, MAX_PAGE)
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 
@@ -65,7 +65,7 @@ def _query(name, schema, description, explode=None):
 
 JOB_ID = _path_param("job_id", "The job's id")
 FRAME = _path_param("number", "The frame number")
-PAGE = (_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size"),
+PAGE = (_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page size"),
         _query("offset", {"type": "integer", "minimum": 0}, "Items to skip"))
 
 

@@ -1,5 +1,6 @@
 """Worker endpoints: the worker's service token only."""
 import bottle
+from raycrafter_contract.naming import MAX_PAGE
 
 from .. import auth
 from ..frames import frame_results
@@ -9,7 +10,6 @@ from ..problems import bad_field
 from ..storage import files
 from . import httpio
 from .errors import ApiError
-from .httpio import MAX_PAGE
 
 
 def install(app, config):

@@ -5,10 +5,10 @@ job's first event, so the user sees what the appliance decided instead.
 """
 import json
 import posixpath
-import re
 
 from raycrafter_contract.animation import (Animation, IniRejected, check_povray_option,
                                            parse_ini)
+from raycrafter_contract.frame_ranges import FrameRange, parse_frame_range
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import INI_SUFFIX, MAX_INI_BYTES
 
@@ -19,7 +19,6 @@ RENDERERS = ("povray",)
 RENDERER_OPTIONS = {"povray": check_povray_option}
 DEFAULT_SIZE = {"width": 640, "height": 480}
 NAME_MAX = 200
-_FRAMES_PATTERN = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$")
 _ANIMATION_FIELDS = ("initial_frame", "final_frame", "initial_clock", "final_clock", "cyclic")
 _BOOLEANS = {"true": True, "on": True, "yes": True, "1": True,
              "false": False, "off": False, "no": False, "0": False}
@@ -70,26 +69,18 @@ def validate(fields, scene, config):
 
 def parse_frames(text, max_frames):
     """Parse ``7``, ``1-24`` or ``1-100:5`` into (first, last, step)."""
-    match = _FRAMES_PATTERN.match((text or "").strip())
-    if not match:
-        raise bad_field("frames", "expected N, FIRST-LAST or FIRST-LAST:STEP (e.g. 1-24)")
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else first
-    step = int(match.group(3)) if match.group(3) else 1
-    if last < first:
-        raise bad_field("frames", "the last frame comes before the first")
-    if step < 1:
-        raise bad_field("frames", "the step must be at least 1")
-    if last > MAX_FRAME_NUMBER:
-        raise bad_field("frames", f"frame numbers go up to {MAX_FRAME_NUMBER}")
-    return _counted(first, last, step, max_frames)
+    try:
+        frames = parse_frame_range(text)
+    except ValueError as error:
+        raise bad_field("frames", str(error)) from None
+    return _counted(frames, max_frames)
 
 
-def _counted(first, last, step, max_frames):
-    count = (last - first) // step + 1
-    if count > max_frames:
-        raise bad_field("frames", f"{count} frames requested, at most {max_frames} allowed")
-    return first, first + (count - 1) * step, step
+def _counted(frames, max_frames):
+    if frames.count > max_frames:
+        raise bad_field("frames", f"{frames.count} frames requested, at most {max_frames} "
+                                  f"allowed")
+    return tuple(frames)
 
 
 def parse_options(renderer, text):
@@ -185,7 +176,7 @@ def _field_value(field, text):
 def _default_frames(ini, animation, max_frames):
     first, last = (ini.subset if ini and ini.subset
                    else (animation.initial_frame, animation.final_frame))
-    return _counted(first, last, 1, max_frames)
+    return _counted(FrameRange(first, last, 1), max_frames)
 
 
 def _size(field, fields, ini):

@@ -2,12 +2,12 @@
 import json
 
 import peewee
+from raycrafter_contract.naming import batch_name
 from raycrafter_contract.states import FRAME_STATES
 
 from .. import timeutil
 from ..database import pagination
 from ..database.models import Frame, Job
-from .submissions import batch_name
 
 
 def frame_counts(job_ids):
@@ -57,7 +57,8 @@ def worker_view(job, counts, owner_name):
     """The job as the worker sees it: the user's view plus the batch bookkeeping."""
     shown = user_view(job, counts, owner_name)
     shown.update({"submit_attempt": job.submit_attempt,
-                  "batch_name": batch_name(job.id, job.submit_attempt),
+                  "batch_name": (batch_name(job.id, job.submit_attempt)
+                                 if job.submit_attempt else None),
                   "batch_job_id": job.batch_job_id,
                   "scene_file": job.scene_file})
     return shown

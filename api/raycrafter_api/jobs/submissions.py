@@ -1,5 +1,7 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
+from raycrafter_contract.naming import batch_name
+
 from .. import timeutil
 from ..database.db import write_transaction
 from ..database.models import Job
@@ -36,7 +38,3 @@ def record_submission(job_id, issue_agent_token, config):
         token = issue_agent_token(job)
     return {"attempt": attempt, "batch_name": batch_name(job.id, attempt), "agent_token": token,
             "resumed": resumed}
-
-
-def batch_name(job_id, attempt):
-    return f"rc-{job_id}-a{attempt}" if attempt else None
