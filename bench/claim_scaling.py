@@ -69,7 +69,7 @@ def claim_latencies(job_id, config, claims):
         started = time.perf_counter()
         lease = leases.claim(job_id, f"n{index}", config, max_frames=MAX_CLAIM_FRAMES)
         seconds.append(time.perf_counter() - started)
-        if lease["status"] != "leased":
+        if lease.status != "leased":
             raise RuntimeError(f"unexpected claim answer {lease}")
         # By the job's leased frames (an index), not by lease id (a scan of every frame,
         # which with a million frames beside took 70 ms and left the next claim cold).

@@ -12,11 +12,11 @@ import tomllib
 import urllib.parse
 
 from raycrafter_contract.addresses import token_may_go_to
+from raycrafter_contract.wire.endpoints import API_PATH
 
 from . import exit_codes
 from .errors import CliError
 
-API_PATH = "/api/v1"
 ENV_URL = "RAYCRAFTER_URL"
 ENV_TOKEN = "RAYCRAFTER_TOKEN"
 ENV_CA = "RAYCRAFTER_CA"

@@ -4,6 +4,8 @@ import tempfile
 import zipfile
 
 from raycrafter_contract.naming import PNG_SIGNATURE, frame_file_name
+from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER
+from raycrafter_contract.wire.worker_calls import UncollectedFrame, UncollectedFrames
 
 from .. import timeutil
 from ..database import pagination
@@ -44,9 +46,9 @@ def uncollected(job, limit):
                & Frame.image_checksum.is_null())
     rows = (Frame.select(Frame.number, Frame.checksum, Frame.size).where(waiting)
             .order_by(Frame.number).limit(limit))
-    return {"frames": [{"number": f.number, "checksum": f.checksum, "size": f.size}
-                       for f in rows],
-            "total": Frame.select().where(waiting).count()}
+    return UncollectedFrames(
+        frames=tuple(UncollectedFrame(f.number, f.checksum, f.size) for f in rows),
+        total=Frame.select().where(waiting).count())
 
 
 def image_path(config, job, number):
@@ -85,8 +87,8 @@ def store_image(config, job, number, upload, claimed_checksum):
         raise conflict("frame_not_done", f"frame {number} is {frame.state}, not done",
                        {"frame_state": frame.state})
     if upload.checksum != claimed_checksum:
-        raise Invalid("checksum_mismatch", "the body does not match X-Checksum-Sha256",
-                       {"field": "X-Checksum-Sha256", "received": upload.checksum})
+        raise Invalid("checksum_mismatch", f"the body does not match {CHECKSUM_HEADER}",
+                       {"field": CHECKSUM_HEADER, "received": upload.checksum})
     if frame.checksum and upload.checksum != frame.checksum:
         raise Invalid("checksum_mismatch",
                        "the image differs from the one the node agent rendered",

@@ -22,6 +22,10 @@ import peewee
 
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS, MAX_REASON_CHARS
 from raycrafter_contract.states import FRAME_STATES
+from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
+                                                  FrameStateAnswer, HeartbeatAnswer,
+                                                  LeaseTerms)
+from raycrafter_contract.wire.jobs import FrameSpan
 
 from .. import timeutil
 from ..database.db import database, locked, write_transaction
@@ -120,13 +124,13 @@ def claim(job_id, holder, config, max_frames=1):
     with write_transaction():
         job = Job.get_by_id(job_id)
         if job.state in ("pending", "staging"):
-            return {"status": "wait", "retry_after": UNREPORTED_WAIT_SECONDS}
+            return ClaimWait(UNREPORTED_WAIT_SECONDS)
         if job.state in ("submitted", "running") and expire_overdue(job, config, now):
             job = Job.get_by_id(job_id)
         if job.state in ("cancelled", "failed"):
-            return {"status": "cancelled"}
+            return ClaimEnded("cancelled")
         if job.state in ("collecting", "done"):
-            return {"status": "finished"}
+            return ClaimEnded("finished")
         # One frame asked for needs no chunk sized (a chunk is never empty).
         size = 1 if max_frames == 1 else min(max_frames, chunk_size(job_id, config))
         chunk = _consecutive(list(locked(
@@ -143,11 +147,10 @@ def claim(job_id, holder, config, max_frames=1):
         if job.state == "submitted":
             job_states.transition_unless_moved(job, "running", f"agent:{holder}",
                                          "the first frame was claimed")
-    return {"status": "leased", "frame": chunk[0].number, "attempt": chunk[0].attempts + 1,
-            "frames": [frame.number for frame in chunk],
-            "lease": {"id": lease_id, "expires_at": timeutil.iso(expires),
-                      "seconds": config.lease_seconds},
-            "job": agent_job_view(job)}
+    return ClaimLeased(frame=chunk[0].number, attempt=chunk[0].attempts + 1,
+                       frames=tuple(frame.number for frame in chunk),
+                       lease=LeaseTerms(lease_id, timeutil.iso(expires), config.lease_seconds),
+                       job=agent_job_view(job))
 
 
 def chunk_size(job_id, config):
@@ -194,19 +197,17 @@ def _nothing_to_claim(job_id, now):
                .where(Frame.job == job_id, Frame.state == "leased")
                .order_by(Frame.lease_expires_at).first())
     if soonest is None:
-        return {"status": "finished"}
+        return ClaimEnded("finished")
     remaining = (soonest.lease_expires_at - now).total_seconds()
-    return {"status": "wait", "retry_after": int(min(max(remaining, 1), WAIT_SECONDS * 6))}
+    return ClaimWait(int(min(max(remaining, 1), WAIT_SECONDS * 6)))
 
 
 def agent_job_view(job):
     """What an agent needs to render a frame of ``job``."""
-    return {"id": job.id, "width": job.width, "height": job.height,
-            "frames": {"first": job.frame_first, "last": job.frame_last,
-                       "step": job.frame_step},
-            "animation": job_views.animation_view(job),
-            "renderer": job.renderer, "options": json.loads(job.options),
-            "scene_file": job.scene_file}
+    return AgentJob(id=job.id, width=job.width, height=job.height,
+                    frames=FrameSpan(job.frame_first, job.frame_last, job.frame_step),
+                    animation=job_views.animation_view(job), renderer=job.renderer,
+                    options=json.loads(job.options), scene_file=job.scene_file)
 
 
 def _held_frame(job_id, number, lease_id, config, now):
@@ -274,7 +275,7 @@ def heartbeat(job_id, number, lease_id, config):
             Frame.job == job_id, Frame.lease_id == lease_id, Frame.state == "leased").execute()
         if not held:
             raise _stale(frame)
-        return {"expires_at": timeutil.iso(expires)}
+        return HeartbeatAnswer(timeutil.iso(expires))
     return _run(job_id, number, lease_id, config, extend)
 
 
@@ -291,7 +292,7 @@ def complete(job_id, number, body, config):
 
     def finish(job, frame, now):
         if frame.state == "done" and frame.lease_id == lease_id:
-            return {"frame_state": "done"}  # a retried call that already succeeded
+            return FrameStateAnswer("done")  # a retried call that already succeeded
         if job.state not in ("submitted", "running"):
             raise _job_not_active(job)
         if frame.state != "leased" or frame.lease_id != lease_id:
@@ -302,13 +303,13 @@ def complete(job_id, number, body, config):
             Frame.id == frame.id).execute()
         _frame_events([frame], "done", f"agent:{frame.lease_holder}", None, now)
         if _another_leased_frame_held(job_id, frame):
-            return {"frame_state": "done"}  # frames are left when this commits
+            return FrameStateAnswer("done")  # frames are left when this commits
         # Lock the job last, then count: concurrent completions of the last frames
         # serialise here, so exactly one of them sees nothing left.
         current = locked(Job.select().where(Job.id == job_id)).get()
         if not _frames_left(job_id) and current.state in ("submitted", "running"):
             job_states.transition(current, "collecting", "system", "every frame is rendered")
-        return {"frame_state": "done"}
+        return FrameStateAnswer("done")
     return _run(job_id, number, lease_id, config, finish)
 
 
@@ -353,8 +354,8 @@ def fail(job_id, number, body, config):
         Frame.update(log_tail=_tail(log_tail, LOG_TAIL_CHARS)).where(
             Frame.id == frame.id).execute()
         holder = frame.lease_holder
-        return {"frame_state": _count_attempt(job, frame, f"agent:{holder}", reason,
-                                              config, now)}
+        return FrameStateAnswer(_count_attempt(job, frame, f"agent:{holder}", reason, config,
+                                               now))
     return _run(job_id, number, lease_id, config, give_up)
 
 
@@ -368,7 +369,7 @@ def release(job_id, number, body, config):
                      lease_expires_at=None, updated_at=now).where(Frame.id == frame.id).execute()
         _frame_events([frame], "pending", f"agent:{frame.lease_holder}",
                       "released by the agent", now)
-        return {"frame_state": "pending"}
+        return FrameStateAnswer("pending")
     return _run(job_id, number, lease_id, config, hand_back)
 
 

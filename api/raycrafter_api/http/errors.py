@@ -5,6 +5,7 @@ import json
 import logging
 
 import bottle
+from raycrafter_contract.wire.errors import ErrorBody
 
 from .. import problems
 
@@ -63,4 +64,4 @@ def render_error(error):
         if error.status_code >= 500:
             log.error("unhandled error: %s", error.exception, exc_info=error.exception)
     bottle.response.content_type = "application/json"
-    return json.dumps({"error": code, "message": str(message), "details": details})
+    return json.dumps(ErrorBody(code, str(message), details).to_json())

@@ -3,6 +3,7 @@ import json
 
 import bottle
 from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+from raycrafter_contract.wire.records import json_default
 
 from .. import auth
 from ..problems import bad_field
@@ -79,9 +80,11 @@ def _query_int(name, default, low, high):
 
 
 def send_json(payload, status=200):
+    """Answer with ``payload``: a wire record, or JSON-ready values that may hold records
+    (a page of jobs)."""
     bottle.response.status = status
     bottle.response.content_type = "application/json"
-    return json.dumps(payload)
+    return json.dumps(payload, default=json_default)
 
 
 def send_file(path, content_type, download_name=None, headers=None):

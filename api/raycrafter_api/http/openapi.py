@@ -1,15 +1,28 @@
 """The OpenAPI 3.1 document: the machine-readable contract (docs/protocol.md explains it).
 
-``tests/api/test_api_openapi.py`` checks that it validates and that its paths are exactly the
-application's routes.
+Every answer and report that has a wire record in the contract is described by that record
+(``record_schemas.py``), with what its types cannot say added per field here.
+``tests/api/test_api_openapi.py`` checks that the document validates, that its paths are
+exactly the application's routes and that each record and its schema agree.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
 from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS,
                                        MAX_IMAGE_SIDE, MAX_PAGE)
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
+from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased,
+                                                  ClaimRequest, ClaimWait, CompleteReport,
+                                                  FailReport, FrameStateAnswer,
+                                                  HeartbeatAnswer, LeaseReport, LeaseTerms)
+from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
+from raycrafter_contract.wire.errors import ErrorBody
+from raycrafter_contract.wire.jobs import (JobPage, JobView, SceneView, WorkerJobList,
+                                           WorkerJobView)
+from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_MIN,
+                                                   BatchEndedReport, StoredImage, Submission,
+                                                   TransitionReport, UncollectedFrames)
 
-from ..jobs.worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN, WORKER_TARGETS
+from .record_schemas import RecordSchemas
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
                "403": "This principal may not call this endpoint",
@@ -77,10 +90,47 @@ def _page_of(key, item):
                            "next_offset": {"type": ["integer", "null"]}}}
 
 
+TIME = {"format": "date-time"}
+SHA256 = {"pattern": "^[0-9a-f]{64}$"}
+BATCH_JOB_ID = {"minLength": 1, "maxLength": 128}
+
+
+def _refinements():
+    """What the records' types cannot say, per record and field."""
+    options = _ref("Options")
+    return {
+        JobView: {"options": options, "created_at": TIME, "updated_at": TIME,
+                  "progress": {"properties": {s: {"type": "integer"} for s in FRAME_STATES}}},
+        SceneView: {"kind": {"enum": [kind for kind, _ in KIND_ENDINGS]}, "checksum": SHA256},
+        AgentJob: {"options": options},
+        LeaseTerms: {"expires_at": TIME},
+        HeartbeatAnswer: {"expires_at": TIME},
+        ClaimLeased: {"frames": {"minItems": 1, "description": "The chunk: consecutive "
+                                 "frames under one lease, the first being `frame`"}},
+        ClaimRequest: {"holder": {"minLength": 1, "maxLength": MAX_HOLDER_CHARS},
+                       "max_frames": {"minimum": 1, "maximum": MAX_CLAIM_FRAMES, "default": 1,
+                                      "description": "The most frames this agent renders "
+                                                     "under one lease"}},
+        CompleteReport: {"render_seconds": {"minimum": 0}, "checksum": SHA256,
+                         "size": {"minimum": 1}},
+        TransitionReport: {"batch_job_id": BATCH_JOB_ID, "attempt": {
+            "minimum": 1, "description": "The submission attempt the report is about; 409 "
+                                         "stale_attempt once the job is on a newer one"}},
+        BatchEndedReport: {
+            "attempt": {"minimum": 1, "description": "The submission attempt whose batch job "
+                        "ended; 409 stale_attempt once the job is on a newer one"},
+            "batch_job_id": BATCH_JOB_ID,
+            "reason": {"description": "What the scheduler showed (state, lost)"},
+            "exit_status": {"minimum": EXIT_STATUS_MIN, "maximum": EXIT_STATUS_MAX,
+                            "description": "The batch script's, if known"}},
+    }
+
+
 def _schemas():
-    time = {"type": "string", "format": "date-time"}
+    """The schemas no wire record describes: the renderer options' allow-list, and what
+    only users read (events, frames)."""
+    time = {"type": "string", **TIME}
     nullable_str = {"type": ["string", "null"]}
-    sha256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
     option_schemas = {}
     for name, (kind, low, high) in POVRAY_OPTIONS.items():
         if kind is bool:
@@ -91,41 +141,10 @@ def _schemas():
         else:
             option_schemas[name] = {"type": "integer" if kind is int else "number",
                                     "minimum": low, "maximum": high}
-    animation = {"type": "object", "description": "The POV-Ray animation the frames belong "
-                                                  "to: a frame's clock is its place in it",
-                 "properties": {"initial_frame": {"type": "integer"},
-                                "final_frame": {"type": "integer"},
-                                "initial_clock": {"type": "number"},
-                                "final_clock": {"type": "number"},
-                                "cyclic": {"type": "boolean"}}}
-    job_properties = {
-        "id": {"type": "integer"}, "name": {"type": "string"}, "owner": {"type": "string"},
-        "state": {"enum": list(JOB_STATES)}, "error": nullable_str,
-        "frames": {"type": "object", "properties": {
-            "first": {"type": "integer"}, "last": {"type": "integer"},
-            "step": {"type": "integer"}, "count": {"type": "integer"}}},
-        "animation": animation,
-        "progress": {"type": "object", "properties": {
-            s: {"type": "integer"} for s in FRAME_STATES}},
-        "width": {"type": "integer"}, "height": {"type": "integer"},
-        "renderer": {"type": "string"}, "options": _ref("Options"),
-        "cluster": {"type": "string"},
-        "scene": {"type": "object", "properties": {
-            "kind": {"enum": [kind for kind, _ in KIND_ENDINGS]}, "size": {"type": "integer"},
-            "checksum": sha256}},
-        "created_at": time, "updated_at": time}
     return {
-        "Error": {"type": "object", "required": ["error", "message", "details"],
-                  "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                                 "details": {"type": ["object", "null"]}}},
         "Options": {"type": "object", "additionalProperties": False,
                     "properties": option_schemas,
                     "description": "Renderer options (an allow-list)"},
-        "Job": {"type": "object", "required": list(job_properties),
-                "properties": job_properties},
-        "JobFull": {"allOf": [_ref("Job"), {"type": "object", "properties": {
-            "submit_attempt": {"type": "integer"}, "batch_name": nullable_str,
-            "batch_job_id": nullable_str, "scene_file": {"type": "string"}}}]},
         "Event": {"type": "object", "properties": {
             "id": {"type": "integer"}, "at": time, "actor": {"type": "string"},
             "frame": {"type": ["integer", "null"]}, "from": nullable_str,
@@ -138,40 +157,12 @@ def _schemas():
             "checksum": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
             "error": nullable_str, "image_available": {"type": "boolean"},
             "updated_at": time}},
-        "AgentJob": {"type": "object", "properties": {
-            "id": {"type": "integer"}, "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "frames": {"type": "object", "properties": {
-                "first": {"type": "integer"}, "last": {"type": "integer"},
-                "step": {"type": "integer"}}},
-            "animation": animation,
-            "renderer": {"type": "string"}, "options": _ref("Options"),
-            "scene_file": {"type": "string"}}},
-        "ClaimAnswer": {"oneOf": [
-            {"type": "object", "required": ["status", "frame", "attempt", "lease", "job"],
-             "properties": {"status": {"const": "leased"}, "frame": {"type": "integer"},
-                            "frames": {"type": "array", "items": {"type": "integer"},
-                                       "minItems": 1,
-                                       "description": "The chunk: consecutive frames under "
-                                                      "one lease, the first being `frame`"},
-                            "attempt": {"type": "integer"},
-                            "lease": {"type": "object", "properties": {
-                                "id": {"type": "string"}, "expires_at": time,
-                                "seconds": {"type": "integer"}}},
-                            "job": _ref("AgentJob")}},
-            {"type": "object", "required": ["status", "retry_after"],
-             "properties": {"status": {"const": "wait"}, "retry_after": {"type": "integer"}}},
-            {"type": "object", "required": ["status"],
-             "properties": {"status": {"enum": ["finished", "cancelled"]}}}]},
-        "FrameState": {"type": "object", "properties": {
-            "frame_state": {"enum": list(FRAME_STATES)}}},
-        "LeaseOnly": {"type": "object", "required": ["lease_id"],
-                      "properties": {"lease_id": {"type": "string"}}},
     }
 
 
-def _user_paths():
-    job_ok = _ok("The job", _ref("Job"))
+def _user_paths(records):
+    job = records.ref(JobView)
+    job_ok = _ok("The job", job)
     multipart = {"multipart/form-data": {"schema": {
         "type": "object", "required": ["scene", "name"],
         "properties": {
@@ -213,10 +204,10 @@ def _user_paths():
                        {"description": "Yes"}, "401", "403", ok_status="204")},
         "/api/v1/jobs": {
             "post": _op("Create a job from a scene upload", True,
-                        _ok("Created", _ref("Job")), "400", "401", "403", "413", "415",
+                        _ok("Created", job), "400", "401", "403", "413", "415",
                         body=multipart, ok_status="201"),
             "get": _op("List jobs (own; admins see all)", True,
-                       _ok("A page of jobs", _page_of("jobs", _ref("Job"))), "400", "401",
+                       _ok("A page of jobs", records.ref(JobPage)), "400", "401",
                        "403", params=(_query("state", {"enum": list(JOB_STATES)},
                                              "Only jobs in this state"), *PAGE))},
         "/api/v1/jobs/{job_id}": {
@@ -247,53 +238,37 @@ def _user_paths():
     }
 
 
-def _agent_paths():
-    def frame_call(summary, required, extra, ok):
-        schema = {"type": "object", "required": ["lease_id", *required],
-                  "properties": {"lease_id": {"type": "string"}, **extra}}
+def _agent_paths(records):
+    def frame_call(summary, report, ok):
         return {"post": _op(summary, True, ok, "400", "401", "403", "404", "409", "415",
-                            body=_json(schema), params=(JOB_ID, FRAME), tag="agent")}
-    frame_state = _ok("The frame's new state", _ref("FrameState"))
-    text = {"type": "string"}
+                            body=_json(records.body(report)), params=(JOB_ID, FRAME),
+                            tag="agent")}
+    frame_state = _ok("The frame's new state", records.ref(FrameStateAnswer))
     return {
         "/api/v1/agent/jobs/{job_id}/claim": {
             "post": _op("Lease the next pending frames (a chunk)", True,
-                        _ok("A lease, or wait/finished/cancelled", _ref("ClaimAnswer")),
+                        _ok("A lease, or wait/finished/cancelled", {"oneOf": [
+                            records.ref(ClaimLeased), records.ref(ClaimWait),
+                            records.ref(ClaimEnded)]}),
                         "400", "401", "403", "415", tag="agent",
-                        body=_json({"type": "object", "required": ["holder"],
-                                    "properties": {"holder": {
-                                        "type": "string", "minLength": 1,
-                                        "maxLength": MAX_HOLDER_CHARS},
-                                        "max_frames": {
-                                            "type": "integer", "minimum": 1,
-                                            "maximum": MAX_CLAIM_FRAMES, "default": 1,
-                                            "description": "The most frames this agent "
-                                                           "renders under one lease"}}}),
-                        params=(JOB_ID,))},
+                        body=_json(records.body(ClaimRequest)), params=(JOB_ID,))},
         "/api/v1/agent/jobs/{job_id}/frames/{number}/heartbeat": frame_call(
-            "Extend a lease", [], {},
-            _ok("The new expiry", {"type": "object", "properties": {
-                "expires_at": {"type": "string", "format": "date-time"}}})),
+            "Extend a lease", LeaseReport, _ok("The new expiry", records.ref(HeartbeatAnswer))),
         "/api/v1/agent/jobs/{job_id}/frames/{number}/complete": frame_call(
-            "Report a rendered frame", ["render_seconds", "checksum", "size"],
-            {"render_seconds": {"type": "number", "minimum": 0},
-             "checksum": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-             "size": {"type": "integer", "minimum": 1}, "log_tail": text}, frame_state),
+            "Report a rendered frame", CompleteReport, frame_state),
         "/api/v1/agent/jobs/{job_id}/frames/{number}/fail": frame_call(
-            "Report a failed attempt", ["reason"], {"reason": text, "log_tail": text},
-            frame_state),
+            "Report a failed attempt", FailReport, frame_state),
         "/api/v1/agent/jobs/{job_id}/frames/{number}/release": frame_call(
-            "Hand a frame back without counting an attempt", [], {}, frame_state),
+            "Hand a frame back without counting an attempt", LeaseReport, frame_state),
     }
 
 
-def _worker_paths():
-    full = _ok("The job", _ref("JobFull"))
+def _worker_paths(records):
+    full = _ok("The job", records.ref(WorkerJobView))
     return {
         "/api/v1/worker/jobs": {
             "get": _op("Jobs by cluster and state", True,
-                       _ok("Matching jobs", {"type": "object", "properties": {
-                           "jobs": {"type": "array", "items": _ref("JobFull")}}}),
+                       _ok("Matching jobs", records.ref(WorkerJobList)),
                        "400", "401", "403", tag="worker",
                        params=(_query("cluster", {"type": "string"}, "Cluster name"),
                                _query("state", {"type": "array",
@@ -305,78 +280,44 @@ def _worker_paths():
         "/api/v1/worker/jobs/{job_id}/input": {
             "get": _op("The uploaded scene", True, {
                 "description": "The scene bytes",
-                "headers": {"X-Scene-Kind": {"schema": {"enum": ["pov", "tar.gz", "zip"]}},
-                            "X-Checksum-Sha256": {"schema": {"type": "string"}}},
+                "headers": {SCENE_KIND_HEADER: {"schema": {
+                                "enum": [kind for kind, _ in KIND_ENDINGS]}},
+                            CHECKSUM_HEADER: {"schema": {"type": "string"}}},
                 "content": {"application/octet-stream": {}}},
                 "401", "403", "404", tag="worker", params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/submissions": {
             "post": _op("Record a submission attempt before calling the scheduler", True,
-                        _ok("The attempt", {"type": "object", "properties": {
-                            "attempt": {"type": "integer"}, "batch_name": {"type": "string"},
-                            "agent_token": {"type": "string"},
-                            "resumed": {"type": "boolean", "description": "The open attempt "
-                                        "(recorded, never reported submitted) again"}}}),
+                        _ok("The attempt", records.ref(Submission)),
                         "401", "403", "404", "409", "415", tag="worker", ok_status="201",
                         body=_json({"type": "object"}), params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/transition": {
             "post": _op("Move a job to the state the worker's own step reached (a batch "
                         "job's end is reported to batch-ended instead)", True, full,
                         "400", "401", "403", "404", "409", "415", tag="worker",
-                        body=_json({"type": "object", "required": ["to"], "properties": {
-                            "to": {"enum": list(WORKER_TARGETS)},
-                            "batch_job_id": {"type": "string", "minLength": 1,
-                                             "maxLength": 128},
-                            "reason": {"type": "string"},
-                            "attempt": {"type": "integer", "minimum": 1, "description":
-                                        "The submission attempt the report is about; "
-                                        "409 stale_attempt once the job is on a newer one"}}}),
-                        params=(JOB_ID,))},
+                        body=_json(records.body(TransitionReport)), params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/batch-ended": {
             "post": _op("Report that a submission attempt's batch job ended; the API "
                         "decides what follows: submitted again (staging) while frames are "
                         "left, failed after max_submissions, else nothing changes", True,
                         full, "400", "401", "403", "404", "409", "415", tag="worker",
-                        body=_json({"type": "object", "required": ["attempt"], "properties": {
-                            "attempt": {"type": "integer", "minimum": 1, "description":
-                                        "The submission attempt whose batch job ended; "
-                                        "409 stale_attempt once the job is on a newer one"},
-                            "batch_job_id": {"type": "string", "minLength": 1,
-                                             "maxLength": 128},
-                            "reason": {"type": "string", "description":
-                                       "What the scheduler showed (state, lost)"},
-                            "exit_status": {"type": ["integer", "null"],
-                                            "minimum": EXIT_STATUS_MIN,
-                                            "maximum": EXIT_STATUS_MAX,
-                                            "description": "The batch script's, if known"}}}),
-                        params=(JOB_ID,))},
+                        body=_json(records.body(BatchEndedReport)), params=(JOB_ID,))},
         "/api/v1/worker/jobs/{job_id}/frames/uncollected": {
             "get": _op("Frames rendered whose image is not uploaded yet, lowest first", True,
-                       _ok("What is left to collect", {
-                           "type": "object", "required": ["frames", "total"],
-                           "properties": {
-                               "frames": {"type": "array", "items": {
-                                   "type": "object", "properties": {
-                                       "number": {"type": "integer"},
-                                       "checksum": {"type": ["string", "null"]},
-                                       "size": {"type": ["integer", "null"]}}}},
-                               "total": {"type": "integer", "description":
-                                         "How many are left in all (frames holds at "
-                                         "most limit of them)"}}}),
+                       _ok("What is left to collect", records.ref(UncollectedFrames)),
                        "400", "401", "403", "404", tag="worker",
                        params=(JOB_ID, PAGE[0]))},
         "/api/v1/worker/jobs/{job_id}/frames/{number}/image": {
             "put": _op("Upload a rendered frame's image", True,
-                       _ok("Stored", {"type": "object", "properties": {
-                           "frame": {"type": "integer"}, "checksum": {"type": "string"}}}),
+                       _ok("Stored", records.ref(StoredImage)),
                        "400", "401", "403", "404", "409", "413", "415", tag="worker",
                        ok_status="201", body={"image/png": {}},
-                       params=(JOB_ID, FRAME, {"name": "X-Checksum-Sha256", "in": "header",
+                       params=(JOB_ID, FRAME, {"name": CHECKSUM_HEADER, "in": "header",
                                                "required": True,
                                                "schema": {"type": "string"}}))},
     }
 
 
-def _meta_paths():
+def _meta_paths(error):
     status = {"type": "object", "properties": {
         "status": {"const": "ok"}, "database": {"type": "string"},
         "broker": {"type": "string"}}}
@@ -385,7 +326,7 @@ def _meta_paths():
             "get": _op("Database and broker reachable", False, _ok("Healthy", status), tag="meta")
             | {"responses": {"200": _ok("Healthy", status),
                              "503": {"description": "A dependency is unreachable",
-                                     "content": _json(_ref("Error"))}}}},
+                                     "content": _json(error)}}}},
         "/api/v1/openapi.json": {
             "get": _op("This document", False, _ok("OpenAPI 3.1", {"type": "object"}),
                        tag="meta")},
@@ -393,15 +334,19 @@ def _meta_paths():
 
 
 def document():
+    records = RecordSchemas(_refinements())
+    error = records.ref(ErrorBody)
+    paths = {**_meta_paths(error), **_user_paths(records), **_agent_paths(records),
+             **_worker_paths(records)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Raycrafter API", "version": "1.0.0",
                  "description": "Jobs, frames and leases. See docs/protocol.md."},
         "servers": [{"url": "/"}],
-        "paths": {**_meta_paths(), **_user_paths(), **_agent_paths(), **_worker_paths()},
+        "paths": paths,
         "components": {
-            "schemas": _schemas(),
-            "responses": {f"E{status}": {"description": text, "content": _json(_ref("Error"))}
+            "schemas": {**_schemas(), **records.components()},
+            "responses": {f"E{status}": {"description": text, "content": _json(error)}
                           for status, text in ERROR_CODES.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "User, worker or agent token"}},

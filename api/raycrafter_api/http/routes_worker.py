@@ -1,11 +1,12 @@
 """Worker endpoints: the worker's service token only."""
 import bottle
 from raycrafter_contract.naming import MAX_PAGE
+from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
+from raycrafter_contract.wire.worker_calls import EXIT_STATUS_MAX, EXIT_STATUS_MIN, StoredImage
 
 from .. import auth
 from ..frames import frame_results
 from ..jobs import job_lookup, job_states, job_views, submissions, worker_reports
-from ..jobs.worker_reports import EXIT_STATUS_MAX, EXIT_STATUS_MIN
 from ..problems import bad_field
 from ..storage import files
 from . import httpio
@@ -32,8 +33,8 @@ def install(app, config):
         httpio.principal("worker")
         job = job_lookup.job_for_worker(job_id)
         return httpio.send_file(files.input_path(config, job), "application/octet-stream",
-                                headers={"X-Scene-Kind": job.scene_kind,
-                                         "X-Checksum-Sha256": job.scene_checksum})
+                                headers={SCENE_KIND_HEADER: job.scene_kind,
+                                         CHECKSUM_HEADER: job.scene_checksum})
 
     @app.post("/api/v1/worker/jobs/<job_id:int>/submissions")
     def record_submission(job_id):
@@ -79,9 +80,9 @@ def install(app, config):
     def put_image(job_id, number):
         httpio.principal("worker")
         httpio.require_media_type("image/png")
-        claimed = (bottle.request.get_header("X-Checksum-Sha256") or "").strip().lower()
+        claimed = (bottle.request.get_header(CHECKSUM_HEADER) or "").strip().lower()
         if not claimed:
-            raise bad_field("X-Checksum-Sha256", "header is required")
+            raise bad_field(CHECKSUM_HEADER, "header is required")
         if bottle.request.content_length > config.max_upload_bytes:
             raise ApiError(413, "too_large",
                            f"uploads are limited to {config.max_upload_bytes} bytes",
@@ -93,7 +94,7 @@ def install(app, config):
             frame_results.store_image(config, job, number, upload, claimed)
         finally:
             upload.discard()
-        return httpio.send_json({"frame": number, "checksum": upload.checksum}, 201)
+        return httpio.send_json(StoredImage(number, upload.checksum), 201)
 
 
 def _batch_job_id(body):

@@ -2,8 +2,11 @@
 import json
 
 import peewee
+from raycrafter_contract.animation import Animation
 from raycrafter_contract.naming import batch_name
 from raycrafter_contract.states import FRAME_STATES
+from raycrafter_contract.wire.jobs import (CountedFrameSpan, JobPage, JobView, SceneView,
+                                           WorkerJobList, WorkerJobView)
 
 from .. import timeutil
 from ..database import pagination
@@ -24,44 +27,32 @@ def frame_counts(job_ids):
 
 def user_view(job, counts, owner_name):
     """The job as its user sees it."""
-    return {
-        "id": job.id,
-        "name": job.name,
-        "owner": owner_name,
-        "state": job.state,
-        "error": job.error,
-        "frames": {"first": job.frame_first, "last": job.frame_last, "step": job.frame_step,
-                   "count": sum(counts.values())},
-        "animation": animation_view(job),
-        "progress": counts,
-        "width": job.width,
-        "height": job.height,
-        "renderer": job.renderer,
-        "options": json.loads(job.options),
-        "cluster": job.cluster,
-        "scene": {"kind": job.scene_kind, "size": job.scene_size,
-                  "checksum": job.scene_checksum},
-        "created_at": timeutil.iso(job.created_at),
-        "updated_at": timeutil.iso(job.updated_at),
-    }
-
-
-def animation_view(job):
-    """The animation the job's frames belong to, as POV-Ray defines one."""
-    return {"initial_frame": job.anim_initial_frame, "final_frame": job.anim_final_frame,
-            "initial_clock": job.anim_initial_clock, "final_clock": job.anim_final_clock,
-            "cyclic": job.anim_cyclic}
+    return JobView(**_user_fields(job, counts, owner_name))
 
 
 def worker_view(job, counts, owner_name):
     """The job as the worker sees it: the user's view plus the batch bookkeeping."""
-    shown = user_view(job, counts, owner_name)
-    shown.update({"submit_attempt": job.submit_attempt,
-                  "batch_name": (batch_name(job.id, job.submit_attempt)
-                                 if job.submit_attempt else None),
-                  "batch_job_id": job.batch_job_id,
-                  "scene_file": job.scene_file})
-    return shown
+    return WorkerJobView(
+        **_user_fields(job, counts, owner_name), submit_attempt=job.submit_attempt,
+        batch_name=batch_name(job.id, job.submit_attempt) if job.submit_attempt else None,
+        batch_job_id=job.batch_job_id, scene_file=job.scene_file)
+
+
+def _user_fields(job, counts, owner_name):
+    return dict(
+        id=job.id, name=job.name, owner=owner_name, state=job.state, error=job.error,
+        frames=CountedFrameSpan(job.frame_first, job.frame_last, job.frame_step,
+                                sum(counts.values())),
+        animation=animation_view(job), progress=counts, width=job.width, height=job.height,
+        renderer=job.renderer, options=json.loads(job.options), cluster=job.cluster,
+        scene=SceneView(job.scene_kind, job.scene_size, job.scene_checksum),
+        created_at=timeutil.iso(job.created_at), updated_at=timeutil.iso(job.updated_at))
+
+
+def animation_view(job):
+    """The animation the job's frames belong to, as POV-Ray defines one."""
+    return Animation(job.anim_initial_frame, job.anim_final_frame, job.anim_initial_clock,
+                     job.anim_final_clock, job.anim_cyclic)
 
 
 def views(jobs, full=False):
@@ -84,7 +75,8 @@ def list_for(principal, state, limit, offset):
         query = query.where(Job.owner == principal.user_id)
     if state:
         query = query.where(Job.state == state)
-    return pagination.page(query, Job.id.desc(), limit, offset, "jobs", views)
+    page = pagination.page(query, Job.id.desc(), limit, offset, "jobs", views)
+    return JobPage(**dict(page, jobs=tuple(page["jobs"])))
 
 
 def list_for_worker(cluster, states):
@@ -93,4 +85,4 @@ def list_for_worker(cluster, states):
         query = query.where(Job.cluster == cluster)
     if states:
         query = query.where(Job.state.in_(states))
-    return {"jobs": views(list(query.order_by(Job.id)), full=True)}
+    return WorkerJobList(tuple(views(list(query.order_by(Job.id)), full=True)))

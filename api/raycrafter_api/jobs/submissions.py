@@ -1,6 +1,7 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
 from raycrafter_contract.naming import batch_name
+from raycrafter_contract.wire.worker_calls import Submission
 
 from .. import timeutil
 from ..database.db import write_transaction
@@ -36,5 +37,4 @@ def record_submission(job_id, issue_agent_token, config):
             Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
                 Job.id == job.id).execute()
         token = issue_agent_token(job)
-    return {"attempt": attempt, "batch_name": batch_name(job.id, attempt), "agent_token": token,
-            "resumed": resumed}
+    return Submission(attempt, batch_name(job.id, attempt), token, resumed)

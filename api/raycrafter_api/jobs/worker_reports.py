@@ -1,20 +1,13 @@
 """What the worker reports about a job: the state changes its own steps made happen
 (``worker_transition``), and what a poll saw of a batch job that ended
 (``batch_ended``), from which the API decides what follows."""
-from raycrafter_contract.states import BATCH_STATES
+from raycrafter_contract.states import BATCH_STATES, WORKER_TARGETS
 
 from .. import timeutil
 from ..database.db import write_transaction
 from ..database.models import Event, Frame, Job
 from ..problems import bad_field, conflict, not_found
 from .job_states import check_transition, transition
-
-# States the worker may ask for; `collecting` follows from frames, `cancelled` from users,
-# and `staging` after a batch job only from the API's decision on its end (batch_ended).
-WORKER_TARGETS = ("staging", "submitted", "running", "done", "failed")
-# What a scheduler or an exit file may give as a batch job's exit status (Torque's are
-# negative for jobs that never started, 256 + N for a signal): a 32-bit integer.
-EXIT_STATUS_MIN, EXIT_STATUS_MAX = -2**31, 2**31 - 1
 
 
 def worker_transition(job_id, to, batch_job_id, reason, attempt=None):
