@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.animation import Animation
-from raycrafter_contract.naming import MAX_IMAGE_SIDE
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_IMAGE_SIDE
 from raycrafter_contract.utilities.backoff import Backoff
 from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
                                                   FrameStateAnswer)
@@ -176,8 +176,7 @@ class Agent:
         outage_started: Optional[float] = None
         while not self._stop.requested:
             try:
-                return self._client.claim(self._config.holder, 1 if self._config.once
-                                          else self._config.max_chunk_frames)
+                return self._client.claim(self._config.holder, self._claim_size())
             except LeaseGone as gone:
                 # 409 on claim: the job left its active states (failed, done) meanwhile.
                 log.info("the API has no frame for this agent any more: %s", gone)
@@ -191,6 +190,14 @@ class Agent:
                 log.warning("claim failed, retrying in %.1f s: %s", delay, error)
                 self._stop.sleep(delay)
         return None
+
+    def _claim_size(self) -> int:
+        """The most frames a claim asks for: one with --once, this node's own cap if it has
+        one, else as many as the protocol allows, leaving the ceiling to the API's
+        max_chunk_frames."""
+        if self._config.once:
+            return 1
+        return self._config.max_chunk_frames or MAX_CLAIM_FRAMES
 
     def _work_on(self, lease: Lease) -> None:
         self._context.enter_frame(lease.frame, lease.attempt, lease.lease_id)

@@ -23,7 +23,6 @@ from .renderers.command import CommandRenderer
 
 ENV_PREFIX = "RAYCRAFTER_"
 TRUE_WORDS = ("1", "true", "yes", "on")
-DEFAULT_CHUNK_FRAMES = 50
 
 
 class ConfigError(Exception):
@@ -62,7 +61,8 @@ class Config:
     once: bool
     dry_run: bool
     require_confinement: bool = False
-    max_chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    # None: as many as the protocol allows, so the API's max_chunk_frames is the ceiling.
+    max_chunk_frames: Optional[int] = None
     slots: int = 1
 
     @property
@@ -148,11 +148,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         "the cores this process may use divided by --threads, so parsing "
                         "(single-threaded in POV-Ray) never leaves a core idle "
                         "[RAYCRAFTER_SLOTS]")
-    render.add_argument("--max-chunk-frames", type=int,
-                        default=int(env("MAX_CHUNK_FRAMES", str(DEFAULT_CHUNK_FRAMES))),
-                        help="the most consecutive frames to claim at once and render with "
-                             "one renderer process; the API sizes each chunk from the job's "
-                             "render times [RAYCRAFTER_MAX_CHUNK_FRAMES, %(default)s]")
+    render.add_argument("--max-chunk-frames", type=int, default=env("MAX_CHUNK_FRAMES"),
+                        help="this node's own cap on the consecutive frames claimed at once "
+                             "and rendered with one renderer process; by default the API's "
+                             "max_chunk_frames alone caps them, and it sizes each chunk "
+                             "from the job's render times [RAYCRAFTER_MAX_CHUNK_FRAMES]")
     render.add_argument("--povray", default=env("POVRAY", "povray"),
                         help="POV-Ray executable [RAYCRAFTER_POVRAY]")
     render.add_argument("--renderer-command", action="append", default=[], metavar="NAME=JSON",
@@ -217,7 +217,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
     token_file = args.token_file or os.path.join(job_dir, AGENT_TOKEN_FILE)
     threads, slots = render_slots(args.threads, args.slots, default_threads())
-    if not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
+    if args.max_chunk_frames is not None and not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
         raise ConfigError("--max-chunk-frames must be from 1 to %d" % MAX_CLAIM_FRAMES)
     if args.log_tail_lines < 1 or args.log_queue_size < 1:
         raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")

@@ -32,6 +32,7 @@ def test_load_from_toml_file(tmp_path):
     ({"lease_seconds": 0}, "lease_seconds"),
     ({"lease_seconds": "5"}, "lease_seconds"),
     ({"max_attempts": True}, "max_attempts"),
+    ({"max_chunk_frames": 1001}, "'max_chunk_frames' must be at most 1000"),
     ({"clusters": []}, "clusters"),
     ({"default_cluster": "nope"}, "default_cluster"),
     ({"database_url": "mysql://x"}, "database_url"),
