@@ -16,21 +16,17 @@ rendered (every other frame done at 1 s, so the chunk sizing reads real render t
 The goal is at most 2 times the baseline's median for both large cases.
 """
 import argparse
-import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
+from raycrafter_api import config as config_module, timeutil
+from raycrafter_api.database import db, migrations
+from raycrafter_api.database.models import Job, User
+from raycrafter_api.frames import leases
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES
 
-from raycrafter_api import config as config_module, timeutil  # noqa: E402
-from raycrafter_api.database import db, migrations  # noqa: E402
-from raycrafter_api.database.models import Job, User  # noqa: E402
-from raycrafter_api.frames import leases  # noqa: E402
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES  # noqa: E402
-from support.postgres import ThrowawayPostgres  # noqa: E402
+from support.postgres import ThrowawayPostgres
 
 GOAL = 2.0
 

@@ -15,19 +15,15 @@ import io
 import os
 import pathlib
 import struct
-import sys
 import tarfile
 import tempfile
 import time
 import zipfile
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
+import requests
 
-import requests  # noqa: E402
-
-from support.api_server import ApiServer, create_user, write_config  # noqa: E402
-from support.api_testing import SCENE  # noqa: E402
+from support.api_server import ApiServer, create_user, write_config
+from support.api_testing import SCENE
 
 MIB = 1024 * 1024
 

@@ -17,7 +17,7 @@ import yaml
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
-from worker_harness import ThrowawaySshd
+from support.worker_harness import ThrowawaySshd
 
 SECRETS_FILE = "/etc/raycrafter/pillar/secrets.sls"
 LOGIN_HOST = "127.0.0.1"

@@ -8,9 +8,9 @@ from raycrafter_worker import consumer as consumer_module
 from raycrafter_worker.errors import ApiConflict
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
+from support.worker_harness import publish
 from test_worker_flow import (CLUSTER, api, broker, create_job, in_state, job_of,  # noqa: F401
                               start_worker, worker_view)
-from worker_harness import publish
 
 # Fixtures imported from test_worker_flow are used by name.
 pytestmark = pytest.mark.usefixtures("fake_agent")
