@@ -1,25 +1,16 @@
-# Roles come from the grain `roles`; `allinone` is every role on one host.
+# Which states each host gets: every host the common states and its firewall, and the
+# states of each role the salt master assigns it (pillar raycrafter_roles, from the
+# master's roles.yaml; never a grain, which the minion could set). The roles and their
+# states are the deployment catalogue's (pillar/catalogue.yaml).
+{%- import_yaml "pillar/catalogue.yaml" as catalogue %}
 base:
   '*':
     - salt.common
     - salt.firewall
-  'G@roles:db or G@roles:allinone':
+{%- for role, spec in catalogue.roles.items() %}
+  'I@raycrafter_roles:{{ role }}':
     - match: compound
-    - salt.postgres
-  'G@roles:broker or G@roles:allinone':
-    - match: compound
-    - salt.rabbitmq
-  'G@roles:logging or G@roles:allinone':
-    - match: compound
-    - salt.logserver
-  'G@roles:cluster or G@roles:allinone':
-    - match: compound
-    - salt.cluster
-  'G@roles:web or G@roles:allinone':
-    - match: compound
-    - salt.api
-    - salt.nginx
-    - salt.cli
-  'G@roles:worker or G@roles:allinone':
-    - match: compound
-    - salt.worker
+{%-   for state in spec.states %}
+    - {{ state }}
+{%-   endfor %}
+{%- endfor %}

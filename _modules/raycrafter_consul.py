@@ -52,12 +52,18 @@ def healthy(service, agent):
     return found
 
 
-def registered_addresses(service, agent):
-    """The host address of every registered instance of ``service``, healthy or not: who
-    may connect to a role (pg_hba.conf) does not change while a host is briefly unhealthy."""
+def registered(service, agent):
+    """Every registered instance of ``service``, healthy or not, as {address,
+    host_address}: who may connect to a role (pg_hba.conf, the firewall) does not change
+    while a host is briefly unhealthy."""
     _, entries = _call(agent, lambda client: client.catalog.service(service))
-    return [(entry.get("ServiceMeta") or {}).get(HOST_ADDRESS_META)
-            or entry["ServiceAddress"] or entry["Address"] for entry in entries or []]
+    found = []
+    for entry in entries or []:
+        address = entry["ServiceAddress"] or entry["Address"]
+        found.append({"address": address,
+                      "host_address": (entry.get("ServiceMeta") or {}).get(HOST_ADDRESS_META)
+                      or address})
+    return found
 
 
 def local_service(service_id, agent):

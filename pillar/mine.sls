@@ -1,9 +1,7 @@
 # What each host publishes to the Salt mine, so the others find it (salt/common/discovery.jinja):
-# its addresses and roles. (Certificates need no mine: every host trusts the deployment CA,
-# pillar/tls.sls.)
+# its addresses. Which roles a host holds is not its own to publish: the master says
+# (pillar/roles.sls). Certificates need no mine either: every host trusts the deployment
+# CA, pillar/tls.sls.
 mine_functions:
   raycrafter_addresses:
     - mine_function: network.ip_addrs
-  raycrafter_roles:
-    - mine_function: grains.get
-    - roles

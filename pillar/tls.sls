@@ -6,9 +6,10 @@ minion's ID (which the master knows from the minion's accepted key, so no host c
 a certificate for another's name), plus localhost for its own loopback clients. Peers
 reach a host by that name (salt/common/discovery.jinja writes each host's /etc/hosts from
 the Salt mine) and verify it against the CA. The CA's private key stays in the master's
-record of the secrets (pillar/generate_secrets.py), which is no host's pillar.
+record of the secrets (pillar/generate_secrets.py), which is no host's pillar, encrypted to
+the master's GPG key (Salt's gpg_keydir), with which it is decrypted here.
 
-Certificates are issued once, kept beside that record in hosts/ID.{key,crt} (root only),
+Certificates are issued once, kept beside that record in certificates/ID.{key,crt} (root only),
 and issued again when missing or no longer signed by the record's CA. A masterless host
 (./appliance up) reaches every role over loopback and gets nothing here.
 """
@@ -33,8 +34,9 @@ def run():
         secrets = (yaml.safe_load(handle) or {}).get("raycrafter_secrets", {})
     if "tls_ca_private_key" not in secrets:
         return {}
+    secrets = {key: _decrypted(secrets[key]) for key in ("tls_ca_private_key", "tls_ca_certificate")}
     name = __opts__["id"]
-    directory = os.path.join(os.path.dirname(record), "hosts")
+    directory = os.path.join(os.path.dirname(record), "certificates")
     key_path = os.path.join(directory, name + ".key")
     certificate_path = os.path.join(directory, name + ".crt")
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -62,6 +64,18 @@ def _record_path():
         if os.path.isfile(path):
             return path
     return None
+
+
+def _decrypted(value):
+    """A value of the record in plain text: its PGP message decrypted with the master's key,
+    as Salt's GPG renderer decrypts the roles' files."""
+    if not value.startswith("-----BEGIN PGP MESSAGE-----"):
+        return value
+    # Where Salt's renderer looks too: gpg_keydir, else the configuration's gpgkeys.
+    key_dir = __opts__.get("gpg_keydir") or os.path.join(__opts__["config_dir"], "gpgkeys")
+    return subprocess.run(
+        ["gpg", "--batch", "--quiet", "--homedir", key_dir, "--decrypt"],
+        input=value, capture_output=True, text=True, check=True).stdout
 
 
 def _write(path, text):

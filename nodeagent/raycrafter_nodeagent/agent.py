@@ -6,7 +6,10 @@ on to the next, so frames arrive while the chunk renders.
 
 The API decides everything about frames (who renders what, how often a frame may fail);
 the agent's part is to never lose a finished frame to a short outage, never hold a frame
-it is not working on, and leave when there is nothing left.
+it is not working on, never put a frame into place it no longer holds, and leave when
+there is nothing left. Where the kernel cannot confine the renderer and the cluster
+profile does not allow rendering unconfined, every frame it claims fails, saying why, so
+the job fails with that reason instead of being submitted again and again.
 """
 
 import logging
@@ -28,7 +31,9 @@ from . import confinement, exit_codes, frames
 from .api_client import ApiClient, ApiUnavailable, ClaimAnswer, LeaseGone
 from .config import Config
 from .lease_keeper import LeaseKeeper
+from .limits import ProcessLimits
 from .log_context import LogContext
+from .renderer_output import ForwardedOutput
 from .renderers import FrameTask
 from .renderers.command import CommandRenderer
 from .renderers.povray import PovrayRenderer
@@ -72,11 +77,19 @@ class Lease:
 
 
 @dataclass
-class RunProgress:
-    """How far one renderer process is through its run of frames."""
+class RenderRun:
+    """One renderer process at work on a run of a lease's frames: what it renders, under
+    which lease and limits, and how far it got. Its frames are delivered in order (checked
+    and placed, or failed) as the renderer finishes them."""
 
+    lease: Lease
+    keeper: LeaseKeeper
+    renderer: Renderer
+    task: FrameTask
+    argv: List[str]
+    limits: ProcessLimits
     frames: List[int]
-    last_finished_at: float
+    last_finished_at: float = 0.0
     started: int = 0    # frames the renderer began
     delivered: int = 0  # frames taken from the work directory (reported or failed)
 
@@ -95,6 +108,7 @@ class Agent:
         self._slot = threading.local()  # each render slot's own renderer adapters
         self._busy_slots = 0
         self._busy_guard = threading.Lock()
+        self._unconfinable: Optional[str] = None  # why the kernel refuses confinement
 
     def run(self) -> int:
         """Work until the job has nothing left for this agent; returns the exit status.
@@ -105,6 +119,7 @@ class Agent:
         log.info("agent for job %d starting as %s, %d render slot(s) of %d thread(s)%s",
                  self._config.job_id, self._config.holder, slots, self._config.threads,
                  ", dry run" if self._config.dry_run else "")
+        self._check_confinement()
         if slots == 1:
             return self._serve(alone=True)
         outcomes: List[Any] = []
@@ -161,6 +176,30 @@ class Agent:
             if self._config.once:
                 return exit_codes.DONE
 
+    def _check_confinement(self) -> None:
+        """Ask the kernel once whether it confines a renderer here (confinement.py)."""
+        self._unconfinable = confinement.probe()
+        if self._unconfinable is None:
+            log.info("renderers run confined by the kernel (Landlock)")
+        elif self._config.allow_unconfined:
+            log.warning("the kernel cannot confine renderers on this node (%s); %s allows "
+                        "rendering unconfined", self._unconfinable, self._profile_text())
+        else:
+            log.error("%s", self._refusal())
+
+    def _profile_text(self) -> str:
+        if self._config.cluster is None:
+            return "this cluster's profile"
+        return "the cluster profile %r" % self._config.cluster
+
+    def _refusal(self) -> str:
+        """Why no frame renders here: what the user sees as the reason the job failed."""
+        where = ("on cluster %r" % self._config.cluster if self._config.cluster is not None
+                 else "on this cluster")
+        return ("cannot render %s: node %s cannot confine the renderer (%s), and %s does not "
+                "allow rendering unconfined (the worker's profile setting allow_unconfined is "
+                "false)" % (where, self._config.holder, self._unconfinable, self._profile_text()))
+
     def _renderers(self) -> Dict[str, Renderer]:
         """This slot's renderer adapters (they keep per-process state, e.g. progress)."""
         if not hasattr(self._slot, "renderers"):
@@ -201,19 +240,22 @@ class Agent:
 
     def _work_on(self, lease: Lease) -> None:
         self._context.enter_frame(lease.frame, lease.attempt, lease.lease_id)
-        work_dir = frames.make_work_dir(self._config.frames_dir, lease.frame, lease.lease_id)
         try:
             log.info("claimed %s, attempt %d, lease %s for %.0f s", _frames_text(lease.frames),
                      lease.attempt, lease.lease_id, lease.seconds)
+            if self._unconfinable is not None and not self._config.allow_unconfined:
+                self._cannot_render(lease, self._refusal())
+                return
             try:
                 renderer = self._renderer_for(lease.job)
-                runs = _runs(lease, renderer)
-                tasks = [self._task(lease, run, work_dir) for run in runs]
+                chunk = self._task(lease)
+                runs = _runs(lease, renderer,
+                             self._config.limits.frames_per_process(chunk.width, chunk.height))
+                tasks = [chunk.for_run(run, frames.work_dir_path(
+                    self._config.frames_dir, run[0], lease.lease_id)) for run in runs]
                 commands = [renderer.command(task) for task in tasks]
             except ValueError as error:
-                # One attempt counts, on the first frame; the others are not its fault.
-                self._fail(lease, None, lease.frame, "cannot render: %s" % error, "")
-                self._release(lease, None, list(lease.frames[1:]))
+                self._cannot_render(lease, "cannot render: %s" % error)
                 return
             if self._config.dry_run:
                 for argv in commands:
@@ -226,103 +268,126 @@ class Agent:
                              lease.claimed_at, on_lost=lambda: [p.stop() for p in current]
                              ) as keeper:
                 for index, (run, task, argv) in enumerate(zip(runs, tasks, commands)):
-                    finished = self._render(lease, keeper, renderer, run, task, argv, current)
+                    limits = self._config.limits.for_run(len(run), task.threads, task.width,
+                                                         task.height)
+                    finished = self._render(RenderRun(lease, keeper, renderer, task, argv,
+                                                      limits, run), current)
                     if not finished or self._stop.requested:
                         if keeper.lost_reason is None:
                             self._release(lease, keeper, [n for later in runs[index + 1:]
                                                           for n in later])
                         return
         finally:
-            frames.remove_work_dir(work_dir)
             self._context.leave_frame()
 
-    def _render(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, run: List[int],
-                task: FrameTask, argv: List[str], current: List[RenderProcess]) -> bool:
-        """Run the renderer confined (confinement.py) in the lease's own work directory,
-        which is also its HOME and TMPDIR: a scene's povray.ini, another job's files and
-        the agent's token stay out of its reach. Each frame of the run is reported as soon
-        as the renderer begins the next one. True if every frame of the run was done."""
-        confined = confinement.wrapped(argv, read=[task.input_dir], write=[task.work_dir],
-                                       required=self._config.require_confinement)
-        environment = dict(os.environ, HOME=task.work_dir, TMPDIR=task.work_dir)
-        for name in [name for name in environment if name.startswith("RAYCRAFTER_")]:
-            del environment[name]
-        progress = RunProgress(list(run), time.monotonic())
+    def _cannot_render(self, lease: Lease, reason: str) -> None:
+        """One attempt counts, on the first frame; the others are not its fault."""
+        self._fail(lease, None, lease.frame, reason, "")
+        self._release(lease, None, list(lease.frames[1:]))
 
-        def watch(line: str) -> bool:
-            if renderer.starts_frame(line) and progress.started < len(progress.frames):
-                progress.started += 1
-                if progress.started > 1:  # the frame before this one is written
-                    self._deliver(lease, keeper, renderer, task, progress,
-                                  progress.started - 1, process.log_tail())
-                # What the renderer says from here on is about this frame.
-                self._context.enter_frame(progress.frames[progress.started - 1],
-                                          lease.attempt, lease.lease_id)
-            return renderer.show_line(line)
-
-        process = RenderProcess(confined, task.work_dir, self._config.log_tail_lines, watch,
-                                environment)
-        current[:] = [process]
-        log.info("rendering %s: %s", _frames_text(run), _shell_words(argv))
-        self._stop.call_on_signal(process.stop)
+    def _render(self, run: RenderRun, current: List[RenderProcess]) -> bool:
+        """Run the renderer confined and limited (confinement.py) in a work directory of
+        its own, which is also its HOME and TMPDIR and holds only the files it is to write:
+        nothing an earlier process left, a scene's povray.ini, another job's files or the
+        agent's token is within its reach. Each frame of the run is delivered as soon as
+        the renderer begins the next one. True if every frame of the run was done."""
+        task = run.task
+        frames.make_work_dir(task.work_dir, run.renderer.output_files(task),
+                             run.renderer.discarded_files(task))
         try:
-            result = process.run()
-        finally:
-            self._stop.call_on_signal(None)
-            current[:] = []
-        # The keeper keeps heartbeating while the results are checked and reported.
-        return self._conclude(lease, keeper, renderer, task, progress, result)
+            confined = confinement.wrapped(run.argv, read=[task.input_dir],
+                                           write=[task.work_dir], process_limits=run.limits,
+                                           allow_unconfined=self._config.allow_unconfined)
+            environment = dict(os.environ, HOME=task.work_dir, TMPDIR=task.work_dir)
+            for name in [name for name in environment if name.startswith("RAYCRAFTER_")]:
+                del environment[name]
+            output = ForwardedOutput(self._config.output_lines, self._config.output_bytes)
+            run.last_finished_at = time.monotonic()
 
-    def _conclude(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, task: FrameTask,
-                  progress: RunProgress, result: RenderResult) -> bool:
+            def watch(line: str) -> None:
+                if run.renderer.starts_frame(line) and run.started < len(run.frames):
+                    run.started += 1
+                    if run.started > 1:  # the frame before this one is written
+                        output.end_frame()
+                        self._deliver(run, run.started - 1, process.log_tail())
+                        process.new_tail()
+                    # What the renderer says from here on is about this frame.
+                    self._context.enter_frame(run.frames[run.started - 1],
+                                              run.lease.attempt, run.lease.lease_id)
+                if run.renderer.show_line(line):
+                    output.add(line)
+
+            process = RenderProcess(confined, task.work_dir, self._config.log_tail_lines,
+                                    watch, run.limits, environment)
+            current[:] = [process]
+            log.info("rendering %s: %s", _frames_text(run.frames), _shell_words(run.argv))
+            self._stop.call_on_signal(process.stop)
+            try:
+                result = process.run()
+            finally:
+                self._stop.call_on_signal(None)
+                current[:] = []
+            output.end_frame()
+            # The keeper keeps heartbeating while the results are checked and reported.
+            return self._conclude(run, result)
+        finally:
+            frames.remove_work_dir(task.work_dir)
+
+    def _conclude(self, run: RenderRun, result: RenderResult) -> bool:
+        lease, keeper, renderer = run.lease, run.keeper, run.renderer
         if keeper.lost_reason is not None:
             log.warning("%s abandoned, renderer stopped: %s",
-                        _frames_text(progress.undelivered), keeper.lost_reason)
+                        _frames_text(run.undelivered), keeper.lost_reason)
             return False
         if self._stop.requested and result.returncode != 0:
             log.warning("%s received: renderer stopped, handing %s back",
-                        self._stop.signal_name, _frames_text(progress.undelivered))
-            self._release(lease, keeper, progress.undelivered)
+                        self._stop.signal_name, _frames_text(run.undelivered))
+            self._release(lease, keeper, run.undelivered)
             return False
-        if result.returncode != 0 and progress.undelivered:
+        if result.returncode != 0 and run.undelivered:
             reason = "%s %s" % (renderer.name, _exit_description(result.returncode))
-            detail = renderer.failure_detail(result.log_tail)
-            failed, *rest = progress.undelivered
+            detail = result.limit_reason or renderer.failure_detail(result.log_tail)
+            failed, *rest = run.undelivered
             self._fail(lease, keeper, failed, reason + (": " + detail if detail else ""),
                        result.log_tail)
             self._release(lease, keeper, rest)
             return False
-        self._deliver(lease, keeper, renderer, task, progress, len(progress.frames),
-                      result.log_tail)
-        if progress.undelivered:
-            missing, *rest = progress.undelivered
+        self._deliver(run, len(run.frames), result.log_tail)
+        if run.undelivered:
+            missing, *rest = run.undelivered
             self._fail(lease, keeper, missing, "%s exited cleanly but wrote no image for it"
                        % renderer.name, result.log_tail)
             self._release(lease, keeper, rest)
             return False
         return True
 
-    def _deliver(self, lease: Lease, keeper: LeaseKeeper, renderer: Renderer, task: FrameTask,
-                 progress: RunProgress, finished: int, log_tail: str) -> None:
-        """Check and move into place the images of the run's first ``finished`` frames
-        that are not delivered yet, reporting each; the work directory holds the images
-        not delivered, in frame order."""
-        images = renderer.produced_files(task)
-        while progress.delivered < finished and images and keeper.lost_reason is None:
-            number, image = progress.frames[progress.delivered], images.pop(0)
-            progress.delivered += 1
+    def _deliver(self, run: RenderRun, finished: int, log_tail: str) -> None:
+        """Deliver the run's first ``finished`` frames that are not delivered yet: check
+        each image, put it into place if the API says the lease still holds it, and report
+        it (only then: a frame not placed is not reported)."""
+        images = run.renderer.output_files(run.task)
+        while run.delivered < finished and run.keeper.lost_reason is None \
+                and frames.written(images[run.delivered]):
+            number, image = run.frames[run.delivered], images[run.delivered]
+            run.delivered += 1
             now = time.monotonic()
-            seconds, progress.last_finished_at = now - progress.last_finished_at, now
+            seconds, run.last_finished_at = now - run.last_finished_at, now
             try:
-                done = frames.deliver(image, self._config.frames_dir, number, task.width,
-                                      task.height)
+                checked = frames.check(image, run.task.width, run.task.height)
             except frames.BadImage as error:
-                self._fail(lease, keeper, number, str(error), log_tail)
+                self._fail(run.lease, run.keeper, number, str(error), log_tail)
                 continue
+            if not run.keeper.confirm(number):
+                log.warning("frame %d is not placed nor reported: the lease no longer holds "
+                            "it (%s)", number, run.keeper.lost_reason)
+                return
+            path = frames.place(checked, self._config.frames_dir, number)
             log.info("frame %d rendered in %.1f s: %s, %d bytes, sha256 %s", number, seconds,
-                     done.path, done.size, done.checksum)
-            self._report(lease, keeper, "completion", number, lambda: self._client.complete(
-                number, lease.lease_id, seconds, done.checksum, done.size, log_tail))
+                     path, checked.size, checked.checksum)
+            self._report(run.lease, run.keeper, "completion", number,
+                         lambda: self._client.complete(number, run.lease.lease_id, seconds,
+                                                       checked.checksum, checked.size,
+                                                       log_tail))
 
     def _fail(self, lease: Lease, keeper: Optional[LeaseKeeper], number: int, reason: str,
               log_tail: str) -> None:
@@ -389,30 +454,31 @@ class Agent:
                              % (name, ", ".join(sorted(renderers))))
         return renderers[name]
 
-    def _task(self, lease: Lease, run: List[int], work_dir: str) -> FrameTask:
-        """The run's parameters from the claim answer, each checked before it reaches
-        a command line."""
-        job = lease.job
+    def _task(self, lease: Lease) -> FrameTask:
+        """The chunk's parameters from the claim answer, each checked before it reaches
+        a command line; each run of it is rendered in a work directory of its own."""
+        job, chunk = lease.job, lease.frames
         first, last = job.frames.first, job.frames.last
         width, height = job.width, job.height
-        if not first <= run[0] <= run[-1] <= last:
-            raise ValueError("%s outside the job's range %d..%d" % (_frames_text(run), first, last))
+        if not first <= chunk[0] <= chunk[-1] <= last:
+            raise ValueError("%s outside the job's range %d..%d" % (_frames_text(chunk), first, last))
         if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise ValueError("resolution %dx%d is out of range" % (width, height))
         return FrameTask(
-            frame=run[0], last_frame=run[-1], first=first, last=last,
+            frame=chunk[0], last_frame=chunk[-1], first=first, last=last,
             animation=_animation(job),
             width=width, height=height, options=dict(job.options),
             scene_path=frames.scene_path(self._config.input_dir, job.scene_file),
-            input_dir=self._config.input_dir, work_dir=work_dir, threads=self._config.threads)
+            input_dir=self._config.input_dir, work_dir="", threads=self._config.threads)
 
 
-def _runs(lease: Lease, renderer: Renderer) -> List[List[int]]:
-    """The chunk in runs of frames for one renderer process each: all of it where the
-    renderer renders a range of the animation in one go and the frames are consecutive,
-    else one frame each."""
+def _runs(lease: Lease, renderer: Renderer, most: int) -> List[List[int]]:
+    """The chunk in runs of frames for one renderer process each: runs of up to ``most``
+    frames (what its work directory's cap allows) where the renderer renders a range of
+    the animation in one go and the frames are consecutive, else one frame each."""
     if renderer.renders_runs and lease.job.frames.step == 1:
-        return [list(lease.frames)]
+        return [list(lease.frames[start:start + most])
+                for start in range(0, len(lease.frames), most)]
     return [[number] for number in lease.frames]
 
 

@@ -10,6 +10,7 @@ act on instead of burning frame attempts.
 import argparse
 import json
 import os
+import re
 import socket
 import stat
 from dataclasses import dataclass, field
@@ -19,10 +20,15 @@ from raycrafter_contract.addresses import token_may_go_to
 from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
                                         JOB_LOGS_DIR, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS)
 
+from .limits import SMALLEST_FILE_BYTES, RendererLimits, default_memory_bytes
+from .renderer_output import MAX_LINE_BYTES
 from .renderers.command import CommandRenderer
 
 ENV_PREFIX = "RAYCRAFTER_"
 TRUE_WORDS = ("1", "true", "yes", "on")
+SIZE = re.compile(r"^(\d+)([KMGT]?)$", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+SMALLEST_MEMORY_BYTES = 64 << 20
 
 
 class ConfigError(Exception):
@@ -60,7 +66,11 @@ class Config:
     max_api_outage: float
     once: bool
     dry_run: bool
-    require_confinement: bool = False
+    limits: RendererLimits
+    output_lines: int  # renderer output forwarded per frame
+    output_bytes: int
+    cluster: Optional[str] = None
+    allow_unconfined: bool = False
     # None: as many as the protocol allows, so the API's max_chunk_frames is the ceiling.
     max_chunk_frames: Optional[int] = None
     slots: int = 1
@@ -100,6 +110,15 @@ def render_slots(threads: Optional[str], slots: Optional[str], cores: int) -> Tu
     if threads_given < 1 or slots_given < 1:
         raise ConfigError("--threads and --slots must be at least 1")
     return threads_given, slots_given
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes, as a number with an optional binary unit: 65536, 64K, 2G."""
+    match = SIZE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError("%r is not a size (a number of bytes, or with K, M, "
+                                         "G or T after it)" % text)
+    return int(match.group(1)) * SIZE_UNITS[match.group(2).upper()]
 
 
 def batch_job_id_from(environ: Mapping[str, str]) -> Optional[str]:
@@ -162,13 +181,42 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     render.add_argument("--log-tail-lines", type=int, default=int(env("LOG_TAIL_LINES", "40")),
                         help="renderer output lines sent to the API with each result "
                         "[RAYCRAFTER_LOG_TAIL_LINES]")
-    render.add_argument("--require-confinement", action="store_true",
-                        default=env("REQUIRE_CONFINEMENT", "") == "1",
-                        help="refuse to render where the kernel cannot confine the renderer "
-                        "(Landlock) [RAYCRAFTER_REQUIRE_CONFINEMENT=1]")
     render.add_argument("--once", action="store_true", help="render one frame, then exit")
     render.add_argument("--dry-run", action="store_true",
                         help="claim one frame, log what would be run, hand the frame back, exit")
+
+    limits = parser.add_argument_group(
+        "what each renderer process may use (the batch script passes its cluster profile's)")
+    limits.add_argument("--cluster", default=env("CLUSTER"),
+                        help="the cluster profile this batch job came through, named in the "
+                        "reasons frames fail for [RAYCRAFTER_CLUSTER]")
+    limits.add_argument("--allow-unconfined", action="store_true",
+                        default=(env("ALLOW_UNCONFINED", "") or "").lower() in TRUE_WORDS,
+                        help="render even where the kernel cannot confine the renderer "
+                        "(no Landlock); without it every frame claimed there fails "
+                        "[RAYCRAFTER_ALLOW_UNCONFINED=1]")
+
+    def size(option: str, name: str, default: str, text: str) -> None:
+        limits.add_argument(option, type=byte_size, default=env(name, default),
+                            help="%s [RAYCRAFTER_%s, %%(default)s]" % (text, name))
+
+    size("--max-file-bytes", "MAX_FILE_BYTES", "1G", "the largest file a renderer may write, "
+         "and never more than an image of the job's size can need")
+    limits.add_argument("--max-memory-bytes", type=byte_size, default=env("MAX_MEMORY_BYTES"),
+                        help="the memory of each renderer process (its data: RLIMIT_DATA); "
+                        "default the node's memory divided by --slots "
+                        "[RAYCRAFTER_MAX_MEMORY_BYTES]")
+    limits.add_argument("--max-cpu-seconds", type=int,
+                        default=int(env("MAX_CPU_SECONDS", "3600")),
+                        help="CPU seconds a renderer may use per frame and thread "
+                        "[RAYCRAFTER_MAX_CPU_SECONDS, %(default)s]")
+    size("--max-work-dir-bytes", "MAX_WORK_DIR_BYTES", "2G", "what a renderer's work "
+         "directory may hold; runs of frames are as long as their images fit")
+    limits.add_argument("--output-lines", type=int, default=int(env("OUTPUT_LINES", "400")),
+                        help="renderer output lines logged per frame (the first half as they "
+                        "come, the last at the frame's end) [RAYCRAFTER_OUTPUT_LINES, "
+                        "%(default)s]")
+    size("--output-bytes", "OUTPUT_BYTES", "32K", "renderer output bytes logged per frame")
 
     logs = parser.add_argument_group("log server (GELF over TCP)")
     logs.add_argument("--log-host", default=env("LOG_HOST"),
@@ -242,9 +290,30 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         max_api_outage=args.max_api_outage,
         once=args.once or args.dry_run,
         dry_run=args.dry_run,
-        require_confinement=args.require_confinement,
+        limits=_limits(args, slots),
+        output_lines=_at_least(args.output_lines, 2, "--output-lines"),
+        output_bytes=_at_least(args.output_bytes, 2 * MAX_LINE_BYTES, "--output-bytes"),
+        cluster=args.cluster,
+        allow_unconfined=args.allow_unconfined,
         max_chunk_frames=args.max_chunk_frames,
     )
+
+
+def _limits(args: argparse.Namespace, slots: int) -> RendererLimits:
+    memory = args.max_memory_bytes
+    return RendererLimits(
+        file_bytes=_at_least(args.max_file_bytes, SMALLEST_FILE_BYTES, "--max-file-bytes"),
+        memory_bytes=_at_least(default_memory_bytes(slots) if memory is None else memory,
+                               SMALLEST_MEMORY_BYTES, "--max-memory-bytes"),
+        cpu_seconds=_at_least(args.max_cpu_seconds, 1, "--max-cpu-seconds"),
+        work_dir_bytes=_at_least(args.max_work_dir_bytes, 2 * SMALLEST_FILE_BYTES,
+                                 "--max-work-dir-bytes"))
+
+
+def _at_least(value: int, smallest: int, option: str) -> int:
+    if value < smallest:
+        raise ConfigError("%s must be at least %d" % (option, smallest))
+    return value
 
 
 def _job_id(value: Optional[str]) -> int:

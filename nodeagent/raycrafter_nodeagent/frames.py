@@ -2,8 +2,9 @@
 becomes ``frames/frame_NNNNN.png``.
 
 The worker collects whatever is in ``frames/``, so an image only ever appears there whole
-(renamed into place on the same file system) and only after it was checked to be the PNG
-that was asked for.
+(renamed into place on the same file system), only after it was checked to be the PNG
+that was asked for, and only while the agent's lease on it holds (the agent asks the API
+between ``check`` and ``place``).
 """
 
 import hashlib
@@ -12,7 +13,7 @@ import re
 import shutil
 import struct
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Sequence, Tuple
 
 from raycrafter_contract.naming import PNG_SIGNATURE, frame_file_name
 from raycrafter_contract.scenes import SceneRejected, check_main_file
@@ -24,7 +25,9 @@ class BadImage(Exception):
 
 
 @dataclass(frozen=True)
-class DeliveredFrame:
+class CheckedImage:
+    """A rendered image that is the PNG asked for, with what the API records of it."""
+
     path: str
     checksum: str
     size: int
@@ -50,13 +53,23 @@ def scene_path(input_dir: str, scene_file: str) -> str:
     return path
 
 
-def make_work_dir(frames_dir: str, frame: int, lease_id: str) -> str:
-    """A fresh directory for one lease, next to the final images so the rename is atomic."""
+def work_dir_path(frames_dir: str, frame: int, lease_id: str) -> str:
+    """The directory of the renderer process whose run starts at ``frame`` under the lease,
+    next to the final images so the rename is atomic."""
     safe_lease = re.sub(r"[^A-Za-z0-9_-]", "_", lease_id)
-    path = os.path.join(frames_dir, ".work-%05d-%s" % (frame, safe_lease))
+    return os.path.join(frames_dir, ".work-%05d-%s" % (frame, safe_lease))
+
+
+def make_work_dir(path: str, images: Sequence[str], discarded: Sequence[str]) -> None:
+    """A fresh work directory holding an empty file for each image the renderer writes and
+    a link to /dev/null for each file it writes that nobody reads: under Landlock these
+    are all the renderer can write (confinement.py)."""
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
-    return path
+    for image in images:
+        open(image, "xb").close()
+    for name in discarded:
+        os.symlink(os.devnull, name)
 
 
 def remove_work_dir(path: str) -> None:
@@ -72,8 +85,16 @@ def png_size(path: str) -> Tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def deliver(image: str, frames_dir: str, frame: int, width: int, height: int) -> DeliveredFrame:
-    """Check the rendered image, then rename it into place and return what the API records."""
+def written(image: str) -> bool:
+    """Whether the renderer wrote anything into the image file the agent made for it."""
+    try:
+        return os.path.getsize(image) > 0
+    except OSError:
+        return False
+
+
+def check(image: str, width: int, height: int) -> CheckedImage:
+    """The rendered image, if it is a PNG of the size the job asked for."""
     actual = png_size(image)
     if actual != (width, height):
         raise BadImage("image is %dx%d, the job asked for %dx%d" % (actual + (width, height)))
@@ -81,7 +102,11 @@ def deliver(image: str, frames_dir: str, frame: int, width: int, height: int) ->
     with open(image, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    size = os.path.getsize(image)
+    return CheckedImage(image, digest.hexdigest(), os.path.getsize(image))
+
+
+def place(image: CheckedImage, frames_dir: str, frame: int) -> str:
+    """Rename the checked image into place; returns where it is now."""
     target = frame_path(frames_dir, frame)
-    os.replace(image, target)
-    return DeliveredFrame(target, digest.hexdigest(), size)
+    os.replace(image.path, target)
+    return target

@@ -32,6 +32,8 @@ api-data-directory-file-directory:
 # Holds the database and broker passwords: readable by the API's user only.
 api-config-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: {{ api.config_file }}
     - source: salt://salt/api/files/api.toml.jinja
     - template: jinja

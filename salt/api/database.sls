@@ -18,6 +18,8 @@ api-database-migrate-cmd-run:
 
 api-{{ name }}-token-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: {{ token_dir }}/{{ name }}.token
     - contents_pillar: raycrafter_secrets:api_{{ name }}_token
     - user: root

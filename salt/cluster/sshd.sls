@@ -14,6 +14,8 @@ cluster-sshd-package-pkg-installed:
 
 cluster-sshd-host-key-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: /etc/ssh/ssh_host_raycrafter_ed25519_key
     - contents_pillar: raycrafter_secrets:cluster_host_private_key
     - mode: "0600"

@@ -27,7 +27,7 @@ common-packages-pkg-installed:
       - iproute2
       # Salt's init.d service module asks `runlevel` on every service state; on Debian 12
       # systemd-sysv has it, and a minimal host or container lacks it. A host booted by
-      # sysvinit (the LXC box, hosts/box) has it from sysvinit-core, which systemd-sysv
+      # sysvinit (the LXC box, vagrant/box) has it from sysvinit-core, which systemd-sysv
       # would replace.
 {%- if not salt["pkg.version"]("sysvinit-core") %}
       - systemd-sysv

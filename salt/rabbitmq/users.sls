@@ -46,8 +46,9 @@ rabbitmq-worker-user-present:
     - require:
       - rabbitmq_vhost: rabbitmq-vhost-present
 
-{#- The password travels on stdin (set) and in the environment (checked), never as an
-    argument, and `--` ends rabbitmqctl's options before the user name. #}
+{#- The password travels on stdin, set and checked alike (printf is the shell's own, so it
+    is no process's argument either), never as an argument: a process's arguments are
+    anyone's to read in /proc. `--` ends rabbitmqctl's options before the user name. #}
 {%- for role, user, password in (("api", rabbitmq.api_user, secrets.rabbitmq_api_password),
                                  ("worker", rabbitmq.worker_user, secrets.rabbitmq_worker_password)) %}
 
@@ -57,7 +58,7 @@ rabbitmq-{{ role }}-user-password-cmd-run:
     - stdin: {{ password | json }}
     - env:
       - RABBITMQ_PASSWORD: {{ password | json }}
-    - unless: rabbitmqctl -q authenticate_user -- {{ user }} "$RABBITMQ_PASSWORD"
+    - unless: printf '%s' "$RABBITMQ_PASSWORD" | rabbitmqctl -q authenticate_user -- {{ user }}
     - output_loglevel: quiet
     - require:
       - rabbitmq_user: rabbitmq-{{ role }}-user-present

@@ -19,6 +19,8 @@ worker-config-directory-file-directory:
 
 worker-{{ name }}-ssh-key-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: {{ worker.config_dir }}/{{ name }}.key
     - contents: {{ (profile.get("private_key") or secrets.cluster_ssh_private_key) | json }}
     - user: {{ worker.user }}

@@ -11,6 +11,8 @@ include:
 
 worker-api-token-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: {{ worker.config_dir }}/api.token
     - contents_pillar: raycrafter_secrets:api_worker_token
     - user: {{ worker.user }}
@@ -22,6 +24,8 @@ worker-api-token-file-managed:
 # Holds the broker password: readable by the worker's user only.
 worker-config-file-managed:
   file.managed:
+    # It holds a secret: no diff of it in Salt's output or its job returns.
+    - show_changes: False
     - name: {{ worker.config_dir }}/worker.toml
     - source: salt://salt/worker/files/worker.toml.jinja
     - template: jinja

@@ -8,81 +8,87 @@ locals {
   salt_requirements = join("\n", regexall("(?m)^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s#]+", file("${path.module}/../../salt/requirements.txt")))
   salt_constraints  = file("${path.module}/../../salt/constraints.txt")
 
-  # Each role has its own block of ten addresses, so scaling one role never renumbers the
-  # hosts of another (their addresses are in the master's pillar and in the firewall).
-  first_address  = { db = 20, broker = 30, logging = 40, web = 50, cluster = 60, worker = 70 }
+  # The deployment catalogue: the roles, their ports and who reaches them, the address
+  # plan. Nothing here lists a role or a port of its own.
+  catalogue = yamldecode(file("${path.module}/../../pillar/catalogue.yaml"))
+  # How many hosts each role gets: one of each unless the variable says otherwise.
+  roles = var.roles != null ? var.roles : { for role in keys(local.catalogue.roles) : role => 1 }
+
+  # Each role has its own block of ten addresses (its address_block), so scaling one role
+  # never renumbers the hosts of another (their addresses are in the firewall rules).
   master_name    = "${var.name}-master"
-  master_address = cidrhost(var.subnet_cidr, 10)
+  master_address = cidrhost(var.subnet_cidr, local.catalogue.master.address)
   hosts = merge([
-    for role, count in var.roles : {
+    for role, count in local.roles : {
       for index in range(count) : "${var.name}-${role}-${index + 1}" => {
         role    = role
-        address = cidrhost(var.subnet_cidr, local.first_address[role] + index)
+        address = cidrhost(var.subnet_cidr, local.catalogue.roles[role].address_block + index)
       }
     }
   ]...)
-  address_of = { for role in keys(local.first_address) : role => [for name, host in local.hosts : host.address if host.role == role] }
+  address_of = { for role in keys(local.catalogue.roles) : role => [for name, host in local.hosts : host.address if host.role == role] }
 
-  # The ports each role serves and the roles whose hosts need them; nothing else reaches a
-  # role's hosts from inside the appliance. "master" is the salt master: every minion talks
-  # to its publisher (4505) and request server (4506).
-  services = [
-    { role = "db", from_port = 5432, to_port = 5432, from_roles = ["web"], why = "PostgreSQL for the API" },
-    { role = "broker", from_port = 5671, to_port = 5671, from_roles = ["web", "worker"], why = "AMQP over TLS: the API publishes, the worker consumes" },
-    { role = "web", from_port = 443, to_port = 443, from_roles = ["worker", "cluster"], why = "the API over HTTPS for the worker and the node agents" },
-    { role = "logging", from_port = 12201, to_port = 12201, from_roles = ["cluster"], why = "GELF over TCP from the node agents" },
-    { role = "cluster", from_port = 22, to_port = 22, from_roles = ["worker"], why = "SSH and GridFTP (sshftp) control from the worker" },
-    { role = "cluster", from_port = 50000, to_port = 50999, from_roles = ["worker"], why = "GridFTP data channels (GLOBUS_TCP_PORT_RANGE on the cluster host)" },
-    { role = "master", from_port = 4505, to_port = 4506, from_roles = keys(var.roles), why = "the salt master: publisher and request server" },
-  ]
+  # Every service of every role and of the salt master, with the roles whose hosts may
+  # reach it ("every_role": all of them) and the setting that names who else may.
+  services = flatten([
+    for role, spec in merge(local.catalogue.roles, { master = local.catalogue.master }) : [
+      for name, service in try(spec.services, {}) : {
+        role         = role
+        name         = name
+        from_port    = try(service.ports[0], service.port)
+        to_port      = try(service.ports[1], service.port)
+        from_roles   = try(service.from, []) == "every_role" ? keys(local.roles) : try(service.from, [])
+        from_outside = try(service.from_outside, null)
+        why          = service.why
+      }
+    ]
+  ])
   # One rule per (service, client role), for clouds whose rules name one source group each;
   # only roles that have hosts appear.
   service_rules = {
     for pair in flatten([
       for service in local.services : [
         for client in service.from_roles : merge(service, { from_role = client })
-        if lookup(var.roles, client, 0) > 0 && (service.role == "master" || lookup(var.roles, service.role, 0) > 0)
+        if lookup(local.roles, client, 0) > 0 && (service.role == "master" || lookup(local.roles, service.role, 0) > 0)
       ]
     ]) : "${pair.role}-${pair.from_port}-from-${pair.from_role}" => pair
   }
+  # What is reached from outside the appliance, by the name of the setting that says from
+  # where (web_sources, ssh_sources, log_sources): each role's such services, and every
+  # host's own (SSH for operators) on every role that has hosts and on the master.
+  outside_rules = merge(
+    {
+      for service in local.services : "${service.role}-${service.name}" => service
+      if service.from_outside != null && (service.role == "master" || lookup(local.roles, service.role, 0) > 0)
+    },
+    merge([
+      for group in concat(["master"], [for role, count in local.roles : role if count > 0]) : {
+        for name, service in local.catalogue.every_host.services : "${group}-${name}" => {
+          role = group, name = name, from_port = try(service.ports[0], service.port),
+          to_port = try(service.ports[1], service.port), from_roles = [],
+          from_outside = service.from_outside, why = service.why
+        }
+      }
+    ]...),
+  )
 
-  web_name = coalesce(var.web_name, try(local.address_of.web[0], "localhost"))
-
-  # The master's site.sls: where each role is reached, and every service listening on its
-  # host's private address for the roles that use it (pillar/pillar.example has each key).
+  # The master's site.sls: the hosts' network, so each host publishes its address on it
+  # (the others are found through the Salt mine among the hosts the master assigns each
+  # role), and the name users reach the API by, when it is not the web host's own.
   site_pillar = {
-    raycrafter = {
-      common = {
-        hosts = {
-          db      = try(local.address_of.db[0], "127.0.0.1")
-          broker  = try(local.address_of.broker[0], "127.0.0.1")
-          logging = try(local.address_of.logging[0], "127.0.0.1")
-          web     = local.web_name
-        }
-      }
-      postgres  = { listen_addresses = try(local.address_of.db[0], "127.0.0.1"), client_networks = [for address in local.address_of.web : "${address}/32"] }
-      rabbitmq  = { bind = try(local.address_of.broker[0], "127.0.0.1") }
-      logserver = { bind = try(local.address_of.logging[0], "127.0.0.1") }
-      nginx     = { server_names = [local.web_name] }
-      worker = {
-        api_url = "https://${local.web_name}"
-        clusters = length(local.address_of.cluster) == 0 ? {} : {
-          standin = {
-            login_host    = local.address_of.cluster[0]
-            agent_api_url = "https://${local.web_name}"
-            log_host      = try(local.address_of.logging[0], "127.0.0.1")
-          }
-        }
-      }
-    }
+    raycrafter = merge(
+      { common = { network = var.subnet_cidr } },
+      var.web_name == null ? {} : { nginx = { server_names = [var.web_name] } },
+    )
   }
+  # Which minion holds which role: the master's word (pillar/roles.sls), never a grain.
+  role_assignment = { for name, host in local.hosts : name => [host.role] }
 
   install_salt = file("${path.module}/cloud-init/install-salt.sh")
 
   minion_user_data = {
     for name, host in local.hosts : name => templatefile("${path.module}/cloud-init/minion.yaml.tftpl", {
       id                = name
-      role              = host.role
       master_address    = local.master_address
       salt_requirements = local.salt_requirements
       salt_constraints  = local.salt_constraints
@@ -96,6 +102,7 @@ locals {
     repository_url    = var.repository_url
     repository_ref    = var.repository_ref
     site_pillar       = yamlencode(local.site_pillar)
+    role_assignment   = yamlencode(local.role_assignment)
     salt_requirements = local.salt_requirements
     salt_constraints  = local.salt_constraints
     install_salt      = local.install_salt

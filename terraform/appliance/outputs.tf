@@ -8,6 +8,21 @@ output "hosts" {
   value       = local.hosts
 }
 
+output "catalogue" {
+  description = "The deployment catalogue (pillar/catalogue.yaml), as the clouds read what they need of it."
+  value       = local.catalogue
+}
+
+output "roles" {
+  description = "How many hosts each role has (the variable, or one of each role of the catalogue)."
+  value       = local.roles
+}
+
+output "outside_rules" {
+  description = "What is reached from outside the appliance: per role (\"master\" for the salt master) a port range and the name of the setting that says from where (web_sources, ssh_sources, log_sources)."
+  value       = local.outside_rules
+}
+
 output "service_rules" {
   description = "Which role's hosts reach which ports of which role (\"master\" for the salt master), one entry per client role."
   value       = local.service_rules

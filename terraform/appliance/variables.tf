@@ -9,19 +9,24 @@ variable "name" {
 }
 
 variable "roles" {
-  description = "How many hosts each role gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }."
+  description = "How many hosts each role of the deployment catalogue (pillar/catalogue.yaml) gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }; null: one host for each role."
   type        = map(number)
+  default     = null
   validation {
-    condition     = alltrue([for role in keys(var.roles) : contains(["db", "broker", "web", "worker", "logging", "cluster"], role)])
-    error_message = "roles: the keys are the appliance's roles: db, broker, web, worker, logging, cluster."
+    condition     = var.roles == null || alltrue([for role in keys(coalesce(var.roles, {})) : contains(keys(yamldecode(file("${path.module}/../../pillar/catalogue.yaml")).roles), role)])
+    error_message = "roles: each key is a role of the deployment catalogue, pillar/catalogue.yaml."
   }
   validation {
-    # The appliance's pillar names one host per service role (raycrafter:common:hosts).
-    condition     = alltrue([for role in ["db", "broker", "web", "logging"] : lookup(var.roles, role, 0) <= 1])
-    error_message = "roles: db, broker, web and logging have one host at most (the pillar names one address for each)."
+    # A role the catalogue gives max_hosts (the pillar names one address for each of
+    # those roles) has no more hosts than that.
+    condition = alltrue([
+      for role, spec in yamldecode(file("${path.module}/../../pillar/catalogue.yaml")).roles :
+      lookup(coalesce(var.roles, {}), role, 1) <= try(spec.max_hosts, 10)
+    ])
+    error_message = "roles: a role has more hosts than its max_hosts in pillar/catalogue.yaml (db, broker, web and logging have one)."
   }
   validation {
-    condition     = alltrue([for role, count in var.roles : count >= 0 && count <= 9 && floor(count) == count])
+    condition     = alltrue([for role, count in coalesce(var.roles, {}) : count >= 0 && count <= 9 && floor(count) == count])
     error_message = "roles: each count is a whole number from 0 to 9."
   }
 }

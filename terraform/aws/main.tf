@@ -9,7 +9,9 @@ module "appliance" {
 
 locals {
   # Every role that has hosts, and the master, gets a security group of its own.
-  groups = toset(concat(["master"], [for role, count in var.roles : role if count > 0]))
+  groups = toset(concat(["master"], [for role, count in module.appliance.roles : role if count > 0]))
+  # Who may reach what from outside, by the setting the catalogue's services name.
+  outside_cidrs = { web_sources = var.web_client_cidrs, ssh_sources = var.ssh_client_cidrs, log_sources = var.log_client_cidrs }
 }
 
 resource "aws_vpc" "appliance" {
@@ -76,19 +78,17 @@ resource "aws_security_group_rule" "service" {
   to_port                  = each.value.to_port
 }
 
-# From outside the appliance: users to the API, operators over SSH; nothing by default.
+# From outside the appliance: users to the API, operators over SSH, a real cluster's
+# compute nodes to the log server; nothing by default.
 resource "aws_security_group_rule" "outside" {
-  for_each = merge(
-    lookup(var.roles, "web", 0) > 0 && length(var.web_client_cidrs) > 0 ? { web-443 = { role = "web", port = 443, cidrs = var.web_client_cidrs, why = "the API over HTTPS for users" } } : {},
-    length(var.ssh_client_cidrs) > 0 ? { for group in local.groups : "${group}-22" => { role = group, port = 22, cidrs = var.ssh_client_cidrs, why = "SSH for operators" } } : {},
-  )
+  for_each          = { for key, rule in module.appliance.outside_rules : key => rule if length(local.outside_cidrs[rule.from_outside]) > 0 }
   description       = each.value.why
   type              = "ingress"
   security_group_id = aws_security_group.role[each.value.role].id
   protocol          = "tcp"
-  from_port         = each.value.port
-  to_port           = each.value.port
-  cidr_blocks       = each.value.cidrs
+  from_port         = each.value.from_port
+  to_port           = each.value.to_port
+  cidr_blocks       = local.outside_cidrs[each.value.from_outside]
 }
 
 resource "aws_instance" "master" {

@@ -11,9 +11,10 @@ variable "region" {
 }
 
 variable "roles" {
-  description = "How many hosts each role gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }."
+  description = "How many hosts each role of the deployment catalogue (pillar/catalogue.yaml) gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }; null: one of each role."
   type        = map(number)
-  default     = { db = 1, broker = 1, web = 1, worker = 1, logging = 1, cluster = 1 }
+  default     = null
+}
 }
 
 variable "image_id" {
@@ -47,6 +48,12 @@ variable "subnet_cidr" {
 
 variable "web_client_cidrs" {
   description = "Who may reach the API over HTTPS (users). Empty: nobody outside the appliance."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_client_cidrs" {
+  description = "Who else may send GELF records to the log server: a real cluster's compute nodes. Empty: only the stand-in cluster's hosts."
   type        = list(string)
   default     = []
 }

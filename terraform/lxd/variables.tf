@@ -5,9 +5,10 @@ variable "name" {
 }
 
 variable "roles" {
-  description = "How many containers each role gets, e.g. { web = 1, worker = 1 }."
+  description = "How many containers each role of the deployment catalogue (pillar/catalogue.yaml) gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }; null: one of each role."
   type        = map(number)
-  default     = { db = 1, broker = 1, web = 1, worker = 1, logging = 1, cluster = 1 }
+  default     = null
+}
 }
 
 variable "image" {

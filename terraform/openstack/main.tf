@@ -8,7 +8,11 @@ module "appliance" {
 }
 
 locals {
-  groups          = toset(concat(["master", "bastion"], [for role, count in var.roles : role if count > 0]))
+  groups          = toset(concat(["master", "bastion"], [for role, count in module.appliance.roles : role if count > 0]))
+  # Who may reach what from outside, by the setting the catalogue's services name; SSH
+  # comes through the bastion only.
+  outside_cidrs = { web_sources = var.web_client_cidrs, log_sources = var.log_client_cidrs }
+  ssh           = module.appliance.catalogue.every_host.services.ssh
   bastion_address = cidrhost(var.subnet_cidr, 5)
 }
 
@@ -64,24 +68,29 @@ resource "openstack_networking_secgroup_rule_v2" "ssh_from_bastion" {
   direction         = "ingress"
   ethertype         = "IPv4"
   protocol          = "tcp"
-  port_range_min    = 22
-  port_range_max    = 22
+  port_range_min    = local.ssh.port
+  port_range_max    = local.ssh.port
   remote_group_id   = openstack_networking_secgroup_v2.role["bastion"].id
   security_group_id = openstack_networking_secgroup_v2.role[each.key].id
 }
 
-# From outside the appliance: operators to the bastion, users to the API.
+# From outside the appliance: operators to the bastion, users to the API, a real
+# cluster's compute nodes to the log server.
 resource "openstack_networking_secgroup_rule_v2" "outside" {
   for_each = merge(
-    { for cidr in var.bastion_ssh_cidrs : "bastion-22-${cidr}" => { role = "bastion", port = 22, cidr = cidr, why = "SSH to the bastion host" } },
-    { for cidr in var.web_client_cidrs : "web-443-${cidr}" => { role = "web", port = 443, cidr = cidr, why = "the API over HTTPS for users" } if lookup(var.roles, "web", 0) > 0 },
+    { for cidr in var.bastion_ssh_cidrs : "bastion-ssh-${cidr}" => { role = "bastion", from_port = local.ssh.port, to_port = local.ssh.port, cidr = cidr, why = "SSH to the bastion host" } },
+    merge([
+      for key, rule in module.appliance.outside_rules : {
+        for cidr in lookup(local.outside_cidrs, rule.from_outside, []) : "${key}-${cidr}" => merge(rule, { cidr = cidr })
+      }
+    ]...),
   )
   description       = each.value.why
   direction         = "ingress"
   ethertype         = "IPv4"
   protocol          = "tcp"
-  port_range_min    = each.value.port
-  port_range_max    = each.value.port
+  port_range_min    = each.value.from_port
+  port_range_max    = each.value.to_port
   remote_ip_prefix  = each.value.cidr
   security_group_id = openstack_networking_secgroup_v2.role[each.value.role].id
 }

@@ -5,9 +5,10 @@ variable "name" {
 }
 
 variable "roles" {
-  description = "How many hosts each role gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }."
+  description = "How many hosts each role of the deployment catalogue (pillar/catalogue.yaml) gets, e.g. { db = 1, broker = 1, web = 1, worker = 2, logging = 1, cluster = 1 }; null: one of each role."
   type        = map(number)
-  default     = { db = 1, broker = 1, web = 1, worker = 1, logging = 1, cluster = 1 }
+  default     = null
+}
 }
 
 variable "image_name" {
@@ -59,6 +60,12 @@ variable "bastion_user" {
   description = "The login user of the image (Debian's cloud images: debian)."
   type        = string
   default     = "debian"
+}
+
+variable "log_client_cidrs" {
+  description = "Who else may send GELF records to the log server: a real cluster's compute nodes. Empty: only the stand-in cluster's hosts."
+  type        = list(string)
+  default     = []
 }
 
 variable "web_client_cidrs" {

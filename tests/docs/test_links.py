@@ -5,8 +5,8 @@ import pytest
 
 from support.salt_tree import REPOSITORY
 
-MARKDOWN = sorted([REPOSITORY / "README.md", *(REPOSITORY / "docs").glob("*.md"),
-                   *REPOSITORY.glob("*/README.md")])
+MARKDOWN = sorted([REPOSITORY / "README.md", REPOSITORY / "CONTRIBUTING.md",
+                   *(REPOSITORY / "docs").glob("*.md"), *REPOSITORY.glob("*/README.md")])
 LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
 SOURCES = sorted(path for pattern in ("*.py", "*.sls", "*.jinja", "*.yaml")
                  for path in REPOSITORY.glob(f"*/**/{pattern}")

@@ -8,7 +8,6 @@ tier's own bridge, checked before the first command reaches them.
 import os
 
 import pytest
-import yaml
 
 from support.hosts import MASTER_ADDRESS, Hosts, appliance_hosts, assert_route_over_bridge
 
@@ -37,4 +36,4 @@ def hosts():
 @pytest.fixture(scope="session")
 def secrets(hosts):
     """The deployment's secrets as the master generated them."""
-    return yaml.safe_load(hosts.run("master", "cat /srv/raycrafter-pillar/secrets.sls"))["raycrafter_secrets"]
+    return hosts.master_secrets()

@@ -15,7 +15,8 @@ import uuid
 import pytest
 
 from support.cluster_records import JOB_COMPLETION_LOG, completion_records_in
-from support.hosts import BRIDGE, NETWORK, REPOSITORY, ROLES, appliance_hosts
+from support.hosts import BRIDGE, REPOSITORY, appliance_hosts, machine_addresses
+from support.salt_tree import ROLES
 from support.polling import wait_for
 
 pytestmark = pytest.mark.hosts
@@ -35,9 +36,9 @@ SEARCHED = "/etc /opt/raycrafter /var/lib/raycrafter /srv /home /root"
 
 
 def highstate_steps(orchestration):
-    """The salt.state steps of one orchestration run (salt/orch/hosts.sls)."""
+    """The salt.state steps of one orchestration run (salt/orch/highstate.sls)."""
     steps = orchestration["data"]["master_master"].values()
-    return [step for step in steps if step["__id__"].startswith("orch-hosts-highstate")]
+    return [step for step in steps if step["__id__"].startswith("orch-highstate-stage-")]
 
 
 def test_every_host_is_up_and_its_highstate_failed_nothing(hosts):
@@ -107,7 +108,7 @@ def test_no_host_outside_the_roles_keeps_a_secret_on_disk(hosts, secrets, secret
 
 
 def test_services_listen_where_their_peers_reach_them(hosts):
-    address = {role: f"{NETWORK}.{21 + index}" for index, role in enumerate(ROLES)}
+    address = machine_addresses()
     listening = {role: hosts.run(role, "ss -Hltn") for role in ROLES}
     assert f"{address['db']}:5432 " in listening["db"]
     # Plain AMQP on loopback only; the other hosts get AMQP over TLS.
@@ -242,6 +243,48 @@ def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
     assert reaches(hosts, "cluster", "web", 443) and reaches(hosts, "worker", "web", 443)
     ruleset = hosts.run("db", "nft list table inet raycrafter")
     assert "policy drop" in ruleset
+
+
+def peers_view(hosts):
+    """What each host resolves for the roles it reaches, and whom the database and the
+    broker admit: the API's and the worker's configurations, every host's /etc/hosts,
+    pg_hba.conf and the firewalls of db and broker."""
+    view = {"api": hosts.run("web", "grep -E '^(database_url|amqp_url)' /etc/raycrafter/api/api.toml"),
+            "worker": hosts.run("worker", "grep -E '(api_url|amqp_url|login_host|log_host) =' /etc/raycrafter/worker/worker.toml"),
+            "hba": hosts.run("db", "grep -v '^#' /etc/postgresql/15/main/pg_hba.conf")}
+    for machine in ROLES:
+        view[f"{machine} hosts"] = hosts.run(machine, "sort /etc/hosts")
+    for machine in ("db", "broker"):
+        view[f"{machine} firewall"] = hosts.run(machine, "nft list table inet raycrafter")
+    return view
+
+
+def test_a_minion_that_claims_roles_by_its_grain_gets_nothing_of_them(hosts, secrets):
+    """Root on the logging host sets the grain that once decided roles, claiming web,
+    worker and db, and every host is applied again: the master's assignment still
+    decides, so it holds no new secret, the database still refuses it, and every peer
+    resolves the same hosts for each role."""
+    before = peers_view(hosts)
+    held_before = set(hosts.salt_json("logging", "pillar.item", "raycrafter_secrets")["logging"]["raycrafter_secrets"])
+    hosts.run("logging", "salt-call --local grains.setval roles '[web, worker, db]'")
+    try:
+        hosts.run("logging", "salt-call saltutil.refresh_grains && salt-call mine.update")
+        steps = highstate_steps(hosts.orchestrate())
+        assert steps and all(step["result"] for step in steps), [step["comment"] for step in steps]
+        pillar = hosts.salt_json("logging", "pillar.item", "raycrafter_secrets", "raycrafter_roles",
+                                 "unmask=True")["logging"]
+        assert set(pillar["raycrafter_secrets"]) == held_before
+        assert list(pillar["raycrafter_roles"]) == ["logging"]
+        for secret in ("postgres_password", "api_admin_token", "cluster_ssh_private_key",
+                       "rabbitmq_worker_password"):
+            value = secrets[secret].strip().splitlines()[-3 if "PRIVATE KEY" in secrets[secret] else 0]
+            found = hosts.run("logging", f"grep -rlF -f - {SEARCHED} 2>/dev/null || true", input=value + "\n")
+            assert not found.strip(), f"the logging host holds {secret} in {found.split()}"
+        assert not reaches(hosts, "logging", "db", 5432)
+        assert not reaches(hosts, "logging", "broker", 5671)
+        assert peers_view(hosts) == before
+    finally:
+        hosts.run("logging", "salt-call --local grains.delkey roles force=True")
 
 
 def batch_job_records(hosts, job_id):

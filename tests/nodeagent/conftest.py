@@ -14,6 +14,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -30,6 +31,9 @@ from support.polling import wait_for
 SCENES = Path(__file__).parent / "scenes"
 # A stand-in for an operator's renderer, for --renderer-command templates.
 FLAT_PNG_RENDERER = Path(__file__).parent / "tools" / "flat_png_renderer.py"
+# Runs a command on what looks, to it and everything it starts, like a kernel without
+# Landlock (a seccomp filter makes the Landlock calls fail with ENOSYS).
+WITHOUT_LANDLOCK = Path(__file__).parent / "tools" / "without_landlock.py"
 BATCH_JOB_ID = "4242"
 # Options that make the example scene take several seconds per frame on one thread, for
 # tests that must act while a frame is being rendered.
@@ -171,10 +175,12 @@ class Api:
 class Agent:
     """One node agent process with its stderr in a file."""
 
-    def __init__(self, job_dir, api, job_id, name, extra_args=(), log_receiver=None):
+    def __init__(self, job_dir, api, job_id, name, extra_args=(), log_receiver=None,
+                 without_landlock=False):
         self.name = name
         self.stderr_path = Path(job_dir) / "logs" / ("agent-%s.log" % name)
-        argv = [sys.executable, "-m", "raycrafter_nodeagent", "--api-url", api.root,
+        launcher = [sys.executable, str(WITHOUT_LANDLOCK)] if without_landlock else []
+        argv = [*launcher, sys.executable, "-m", "raycrafter_nodeagent", "--api-url", api.root,
                 "--job-id", str(job_id), "--job-dir", str(job_dir), "--holder", name,
                 "--threads", "1", "--slots", "1", *extra_args]
         if log_receiver is not None:
@@ -273,9 +279,10 @@ class Setup:
         token = self.api.submit(job_id)
         return job_id, make_job_dir(self.tmp_path / "scratch", job_id, SCENES / scene, token)
 
-    def agent(self, job_dir, job_id, name, *extra_args, log=False):
+    def agent(self, job_dir, job_id, name, *extra_args, log=False, without_landlock=False):
+        """The agent; ``without_landlock`` runs it on a kernel that refuses Landlock."""
         agent = Agent(job_dir, self.api, job_id, name, extra_args,
-                      self.receiver if log else None)
+                      self.receiver if log else None, without_landlock)
         self.agents.append(agent)
         return agent
 
@@ -305,3 +312,36 @@ def setup(tmp_path):
 @pytest.fixture(scope="session")
 def node_name():
     return socket.gethostname()
+
+
+class WorkDirSampler:
+    """What the renderers' work directories (``frames/.work-*``) hold, sampled every
+    few milliseconds while a test runs: the most bytes one of them held at once, and
+    the name of every file seen in one."""
+
+    def __init__(self, job_dir):
+        self._frames_dir = Path(job_dir) / "frames"
+        self.peak_bytes = 0
+        self.names = set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self):
+        while not self._done.wait(0.002):
+            for work_dir in self._frames_dir.glob(".work-*"):
+                total = 0
+                try:
+                    for entry in os.scandir(work_dir):
+                        self.names.add(entry.name)
+                        total += entry.stat(follow_symlinks=False).st_size
+                except OSError:  # removed while sampled
+                    pass
+                self.peak_bytes = max(self.peak_bytes, total)

@@ -138,7 +138,8 @@ def test_a_frame_finished_while_the_api_is_down_is_reported_when_it_is_back(setu
 
     api.stop()
     down_since = time.monotonic()
-    agent.wait_for_output("keeping the result and retrying", timeout=30)
+    # The image waits in its work directory until the API says the lease still holds it.
+    agent.wait_for_output("keeping the result and asking again", timeout=30)
     time.sleep(max(0.0, 10 - (time.monotonic() - down_since)))
     api.restart_on_same_port(monkeypatch)
 

@@ -13,7 +13,7 @@ import sys
 
 from support.polling import wait_for
 
-from .conftest import FLAT_PNG_RENDERER, SLOWER, running
+from .conftest import FLAT_PNG_RENDERER, SLOW, SLOWER, running
 
 
 def frame_events(api, job_id, number):
@@ -100,3 +100,22 @@ def test_a_lease_lost_to_another_node_stops_the_renderer_with_its_children(setup
     assert "the API refused" not in output  # no result was even tried
     assert "job %d is finished: no frame left for this agent" % job_id in output
     assert list((job_dir / "frames").iterdir()) == []
+
+
+def test_a_frame_whose_lease_was_handed_back_meanwhile_is_neither_placed_nor_reported(setup):
+    # A long lease: the keeper's next heartbeat is 20 s away when the frame is done.
+    api = setup.start_api(lease_seconds=60)
+    job_id, job_dir = setup.job(frames="1", **SLOW)
+    agent = setup.agent(job_dir, job_id, "node-1")
+    agent.wait_for_output("rendering frame 1")
+    setup.orphans += wait_for(agent.renderer_pids, timeout=10, message="the renderer")
+
+    # The worker saw the batch job end: the API hands the frame back for a new attempt.
+    api.call("POST", "/worker/jobs/%d/batch-ended" % job_id, api.worker_token,
+             {"attempt": 1, "reason": "lost"})
+    assert api.frames(job_id)[1]["state"] == "pending"
+
+    agent.wait_for_output("frame 1 is not placed", timeout=60)
+    assert list((job_dir / "frames").iterdir()) == []
+    assert "completion of frame 1" not in agent.output()
+    assert [to for _, to, _ in frame_events(api, job_id, 1)] == ["leased", "pending"]

@@ -1,6 +1,7 @@
 """POV-Ray's animation clock as the agent's command line sets it, checked with real povray:
 every frame gets its place in the job's animation, whatever frames the job renders, and a
 one-frame animation gets its initial clock (POV-Ray 3.7 would compute 0/0 = NaN)."""
+import os
 import re
 import subprocess
 
@@ -35,7 +36,9 @@ def clock_of(tmp_path, frame, first, last, animation=None):
     renderer = PovrayRenderer("povray")
     result = subprocess.run(renderer.command(task), cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert len(renderer.produced_files(task)) == 1, "povray wrote no image"
+    # POV-Ray wrote its image where the agent expects it, and nothing else.
+    [image] = renderer.output_files(task)
+    assert os.listdir(work_dir) == [os.path.basename(image)], "povray wrote no image there"
     return float(re.search(r"clock=(\S+)", result.stderr).group(1))
 
 

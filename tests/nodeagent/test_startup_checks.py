@@ -46,3 +46,16 @@ def test_a_command_renderer_template_with_an_unknown_placeholder_is_refused(tmp_
                    "--renderer-command", 'blender=["blender", "-b", "{scene.__class__}"]')
     assert result.returncode == 2
     assert "unknown placeholder" in result.stderr
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-file-bytes", "1000", "--max-file-bytes must be at least 65536"),
+    ("--max-work-dir-bytes", "64K", "--max-work-dir-bytes must be at least 131072"),
+    ("--max-memory-bytes", "2 GB", "'2 GB' is not a size"),
+    ("--max-cpu-seconds", "0", "--max-cpu-seconds must be at least 1"),
+    ("--output-bytes", "1K", "--output-bytes must be at least 2048"),
+])
+def test_an_unusable_renderer_limit_is_named(tmp_path, option, value, message):
+    result = start(tmp_path, "--api-url", "https://api.example.org", option, value)
+    assert result.returncode == 2
+    assert message in result.stderr

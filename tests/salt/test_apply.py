@@ -26,6 +26,9 @@ pytestmark = pytest.mark.apply
 SALT_CALL = "/opt/raycrafter/salt/bin/salt-call"
 CONFIG_DIR = os.environ.get("RAYCRAFTER_SALT_CONFIG_DIR", "/etc/raycrafter/salt")
 SECRETS_FILE = pathlib.Path("/etc/raycrafter/pillar/secrets.sls")
+GPG_KEYDIR = pathlib.Path("/etc/raycrafter/gpg")
+GENERATOR = pathlib.Path(__file__).resolve().parents[2] / "pillar" / "generate_secrets.py"
+SALT_PYTHON = "/opt/raycrafter/salt/bin/python"
 WORKER_DIR = pathlib.Path("/etc/raycrafter/worker")
 # Ports of internal services that must never listen beyond loopback in the appliance.
 INTERNAL_PORTS = {5432: "postgresql", 5672: "amqp", 25672: "erlang distribution", 4369: "epmd",
@@ -52,9 +55,18 @@ def first_highstate():
     return apply_highstate()
 
 
+def decrypted_secrets():
+    """The deployment's secrets: the record's PGP messages, decrypted with the host's key."""
+    record = yaml.safe_load(SECRETS_FILE.read_text())["raycrafter_secrets"]
+    return {key: subprocess.run(["gpg", "--batch", "--quiet", "--homedir", str(GPG_KEYDIR),
+                                 "--decrypt"], input=value, capture_output=True, text=True,
+                                check=True).stdout
+            for key, value in record.items()}
+
+
 @pytest.fixture(scope="module")
 def secrets():
-    return yaml.safe_load(SECRETS_FILE.read_text())["raycrafter_secrets"]
+    return decrypted_secrets()
 
 
 def test_highstate_applies_without_failures(first_highstate):
@@ -265,3 +277,51 @@ def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     version = subprocess.run(["/usr/local/bin/raycrafter", "--version"], capture_output=True,
                              text=True, check=True).stdout
     assert version.startswith("raycrafter ")
+
+
+def secret_fragments(values):
+    """What of each secret must never show: the value, and each long line of a key."""
+    fragments = set()
+    for value in values:
+        fragments |= {line for line in value.splitlines() if len(line) >= 16 and "-----" not in line}
+        fragments.add(value.strip())
+    return fragments
+
+
+def test_no_secret_is_a_process_argument_or_in_salts_output_even_when_one_is_rotated(
+        first_highstate, secrets):
+    """A secret rotated the operator's way (generate_secrets.py --rotate, then a
+    highstate): every command the highstate runs is traced (strace, execve with whole
+    arguments) and neither the old value, the new one nor any other secret is in an
+    argument, in Salt's output, or in the minion's log."""
+    log_file = pathlib.Path("/var/log/raycrafter/salt-minion.log")
+    log_offset = log_file.stat().st_size if log_file.exists() else 0
+    rotated = subprocess.run([SALT_PYTHON, str(GENERATOR), str(SECRETS_FILE), "--gpg-keydir",
+                              str(GPG_KEYDIR), "--rotate", "rabbitmq_worker_password"],
+                             capture_output=True, text=True)
+    assert rotated.returncode == 0, rotated.stderr
+    after = decrypted_secrets()
+    assert after["rabbitmq_worker_password"] != secrets["rabbitmq_worker_password"]
+    trace = pathlib.Path("/tmp/raycrafter-highstate.strace")
+    applied = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o", str(trace),
+         SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json", "--retcode-passthrough",
+         "-l", "info", "--state-output=full", "state.highstate"],
+        capture_output=True, text=True, timeout=1800)
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-2000:]
+    states = json.loads(applied.stdout)["local"]
+    assert any(value["changes"] for key, value in states.items() if "worker-config" in key)
+    traced = trace.read_text(errors="replace")
+    trace.unlink()
+    assert traced.count("execve(") > 50
+    with log_file.open(errors="replace") as log:
+        log.seek(log_offset)
+        logged = log.read()
+    fragments = secret_fragments(list(secrets.values()) + [after["rabbitmq_worker_password"]])
+    for where, text in (("a process's arguments", traced), ("Salt's output", applied.stdout + applied.stderr),
+                        ("the minion's log", logged)):
+        shown = [fragment[:6] + "..." for fragment in fragments if fragment in text]
+        assert not shown, f"secrets in {where}: {shown}"
+    # The worker runs with the new password.
+    connection, _ = broker_channel("raycrafter-worker", after["rabbitmq_worker_password"])
+    connection.close()

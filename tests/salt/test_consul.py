@@ -7,22 +7,31 @@ registrations with the double.
 """
 import json
 import shutil
-import subprocess
 import tomllib
 
 import jinja2
 import pytest
-import yaml
 
 from support.consul_double import ConsulDouble
-from support.salt_tree import REPOSITORY, masterless_config
+from support.salt_tree import REPOSITORY, ROLES, masterless_config, write_assignment, write_consul_site
 
-# Every role's service, as another host would have registered it.
+# Every role's service, as another host's states would have registered it: under the
+# host's name, with its address in the service's Meta.
 OTHER_HOSTS = (("db-2", "10.0.0.12", "raycrafter-postgresql", 5432),
                ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5671),
                ("web-1", "10.0.0.31", "raycrafter-api", 443),
                ("cluster-1", "10.0.0.41", "raycrafter-cluster-login", 22),
                ("logging-1", "10.0.0.51", "raycrafter-logserver", 12201))
+# Which host holds which role: the master's word, roles.yaml. web-2 and db-1 are
+# assigned too; "rogue" is a host of the deployment the master assigns no such role.
+ASSIGNED = {"db-1": ["db"], "db-2": ["db"], "broker-1": ["broker"], "web-1": ["web"],
+            "web-2": ["web"], "cluster-1": ["cluster"], "logging-1": ["logging"],
+            "worker-1": ["worker"],
+            "rogue": ["logging"], **{"consul-" + role: [role] for role in ROLES}}
+
+
+def register(consul, node, address, service, port, status="passing"):
+    consul.add_host_instance(node, address, service, port, status=status)
 
 
 @pytest.fixture(scope="module")
@@ -43,34 +52,26 @@ def consul(agent):
 def catalog(consul):
     """The double with every role's service registered by other hosts, and one more
     database host whose check fails."""
-    consul.add_instance("db-1", "10.0.0.11", "raycrafter-postgresql", 5432, status="critical")
+    register(consul, "db-1", "10.0.0.11", "raycrafter-postgresql", 5432, status="critical")
     for host in OTHER_HOSTS:
-        consul.add_instance(*host)
+        register(consul, *host)
     return consul
 
 
 @pytest.fixture(scope="module")
-def minions(salt_factories, example_pillar_dir, tmp_path_factory, agent):
+def minions(salt_factories, example_pillar_dir, gpg_keydir, tmp_path_factory, agent):
     """A masterless minion per role of a site that runs Consul: its site.sls sets only the
     discovery (no address is pinned), its secrets are the render tier's. Each has synced
     the modules a highstate syncs itself from salt://_modules and salt://_states (a single
     state or a show_* function does not)."""
     pillar_dir = tmp_path_factory.mktemp("consul-pillar")
     shutil.copytree(example_pillar_dir, pillar_dir, dirs_exist_ok=True)
-    # Hosts found through Consul serve their peers, so each needs a host certificate
-    # (under a master pillar/tls.sls issues it); one self-signed pair stands in here.
-    key, certificate = pillar_dir / "host.key", pillar_dir / "host.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=host",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
-    (pillar_dir / "site.sls").write_text(yaml.safe_dump(
-        {"raycrafter": {"common": {"discovery": "consul", "consul": {"agent": agent.url}}},
-         "raycrafter_tls": {"name": "host", "certificate": certificate.read_text(),
-                            "private_key": key.read_text()}}))
+    write_consul_site(pillar_dir, agent.url)
+    write_assignment(pillar_dir, ASSIGNED)
     made = {}
     for role in ("db", "broker", "web", "worker", "logging", "cluster"):
         made[role] = salt_factories.salt_minion_daemon(
-            "consul-" + role, overrides=masterless_config(pillar_dir, [role]))
+            "consul-" + role, overrides=masterless_config(pillar_dir, gpg_keydir))
         ret = made[role].salt_call_cli().run("--local", "saltutil.sync_all")
         assert ret.returncode == 0, ret.stderr
         assert "modules.raycrafter_consul" in ret.data["modules"], ret.data
@@ -185,8 +186,8 @@ def test_states_reach_a_healthy_instance_and_components_look_again_at_start(mini
     ret = _run(minions["web"], "state.show_sls", "salt.api.config")
     assert ret.returncode == 0, ret.stderr
     context = _argument(ret.data["api-config-file-managed"], "context")
-    assert "@10.0.0.12:5432/" in context["database_url"]
-    assert context["amqp_url"].startswith("amqps:") and "@10.0.0.21:5671/" in context["amqp_url"]
+    assert "@db-2:5432/" in context["database_url"]
+    assert context["amqp_url"].startswith("amqps:") and "@broker-1:5671/" in context["amqp_url"]
     assert context["consul_agent"] == catalog.url
     assert context["consul_services"] == {"database_url": "raycrafter-postgresql",
                                           "amqp_url": "raycrafter-rabbitmq"}
@@ -200,9 +201,9 @@ def test_the_worker_finds_every_role_it_reaches(minions, catalog):
     assert ret.returncode == 0, ret.stderr
     context = _argument(ret.data["worker-config-file-managed"], "context")
     standin = context["worker"]["clusters"]["standin"]
-    assert context["amqp_url"].startswith("amqps:") and "@10.0.0.21:5671/" in context["amqp_url"]
-    assert (standin["login_host"], standin["log_host"]) == ("10.0.0.41", "10.0.0.51")
-    assert context["worker"]["api_url"] == standin["agent_api_url"] == "https://10.0.0.31"
+    assert context["amqp_url"].startswith("amqps:") and "@broker-1:5671/" in context["amqp_url"]
+    assert (standin["login_host"], standin["log_host"]) == ("cluster-1", "logging-1")
+    assert context["worker"]["api_url"] == standin["agent_api_url"] == "https://web-1"
     written = _template("salt/worker/files/worker.toml.jinja", context)
     assert written["consul_services"] == {"amqp_url": "raycrafter-rabbitmq",
                                           "api_url": "raycrafter-api"}
@@ -211,13 +212,10 @@ def test_the_worker_finds_every_role_it_reaches(minions, catalog):
         "agent_api_url": "raycrafter-api"}
 
 
-def test_hosts_registered_by_name_are_reached_by_that_name_at_their_address(minions, consul):
+def test_hosts_registered_by_name_are_reached_by_that_name_at_their_address(minions, catalog):
     """What the states register (the host's minion ID, with its address in the service's
     Meta) is reached by the name, so TLS verifies the certificate issued for it; the
     name is mapped to its address in /etc/hosts, and address rules take the address."""
-    for node, address, service, port in OTHER_HOSTS:
-        consul.add_instance(node, address, service, port, address=node,
-                            meta={"raycrafter_host_address": address})
     ret = _run(minions["web"], "state.show_sls", "salt.api.config,salt.common.peers")
     assert ret.returncode == 0, ret.stderr
     context = _argument(ret.data["api-config-file-managed"], "context")
@@ -234,11 +232,48 @@ def test_hosts_registered_by_name_are_reached_by_that_name_at_their_address(mini
 
 
 def test_the_database_admits_every_registered_web_host_healthy_or_not(minions, catalog):
-    catalog.add_instance("web-2", "10.0.0.32", "raycrafter-api", 443, status="critical")
+    register(catalog, "web-2", "10.0.0.32", "raycrafter-api", 443, status="critical")
     ret = _run(minions["db"], "state.show_sls", "salt.postgres.config")
     assert ret.returncode == 0, ret.stderr
     hba = json.dumps(ret.data["postgres-hba-config-file-managed"])
     assert "10.0.0.31" in hba and "10.0.0.32" in hba
+
+
+def test_only_hosts_the_master_assigns_a_role_are_trusted_with_it(minions, catalog):
+    """Anyone who reaches a Consul agent can register a service: a host the master does
+    not assign the role (rogue holds logging) is neither reached as the database nor
+    admitted by the database as an API host, however healthy it says it is."""
+    register(catalog, "rogue", "10.0.0.66", "raycrafter-postgresql", 5432)
+    register(catalog, "rogue", "10.0.0.66", "raycrafter-api", 443)
+    ret = _run(minions["db"], "state.show_sls", "salt.postgres.config")
+    assert ret.returncode == 0, ret.stderr
+    hba = json.dumps(ret.data["postgres-hba-config-file-managed"])
+    assert "10.0.0.31" in hba and "10.0.0.66" not in hba
+    catalog.set_status("raycrafter-postgresql", "critical", node="db-2")
+    ret = _run(minions["web"], "state.show_sls", "salt.api.config")
+    assert ret.returncode != 0
+    assert ("the Consul service raycrafter-postgresql (role db) has no healthy instance "
+            "registered by a host the salt master assigns that role" in ret.stdout + ret.stderr)
+
+
+def test_the_worker_registers_so_the_roles_it_reaches_admit_it(minions, catalog):
+    """The worker serves nothing, yet the broker's and the cluster's firewalls must admit
+    it: it registers without a port or a check, and their rules name its address."""
+    ret = _run(minions["worker"], "state.show_sls", "salt.worker.service")
+    assert ret.returncode == 0, ret.stderr
+    state = ret.data["worker-consul-service-registered"]
+    assert (_argument(state, "name"), _argument(state, "port"), _argument(state, "check")) == (
+        "raycrafter-worker", 0, None)
+    register(catalog, "worker-1", "10.0.0.61", "raycrafter-worker", 0)
+    rules = {}
+    for role in ("broker", "cluster"):
+        ret = _run(minions[role], "state.show_sls", "salt.firewall")
+        assert ret.returncode == 0, ret.stderr
+        context = _argument(ret.data["firewall-ruleset-file-managed"], "context")
+        rules[role] = {tuple(ports): sources for _, ports, sources in context["firewall"]["services"]}
+    assert set(rules["broker"][("5671",)]) == {"10.0.0.31", "10.0.0.61"}
+    assert rules["cluster"][("22",)] == ["10.0.0.61"]
+    assert rules["cluster"][("50000-50999",)] == ["10.0.0.61"]
 
 
 def test_a_role_without_a_healthy_instance_stops_the_render_naming_its_service(minions, catalog):

@@ -2,9 +2,10 @@
 `logging` role to this host through the master, as a multi-host deployment would.
 
 The master serves this repository's state tree and the same pillar the appliance uses
-(the repository's pillar top and the generated secrets in /etc/raycrafter/pillar), so the
-apply is the one `./appliance up` made, run again over the master's channels: idempotent,
-and the running log server stays as it is.
+(the repository's pillar top and the generated secrets in /etc/raycrafter/pillar, with
+the appliance's key to decrypt them), and assigns the minion the `logging` role in a
+roles.yaml of its own, so the apply is the one `./appliance up` made, run again over the
+master's channels: idempotent, and the running log server stays as it is.
 """
 import json
 import pathlib
@@ -14,11 +15,13 @@ import uuid
 
 import pytest
 
-from support.salt_tree import REPOSITORY
+from support.salt_tree import REPOSITORY, write_assignment
 
 pytestmark = pytest.mark.apply
 
 PILLAR_DIR = pathlib.Path("/etc/raycrafter/pillar")
+GPG_KEYDIR = pathlib.Path("/etc/raycrafter/gpg")
+MINION_ID = "raycrafter-logging"
 GELF_ADDRESS = ("127.0.0.1", 12201)
 RECORDS_FILE = pathlib.Path("/var/log/raycrafter/gelf/records.jsonl")
 # Linux's limit for a Unix socket path (sizeof(sockaddr_un.sun_path) less the final NUL).
@@ -35,12 +38,16 @@ def daemon_path(factory, key):
 
 
 @pytest.fixture(scope="module")
-def salt_master(salt_factories):
+def salt_master(salt_factories, tmp_path_factory):
     assert (PILLAR_DIR / "secrets.sls").is_file(), "the apply tier needs an applied appliance (./appliance up)"
+    # The master's word on the minion's roles, found before the appliance's own roles.yaml.
+    assignment = tmp_path_factory.mktemp("assignment")
+    write_assignment(assignment, {MINION_ID: ["logging"]})
     overrides = {
         "interface": "127.0.0.1",
         "file_roots": {"base": [str(REPOSITORY)]},
-        "pillar_roots": {"base": [str(REPOSITORY / "pillar"), str(PILLAR_DIR)]},
+        "pillar_roots": {"base": [str(REPOSITORY / "pillar"), str(assignment), str(PILLAR_DIR)]},
+        "gpg_keydir": str(GPG_KEYDIR),
         "file_ignore_regex": [r"/\.git($|/)", r"/__pycache__($|/)"],
         "state_top": "top.sls",
     }
@@ -51,10 +58,10 @@ def salt_master(salt_factories):
 
 @pytest.fixture(scope="module")
 def logging_minion(salt_master):
-    overrides = {"grains": {"roles": ["logging"]}}
+    overrides = {}
     if not init_is_systemd():
         overrides["disable_modules"] = ["systemd_service"]
-    factory = salt_master.salt_minion_daemon("raycrafter-logging", overrides=overrides)
+    factory = salt_master.salt_minion_daemon(MINION_ID, overrides=overrides)
     with factory.started(start_timeout=60):
         # A job's process hands its return to the minion's main process over the minion's
         # event bus; without that socket no job ever returns (see tests/conftest.py).

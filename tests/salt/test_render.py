@@ -9,21 +9,15 @@ import sys
 import pytest
 import yaml
 
-from support.salt_tree import REPOSITORY, ROLES
+from support.salt_tree import CATALOGUE, REPOSITORY, ROLES
 
 STATE_FILES = sorted(
     path for path in (REPOSITORY / "salt").rglob("*.sls")
 )
 
-# A state each role must bring, and one it must not (roles stay apart on their hosts).
-ROLE_HAS = {
-    "db": "postgres-service-running",
-    "broker": "rabbitmq-service-running",
-    "web": "nginx-service-running",
-    "worker": "worker-config-file-managed",
-    "logging": "logserver-config-file-managed",
-    "cluster": "cluster-slurmd-service-running",
-}
+# What every host gets whatever its roles (top.sls '*'), and what roles share.
+EVERY_HOST = ("salt.common", "salt.firewall")
+SHARED = ("salt.supervisor", "salt.contract")
 
 
 def sls_name(path):
@@ -39,15 +33,24 @@ def test_every_state_renders(role_minions, path):
     assert isinstance(ret.data, dict) and ret.data, ret.stdout
 
 
-@pytest.mark.parametrize("role", ROLES)
+def _belongs_to(sls, states):
+    return any(sls == state or sls.startswith(state + ".") for state in states)
+
+
+@pytest.mark.parametrize("role", ROLES + ("allinone",))
 def test_role_highstate_renders(role_minions, role):
+    """A host's highstate holds the states the catalogue gives each of its roles, every
+    host's own and what roles share, and nothing of another role's."""
     ret = role_minions[role].salt_call_cli().run("--local", "state.show_highstate")
     assert ret.returncode == 0, ret.stderr
     assert isinstance(ret.data, dict), ret.stdout
-    state_ids = set(ret.data)
-    expected = set(ROLE_HAS.values()) if role == "allinone" else {ROLE_HAS[role]}
-    assert expected <= state_ids
-    assert not (set(ROLE_HAS.values()) - expected) & state_ids, "a role pulled in another role's states"
+    held = ROLES if role == "allinone" else (role,)
+    states = [state for name in held for state in CATALOGUE["roles"][name]["states"]]
+    compiled = {value["__sls__"] for value in ret.data.values()}
+    assert {state for state in states if not any(_belongs_to(sls, [state]) for sls in compiled)} == set()
+    assert {sls for sls in compiled
+            if not _belongs_to(sls, states + list(EVERY_HOST + SHARED))} == set(), \
+        "a role pulled in another role's states"
 
 
 def test_pillar_example_is_the_defaults_files_put_together():
@@ -124,25 +127,38 @@ def test_every_component_has_a_clean_state():
 
 
 def test_each_role_holds_only_its_own_secrets(role_minions):
-    """A host's pillar carries the secrets of its roles only: no cluster key outside worker
-    and cluster hosts, no database password on worker, cluster or logging hosts, no admin
-    token outside web hosts."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "generate_secrets", REPOSITORY / "pillar" / "generate_secrets.py")
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
+    """A host's pillar carries the secrets the catalogue gives its roles, and no others: no
+    cluster key outside worker and cluster hosts, no database password on worker, cluster
+    or logging hosts, no admin token outside web hosts."""
     held = {}
-    for role in ROLES:
+    for role in ROLES + ("allinone",):
         ret = role_minions[role].salt_call_cli().run("--local", "pillar.get", "raycrafter_secrets")
         assert ret.returncode == 0, ret.stderr
         held[role] = set(ret.data)
-    for role, keys in generator.ROLE_SECRETS.items():
-        assert held[role] == set(keys), role
-    assert held["allinone"] == set().union(*generator.ROLE_SECRETS.values())
+    for role in ROLES:
+        assert held[role] == set(CATALOGUE["roles"][role]["secrets"]), role
+    assert held["allinone"] == set().union(*(held[role] for role in ROLES))
     assert "cluster_ssh_private_key" not in held["web"] | held["cluster"] | held["db"]
     assert "postgres_password" not in held["worker"] | held["cluster"] | held["logging"]
     assert {role for role in held if "api_admin_token" in held[role]} == {"web", "allinone"}
+    assert not any("tls_ca_private_key" in keys for keys in held.values())
+
+
+def test_roles_are_the_assignments_never_the_minions_grain(role_minions):
+    """A minion that gives itself every role by its own grain still gets the states and
+    the secrets of the role the master assigned it only."""
+    minion = role_minions["logging"].salt_call_cli()
+    claim = json.dumps(list(ROLES))
+    ret = minion.run("--local", "grains.setval", "roles", claim)
+    assert ret.returncode == 0, ret.stderr
+    try:
+        highstate = minion.run("--local", "state.show_highstate")
+        secrets = minion.run("--local", "pillar.get", "raycrafter_secrets")
+    finally:
+        minion.run("--local", "grains.delkey", "roles", "force=True")
+    assert highstate.returncode == 0, highstate.stderr
+    assert {value["__sls__"] for value in highstate.data.values()} & {"salt.postgres.service", "salt.api.config"} == set()
+    assert set(secrets.data) == set(CATALOGUE["roles"]["logging"]["secrets"])
 
 
 def _compiled(minion, sls, pillar):
@@ -159,18 +175,18 @@ def _argument(state, name):
 def test_the_standin_profile_follows_the_roles_that_make_the_standin(role_minions):
     """The worker's profile of the stand-in cluster is taken from the settings of the roles
     that make the stand-in (cluster, nodeagent, nginx, logserver and where each is
-    reached): overriding them there moves the profile, its ssh files and the login node's
-    sshd alike, and a site's own clusters:standin key still wins."""
+    reached, their ports from the catalogue): overriding them there moves the profile, its
+    ssh files and the login node's sshd alike, and a site's own clusters:standin key still
+    wins. (A port moved in the catalogue moves them too: tests/salt/test_catalogue_states.py.)"""
     import jinja2
     minion = role_minions["allinone"].salt_call_cli()
     site = {"raycrafter": {
-        "common": {"hosts": {"cluster": "10.9.0.5", "logging": "10.9.0.6"}},
-        "cluster": {"user": "painter", "ssh_port": 2222, "scratch": "/lustre/scratch",
+        "common": {"addresses": {"cluster": "10.9.0.5", "logging": "10.9.0.6"}},
+        "cluster": {"user": "painter", "scratch": "/lustre/scratch",
                     "slurm": {"partition": "render"}},
         "nodeagent": {"venv": "/opt/site/agent"},
-        "nginx": {"server_names": ["api.example.org"], "https_port": 8443,
+        "nginx": {"server_names": ["api.example.org"],
                   "certificate_file": "/etc/site/api.pem"},
-        "logserver": {"port": 5140},
         "worker": {"clusters": {"standin": {"walltime": "02:00:00"}}}}}
     compiled = _compiled(minion, "salt.worker.config", site)
     worker = _argument(compiled["worker-config-file-managed"], "context")["worker"]
@@ -178,37 +194,38 @@ def test_the_standin_profile_follows_the_roles_that_make_the_standin(role_minion
     assert {key: profile[key] for key in (
         "login_host", "port", "user", "scratch", "queue", "nodeagent", "agent_api_url",
         "agent_ca_file", "log_host", "log_port", "walltime")} == {
-        "login_host": "10.9.0.5", "port": 2222, "user": "painter",
+        "login_host": "10.9.0.5", "port": 22, "user": "painter",
         "scratch": "/lustre/scratch", "queue": "render",
         "nodeagent": "/opt/site/agent/bin/raycrafter-nodeagent",
-        "agent_api_url": "https://api.example.org:8443", "agent_ca_file": "/etc/site/api.pem",
-        "log_host": "10.9.0.6", "log_port": 5140, "walltime": "02:00:00"}
-    assert (worker["api_url"], worker["ca_file"]) == ("https://api.example.org:8443",
+        "agent_api_url": "https://api.example.org", "agent_ca_file": "/etc/site/api.pem",
+        "log_host": "10.9.0.6", "log_port": 12201, "walltime": "02:00:00"}
+    assert (worker["api_url"], worker["ca_file"]) == ("https://api.example.org",
                                                       "/etc/site/api.pem")
     known_hosts = _argument(compiled["worker-standin-known-hosts-file-managed"], "contents")
-    assert known_hosts.startswith("[10.9.0.5]:2222 ssh-ed25519 ")
+    assert known_hosts.startswith("10.9.0.5 ssh-ed25519 ")
     ssh_config = _argument(compiled["worker-standin-ssh-config-file-managed"], "contents")
-    assert "HostName 10.9.0.5" in ssh_config and "Port 2222" in ssh_config
+    assert "HostName 10.9.0.5" in ssh_config and "Port 22" in ssh_config
     assert "User painter" in ssh_config
     sshd = _compiled(minion, "salt.cluster.sshd", site)
     context = _argument(sshd["cluster-sshd-config-file-managed"], "context")
     template = (REPOSITORY / "salt" / "cluster" / "files" / "sshd-raycrafter.conf.jinja")
     sshd_config = jinja2.Template(template.read_text()).render(**context).splitlines()
-    assert "Port 2222" in sshd_config and "Match User painter" in sshd_config
+    assert "Port 22" in sshd_config and "Match User painter" in sshd_config
 
 
 def test_by_default_the_standin_profile_is_where_the_roles_defaults_put_the_standin(
         role_minions):
     defaults = {name: yaml.safe_load((REPOSITORY / "salt" / name / "defaults.yaml").read_text())
-                for name in ("common", "cluster", "logserver", "worker")}
+                for name in ("cluster", "worker")}
     compiled = _compiled(role_minions["allinone"].salt_call_cli(), "salt.worker.config", {})
     profile = _argument(compiled["worker-config-file-managed"], "context")["worker"][
         "clusters"]["standin"]
     cluster = defaults["cluster"]
+    services = {role: CATALOGUE["roles"][role]["services"] for role in ("cluster", "logging")}
     assert (profile["login_host"], profile["port"], profile["user"], profile["scratch"],
             profile["queue"], profile["log_host"], profile["log_port"]) == (
-        defaults["common"]["hosts"]["cluster"], cluster["ssh_port"], cluster["user"],
-        cluster["scratch"], cluster["slurm"]["partition"], defaults["common"]["hosts"]["logging"],
-        defaults["logserver"]["port"])
+        "127.0.0.1", services["cluster"]["login"]["port"], cluster["user"],
+        cluster["scratch"], cluster["slurm"]["partition"], "127.0.0.1",
+        services["logging"]["gelf"]["port"])
     assert {key: profile[key] for key in defaults["worker"]["standin"]} == defaults["worker"][
         "standin"]

@@ -56,6 +56,12 @@ class ConsulDouble:
                         [{"CheckID": f"service:{service}", "Status": status,
                           "Definition": {"TCP": f"{address or node_address}:{port}"}}])
 
+    def add_host_instance(self, node, node_address, service, port, status="passing"):
+        """An instance registered as the appliance's states register one
+        (salt/common/consul.jinja): under the host's name, its address in the Meta."""
+        self.add_instance(node, node_address, service, port, status=status, address=node,
+                          meta={"raycrafter_host_address": node_address})
+
     def set_status(self, service_id, status, node=None):
         with self._lock:
             for check in self.instances[(node or self.node, service_id)]["checks"]:

@@ -6,13 +6,25 @@ import pathlib
 import shlex
 import subprocess
 
+import yaml
+
+from support.salt_tree import CATALOGUE
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 APPLIANCE = REPOSITORY / "appliance"
 NETWORK = os.environ.get("RAYCRAFTER_HOSTS_NETWORK", "10.213.0")
 BRIDGE = os.environ.get("RAYCRAFTER_HOSTS_BRIDGE", "rcbr0")
-MASTER_ADDRESS = f"{NETWORK}.10"
-# One machine per role: the layout the Vagrantfile makes by default.
-ROLES = ("db", "broker", "web", "worker", "logging", "cluster")
+MASTER_ADDRESS = f"{NETWORK}.{CATALOGUE['master']['address']}"
+# The machines as the Vagrantfile made them: {name: {roles, address}}. By default one
+# machine per role of the catalogue, named after it.
+PLAN = REPOSITORY / ".vagrant" / "raycrafter" / "machines.yaml"
+# Where the master keeps the secrets, and the key they are encrypted to.
+MASTER_SECRETS = "/srv/raycrafter-pillar/secrets.sls"
+MASTER_GPG_KEYDIR = "/etc/salt/gpgkeys"
+
+
+def machine_addresses():
+    return {name: machine["address"] for name, machine in yaml.safe_load(PLAN.read_text()).items()}
 
 
 def appliance_hosts(*args, **kwargs):
@@ -68,4 +80,14 @@ class Hosts:
 
     def orchestrate(self):
         """The master's orchestration of every highstate, as JSON."""
-        return json.loads(self.run("master", "salt-run --out json state.orchestrate salt.orch.hosts"))
+        return json.loads(self.run("master", "salt-run --out json state.orchestrate salt.orch.highstate"))
+
+    def master_secrets(self):
+        """The deployment's secrets as the master generated them, decrypted there with its
+        key (the record holds PGP messages only)."""
+        decrypt = ("import json, subprocess, yaml\n"
+                   f"record = yaml.safe_load(open('{MASTER_SECRETS}'))['raycrafter_secrets']\n"
+                   "print(json.dumps({key: subprocess.run(['gpg', '--batch', '--quiet', '--homedir', "
+                   f"'{MASTER_GPG_KEYDIR}', '--decrypt'], input=value, capture_output=True, text=True, "
+                   "check=True).stdout for key, value in record.items()}))\n")
+        return json.loads(self.run("master", f"/opt/raycrafter/salt/bin/python -c {shlex.quote(decrypt)}"))

@@ -13,8 +13,6 @@ import pytest
 import terraform_tools as tools
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
-# What the modules read outside terraform/: the Salt pin the minions install.
-SALT_PIN = ("salt/requirements.txt", "salt/constraints.txt")
 
 
 class Namespace:
@@ -52,11 +50,11 @@ def namespace():
 
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory):
-    """A copy of terraform/ (and the Salt pin beside it, where the modules read it), so
+    """A copy of terraform/ (and what the modules read beside it, where they read it), so
     that init's .terraform directories, lock files and state stay out of the repository."""
     root = tmp_path_factory.mktemp("tree")
     shutil.copytree(REPOSITORY / "terraform", root / "terraform")
-    for name in SALT_PIN:
+    for name in tools.READ_OUTSIDE:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPOSITORY / name, root / name)
     return root / "terraform"

@@ -11,7 +11,7 @@ mkdir -p "$out"
 # salt.common's packages (systemd-sysv among them: Salt's service module needs runlevel),
 # salt.supervisor's and salt.logserver's; ifupdown and a DHCP client for LXD's bridge.
 debootstrap --variant=minbase \
-    --include=systemd-sysv,systemd,ifupdown,isc-dhcp-client,netbase,procps,iproute2,ca-certificates,openssl,curl,nftables,python3,python3-venv,python3-dev,gcc,openssh-client,supervisor,syslog-ng-core \
+    --include=systemd-sysv,systemd,ifupdown,isc-dhcp-client,netbase,procps,iproute2,ca-certificates,openssl,gnupg,curl,nftables,python3,python3-venv,python3-dev,gcc,openssh-client,supervisor,syslog-ng-core \
     bookworm "$rootfs" >"$out/debootstrap.log" 2>&1
 # The appliance's pinned Salt, as ./appliance up installed it (same Debian Python, same path).
 mkdir -p "$rootfs/opt/raycrafter"

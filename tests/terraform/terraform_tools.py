@@ -16,6 +16,9 @@ import subprocess
 import tarfile
 
 HERE = pathlib.Path(__file__).resolve().parent
+# What the modules read outside terraform/: the Salt pin the minions install, and the
+# deployment catalogue.
+READ_OUTSIDE = ("salt/requirements.txt", "salt/constraints.txt", "pillar/catalogue.yaml")
 PREFIX = pathlib.Path(os.environ.get("RAYCRAFTER_TERRAFORM_TOOLS", "/opt/raycrafter/terraform"))
 PYTHON = PREFIX / "bin" / "python"
 TERRAFORM = PREFIX / "bin" / "terraform"

@@ -108,14 +108,18 @@ def test_apply_makes_one_instance_per_host_tagged_with_its_role(applied):
     assert {i["appliance"] for i in facts["instances"].values()} == {"raycrafter"}
 
 
-def test_each_instance_got_user_data_naming_the_master_and_its_role(applied):
+def test_each_instance_got_user_data_naming_the_master_and_the_master_its_role(applied):
     _, facts = applied
+    cloud_config = yaml.safe_load(facts["instances"]["raycrafter-master"]["user_data"])
+    files = {f["path"]: f["content"] for f in cloud_config["write_files"]}
+    assigned = yaml.safe_load(files["/etc/raycrafter/pillar/roles.yaml"])
     for name, instance in facts["instances"].items():
         if name == "raycrafter-master":
             continue
         assert instance["user_data"].startswith("#cloud-config\n")
-        assert minion_config(instance["user_data"]) == {
-            "master": "10.42.1.10", "id": name, "grains": {"roles": [instance["role"]]}}
+        # A minion says nothing of its roles: the master assigns them.
+        assert minion_config(instance["user_data"]) == {"master": "10.42.1.10", "id": name}
+        assert assigned[name] == [instance["role"]]
 
 
 def test_the_master_got_the_list_of_minions_it_accepts(applied):

@@ -25,9 +25,9 @@ REPOSITORY = tools.HERE.parents[1]
 IMAGE_DIR = pathlib.Path("/var/cache/raycrafter/terraform-lxd-image")
 IMAGE_ALIAS = "raycrafter-bookworm"
 SALT_VENV = pathlib.Path("/opt/raycrafter/salt")
-ROLES = {"logging": 1, "worker": 1}
+ROLES = {"logging": 1, "cluster": 1}
 MASTER = "raycrafter-master"
-MINIONS = ["raycrafter-logging-1", "raycrafter-worker-1"]
+MINIONS = ["raycrafter-cluster-1", "raycrafter-logging-1"]
 APT_LOCK = "/tmp/raycrafter-apt.lock"
 
 
@@ -161,7 +161,7 @@ def test_the_containers_sit_at_their_fixed_addresses(applied, lxd):
                                      if address["family"] == "inet"]
                  for container in lxd.lxc_json("list")}
     assert addresses == {MASTER: ["10.42.1.10"], "raycrafter-logging-1": ["10.42.1.40"],
-                         "raycrafter-worker-1": ["10.42.1.70"]}
+                         "raycrafter-cluster-1": ["10.42.1.60"]}
 
 
 def test_the_master_accepted_exactly_the_minions_it_was_made_with(applied, lxd):
@@ -183,12 +183,13 @@ def test_a_highstate_of_the_logging_role_succeeds_through_the_master(applied, lx
     assert not failed, failed
     assert any("logserver-config-file-managed" in name for name in states), list(states)
     # The log server listens on its host's address, over TLS (the host's certificate from
-    # the deployment CA, pillar/tls.sls), and its firewall admits the worker host only.
+    # the deployment CA, pillar/tls.sls), and its firewall admits the cluster host only (the
+    # node agents send GELF; pillar/catalogue.yaml).
     handshake = ("import socket, ssl; context = ssl.create_default_context(); "
                  "context.check_hostname = False; context.verify_mode = ssl.CERT_NONE; "
                  "tls = context.wrap_socket(socket.create_connection(('10.42.1.40', 12201), 5)); "
                  "print(tls.getpeercert(binary_form=True) is not None)")
-    assert lxd.run("lxc", "exec", "raycrafter-worker-1", "--", "python3", "-c",
+    assert lxd.run("lxc", "exec", "raycrafter-cluster-1", "--", "python3", "-c",
                    handshake).strip() == "True"
     lxd.run("lxc", "exec", MASTER, "--", "python3", "-c",
             f"import sys\ntry:\n    {handshake}\nexcept OSError:\n    sys.exit(0)\nsys.exit(1)")

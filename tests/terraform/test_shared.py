@@ -28,7 +28,7 @@ def test_every_file_is_formatted(tree, terraform):
 
 # Each module, its provider in the mirror, and how many runs its own tests have
 # (terraform/NAME/tests/*.tftest.hcl; the cloud modules' with a mocked provider).
-MODULES = {"appliance": (None, None, 6), "aws": ("hashicorp/aws", "3.39.0", 5),
+MODULES = {"appliance": (None, None, 8), "aws": ("hashicorp/aws", "3.39.0", 5),
            "lxd": ("sl1pm4t/lxd", "1.5.0", 3)}
 
 
@@ -89,8 +89,15 @@ def test_the_master_serves_the_repository_and_a_pillar_of_its_own(rendered):
     assert master["autosign_file"] == "/etc/salt/autosign.conf" and master["auto_accept"] is False
     site = files["/etc/raycrafter/pillar/site.sls"]
     assert site["permissions"] == "0600"
-    assert yaml.safe_load(site["content"])["raycrafter"]["common"]["hosts"] == {
-        "db": "10.42.1.20", "broker": "10.42.1.30", "logging": "10.42.1.40", "web": "10.42.1.50"}
+    assert yaml.safe_load(site["content"])["raycrafter"]["common"] == {"network": "10.42.1.0/24"}
+    assert master["gpg_keydir"] == "/etc/salt/gpgkeys"
+    # Which minion holds which role is the master's word, written here and nowhere else.
+    roles = files["/etc/raycrafter/pillar/roles.yaml"]
+    assert roles["permissions"] == "0600"
+    assert yaml.safe_load(roles["content"]) == {
+        "raycrafter-db-1": ["db"], "raycrafter-broker-1": ["broker"], "raycrafter-web-1": ["web"],
+        "raycrafter-worker-1": ["worker"], "raycrafter-worker-2": ["worker"],
+        "raycrafter-logging-1": ["logging"], "raycrafter-cluster-1": ["cluster"]}
 
 
 def test_the_master_makes_the_secrets_itself_after_cloning_the_repository(rendered):
@@ -99,7 +106,7 @@ def test_the_master_makes_the_secrets_itself_after_cloning_the_repository(render
     assert clone[-2:] == ["v1.0", "https://git.example.org/raycrafter.git"]
     assert commands.index(clone) < commands.index(
         ["/opt/raycrafter/salt/bin/python", "/srv/raycrafter/pillar/generate_secrets.py",
-         "/etc/raycrafter/pillar/secrets.sls"])
+         "/etc/raycrafter/pillar/secrets.sls", "--gpg-keydir", "/etc/salt/gpgkeys"])
     assert "password" not in rendered["master_user_data"].lower()
 
 

@@ -54,6 +54,7 @@ def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
     assert "s3cret-token" not in " ".join(args)
     assert args[args.index("--job-dir") + 1] == files.job_dir
     assert args[args.index("--job-id") + 1] == "7"
+    assert args[args.index("--cluster") + 1] == cluster.profile.name
     env = login(f"cat {files.logs_dir}/agent-env").stdout
     assert "setup=1" in env and f"slurm={batch_id}" in env
     assert batch_state(cluster, attempt_name(cluster, 7, files)).state == ENDED

@@ -24,6 +24,8 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     assert profile.scheduler == "slurm" and profile.port == 22
     assert profile.job_dir(12) == profile_values["scratch"] + "/raycrafter/12"
     assert config.poll_interval_seconds == 30.0 and config.prefetch == 2
+    # The renderer renders confined only, within the node agent's own limits.
+    assert profile.allow_unconfined is False and profile.renderer_limits == {}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -35,6 +37,11 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     ({"colour": "blue"}, "cluster profile 'archer': unknown key(s) colour"),
     ({"port": "22"}, "cluster profile 'archer': port must be of type int"),
     ({"gridftp_min_bytes": -1}, "cluster profile 'archer': gridftp_min_bytes must not be"),
+    ({"allow_unconfined": "yes"}, "cluster profile 'archer': allow_unconfined must be of type"),
+    ({"renderer_max_cpu_seconds": -1},
+     "cluster profile 'archer': renderer_max_cpu_seconds must not be negative"),
+    ({"renderer_max_work_dir_bytes": "2G"},
+     "cluster profile 'archer': renderer_max_work_dir_bytes must be of type int"),
 ])
 def test_a_bad_profile_is_named_with_its_key(top, profile_values, change, message):
     with pytest.raises(ConfigError) as error:

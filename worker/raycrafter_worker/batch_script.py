@@ -92,9 +92,15 @@ def exit_file(job_dir, attempt):
 
 
 def agent_command(profile, job_id, files):
-    """The node agent's command line (docs/nodeagent.md); the token stays in its file."""
+    """The node agent's command line (docs/nodeagent.md); the token stays in its file. The
+    profile's name goes along, for the reasons the agent gives (allow_unconfined)."""
     args = [profile.nodeagent, "--api-url", profile.agent_api_url, "--job-id", str(job_id),
-            "--job-dir", files.job_dir, "--token-file", files.token_file]
+            "--job-dir", files.job_dir, "--token-file", files.token_file,
+            "--cluster", profile.name]
+    if profile.allow_unconfined:
+        args.append("--allow-unconfined")
+    for name, value in sorted(profile.renderer_limits.items()):
+        args += ["--" + name.replace("_", "-"), str(value)]
     if profile.agent_ca_file:
         args += ["--ca-file", profile.agent_ca_file]
     if profile.log_host:

@@ -21,6 +21,10 @@ TRANSFERS = ("gridftp", "sftp")
 _WALLTIME = re.compile(r"^(\d+:)?\d{1,2}:\d{2}:\d{2}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# What each renderer process on the cluster may use: profile key ``renderer_NAME``, handed
+# to the node agent as ``--NAME`` (docs/nodeagent.md); 0 leaves the agent's own default.
+RENDERER_LIMITS = ("max_file_bytes", "max_memory_bytes", "max_cpu_seconds",
+                   "max_work_dir_bytes", "output_lines", "output_bytes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +58,8 @@ class ClusterProfile:
     gridftp_min_bytes: int
     command_timeout_seconds: float
     batch_prefix: str
+    allow_unconfined: bool
+    renderer_limits: dict  # name in RENDERER_LIMITS -> value, the ones the profile sets
 
     def batch_name(self, api_batch_name):
         """The scheduler's name for an attempt: the API's ``rc-JOB-aN`` behind the
@@ -122,6 +128,8 @@ _PROFILE_KEYS = {
     "command_timeout_seconds": (float, False, 120.0),
     "batch_prefix": (str, False, ""),
     "consul_services": (dict, False, {}),
+    "allow_unconfined": (bool, False, False),
+    **{"renderer_" + name: (int, False, 0) for name in RENDERER_LIMITS},
 }
 
 _TOP_KEYS = {
@@ -222,7 +230,20 @@ def parse_profile(name, raw, consul_agent=""):
         raise ConfigError(f"{where}: transfer = 'gridftp' needs gridftp_host (the ssh "
                           f"alias globus-url-copy connects to)")
     values["setup"] = tuple(values["setup"])
+    values["renderer_limits"] = _renderer_limits(values, where)
     return ClusterProfile(name=name, **values)
+
+
+def _renderer_limits(values, where):
+    limits = {}
+    for name in RENDERER_LIMITS:
+        value = values.pop("renderer_" + name)
+        if value < 0:
+            raise ConfigError(f"{where}: renderer_{name} must not be negative (0: the node "
+                              f"agent's default)")
+        if value:
+            limits[name] = value
+    return limits
 
 
 def _in_consul(values, services, agent, where, resolvable, port_keys=None):

@@ -5,7 +5,6 @@ renderer by name, they cannot choose what runs. Each placeholder fills one argum
 shell is involved), so a scene path with spaces or quotes stays one argument.
 """
 
-import os
 import string
 from typing import Dict, List, Optional
 
@@ -60,8 +59,13 @@ class CommandRenderer:
         }
         return [argument.format(**values) for argument in self._template]
 
-    def produced_files(self, task: FrameTask) -> List[str]:
-        return [task.output_path] if os.path.isfile(task.output_path) else []
+    @staticmethod
+    def output_files(task: FrameTask) -> List[str]:
+        return [task.output_path]
+
+    @staticmethod
+    def discarded_files(task: FrameTask) -> List[str]:
+        return []
 
     @staticmethod
     def starts_frame(line: str) -> bool:

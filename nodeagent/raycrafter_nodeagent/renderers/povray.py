@@ -1,7 +1,5 @@
 """POV-Ray 3.7 as a renderer: one frame of the job's animation per call."""
 
-import glob
-import os
 import re
 from typing import Any, Dict, List, Optional
 
@@ -17,6 +15,8 @@ CANNOT_OPEN = re.compile(r"Cannot (find|open)")
 # read only the scene's own folder and POV-Ray's include files, and write nothing outside.
 CONFINED_HINT = ("(the renderer reads only the scene's folder and POV-Ray's include files, "
                  "and writes only its output)")
+OUT_OF_MEMORY = re.compile(r"bad_alloc|[Oo]ut of memory")
+MEMORY_HINT = "(the renderer's memory is limited: the node agent's --max-memory-bytes)"
 
 def option_switches(options: Dict[str, Any]) -> List[str]:
     """The POV-Ray switches for the job's options, e.g. ``{"quality": 9}`` -> ``+Q9``; each
@@ -63,11 +63,24 @@ class PovrayRenderer:
             "+WT%d" % task.threads, "+L" + task.input_dir,
         ] + task.animation.povray_switches(task.frame, task.last_frame) + switches
 
-    def produced_files(self, task: FrameTask) -> List[str]:
-        """The images in the work directory, in frame order. In animation mode POV-Ray
-        appends the frame number to the output name, padded to the width of the last frame
-        number (frame03.png, frame04.png), and not at all for a one-frame animation."""
-        return sorted(glob.glob(os.path.join(glob.escape(task.work_dir), "*.png")))
+    @staticmethod
+    def output_files(task: FrameTask) -> List[str]:
+        """The image of each frame, in frame order. In animation mode POV-Ray appends the
+        frame number to the output name, zero-padded to the digits of the animation's
+        final frame (frame03.png of frames 1-12), and nothing for a one-frame animation."""
+        animation = task.animation
+        if animation.initial_frame == animation.final_frame:
+            return [task.output_path]
+        stem = task.output_path[:-len(".png")]
+        digits = len(str(animation.final_frame))
+        return ["%s%0*d.png" % (stem, digits, number)
+                for number in range(task.frame, task.last_frame + 1)]
+
+    def discarded_files(self, task: FrameTask) -> List[str]:
+        """POV-Ray's render state file beside each image (``frame03.pov-state``), written
+        as the frame renders for a continued render, which the agent never asks for: it
+        can be many times the image's size."""
+        return [image[:-len(".png")] + ".pov-state" for image in self.output_files(task)]
 
     @staticmethod
     def starts_frame(line: str) -> bool:
@@ -101,5 +114,7 @@ class PovrayRenderer:
                     message.append(continuation.strip())
                 if CANNOT_OPEN.search(line):
                     message.append(CONFINED_HINT)
+                if OUT_OF_MEMORY.search(line):
+                    message.append(MEMORY_HINT)
                 return " ".join(message)
         return lines[-1] if lines else None

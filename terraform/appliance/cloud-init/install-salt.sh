@@ -22,7 +22,7 @@ if ! pinned_salt_installed; then
     else
         # Salt 3008 builds from source: a compiler and Python's headers.
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev gcc git openssh-client
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev gcc git openssh-client openssl gnupg
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet -r "$requirements" \
             -c /etc/raycrafter/salt/constraints.txt

@@ -43,15 +43,22 @@ run "each_port_is_open_only_to_the_roles_that_use_it" {
   }
 }
 
-run "a_minion_names_its_master_its_id_and_its_role" {
+run "a_minion_names_its_master_and_its_id_and_the_master_its_roles" {
   command = plan
 
   assert {
     condition = yamldecode([
       for file in yamldecode(output.minion_user_data["raycrafter-worker-2"]).write_files : file.content
       if file.path == "/etc/salt/minion.d/raycrafter.conf"
-    ][0]) == { master = "10.42.1.10", id = "raycrafter-worker-2", grains = { roles = ["worker"] } }
-    error_message = "the minion configuration differs"
+    ][0]) == { master = "10.42.1.10", id = "raycrafter-worker-2" }
+    error_message = "the minion configuration differs (a minion claims no role of its own)"
+  }
+  assert {
+    condition = yamldecode([
+      for file in yamldecode(output.master_user_data).write_files : file.content
+      if file.path == "/etc/raycrafter/pillar/roles.yaml"
+    ][0])["raycrafter-worker-2"] == ["worker"]
+    error_message = "the master does not assign the second worker its role"
   }
   assert {
     condition = [
@@ -91,6 +98,26 @@ run "scaling_one_role_renumbers_no_other" {
     condition     = output.hosts["raycrafter-web-1"].address == "10.42.1.50" && output.hosts["raycrafter-worker-5"].address == "10.42.1.74"
     error_message = "addresses moved"
   }
+}
+
+run "without_counts_every_role_of_the_catalogue_gets_one_host" {
+  command = plan
+  variables {
+    roles = null
+  }
+
+  assert {
+    condition     = sort([for host in output.hosts : host.role]) == sort(keys(yamldecode(file("../../pillar/catalogue.yaml")).roles))
+    error_message = "not one host for each role of the catalogue"
+  }
+}
+
+run "a_role_the_catalogue_does_not_know_is_refused" {
+  command = plan
+  variables {
+    roles = { db = 1, mailer = 1 }
+  }
+  expect_failures = [var.roles]
 }
 
 run "a_second_database_is_refused" {

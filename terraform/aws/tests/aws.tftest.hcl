@@ -29,7 +29,7 @@ run "each_instance_boots_with_its_own_user_data" {
     condition = yamldecode([
       for file in yamldecode(aws_instance.host["raycrafter-db-1"].user_data).write_files : file.content
       if file.path == "/etc/salt/minion.d/raycrafter.conf"
-    ][0]) == { master = aws_instance.master.private_ip, id = "raycrafter-db-1", grains = { roles = ["db"] } }
+    ][0]) == { master = aws_instance.master.private_ip, id = "raycrafter-db-1" }
     error_message = "the db host's minion configuration differs"
   }
   assert {
@@ -54,7 +54,7 @@ run "the_database_takes_connections_from_the_web_group_only" {
     condition = toset([
       for rule in aws_security_group_rule.service : rule.source_security_group_id
       if rule.security_group_id == aws_security_group.role["master"].id
-    ]) == toset([for role in keys(var.roles) : aws_security_group.role[role].id])
+    ]) == toset([for role in keys(module.appliance.roles) : aws_security_group.role[role].id])
     error_message = "the salt master is not reachable from exactly the role groups"
   }
 }

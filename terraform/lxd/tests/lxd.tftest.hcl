@@ -39,7 +39,7 @@ run "a_container_without_cloud_init_gets_the_same_files_and_commands" {
     condition = yamldecode([
       for file in lxd_container.machine["raycrafter-worker-1"].file : file.content
       if file.target_file == "/etc/salt/minion.d/raycrafter.conf"
-    ][0]) == { master = "10.42.1.10", id = "raycrafter-worker-1", grains = { roles = ["worker"] } }
+    ][0]) == { master = "10.42.1.10", id = "raycrafter-worker-1" }
     error_message = "the worker's minion configuration differs"
   }
   assert {

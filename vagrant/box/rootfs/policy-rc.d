@@ -1,0 +1,3 @@
+#!/bin/sh
+# Debian packages do not start services on install (see vagrant/box/build).
+exit 101
