@@ -7,16 +7,16 @@ import os
 import secrets
 import shlex
 
-import yaml
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
 from raycrafter_worker.staging import remote_trust_dir
+from support.appliance_secrets import appliance_secrets
 
 SCRATCH_ROOT = "/srv/raycrafter/scratch"
 
 
 def make_profile(tmp):
-    keys = yaml.safe_load(open("/etc/raycrafter/pillar/secrets.sls"))["raycrafter_secrets"]
+    keys = appliance_secrets()
     key = tmp / "key"
     key.write_text(keys["cluster_ssh_private_key"].rstrip("\n") + "\n")
     key.chmod(0o600)

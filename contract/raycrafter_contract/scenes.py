@@ -5,30 +5,28 @@ A scene is a single ``.pov`` file, or an archive of a folder (``.tar``, ``.tar.g
 ``.tar.bz2``/``.tbz2``, ``.tar.xz``/``.txz``, ``.zip``) holding the main scene file and
 whatever it includes. The archives people make are all accepted: a folder archived with or
 without its top folder (a single top folder holding everything is taken off), ``tar -C dir
-.`` (``./`` names), subfolders, any UTF-8 file names without control characters.
-Symbolic and hard links are unpacked as copies of the file they point at inside the
-scene; anything else (devices, pipes, links to folders or outside, ``..``, encrypted or
-unknown zip compression) is refused with a message naming the member.
+.`` (``./`` names), files listed one by one (folders without entries of their own),
+subfolders, any UTF-8 file names without control characters, zip members stored or
+compressed with deflate, bzip2 or LZMA. Symbolic and hard links are unpacked as copies of
+the file they point at inside the scene; anything else (devices, pipes, sparse files, links
+to folders or outside, ``..``, encrypted members, other zip methods) is refused with a
+message naming the member.
 
-Every check streams: the archive is read once, members are counted, names measured, and
-the bytes really unpacked (not the sizes the archive claims) added up as they come, so
-memory and CPU stay bounded whatever the upload, and a decompression bomb stops as soon
-as it passes ``max_bytes`` or ``max_ratio`` times the archive's own size.
+Every check streams and is bounded before it costs anything: the number of members, each
+member's header, and each file's size as its header gives it are checked against what is
+left of the scene's budget (``max_bytes``, and ``max_ratio`` times the archive's own size)
+before its bytes are decompressed; the bytes are then decompressed in bounded steps, and a
+member that would unpack to more than its header said is refused as soon as the excess
+appears (decompression.py, tar_reading.py, zip_reading.py). Memory stays bounded whatever
+the upload claims.
 """
-import bz2
 import dataclasses
-import gzip
-import io
-import lzma
 import os
 import posixpath
 import shutil
-import stat
-import struct
-import tarfile
-import zipfile
-import zlib
 
+from . import tar_reading, zip_reading
+from .archive_members import FILE, FOLDER, HARDLINK, SYMLINK, OverBound, Unreadable
 from .naming import DEFAULT_SCENE_FILE, SCENE_SUFFIX
 
 # (kind, file name endings), longest endings first so ``.tar.gz`` is not taken for ``.gz``.
@@ -43,12 +41,7 @@ KINDS = (
 ARCHIVE_KINDS = tuple(kind for kind, _ in KINDS if kind != "pov")
 ACCEPTED_ENDINGS = tuple(ending for _, endings in KINDS for ending in endings)
 
-_DECOMPRESSORS = {"tar.gz": gzip.GzipFile, "tar.bz2": bz2.BZ2File, "tar.xz": lzma.LZMAFile}
-_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
-_COPY_CHUNK = 64 * 1024
-# tarfile reads a member's header (pax records, GNU long names) in one piece: a larger one
-# is refused rather than held in memory.
-_MAX_HEADER_BYTES = 1024 * 1024
+# A link's target is its data in a zip: read (and so bounded) before the link is known.
 _MAX_LINK_TARGET = 4096
 _MAX_LINK_HOPS = 32
 INI_SUFFIX = ".ini"
@@ -57,9 +50,6 @@ MAX_INI_BYTES = 64 * 1024
 MAX_INI_FILES = 16
 # The main scene file's name is kept with the job (a 255-character column).
 MAX_MAIN_FILE_BYTES = 255
-_UNREADABLE = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
-               lzma.LZMAError, zlib.error, NotImplementedError, UnicodeDecodeError,
-               RuntimeError, ValueError)
 
 
 class SceneRejected(ValueError):
@@ -171,15 +161,18 @@ def _read(path, kind, limits, scene_file, upload_name, target):
     if kind not in ARCHIVE_KINDS:
         raise SceneRejected("unknown scene kind %r" % (kind,))
     tree = _Tree(limits, size, target)
-    try:
-        if kind == "zip":
-            _read_zip(path, tree)
-        else:
-            _read_tar(path, kind, tree)
-    except SceneRejected:
-        raise
-    except _UNREADABLE as error:
-        raise SceneRejected("not a readable .%s archive: %s" % (kind, error)) from None
+    with open(path, "rb") as handle:
+        members = (zip_reading.members(handle, limits, _MAX_LINK_TARGET) if kind == "zip"
+                   else tar_reading.members(handle, kind))
+        try:
+            for member in members:
+                _add(tree, member)
+        except Unreadable as error:
+            if error.member is None and not isinstance(error, OverBound):
+                raise SceneRejected("not a readable .%s archive: %s" % (kind, error.reason)
+                                    ) from None
+            member = None if error.member is None else _printable(error.member)
+            raise SceneRejected(error.reason, member) from None
     tree.resolve_links()
     files = tree.files()
     top = _top_folder_of(files, tree)
@@ -193,6 +186,25 @@ def _read(path, kind, limits, scene_file, upload_name, target):
             scene_file = requested[len(top) + 1:]
     main = main_file(files, limits, scene_file)
     return Scene(kind, files, main, tree.unpacked, ini_files), top
+
+
+def _add(tree, member):
+    """Check one archive member by the rule and add it to ``tree``."""
+    label = _printable(member.name)
+    tree.count(label)
+    name = clean_name(member.name, tree.limits, label)
+    if not name:
+        return  # "./" or "/": the scene's own root
+    if member.kind == FOLDER:
+        tree.claim(name, "dir", label)
+    elif member.kind == SYMLINK:
+        tree.add_link(name, _link_target(name, member.link_target, label, tree.limits), label)
+    elif member.kind == HARDLINK:
+        tree.add_link(name, clean_name(member.link_target, tree.limits, label), label)
+    elif member.kind == FILE:
+        tree.add_file(name, member, label)
+    else:
+        raise SceneRejected("only files, folders and links may be in a scene", label)
 
 
 def _single_file(path, size, limits, scene_file, upload_name, target):
@@ -236,18 +248,27 @@ class _Tree:
             raise SceneRejected("the archive holds more than %d members"
                                 % self.limits.max_members)
 
+    def reserve(self, count, label):
+        """Refuse a member whose ``count`` bytes would take the scene past its budget,
+        before any of them is decompressed."""
+        self._check(self.unpacked + count, label)
+
     def add_bytes(self, count, label):
         self.unpacked += count
-        if self.unpacked > self.limits.max_bytes:
+        self._check(self.unpacked, label)
+
+    def _check(self, unpacked, label):
+        if unpacked > self.limits.max_bytes:
             raise SceneRejected("the scene unpacks to more than %d bytes"
                                 % self.limits.max_bytes, label)
-        if (self.unpacked > self.limits.ratio_floor
-                and self.unpacked > self.limits.max_ratio * self.archive_size):
+        if (unpacked > self.limits.ratio_floor
+                and unpacked > self.limits.max_ratio * self.archive_size):
             raise SceneRejected("the archive unpacks to more than %d times its own size"
                                 % self.limits.max_ratio, label)
 
     def claim(self, name, kind, label):
-        """Record ``name`` as ``kind``; its parents become folders."""
+        """Record ``name`` as ``kind``; its parents become folders, on disk too when
+        unpacking (an archive need not hold an entry for each folder)."""
         parts = name.split("/")
         for depth in range(1, len(parts)):
             parent = "/".join(parts[:depth])
@@ -257,39 +278,36 @@ class _Tree:
         if existing is not None and not (existing == kind == "dir"):
             raise SceneRejected("the archive holds this name twice", label)
         self.kinds[name] = kind
-        if kind == "dir" and self.target is not None:
-            os.makedirs(self.local(name), mode=0o755, exist_ok=True)
+        if self.target is not None:
+            folder = name if kind == "dir" else posixpath.dirname(name)
+            os.makedirs(self.local(folder), mode=0o755, exist_ok=True)
 
     def local(self, name):
         return os.path.join(self.target, *name.split("/"))
 
-    def add_file(self, name, stream, executable, label):
+    def add_file(self, name, member, label):
         self.claim(name, "file", label)
-        kept = io.BytesIO() if name.lower().endswith(INI_SUFFIX) else None
+        self.reserve(member.size, label)
+        kept = bytearray() if name.lower().endswith(INI_SUFFIX) else None
         if self.target is None:
-            self.sizes[name] = self._copy(stream, None, label, kept)
+            self._copy(member, None, label, kept)
         else:
             destination = self.local(name)
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
             with open(destination, "wb") as out:
-                self.sizes[name] = self._copy(stream, out, label, kept)
-            os.chmod(destination, 0o755 if executable else 0o644)
-        if kept is not None and self.sizes[name] <= MAX_INI_BYTES and (
+                self._copy(member, out, label, kept)
+            os.chmod(destination, 0o755 if member.executable else 0o644)
+        self.sizes[name] = member.size
+        if kept is not None and member.size <= MAX_INI_BYTES and (
                 len(self.ini_files) < MAX_INI_FILES):
-            self.ini_files[name] = kept.getvalue().decode("utf-8", "replace")
+            self.ini_files[name] = kept.decode("utf-8", "replace")
 
-    def _copy(self, stream, out, label, kept):
-        copied = 0
-        while True:
-            chunk = stream.read(_COPY_CHUNK)
-            if not chunk:
-                return copied
-            copied += len(chunk)
+    def _copy(self, member, out, label, kept):
+        for chunk in member.chunks():
             self.add_bytes(len(chunk), label)
             if out is not None:
                 out.write(chunk)
-            if kept is not None and kept.tell() <= MAX_INI_BYTES:
-                kept.write(chunk[:MAX_INI_BYTES + 1 - kept.tell()])
+            if kept is not None and len(kept) <= MAX_INI_BYTES:
+                kept += chunk[:MAX_INI_BYTES + 1 - len(kept)]
 
     def add_link(self, name, target_name, label):
         self.claim(name, "link", label)
@@ -333,137 +351,6 @@ def _link_target(link_name, target, label, limits):
     if joined == ".." or joined.startswith("../"):
         raise SceneRejected("links must stay inside the scene", label)
     return clean_name(joined, limits, label)
-
-
-class _HeaderGuard:
-    """A file object over the decompressed tar stream that refuses the one-piece header
-    reads tarfile makes for pax records and long names once they pass _MAX_HEADER_BYTES."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def read(self, size=-1):
-        if size is None or size < 0 or size > _MAX_HEADER_BYTES:
-            raise SceneRejected("a member's header is larger than %d bytes" % _MAX_HEADER_BYTES)
-        return self._stream.read(size)
-
-    def seek(self, offset, whence=0):
-        # tarfile only ever skips forward over one pass; going back would make the
-        # decompressor start again from the first byte.
-        if whence != os.SEEK_SET or offset < self._stream.tell():
-            raise SceneRejected("the archive cannot be read in one pass")
-        return self._stream.seek(offset, whence)
-
-    def tell(self):
-        return self._stream.tell()
-
-
-def _read_tar(path, kind, tree):
-    limits = tree.limits
-    with open(path, "rb") as raw:
-        decompressor = _DECOMPRESSORS.get(kind)
-        stream = decompressor(fileobj=raw) if kind == "tar.gz" else (
-            decompressor(raw) if decompressor else raw)
-        with stream, tarfile.open(fileobj=_HeaderGuard(stream), mode="r:",
-                                  encoding="utf-8", errors="surrogateescape") as archive:
-            while True:
-                member = archive.next()
-                if member is None:
-                    break
-                label = _printable(member.name)
-                tree.count(label)
-                name = clean_name(member.name, limits, label)
-                if not name:
-                    continue  # "./" or "/": the scene's own root
-                if member.isdir():
-                    tree.claim(name, "dir", label)
-                elif member.issym():
-                    tree.add_link(name, _link_target(name, member.linkname, label, limits),
-                                  label)
-                elif member.islnk():
-                    tree.add_link(name, clean_name(member.linkname, limits, label), label)
-                elif member.isreg() and not member.issparse():
-                    with archive.extractfile(member) as data:
-                        tree.add_file(name, data, member.mode & 0o100, label)
-                else:
-                    raise SceneRejected("only files, folders and links may be in a scene",
-                                        label)
-                archive.members.clear()  # nothing refers back to earlier members
-
-
-def _read_zip(path, tree):
-    limits = tree.limits
-    with open(path, "rb") as handle:
-        entries, directory_size = _zip_directory(handle)
-    if entries > limits.max_members:
-        raise SceneRejected("the archive holds more than %d members" % limits.max_members)
-    if directory_size > limits.max_members * 2 * (46 + limits.max_name_bytes) + 65536:
-        raise SceneRejected("the archive's central directory is larger than its members "
-                            "can need")
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            original = _zip_name(info)
-            label = _printable(original)
-            tree.count(label)
-            name = clean_name(original, limits, label)
-            if not name:
-                continue
-            if info.flag_bits & 0x1:
-                raise SceneRejected("encrypted zip members cannot be unpacked", label)
-            if info.compress_type not in _ZIP_METHODS:
-                raise SceneRejected("zip compression method %d is not supported (use "
-                                    "deflate)" % info.compress_type, label)
-            mode = info.external_attr >> 16 if info.create_system == 3 else 0
-            if info.is_dir() or stat.S_ISDIR(mode):
-                tree.claim(name, "dir", label)
-            elif stat.S_ISLNK(mode):
-                if info.file_size > _MAX_LINK_TARGET:
-                    raise SceneRejected("the link's target is too long", label)
-                target = archive.read(info).decode("utf-8")
-                tree.add_link(name, _link_target(name, target, label, limits), label)
-            elif stat.S_IFMT(mode) in (0, stat.S_IFREG):
-                with archive.open(info) as data:
-                    tree.add_file(name, data, mode & 0o100, label)
-            else:
-                raise SceneRejected("only files, folders and links may be in a scene", label)
-
-
-def _zip_name(info):
-    """The member's name as its maker meant it. Info-ZIP's zip writes UTF-8 names without
-    the flag that says so, and zipfile then reads them as cp437: take such a name as UTF-8
-    when its bytes are UTF-8, as unzip does. The name before zipfile cut it at a NUL."""
-    if info.flag_bits & 0x800:
-        return info.orig_filename
-    raw = info.orig_filename.encode("cp437")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return info.orig_filename
-
-
-def _zip_directory(handle):
-    """(entries, central directory size) from the end records, read before zipfile builds
-    an object per entry, so a crafted count is refused before it costs memory."""
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    tail_size = min(size, 22 + 65535)
-    handle.seek(size - tail_size)
-    tail = handle.read(tail_size)
-    position = tail.rfind(b"PK\x05\x06")
-    if position < 0 or len(tail) < position + 22:
-        raise SceneRejected("not a readable .zip archive: no end of central directory")
-    entries, directory_size = struct.unpack("<HI", tail[position + 10:position + 16])
-    if entries == 0xFFFF or directory_size == 0xFFFFFFFF:
-        locator = position - 20
-        if locator < 0 or tail[locator:locator + 4] != b"PK\x06\x07":
-            raise SceneRejected("not a readable .zip archive: a broken zip64 record")
-        offset = struct.unpack("<Q", tail[locator + 8:locator + 16])[0]
-        handle.seek(offset)
-        record = handle.read(56)
-        if len(record) < 56 or record[:4] != b"PK\x06\x06":
-            raise SceneRejected("not a readable .zip archive: a broken zip64 record")
-        entries, directory_size = struct.unpack("<QQ", record[32:48])
-    return entries, directory_size
 
 
 def _top_folder_of(files, tree):

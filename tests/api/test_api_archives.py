@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support import hostile_archives as hostile
 from support.api_testing import SCENE, assert_error, job_fields, scene_upload, tar_gz
 
 
@@ -46,6 +47,41 @@ def test_refused_scenes_are_400_and_nothing_is_stored(world, api, name, content,
     assert body["details"] == {"field": "scene", "member": member}
     assert world.alice.get("/jobs").json()["total"] == 1  # only job X from the world
     assert list((Path(api.config.data_dir) / "tmp").iterdir()) == []
+
+
+HOSTILE = {
+    "bzip2 bomb": (hostile.zip_bomb("bzip2", 64 * hostile.MIB), "zeros",
+                   "the scene unpacks to more than 10000 bytes"),
+    "LZMA bomb": (hostile.zip_bomb("lzma", 64 * hostile.MIB), "zeros",
+                  "the scene unpacks to more than 10000 bytes"),
+    "link bomb": (hostile.zip_link_bomb("bzip2", 64 * hostile.MIB), "link.pov",
+                  "it unpacks to more than the 9 bytes its header gives"),
+    "member lying about its size": (hostile.zip_lying_about_size("deflate", 100, 20_000),
+                                    "zeros.inc", "it unpacks to more than the 100 bytes its "
+                                    "header gives"),
+    "LZMA dictionary of 1 GiB": (hostile.zip_lzma_dictionary(1 << 30), "z.inc",
+                                 "it asks for an LZMA dictionary of 1073741824 bytes, more "
+                                 "than the 67108864 allowed"),
+}
+
+
+@pytest.mark.parametrize("content, member, reason", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_zips_are_400_naming_the_member_and_the_reason(world, api, content, member,
+                                                               reason):
+    body = assert_error(world.alice.post("/jobs", files=scene_upload("bomb.zip", content),
+                                         data=job_fields()), 400, "invalid_archive")
+    assert body["message"] == f"{member}: {reason}"
+    assert body["details"] == {"field": "scene", "member": member}
+    assert list((Path(api.config.data_dir) / "tmp").iterdir()) == []
+
+
+def test_a_link_in_a_folder_without_an_entry_is_accepted_as_the_worker_unpacks_it(world):
+    link = tarfile.TarInfo("links/a.inc")
+    link.type, link.linkname = tarfile.SYMTYPE, "../inc/a.inc"
+    archive = tar_gz([("scene.pov", SCENE), ("inc/a.inc", b"// a\n"), (link, None)])
+    response = world.alice.post("/jobs", files=scene_upload("s.tar.gz", archive),
+                                data=job_fields())
+    assert response.status_code == 201, response.text
 
 
 def test_the_folder_a_user_archived_is_accepted_with_its_main_file(world):

@@ -18,8 +18,8 @@ import paramiko
 import pika
 import pika.exceptions
 import pytest
-import yaml
 from raycrafter_contract.messaging import EXCHANGE, QUEUE, ROUTING_KEY
+from support.appliance_secrets import appliance_secrets
 
 pytestmark = pytest.mark.apply
 
@@ -55,18 +55,9 @@ def first_highstate():
     return apply_highstate()
 
 
-def decrypted_secrets():
-    """The deployment's secrets: the record's PGP messages, decrypted with the host's key."""
-    record = yaml.safe_load(SECRETS_FILE.read_text())["raycrafter_secrets"]
-    return {key: subprocess.run(["gpg", "--batch", "--quiet", "--homedir", str(GPG_KEYDIR),
-                                 "--decrypt"], input=value, capture_output=True, text=True,
-                                check=True).stdout
-            for key, value in record.items()}
-
-
 @pytest.fixture(scope="module")
 def secrets():
-    return decrypted_secrets()
+    return appliance_secrets()
 
 
 def test_highstate_applies_without_failures(first_highstate):
@@ -300,7 +291,7 @@ def test_no_secret_is_a_process_argument_or_in_salts_output_even_when_one_is_rot
                               str(GPG_KEYDIR), "--rotate", "rabbitmq_worker_password"],
                              capture_output=True, text=True)
     assert rotated.returncode == 0, rotated.stderr
-    after = decrypted_secrets()
+    after = appliance_secrets()
     assert after["rabbitmq_worker_password"] != secrets["rabbitmq_worker_password"]
     trace = pathlib.Path("/tmp/raycrafter-highstate.strace")
     applied = subprocess.run(

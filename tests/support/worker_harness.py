@@ -1,4 +1,5 @@
 """Running the real worker (a subprocess) against a real API, RabbitMQ and the cluster."""
+import contextlib
 import http.server
 import json
 import os
@@ -39,15 +40,17 @@ def write_worker_config(path, top, clusters):
 
 
 class WorkerProcess:
-    def __init__(self, config_path, log_path):
+    def __init__(self, config_path, log_path, environment=None):
         self.config_path, self.log_path = config_path, log_path
+        self.environment = environment or {}  # e.g. TMPDIR: where its working folder is
         self.process = None
 
     def start(self):
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "raycrafter_worker", "--config", self.config_path,
-             "--log-level", "DEBUG"], stdout=log, stderr=subprocess.STDOUT)
+             "--log-level", "DEBUG"], stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **self.environment})
         log.close()
         wait_for(lambda: "consuming worker.commands" in self.log(), timeout=30,
                  message="the worker consuming")
@@ -154,6 +157,18 @@ class HoldingProxy:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def small_file_system(path, options):
+    """A tmpfs mounted at ``path`` (made if missing) with mount ``options`` such as
+    ``size=1m``, to fill in a test; ``remount(options)`` changes them."""
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", path], check=True)
+    try:
+        yield lambda new: subprocess.run(["mount", "-o", f"remount,{new}", path], check=True)
+    finally:
+        subprocess.run(["umount", "--lazy", path], check=True)
 
 
 class ThrowawaySshd:

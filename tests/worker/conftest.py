@@ -13,13 +13,12 @@ import socket
 import subprocess
 
 import pytest
-import yaml
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
+from support.appliance_secrets import appliance_secrets
 from support.worker_harness import ThrowawaySshd
 
-SECRETS_FILE = "/etc/raycrafter/pillar/secrets.sls"
 LOGIN_HOST = "127.0.0.1"
 CLUSTER_USER = "render"
 SCRATCH_ROOT = "/srv/raycrafter/scratch"
@@ -28,8 +27,7 @@ SSH_CONFIG_DIR = "/etc/ssh/ssh_config.d"
 
 @pytest.fixture(scope="session")
 def cluster_secrets():
-    with open(SECRETS_FILE) as f:
-        return yaml.safe_load(f)["raycrafter_secrets"]
+    return appliance_secrets()
 
 
 @pytest.fixture(scope="session")

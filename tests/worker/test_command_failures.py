@@ -24,6 +24,14 @@ OWN_CAPTURES = {
     "qstat_f_empty": PermanentError,  # unless is_empty_listing says it is an empty queue
     "sacct_disabled": PermanentError,  # Cluster.accounting reads it as "no data"
     "scancel_unknown": OK,
+    # A full scratch or an exhausted quota, in the commands of a stage-in and a submission
+    # (captures/disk_full.sh): most likely another job's files, gone once collected.
+    "mkdir_no_space": TransientError,
+    "write_no_space": TransientError,
+    "tar_no_space": TransientError,
+    "mkdir_quota": TransientError,
+    "write_quota": TransientError,
+    "tar_quota": TransientError,
 }
 
 # Each entry of captures/elsewhere/scheduler-error-messages.txt, by the words that tell it
@@ -84,6 +92,11 @@ def test_every_capture_of_this_cluster_is_classified():
     assert {name: kind_of(captured(name)) for name in names} == OWN_CAPTURES
 
 
+def test_a_full_disk_is_retried_with_the_commands_words():
+    with pytest.raises(TransientError, match=r"exit 1\): cat: write error: Disk quota exceeded"):
+        check(captured("write_quota"), "writing the batch script")
+
+
 def test_a_rejection_quotes_the_schedulers_words_from_stderr_or_stdout():
     with pytest.raises(PermanentError, match="Invalid partition name specified"):
         check(captured("sbatch_invalid_partition"), "submitting")
@@ -108,8 +121,6 @@ def test_every_message_recorded_elsewhere_is_classified():
 
 @pytest.mark.parametrize("status, stderr, expected", [
     (1, "mkdir: cannot create directory '/scratch/x': Permission denied\n", PermanentError),
-    (1, "cat: write error: Disk quota exceeded; try again later\n", PermanentError),
-    (1, "cat: write error: No space left on device\n", PermanentError),
     (1, "mkdir: cannot create directory '/gone/x': No such file or directory\n",
      PermanentError),
     (1, "sha256sum: /lustre/x: Input/output error\n", TransientError),

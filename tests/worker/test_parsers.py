@@ -135,6 +135,17 @@ def test_a_gridftp_data_connection_that_fails_is_transient_despite_the_5xx_reply
     assert "Unable to connect to 10.213.0.24:43523" in str(error)
 
 
+@pytest.mark.parametrize("name", ["upload_no_space", "upload_quota", "create_quota"])
+def test_a_gridftp_upload_to_a_full_scratch_is_transient_despite_the_5xx_reply(name):
+    # Captured by captures/disk_full.sh: a full scratch, and an exhausted quota on opening
+    # and on writing the file.
+    text = (CAPTURES / "gridftp" / f"{name}.stderr").read_text()
+    error = classify_gridftp_failure(text, 1)
+    assert isinstance(error, TransientError)
+    assert ("No space left on device" if "space" in name else "Disk quota exceeded") \
+        in str(error)
+
+
 def test_qstat_f_lists_only_the_cluster_users_own_jobs():
     """qstat -f shows every user's jobs (as the captured Torque listings of shared sites
     do); a stranger's job named like one of ours is left alone."""

@@ -1,16 +1,22 @@
 """One bad job hurts no one: a command that cannot succeed fails its own job with the
-reason, and the jobs submitted with it go through the same worker meanwhile."""
+reason, and the jobs submitted with it go through the same worker meanwhile; a full disk
+holds the stage-ins it stops, and fails none of them."""
+import os
+import tarfile
 import threading
 
 import pytest
 
 from raycrafter_worker import consumer as consumer_module
+from raycrafter_worker.batch_script import JobFiles
 from raycrafter_worker.errors import ApiConflict
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
-from support.worker_harness import publish
+from support.worker_harness import publish, small_file_system
 from test_worker_flow import (CLUSTER, api, broker, create_job, in_state, job_of,  # noqa: F401
                               start_worker, worker_view)
+
+MIB = 1024 * 1024
 
 # Fixtures imported from test_worker_flow are used by name.
 pytestmark = pytest.mark.usefixtures("fake_agent")
@@ -49,6 +55,82 @@ def test_bad_jobs_fail_with_their_reason_while_good_ones_go_through(api, broker,
     wait_for(lambda: in_state(api, damaged["id"], "failed"), timeout=30,
              message="the damaged job failed")
     assert "does not match the checksum" in job_of(api, damaged["id"])["error"]
+
+
+def submitted(api, job):
+    return bool(worker_view(api, job["id"]).get("batch_job_id"))
+
+
+def retried(worker, job):
+    return f"submit of job {job['id']} failed (" in worker.log()
+
+
+def test_a_link_in_a_folder_without_an_entry_unpacks_on_the_worker(api, broker, start_worker,
+                                                                  login, test_scratch):
+    # As `tar -czf s.tgz scene.pov inc/a.inc links/a.inc` makes it: no entry for links/.
+    start_worker()
+    link = tarfile.TarInfo("links/a.inc")
+    link.type, link.linkname = tarfile.SYMTYPE, "../inc/a.inc"
+    job = create_archived_job(api, [("scene.pov", SCENE), ("inc/a.inc", b"// a\n"),
+                                    (link, None)], "a link alone in its folder")
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: submitted(api, job), timeout=90, message="the job submitted")
+    files = JobFiles(f"{test_scratch}/raycrafter/{job['id']}", 0)
+    assert login(f"cat {files.input_dir}/links/a.inc").stdout == "// a\n"
+
+
+def test_a_scene_the_worker_cannot_unpack_fails_its_job_with_the_reason_at_once(
+        api, broker, start_worker, tmp_path):
+    # The worker's folder sits so deep that a name the rule allows passes the longest path
+    # Linux takes: a failure the rule cannot foresee, met on every try.
+    deep = tmp_path.joinpath(*["d" * 250] * 14)
+    deep.mkdir(parents=True)
+    worker = start_worker(environment={"TMPDIR": str(deep)})
+    job = create_archived_job(api, [("scene.pov", SCENE), ("/".join(["n" * 200] * 3), b"")],
+                              "a long name")
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "failed"), timeout=60, message="the job failed")
+    assert "the scene cannot be unpacked on the worker" in job_of(api, job["id"])["error"]
+    assert "File name too long" in job_of(api, job["id"])["error"]
+    assert "crashed" not in worker.log() and not retried(worker, job)
+
+
+def test_a_full_disk_on_the_worker_holds_the_job_that_fills_it_and_fails_no_one(
+        api, broker, start_worker, tmp_path):
+    with small_file_system(str(tmp_path / "small"), "size=1m"):
+        worker = start_worker(environment={"TMPDIR": str(tmp_path / "small")})
+        big = create_archived_job(api, [("scene.pov", SCENE), ("zeros.inc", b"\0" * 3 * MIB)],
+                                  "more than the worker's disk holds")
+        publish(broker.admin_url, "submit", big["id"], CLUSTER)
+        wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
+        small = create_job(api, name="another user's")
+        publish(broker.admin_url, "submit", small["id"], CLUSTER)
+        wait_for(lambda: submitted(api, small), timeout=90, message="the small job submitted")
+        assert "the worker's disk is full: [Errno 28] No space left on device" in worker.log()
+        assert job_of(api, big["id"])["state"] == "staging"
+        worker.stop()
+
+
+@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+def test_a_full_scratch_holds_every_stage_in_until_there_is_room(api, broker, start_worker,
+                                                                test_scratch, transfer):
+    # One job's scene fills the cluster's scratch, which stops another's stage-in too.
+    # Neither fails; once there is room, both are submitted.
+    options = "uid=render,gid=render,mode=0700"
+    with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{options}") as remount:
+        worker = start_worker(transfer=transfer, gridftp_min_bytes=0)
+        big = create_archived_job(api, [("scene.pov", SCENE),
+                                        ("noise.inc", os.urandom(3 * MIB))], "fills scratch")
+        publish(broker.admin_url, "submit", big["id"], CLUSTER)
+        wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
+        small = create_job(api, name="another user's")
+        publish(broker.admin_url, "submit", small["id"], CLUSTER)
+        wait_for(lambda: retried(worker, small), timeout=60, message="the small job retried")
+        assert [job_of(api, job["id"])["state"] for job in (big, small)] == ["staging"] * 2
+        remount(f"size=64m,{options}")
+        for job in (big, small):
+            wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
+        worker.stop()
 
 
 class Reports:

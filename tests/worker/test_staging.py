@@ -9,7 +9,8 @@ import pytest
 
 from raycrafter_worker import bundles
 from raycrafter_worker.cluster import file_checksum
-from raycrafter_worker.errors import PermanentError
+from raycrafter_worker.errors import PermanentError, TransientError
+from support.worker_harness import small_file_system
 
 ODD = "a b; $(touch pwned) 'q\" `id` #x.png"
 
@@ -242,3 +243,34 @@ def test_a_transfer_smaller_than_gridftp_min_bytes_needs_no_globus_url_copy(
     source.write_bytes(b"x" * 1000)
     with pytest.raises(PermanentError, match="globus-url-copy is not installed"):
         cluster.upload_verified([(str(source), f"{test_scratch}/big.pov")])
+
+
+@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+def test_a_full_scratch_is_waited_out_not_blamed_on_the_job(make_cluster, test_scratch,
+                                                           tmp_path, transfer):
+    # A scratch with room for 1 MiB and three folders: most likely another job's files
+    # fill it, and the space comes back when they are collected.
+    full = f"{test_scratch}/full"
+    with small_file_system(full, "size=1m,nr_inodes=4,uid=render,gid=render,mode=0700"):
+        cluster = make_cluster(transfer=transfer, gridftp_min_bytes=0)
+        cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+        source = tmp_path / "scene.inc"
+        source.write_bytes(os.urandom(2 * 1024 * 1024))
+        with pytest.raises(TransientError) as upload:
+            cluster.upload_verified([(str(source), f"{full}/scene.inc")])
+        if transfer == "gridftp":
+            assert "System error in write: No space left on device" in str(upload.value)
+        with pytest.raises(TransientError, match="creating directories .* No space left"):
+            cluster.make_dirs([f"{full}/a", f"{full}/b", f"{full}/c"])
+
+
+@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+def test_a_full_disk_on_the_worker_is_waited_out_too(make_cluster, login, test_scratch,
+                                                    tmp_path, transfer):
+    cluster = make_cluster(transfer=transfer, gridftp_min_bytes=0)
+    cluster.make_dirs([cluster.profile.jobs_root + "/.x509"])
+    login(f"head -c 2M /dev/urandom > {test_scratch}/frame.png")
+    with small_file_system(str(tmp_path / "small"), "size=1m"):
+        with pytest.raises(TransientError, match="No space left on device"):
+            cluster.stager.download([(f"{test_scratch}/frame.png",
+                                      str(tmp_path / "small" / "frame.png"))], 0)

@@ -53,14 +53,15 @@ def start_worker(tmp_path, api, broker, profile_values, fake_agent):
     prepare_queue(broker.admin_url)
     workers = []
 
-    def start(api_url=None, settings=None, **profile_overrides):
+    def start(api_url=None, settings=None, environment=None, **profile_overrides):
         config = write_worker_config(
             tmp_path / "worker.toml",
             {"api_url": api_url or api.base, "api_token_file": api.token_file,
              "amqp_url": broker.worker_url, "poll_interval_seconds": 1, "prefetch": 2,
              "lost_grace_seconds": 5, "retry_limit_seconds": 120, **(settings or {})},
             {CLUSTER: {**profile_values, **profile_overrides}})
-        worker = WorkerProcess(config, str(tmp_path / f"worker-{len(workers)}.log")).start()
+        worker = WorkerProcess(config, str(tmp_path / f"worker-{len(workers)}.log"),
+                               environment).start()
         workers.append(worker)
         return worker
 

@@ -4,9 +4,14 @@
 A failure that the SSH connection itself causes never gets here: the transport raises
 TransientError for it. What remains has an exit status and the command's own words:
 
-- permanent when the words say the request cannot succeed as it is: permissions, quota,
-  a full or read-only file system (checked first, since such a message may also say
-  "try again");
+- transient when they say a file system is full or a quota exhausted (checked first): the
+  scratch space and its quota are shared by every job of the cluster account, so the space
+  is most likely another job's, and it comes back when that job's files are collected and
+  removed. Failing this job for it would let one job's output fail everyone else's
+  stage-in. The same holds for the worker's own disk and for the transfers
+  (DISK_FULL_ERRNOS, staging.py);
+- permanent when the words say the request cannot succeed as it is: permissions, a
+  read-only file system (checked next, since such a message may also say "try again");
 - transient when they say the login node or the scheduler is busy or briefly
   unreachable, or a shared file system hiccupped, or when no exit status came back;
 - permanent otherwise: a scheduler rejecting the request (invalid partition, exceeded
@@ -16,13 +21,16 @@ TransientError for it. What remains has an exit status and the command's own wor
 
 Tested against captured outputs (tests/worker/captures).
 """
+import errno
 import re
 
 from .errors import PermanentError, TransientError
 
+# strerror(ENOSPC) and strerror(EDQUOT), as GNU tools, sftp-server and GridFTP print them.
+DISK_FULL = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _PERMANENT = re.compile(
-    r"permission denied|operation not permitted|unauthorized request|read-only file system|"
-    r"disk quota exceeded|no space left",
+    r"permission denied|operation not permitted|unauthorized request|read-only file system",
     re.IGNORECASE)
 _TRANSIENT = re.compile(
     r"socket timed out|unable to contact slurm controller|slurm_load_jobs error: "
@@ -40,6 +48,8 @@ def failure(result, action):
         return None
     text = " ".join((result.stderr + " " + result.stdout).split())
     message = f"{action} failed (exit {result.status}): {text or 'no output'}"
+    if DISK_FULL.search(text):
+        return TransientError(message)
     if _PERMANENT.search(text):
         return PermanentError(message)
     # paramiko reports -1 when the server closed the channel without an exit status.

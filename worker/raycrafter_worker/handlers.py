@@ -21,6 +21,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 
 from . import batch_script, frame_collection
 from .batch_script import JobFiles
+from .command_failures import DISK_FULL_ERRNOS
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped
 from .staging import remote_trust_dir
@@ -173,14 +174,8 @@ class Handlers:
         directories and the scene's are made in one command, before the upload."""
         files = JobFiles(cluster.profile.job_dir(job.id), 0)
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
-            scene = os.path.join(tmp, "scene")
-            kind = self.api.download_input(job.id, scene)
             tree = os.path.join(tmp, "tree")
-            try:
-                unpacked = scenes.unpack(scene, kind, tree, self.scene_limits,
-                                         job.scene_file)
-            except scenes.SceneRejected as error:
-                raise PermanentError(f"the scene cannot be unpacked: {error}") from None
+            unpacked = self._unpack(job, os.path.join(tmp, "scene"), tree)
             if unpacked.main_file != job.scene_file:
                 raise PermanentError(f"the scene's main file is {unpacked.main_file}, not "
                                      f"{job.scene_file} as the API recorded")
@@ -191,6 +186,28 @@ class Handlers:
                 files.job_dir, files.input_dir, files.frames_dir, files.logs_dir,
                 remote_trust_dir(cluster.profile)}))
             cluster.upload_verified(pairs)
+
+    def _unpack(self, job, scene, tree):
+        """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
+        is transient, as it is on the login node (command_failures.py); any other failure
+        to unpack fails the job with its reason: the rule accepted the scene at submission,
+        so what stops it here stops it on every try, and retrying would only hold the job
+        and a delivery slot."""
+        try:
+            kind = self.api.download_input(job.id, scene)
+            try:
+                return scenes.unpack(scene, kind, tree, self.scene_limits, job.scene_file)
+            except scenes.SceneRejected as error:
+                raise PermanentError(f"the scene cannot be unpacked: {error}") from None
+            except Exception as error:
+                if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+                    raise
+                raise PermanentError(f"the scene cannot be unpacked on the worker "
+                                     f"({type(error).__name__}: {error})") from None
+        except OSError as error:
+            if error.errno not in DISK_FULL_ERRNOS:
+                raise
+            raise TransientError(f"the worker's disk is full: {error}") from None
 
     # -- cancel ---------------------------------------------------------------------------
 

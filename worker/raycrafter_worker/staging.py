@@ -32,6 +32,7 @@ import urllib.parse
 import paramiko
 
 from . import bundles
+from .command_failures import DISK_FULL
 from .errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 GLOBUS_URL_COPY = "globus-url-copy"
 STALL_TIMEOUT_SECONDS = 120
 _REPLY = re.compile(r"^\s*(?:\d{3} )?([45]\d\d)[- ](.*)$")
-_PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
-                     errno.EISDIR, errno.ENOTDIR}
+# A full disk or quota is transient (command_failures.py says why); so is anything else
+# that is not about the file itself.
+_PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR}
 _PERMANENT_SSH = ("Host key verification failed", "Permission denied (",
                   "No such file or directory: ", "Could not resolve hostname")
 # A data connection that could not be made or was cut: the server reports it with a 5xx
@@ -155,7 +157,8 @@ class GridFtpStager:
 
 def classify_gridftp_failure(text, count):
     """A server reply (5xx) or a refused ssh login is permanent, unless the reply is about
-    a data connection; the rest is transient."""
+    a data connection or a full disk or quota (command_failures.DISK_FULL); the rest is
+    transient."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     replies = [m for m in (_REPLY.match(line) for line in lines) if m]
     detail = "; ".join(m.group(2).strip() for m in replies if m.group(2).strip()) \
@@ -164,7 +167,7 @@ def classify_gridftp_failure(text, count):
     if any(marker in text for marker in _PERMANENT_SSH):
         return PermanentError(f"GridFTP transfer failed: ssh refused the login: "
                               f"{' '.join(lines)}")
-    if replies and replies[0].group(1).startswith("5") \
+    if replies and replies[0].group(1).startswith("5") and not DISK_FULL.search(text) \
             and not any(marker in text for marker in _DATA_CONNECTION_FAILED):
         return PermanentError(message)
     return TransientError(message)
