@@ -9,8 +9,9 @@ import re
 import tomllib
 import urllib.parse
 
-from raycrafter_contract import consul_catalog, messaging
+from raycrafter_contract import messaging
 from raycrafter_contract.scenes import SceneLimits
+from raycrafter_contract.utilities import consul_catalog
 
 from .errors import ConfigError
 
@@ -146,7 +147,8 @@ _TOP_KEYS = {
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
     # Where a site runs Consul: the local agent, and which settings take their address
-    # from a healthy instance of which service, once at start (raycrafter_contract.consul_catalog).
+    # from a healthy instance of which service, once at start
+    # (raycrafter_contract.utilities.consul_catalog).
     "consul_agent": (str, False, ""),
     "consul_services": (dict, False, {}),
 }
