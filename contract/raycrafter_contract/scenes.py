@@ -27,6 +27,7 @@ import shutil
 
 from . import tar_reading, zip_reading
 from .archive_members import FILE, FOLDER, HARDLINK, SYMLINK, OverBound, Unreadable
+from .decompression import CHUNK
 from .naming import DEFAULT_SCENE_FILE, SCENE_SUFFIX
 
 # (kind, file name endings), longest endings first so ``.tar.gz`` is not taken for ``.gz``.
@@ -133,46 +134,59 @@ def clean_name(name, limits=SceneLimits(), member=None, field="scene"):
 
 def inspect(path, kind, limits=SceneLimits(), scene_file=None, upload_name=None):
     """Check the scene at ``path`` without writing anything; returns its Scene."""
-    return _read(path, kind, limits, scene_file, upload_name, target=None)[0]
+    with open(path, "rb") as handle:
+        return _read(handle, os.path.getsize(path), kind, limits, scene_file, upload_name,
+                     target=None)[0]
 
 
 def unpack(path, kind, target, limits=SceneLimits(), scene_file=None, upload_name=None):
     """Check the scene at ``path`` and unpack it into the new directory ``target``: regular
     files (mode 0644, or 0755 when executable) and folders (0755) only. Nothing is left at
     ``target`` when it is refused."""
+    with open(path, "rb") as handle:
+        return unpack_from(handle, os.path.getsize(path), kind, target, limits, scene_file,
+                           upload_name)
+
+
+def unpack_from(handle, size, kind, target, limits=SceneLimits(), scene_file=None,
+                upload_name=None):
+    """``unpack`` for a scene of ``size`` bytes read from the binary file ``handle``. A tar
+    of any compression is read forward only, never sought in, so ``handle`` may be a pipe
+    or a network stream (the worker sends scenes to the cluster's login node this way); a
+    .zip (its directory is at its end) and a single .pov file need a seekable one. Nothing
+    is read past ``size``."""
     if os.path.lexists(target):
         raise FileExistsError(target)
     partial = target + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     try:
-        scene, top = _read(path, kind, limits, scene_file, upload_name, target=partial)
+        scene, top = _read(handle, size, kind, limits, scene_file, upload_name,
+                           target=partial)
         os.rename(os.path.join(partial, top) if top else partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return scene
 
 
-def _read(path, kind, limits, scene_file, upload_name, target):
+def _read(handle, size, kind, limits, scene_file, upload_name, target):
     """(Scene, the top folder taken off or None)."""
-    size = os.path.getsize(path)
     if kind == "pov":
-        return _single_file(path, size, limits, scene_file, upload_name, target), None
+        return _single_file(handle, size, limits, scene_file, upload_name, target), None
     if kind not in ARCHIVE_KINDS:
         raise SceneRejected("unknown scene kind %r" % (kind,))
     tree = _Tree(limits, size, target)
-    with open(path, "rb") as handle:
-        members = (zip_reading.members(handle, limits, _MAX_LINK_TARGET) if kind == "zip"
-                   else tar_reading.members(handle, kind))
-        try:
-            for member in members:
-                _add(tree, member)
-        except Unreadable as error:
-            if error.member is None and not isinstance(error, OverBound):
-                raise SceneRejected("not a readable .%s archive: %s" % (kind, error.reason)
-                                    ) from None
-            member = None if error.member is None else _printable(error.member)
-            raise SceneRejected(error.reason, member) from None
+    members = (zip_reading.members(handle, limits, _MAX_LINK_TARGET) if kind == "zip"
+               else tar_reading.members(_Bounded(handle, size), kind))
+    try:
+        for member in members:
+            _add(tree, member)
+    except Unreadable as error:
+        if error.member is None and not isinstance(error, OverBound):
+            raise SceneRejected("not a readable .%s archive: %s" % (kind, error.reason)
+                                ) from None
+        member = None if error.member is None else _printable(error.member)
+        raise SceneRejected(error.reason, member) from None
     tree.resolve_links()
     files = tree.files()
     top = _top_folder_of(files, tree)
@@ -207,7 +221,7 @@ def _add(tree, member):
         raise SceneRejected("only files, folders and links may be in a scene", label)
 
 
-def _single_file(path, size, limits, scene_file, upload_name, target):
+def _single_file(handle, size, limits, scene_file, upload_name, target):
     if size > limits.max_bytes:
         raise SceneRejected("the scene is larger than %d bytes" % limits.max_bytes)
     if scene_file:
@@ -223,9 +237,30 @@ def _single_file(path, size, limits, scene_file, upload_name, target):
     if target is not None:
         destination = os.path.join(target, *main.split("/"))
         os.makedirs(os.path.dirname(destination), exist_ok=True)
-        shutil.copyfile(path, destination)
+        with open(destination, "wb") as out:
+            source = _Bounded(handle, size)
+            while True:
+                chunk = source.read(CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
         os.chmod(destination, 0o644)
     return Scene("pov", (main,), main, size)
+
+
+class _Bounded:
+    """The first ``size`` bytes of a binary file: what follows a scene in a stream is not
+    the scene's."""
+
+    def __init__(self, handle, size):
+        self._handle = handle
+        self._left = size
+
+    def read(self, count=-1):
+        count = self._left if count is None or count < 0 else min(count, self._left)
+        data = self._handle.read(count) if count else b""
+        self._left -= len(data)
+        return data
 
 
 class _Tree:

@@ -40,7 +40,9 @@ def run(*argv, cwd=None):
 
 
 def both(path, kind, tmp_path, limits=SceneLimits(), scene_file=None, upload_name=None):
-    """What inspect says and what unpack did must agree; returns (scene, unpacked dir)."""
+    """What inspect says and what unpack did must agree, and for a tar what unpack_from
+    did reading it from a pipe (as the cluster's login node reads a scene the worker
+    streams to it); returns (scene, unpacked dir)."""
     target = tmp_path / "unpacked"
     try:
         seen = scenes.inspect(str(path), kind, limits, scene_file, upload_name)
@@ -49,12 +51,40 @@ def both(path, kind, tmp_path, limits=SceneLimits(), scene_file=None, upload_nam
             scenes.unpack(str(path), kind, str(target), limits, scene_file, upload_name)
         assert str(again.value) == str(refused)
         assert not target.exists() and not (tmp_path / "unpacked.partial").exists()
+        if kind != "zip":
+            with pytest.raises(SceneRejected) as piped:
+                unpack_from_a_pipe(path, kind, tmp_path / "piped", limits, scene_file,
+                                   upload_name)
+            assert str(piped.value) == str(refused)
+            assert not (tmp_path / "piped").exists()
         raise
     unpacked = scenes.unpack(str(path), kind, str(target), limits, scene_file, upload_name)
     assert unpacked == seen
-    on_disk = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    on_disk = files_below(target)
     assert on_disk == sorted(seen.files)
+    if kind != "zip":
+        piped = tmp_path / "piped"
+        assert unpack_from_a_pipe(path, kind, piped, limits, scene_file, upload_name) == seen
+        assert files_below(piped) == on_disk
+        assert all((piped / name).read_bytes() == (target / name).read_bytes()
+                   for name in on_disk)
     return seen, target
+
+
+def files_below(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def unpack_from_a_pipe(path, kind, target, *rule):
+    """scenes.unpack_from reading the scene from `cat`'s standard output, which cannot be
+    sought in, followed by bytes that are not the scene's."""
+    with subprocess.Popen(["sh", "-c", 'cat "$1"; echo trailing', "sh", str(path)],
+                          stdout=subprocess.PIPE) as cat:
+        try:
+            return scenes.unpack_from(cat.stdout, os.path.getsize(path), kind, str(target),
+                                      *rule)
+        finally:
+            cat.stdout.read()
 
 
 def rejected(path, kind, tmp_path, limits=SceneLimits(), **kwargs):

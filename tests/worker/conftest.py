@@ -16,6 +16,7 @@ import pytest
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
+from raycrafter_worker.transfer_costs import CostProfile, WayCost
 from support.appliance_secrets import appliance_secrets
 from support.worker_harness import ThrowawaySshd
 
@@ -140,6 +141,15 @@ def profile_values(ssh_files, test_scratch, batch_prefix, gridftp_alias):
         "transfer": "gridftp", "gridftp_host": gridftp_alias, "batch_prefix": batch_prefix,
         "command_timeout_seconds": 60,
     }
+
+
+def only_way(cluster, way):
+    """``cluster`` moving every batch ``way``, its only measured way (files sent one by one
+    go over SFTP if ``way`` has no such thing); nothing is probed."""
+    ways = {(way, direction): WayCost(0, 0, 0) for direction in ("up", "down")}
+    ways.setdefault(("sftp", "up"), WayCost(1, 0, 0))
+    cluster.stager.set_costs(CostProfile(ways, "set by the test"))
+    return cluster
 
 
 @pytest.fixture

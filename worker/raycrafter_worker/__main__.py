@@ -76,6 +76,10 @@ def serve(config, clusters, workdir):
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits)
     poller = Poller(api, clusters, workdir, config.lost_grace_seconds)
+    for cluster in clusters.values():
+        # Measured in the background, so that a first transfer seldom waits for it.
+        threading.Thread(target=cluster.measure_transfers, name=f"probe-{cluster.name}",
+                         daemon=True).start()
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)
     polling.start()

@@ -1,4 +1,5 @@
-"""Many files from the cluster as one tar file, for GridFTP's stage-out.
+"""Many files from the cluster as one tar: a tar file on scratch for GridFTP (``pack``),
+or a tar stream over the worker's SSH connection (``receive_stream``).
 
 With a private data channel globus-url-copy spends more than 10 ms of CPU on every file,
 whatever its size: it imports the data channel credential again for each one. In stream
@@ -16,6 +17,11 @@ over quota, a file missing, no GNU tar on the login node, a command that timed o
 meeting the failure, if there is one, exactly as before. Bundles live in
 SCRATCH/raycrafter/.bundles; each is removed once transferred, and one left behind by a
 worker killed meanwhile is swept by the next ``pack`` after a day.
+
+Over SSH the same tar is written to the command's output and read as it comes, with no
+file on scratch. Either way each member is written to a partial name beside its local
+path and renamed into place once complete, so a transfer cut off leaves no partial file
+where a complete one is expected.
 """
 import logging
 import os
@@ -25,7 +31,9 @@ import shlex
 import shutil
 import tarfile
 
+from .command_failures import check
 from .errors import PermanentError, TransientError
+from .windowed_sftp import PARTIAL_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,24 @@ def pack(transport, profile, pairs):
                     result.stderr.strip()[:500])
         return None
     return bundle
+
+
+def receive_stream(transport, pairs):
+    """Bring the remote paths of ``pairs`` (remote path, local path) over the worker's SSH
+    connection as one tar stream. The stream is read to its end even when unpacking it
+    fails, so that tar's own failure (a file missing, a read error), which is the cause of
+    a stream cut short, is the one raised."""
+    paths = list(_destinations(pairs))
+    names = "".join(path.lstrip("/") + "\0" for path in paths)
+    with transport.stream(f"tar -cf - -C / {_TAR_OPTIONS}") as tar:
+        tar.write(names.encode("utf-8", "surrogateescape"))
+        tar.close_input()
+        try:
+            unpack(tar, pairs)
+        finally:
+            result = tar.finish()
+            if result.status != 0:
+                check(result, f"sending {len(paths)} file(s) as one tar stream")
 
 
 def remove(transport, bundle):
@@ -115,7 +141,9 @@ def _write_member(bundle, member, remote, destinations):
         # Folders are made as globus-url-copy's -cd makes them for a file copied alone.
         os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
     first, *others = destinations
-    with bundle.extractfile(member) as source, open(first, "wb") as target:
+    with bundle.extractfile(member) as source, open(first + PARTIAL_SUFFIX, "wb") as target:
         shutil.copyfileobj(source, target, 1 << 20)
+    os.replace(first + PARTIAL_SUFFIX, first)
     for other in others:
-        shutil.copyfile(first, other)
+        shutil.copyfile(first, other + PARTIAL_SUFFIX)
+        os.replace(other + PARTIAL_SUFFIX, other)

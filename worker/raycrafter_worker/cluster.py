@@ -4,14 +4,15 @@ Everything the handlers and the poller do on a cluster goes through here, so eac
 is one command on the login node (the listing of all batch jobs, the exit files of all
 jobs that left the queue, the checksums of all frames) rather than one per job.
 """
-import hashlib
 import logging
 import os
 import secrets
 import shlex
 
 from . import schedulers, staging
+from .checksums import file_checksum
 from .command_failures import check
+from .command_lines import argument_batches
 from .batch_script import exit_file
 from .errors import PermanentError, SubmittingElsewhere, TransientError
 from .transport import Result, SshTransport
@@ -30,9 +31,6 @@ _MARKER_EXISTS = 75
 # are the shell's own, so the token is on no command line.
 _WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && printf %s "$token" > "$1.$3" && '
                         'mv -f "$1.$3" "$1" && cat > "$2.$3" && mv -f "$2.$3" "$2"')
-# The remote shell gets the whole command as one argument, and Linux refuses a single
-# argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
-MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
 _EXIT_SCRIPT = ('for p; do if [ -f "$p" ]; then printf "%s\\n" "$(head -c 16 "$p")"; '
                 'else echo missing; fi; done')
 
@@ -209,30 +207,14 @@ class Cluster:
                 raise TransientError(f"{path} from cluster {self.name} arrived damaged "
                                      f"({got} != {expected[path]})")
 
+    def measure_transfers(self):
+        """Measure what each way of moving files costs here (staging.Stager.costs); a
+        failure is logged, and measuring is tried again at the first transfer."""
+        try:
+            self.stager.costs()
+        except Exception:
+            log.exception("measuring the transfers of %s failed", self.name)
+
     def close(self):
         self.transport.close()
 
-
-def argument_batches(paths, limit=MAX_COMMAND_ARGUMENTS_BYTES):
-    """``paths`` in consecutive lists whose quoted command-line length stays under
-    ``limit`` (a single longer path goes alone)."""
-    batch, size = [], 0
-    for path in paths:
-        length = len(shlex.quote(path).encode()) + 1
-        if batch and size + length > limit:
-            yield batch
-            batch, size = [], 0
-        batch.append(path)
-        size += length
-    if batch:
-        yield batch
-
-
-def file_checksum(path):
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()

@@ -53,9 +53,10 @@ class ClusterProfile:
     log_tls: bool
     log_ca_file: str
     transfer: str
+    streams: bool
+    login_python: str
     gridftp_host: str
     gridftp_server: str
-    gridftp_min_bytes: int
     command_timeout_seconds: float
     batch_prefix: str
     allow_unconfined: bool
@@ -122,9 +123,12 @@ _PROFILE_KEYS = {
     "log_tls": (bool, False, False),
     "log_ca_file": (str, False, ""),
     "transfer": (str, False, "gridftp"),
+    # Whether the login node may run tar and the worker's scene receiver on the worker's
+    # SSH connection: files then travel as one stream each way (staging.py).
+    "streams": (bool, False, True),
+    "login_python": (str, False, "python3"),
     "gridftp_host": (str, False, ""),
     "gridftp_server": (str, False, "/etc/grid-security/sshftp"),
-    "gridftp_min_bytes": (int, False, 8 * 1024 * 1024),
     "command_timeout_seconds": (float, False, 120.0),
     "batch_prefix": (str, False, ""),
     "consul_services": (dict, False, {}),
@@ -205,8 +209,9 @@ def parse_profile(name, raw, consul_agent=""):
         if values[key] not in allowed:
             raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, "
                               f"not {values[key]!r}")
-    if values["gridftp_min_bytes"] < 0:
-        raise ConfigError(f"{where}: gridftp_min_bytes must not be negative")
+    if not values["login_python"].strip():
+        raise ConfigError(f"{where}: login_python must name Python 3.8 or newer on the "
+                          f"login node")
     if not 0 < values["port"] < 65536 or not 0 < values["log_port"] < 65536:
         raise ConfigError(f"{where}: port and log_port must be between 1 and 65535")
     if not _WALLTIME.match(values["walltime"]):

@@ -21,6 +21,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 
 from . import batch_script, frame_collection
 from .batch_script import JobFiles
+from .checksums import file_checksum
 from .command_failures import DISK_FULL_ERRNOS
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped
@@ -169,45 +170,57 @@ class Handlers:
         return found[0] if found else None
 
     def _stage_in(self, cluster, job):
-        """Unpack the scene here, never on the login node, with the rule the API checked it
-        by; anything that still cannot be unpacked fails this one job for good. The job's
-        directories and the scene's are made in one command, before the upload."""
+        """Unpack the scene with the rule the API checked it by: on the login node, its
+        archive sent as one stream, where the site lets the worker run its receiver there
+        (staging.py); else here, and its files sent one by one. Anything that still cannot
+        be unpacked fails this one job for good. The job's directories (and the scene's,
+        for files sent one by one) are made in one command first."""
         files = JobFiles(cluster.profile.job_dir(job.id), 0)
+        job_dirs = {files.job_dir, files.frames_dir, files.logs_dir,
+                    remote_trust_dir(cluster.profile)}
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
-            tree = os.path.join(tmp, "tree")
-            unpacked = self._unpack(job, os.path.join(tmp, "scene"), tree)
-            if unpacked.main_file != job.scene_file:
-                raise PermanentError(f"the scene's main file is {unpacked.main_file}, not "
+            scene = os.path.join(tmp, "scene")
+            kind = self._download_scene(job, scene)
+            if cluster.stager.receives_scenes:
+                cluster.make_dirs(sorted(job_dirs))
+                main_file = cluster.stager.receive_scene(
+                    scene, kind, file_checksum(scene), files.input_dir, self.scene_limits,
+                    job.scene_file)["main_file"]
+            else:
+                tree = os.path.join(tmp, "tree")
+                unpacked = self._unpack(job, scene, kind, tree)
+                main_file = unpacked.main_file
+                pairs = [(os.path.join(tree, *name.split("/")), f"{files.input_dir}/{name}")
+                         for name in unpacked.files]
+                scene_dirs = {os.path.dirname(remote) for _, remote in pairs}
+                cluster.make_dirs(sorted(scene_dirs | job_dirs | {files.input_dir}))
+                cluster.upload_verified(pairs)
+            if main_file != job.scene_file:
+                raise PermanentError(f"the scene's main file is {main_file}, not "
                                      f"{job.scene_file} as the API recorded")
-            pairs = [(os.path.join(tree, *name.split("/")), f"{files.input_dir}/{name}")
-                     for name in unpacked.files]
-            scene_dirs = {os.path.dirname(remote) for _, remote in pairs}
-            cluster.make_dirs(sorted(scene_dirs | {
-                files.job_dir, files.input_dir, files.frames_dir, files.logs_dir,
-                remote_trust_dir(cluster.profile)}))
-            cluster.upload_verified(pairs)
 
-    def _unpack(self, job, scene, tree):
-        """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
-        is transient, as it is on the login node (command_failures.py); any other failure
-        to unpack fails the job with its reason: the rule accepted the scene at submission,
+    def _download_scene(self, job, scene):
+        """The job's scene, saved to ``scene``; returns its kind. A full disk is transient,
+        as it is on the login node (command_failures.py)."""
+        try:
+            return self.api.download_input(job.id, scene)
+        except OSError as error:
+            raise _worker_disk_full(error) from None
+
+    def _unpack(self, job, scene, kind, tree):
+        """The scene unpacked into ``tree``. A full disk is transient; any other failure to
+        unpack fails the job with its reason: the rule accepted the scene at submission,
         so what stops it here stops it on every try, and retrying would only hold the job
         and a delivery slot."""
         try:
-            kind = self.api.download_input(job.id, scene)
-            try:
-                return scenes.unpack(scene, kind, tree, self.scene_limits, job.scene_file)
-            except scenes.SceneRejected as error:
-                raise PermanentError(f"the scene cannot be unpacked: {error}") from None
-            except Exception as error:
-                if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-                    raise
-                raise PermanentError(f"the scene cannot be unpacked on the worker "
-                                     f"({type(error).__name__}: {error})") from None
-        except OSError as error:
-            if error.errno not in DISK_FULL_ERRNOS:
-                raise
-            raise TransientError(f"the worker's disk is full: {error}") from None
+            return scenes.unpack(scene, kind, tree, self.scene_limits, job.scene_file)
+        except scenes.SceneRejected as error:
+            raise PermanentError(f"the scene cannot be unpacked: {error}") from None
+        except Exception as error:
+            if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+                raise _worker_disk_full(error) from None
+            raise PermanentError(f"the scene cannot be unpacked on the worker "
+                                 f"({type(error).__name__}: {error})") from None
 
     # -- cancel ---------------------------------------------------------------------------
 
@@ -265,3 +278,11 @@ class Handlers:
     def _job_lock(self, job_id):
         with self._locks_guard:
             return self._job_locks.setdefault(job_id, threading.Lock())
+
+
+def _worker_disk_full(error):
+    """The worker's own OSError as the worker meets it: a full disk is transient, anything
+    else is raised as it is."""
+    if error.errno not in DISK_FULL_ERRNOS:
+        raise error
+    return TransientError(f"the worker's disk is full: {error}")

@@ -1,45 +1,69 @@
-"""Moving files between the worker and the cluster's scratch directory.
+"""Moving files between the worker and the cluster's scratch directory, each batch the way
+that costs least on that cluster.
 
-GridFTP over sshftp is the fast path (globus-url-copy runs ``ssh`` to start the server
-and opens separate data connections, protected with ``-dcpriv``); SFTP over the worker's
-own SSH connection is the fallback for sites without GridFTP. Either way the caller
-verifies sizes and SHA-256 checksums afterwards (``cluster.Cluster.checksums``): a
-transfer tool's exit status alone is not proof that the bytes arrived.
+Three ways, as far as the profile permits them (``transfer``, ``streams``):
+- ``stream``: over the worker's own SSH connection as one stream: frames come down as one
+  tar, a scene goes up as its archive, which the login node unpacks by the contract's scene
+  rule (scene_receiver.py, shipped by login_tools.py);
+- ``gridftp``: globus-url-copy over sshftp, separate data connections protected with
+  ``-dcpriv``; several files down as one bundle (bundles.py);
+- ``sftp``: file by file over the SSH connection, a window of requests in flight
+  (windowed_sftp.py); a site that permits nothing else gets this.
+Which one moves a batch is decided by what each is measured to cost on this cluster
+(transfer_costs.py, transfer_probe.py), and the choice is logged with its reason. Either
+way the caller verifies sizes and SHA-256 checksums afterwards (``cluster.Cluster``), or
+the receiver does for a scene: a transfer tool's exit status alone is not proof that the
+bytes arrived. Every way writes a file under a partial name and renames it into place
+once complete.
 
-Several files from the cluster travel as one bundle (bundles.py), since GridFTP's cost per
-file dwarfs that of a frame's bytes. Transfers stay in stream mode, where the worker
-connects to the server's data port: in extended block mode (``-fast``, needed for
-``-p``) the sender connects, which for a download is the cluster reaching the worker, and
-a firewall between them stops that (docs/performance.md, "Stage-out").
-
-sshftp authentication comes from the ssh configuration: globus-url-copy starts
-``/usr/bin/ssh ALIAS`` and ssh reads the ``Host ALIAS`` block (key, port, user, pinned
-known_hosts) from /etc/ssh/ssh_config.d/ (written by Salt) or ~/.ssh/config.
-Data channel protection with sshftp needs a credential: ``-data-cred auto`` makes a
-throw-away one and sends it over the (SSH-protected) control channel (DCSC). Both ends
-need a trusted-certificates directory to exist for that, so the worker points
-X509_CERT_DIR at an empty private directory locally and at SCRATCH/raycrafter/.x509 on
-the cluster (through GLOBUS_REMOTE_SSHFTP, the remote command the sshftp client runs).
+GridFTP transfers stay in stream mode, where the worker connects to the server's data
+port: in extended block mode (``-fast``, needed for ``-p``) the sender connects, which for
+a download is the cluster reaching the worker, and a firewall between them stops that
+(docs/performance.md, "Stage-out"). sshftp authentication comes from the ssh
+configuration: globus-url-copy starts ``/usr/bin/ssh ALIAS`` and ssh reads the ``Host
+ALIAS`` block (key, port, user, pinned known_hosts) from /etc/ssh/ssh_config.d/ (written
+by Salt) or ~/.ssh/config. Data channel protection with sshftp needs a credential:
+``-data-cred auto`` makes a throw-away one and sends it over the (SSH-protected) control
+channel (DCSC). Both ends need a trusted-certificates directory to exist for that, so the
+worker points X509_CERT_DIR at an empty private directory locally and at
+SCRATCH/raycrafter/.x509 on the cluster (through GLOBUS_REMOTE_SSHFTP, the remote command
+the sshftp client runs).
 """
-import logging
 import errno
+import hashlib
+import json
+import logging
 import os
+import posixpath
 import re
+import secrets
+import shlex
 import subprocess
 import tempfile
+import threading
+import time
 import urllib.parse
 
 import paramiko
 
-from . import bundles
-from .command_failures import DISK_FULL
+from . import bundles, login_tools, transfer_probe
+from .command_failures import DISK_FULL, check
+from .command_lines import argument_batches
 from .errors import PermanentError, TransientError
+from .scene_receiver import DAMAGED, REFUSED
 
 log = logging.getLogger(__name__)
 
 GLOBUS_URL_COPY = "globus-url-copy"
 STALL_TIMEOUT_SECONDS = 120
+# A cluster's costs are measured again after this long: the load on both ends changes;
+# sooner when a way could not be measured (a full scratch, GridFTP down).
+PROBE_MAX_AGE_SECONDS = 6 * 3600
+PROBE_AGAIN_SECONDS = 600
+_SCENE_CHUNK = 1024 * 1024
 _REPLY = re.compile(r"^\s*(?:\d{3} )?([45]\d\d)[- ](.*)$")
+# Puts each uploaded file ($1) in its place ($2), pair after pair.
+_RENAME_PAIRS = 'while [ $# -gt 1 ]; do mv -f -- "$1" "$2" || exit; shift 2; done'
 # A full disk or quota is transient (command_failures.py says why); so is anything else
 # that is not about the file itself.
 _PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR}
@@ -57,60 +81,159 @@ def remote_trust_dir(profile):
     return f"{profile.jobs_root}/.x509"
 
 
-class GridFtpStager:
-    """GridFTP for a transfer of at least the profile's ``gridftp_min_bytes``, for every
-    file whose cluster path is ASCII. A smaller transfer goes over SFTP on the worker's
-    open SSH connection: starting globus-url-copy, its ssh and a GridFTP server on the
-    login node costs a few tenths of a second, which a small scene or a few frames never
-    win back. The GridFTP server drops the bytes of any non-ASCII character from a path
-    (``ü dir/ünï.inc`` arrives as `` dir/n.inc``), so those files go over SFTP too."""
+class Stager:
+    """Moves each batch the cheapest way the profile permits (the ``ways``)."""
 
-    name = "gridftp"
-
-    def __init__(self, profile, transport, workdir, fallback):
+    def __init__(self, profile, transport, workdir):
         self.profile = profile
-        self._transport = transport
-        self._cert_dir = os.path.join(workdir, "x509")
-        os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
-        self._workdir = workdir
-        self._fallback = fallback
+        self.transport = transport
+        self.workdir = workdir
+        self.ways = {"sftp": SftpStager(transport, profile)}
+        if profile.transfer == "gridftp":
+            self.ways["gridftp"] = GridFtpStager(profile, transport, workdir,
+                                                 bundle=profile.streams)
+        if profile.streams:
+            self.ways["stream"] = StreamStager(transport, profile)
+        self._costs = None
+        self._probing = threading.Lock()
+
+    @property
+    def receives_scenes(self):
+        """Whether a scene goes up as its archive, unpacked on the login node."""
+        return "stream" in self.ways
 
     def upload(self, pairs, size):
         """Copy local files to the cluster: ``pairs`` of (local path, remote path) holding
-        ``size`` bytes in all."""
-        gridftp, other = self._split(pairs, size, remote=1)
-        self._copy([(_file_url(local), self._remote_url(remote)) for local, remote in gridftp])
-        self._fallback.upload(other, size)
+        ``size`` bytes in all, file by file (a scene goes as its archive: receive_scene)."""
+        self._move("up", ("gridftp", "sftp"), pairs, size, "upload")
 
     def download(self, pairs, size):
         """Copy cluster files here: ``pairs`` of (remote path, local path) holding ``size``
         bytes in all."""
-        gridftp, other = self._split(pairs, size, remote=0)
-        bundle = bundles.pack(self._transport, self.profile, gridftp) \
-            if len(gridftp) > 1 else None
+        self._move("down", ("stream", "gridftp", "sftp"), pairs, size, "download")
+
+    def receive_scene(self, archive, kind, checksum, into, limits, scene_file):
+        """Unpack the scene ``archive`` (of ``kind``, its (size, SHA-256) ``checksum``) on
+        the login node into ``into`` by the scene rule; returns the receiver's answer
+        ({"main_file", ...}). Its bytes travel over the SSH connection, or over GridFTP as
+        one file where that is cheaper."""
+        size = checksum[0]
+        # Over GridFTP the file lands on scratch and the receiver then runs as a command:
+        # the start of a stream is paid on top.
+        way = self._choose("up", {way: (1, size) for way in ("stream", "gridftp")
+                                  if way in self.ways},
+                           f"the scene of {into}", added={"gridftp": ("stream", "up", 0, 0)})
+        started = time.monotonic()
+        stream = self.ways["stream"]
+        if way == "gridftp":
+            landed = f"{os.path.dirname(into)}/.scene-{secrets.token_hex(6)}"
+            self.ways["gridftp"].upload([(archive, landed)])
+            try:
+                answer = stream.receive_scene(archive, kind, checksum, into, limits,
+                                              scene_file, landed)
+            finally:
+                stream.remove(landed)
+        else:
+            answer = stream.receive_scene(archive, kind, checksum, into, limits, scene_file)
+        self._learn(way, "up", 1, size, time.monotonic() - started)
+        return answer
+
+    def _move(self, direction, preference, pairs, size, verb):
+        if not pairs:
+            return
+        ways = [way for way in preference if way in self.ways]
+        way = self._choose(direction, {way: (len(pairs), size) for way in ways},
+                           f"{verb} of {len(pairs)} file(s)")
+        started = time.monotonic()
+        if way == "gridftp":
+            # The GridFTP server drops the bytes of any non-ASCII character from a path
+            # (``ü dir/ünï.inc`` arrives as `` dir/n.inc``): those files go over SFTP.
+            plain = [pair for pair in pairs if pair[0].isascii() and pair[1].isascii()]
+            getattr(self.ways["gridftp"], verb)(plain)
+            getattr(self.ways["sftp"], verb)([pair for pair in pairs if pair not in plain])
+        else:
+            getattr(self.ways[way], verb)(pairs)
+        self._learn(way, direction, len(pairs), size, time.monotonic() - started)
+
+    def _choose(self, direction, candidates, what, added=None):
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        choice = self.costs().choose(direction, candidates, f"{what} on {self.profile.name}",
+                                     added)
+        log.info("%s", choice.reason)
+        return choice.way
+
+    def costs(self):
+        """This cluster's CostProfile, measured at first and again when it is older than
+        PROBE_MAX_AGE_SECONDS (PROBE_AGAIN_SECONDS if a way was left out; at once if none
+        could be measured); one probe at a time."""
+        with self._probing:
+            age = time.time() - self._costs.measured_at if self._costs else None
+            if age is None or age > PROBE_MAX_AGE_SECONDS or not self._costs.ways or (
+                    len(self._costs.ways) < 2 * len(self.ways) and age > PROBE_AGAIN_SECONDS):
+                self._costs = transfer_probe.measure(self)
+                log.info("transfer costs of %s: %s", self.profile.name, self._costs.table())
+            return self._costs
+
+    def set_costs(self, costs):
+        """Use ``costs`` instead of measuring (a CostProfile, e.g. one measured before)."""
+        with self._probing:
+            self._costs = costs
+
+    def _learn(self, way, direction, files, size, seconds):
+        if self._costs is not None:
+            self._costs.learn(way, direction, files, size, seconds)
+
+
+class GridFtpStager:
+    """globus-url-copy, file by file or, for several files from the cluster, one bundle
+    made by tar on the login node (when ``bundle``: the site lets the worker run tar
+    there)."""
+
+    def __init__(self, profile, transport, workdir, bundle=True):
+        self.profile = profile
+        self.trust_dir = remote_trust_dir(profile)
+        self._transport = transport
+        self._cert_dir = os.path.join(workdir, "x509")
+        os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
+        self._workdir = workdir
+        self._bundle = bundle
+
+    def upload(self, pairs):
+        """Copy (local path, remote path) pairs to the cluster, each through a partial
+        name renamed into place in one command once all have arrived."""
+        if not pairs:
+            return
+        landing = [(local, remote, partial_path(remote)) for local, remote in pairs]
+        self._copy([(_file_url(local), self._remote_url(partial))
+                    for local, _, partial in landing])
+        for batch in argument_batches([(partial, remote) for _, remote, partial in landing]):
+            check(self._transport.run(f"sh -c {shlex.quote(_RENAME_PAIRS)} sh "
+                                      + shlex.join(batch)),
+                  f"putting uploaded files in place on cluster {self.profile.name}")
+
+    def download(self, pairs):
+        """Copy (remote path, local path) pairs here."""
+        if not pairs:
+            return
+        bundle = bundles.pack(self._transport, self.profile, pairs) \
+            if len(pairs) > 1 and self._bundle else None
         if bundle:
             try:
-                self._receive(bundle, len(gridftp),
-                              lambda stream: bundles.unpack(stream, gridftp))
+                self._receive(bundle, len(pairs), lambda stream: bundles.unpack(stream, pairs))
             finally:
                 bundles.remove(self._transport, bundle)
-        else:
-            self._copy([(self._remote_url(remote), _file_url(local))
-                        for remote, local in gridftp])
-        self._fallback.download(other, size)
-
-    def _split(self, pairs, size, remote):
-        """(pairs for GridFTP, pairs for SFTP); the cluster path is at index ``remote``."""
-        if size < self.profile.gridftp_min_bytes:
-            return [], pairs
-        return _split_by_ascii(pairs, remote)
+            return
+        landing = [(remote, local, local + bundles.PARTIAL_SUFFIX) for remote, local in pairs]
+        self._copy([(self._remote_url(remote), _file_url(partial))
+                    for remote, _, partial in landing])
+        for _, local, partial in landing:
+            os.replace(partial, local)
 
     def _remote_url(self, path):
         return "sshftp://" + self.profile.gridftp_host + urllib.parse.quote(path, safe="/")
 
     def _copy(self, urls):
-        if not urls:
-            return
         log.debug("globus-url-copy of %d file(s), first %s -> %s", len(urls), *urls[0])
         with tempfile.NamedTemporaryFile("w", dir=self._workdir, suffix=".list") as listing:
             listing.writelines(f"{src} {dst}\n" for src, dst in urls)
@@ -146,7 +269,7 @@ class GridFtpStager:
         command = [GLOBUS_URL_COPY, "-dcpriv", "-data-cred", "auto",
                    "-stall-timeout", str(STALL_TIMEOUT_SECONDS), *arguments]
         env = dict(os.environ, X509_CERT_DIR=self._cert_dir,
-                   GLOBUS_REMOTE_SSHFTP=(f"X509_CERT_DIR={remote_trust_dir(self.profile)} "
+                   GLOBUS_REMOTE_SSHFTP=(f"X509_CERT_DIR={self.trust_dir} "
                                          f"{self.profile.gridftp_server}"))
         try:
             return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **streams)
@@ -174,46 +297,118 @@ def classify_gridftp_failure(text, count):
 
 
 class SftpStager:
-    """SFTP over the worker's SSH connection, whatever the size (``size`` is the
-    stagers' common interface: GridFtpStager chooses its way by it)."""
+    """SFTP over the worker's SSH connection, file by file, each with a window of requests
+    in flight (windowed_sftp.py); a file cut off is resumed by the next transfer of it."""
 
-    name = "sftp"
-
-    def __init__(self, transport):
+    def __init__(self, transport, profile):
         self.transport = transport
+        self.profile = profile
 
-    def upload(self, pairs, size):
-        self._each(pairs, lambda sftp, local, remote: sftp.put(local, remote))
-
-    def download(self, pairs, size):
-        self._each(pairs, lambda sftp, remote, local: sftp.get(remote, local))
-
-    def _each(self, pairs, step):
+    def upload(self, pairs):
         if not pairs:
             return
-        with self.transport.sftp() as sftp:
-            for a, b in pairs:
-                try:
-                    step(sftp, a, b)
-                except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
-                    raise TransientError(f"SFTP transfer of {a} failed: {error}")
-                except OSError as error:
-                    if error.errno in _PERMANENT_ERRNOS:
-                        raise PermanentError(f"SFTP transfer of {a} failed: "
-                                             f"{error.strerror or error}")
-                    raise TransientError(f"SFTP transfer of {a} failed: {error}")
+        with self._session() as sftp:
+            for local, remote in pairs:
+                self._guarded(local, lambda: sftp.upload(local, remote, partial_path(remote)))
+
+    def download(self, pairs):
+        if not pairs:
+            return
+        with self._session() as sftp:
+            for remote, local in pairs:
+                self._guarded(remote, lambda: sftp.download(remote, local))
+
+    def _session(self):
+        return self.transport.sftp()
+
+    @staticmethod
+    def _guarded(what, step):
+        try:
+            return step()
+        except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
+            raise TransientError(f"SFTP transfer of {what} failed: {error}")
+        except OSError as error:
+            if error.errno in _PERMANENT_ERRNOS:
+                raise PermanentError(f"SFTP transfer of {what} failed: "
+                                     f"{error.strerror or error}")
+            raise TransientError(f"SFTP transfer of {what} failed: {error}")
+
+
+class StreamStager:
+    """Over the worker's SSH connection as one stream: frames as one tar made by GNU tar on
+    the login node, a scene as its archive to the receiver there."""
+
+    def __init__(self, transport, profile):
+        self.transport = transport
+        self.profile = profile
+
+    def download(self, pairs):
+        if pairs:
+            bundles.receive_stream(self.transport, pairs)
+
+    def receive_scene(self, archive, kind, checksum, into, limits, scene_file, landed=None):
+        """Run the receiver on the login node for ``archive``: sent over its standard
+        input, or, with ``landed``, read from that file on scratch. Installs the receiver
+        first where it is missing."""
+        size, sha256 = checksum
+        arguments = ["--kind", kind, "--size", str(size), "--sha256", sha256, "--into", into,
+                     "--max-members", str(limits.max_members),
+                     "--max-bytes", str(limits.max_bytes)]
+        arguments += ["--scene-file", scene_file] if scene_file else []
+        arguments += ["--from", landed] if landed else []
+        command = login_tools.receiver_command(self.profile, arguments)
+        result = self._receive(command, None if landed else archive)
+        if result.status == login_tools.NOT_INSTALLED:
+            log.info("installing the scene receiver on %s", self.profile.name)
+            login_tools.install_receiver(self.transport, self.profile)
+            result = self._receive(command, None if landed else archive)
+        return _receiver_answer(result, into)
+
+    def remove(self, path):
+        try:
+            self.transport.run(f"rm -f -- {shlex.quote(path)}")
+        except TransientError as error:
+            log.warning("could not remove %s: %s", path, error)
+
+    def _receive(self, command, archive):
+        if archive is None:
+            return self.transport.run(command)
+        with self.transport.stream(command) as receiver, open(archive, "rb") as source:
+            # A receiver that has answered (a scene refused half-way) reads no more.
+            while not receiver.has_output() and (chunk := source.read(_SCENE_CHUNK)):
+                receiver.write(chunk)
+            receiver.close_input()
+            return receiver.finish()
+
+
+def _receiver_answer(result, into):
+    answer = {}
+    try:
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        pass
+    if result.status == 0 and "main_file" in answer:
+        return answer
+    if result.status == REFUSED and "refused" in answer:
+        raise PermanentError(f"the scene cannot be unpacked: {answer['refused']}")
+    if result.status == DAMAGED and "damaged" in answer:
+        raise TransientError(f"the scene arrived damaged in {into}: {answer['damaged']}")
+    check(result, f"unpacking the scene into {into}")
+    raise TransientError(f"the scene receiver gave no answer for {into}: "
+                         f"{result.stdout.strip()[:500]}")
 
 
 def for_profile(profile, transport, workdir):
-    if profile.transfer == "gridftp":
-        return GridFtpStager(profile, transport, workdir, SftpStager(transport))
-    return SftpStager(transport)
+    return Stager(profile, transport, workdir)
 
 
-def _split_by_ascii(pairs, remote):
-    """(pairs whose cluster path, at index ``remote``, is ASCII; the others)."""
-    ascii_pairs = [pair for pair in pairs if pair[remote].isascii()]
-    return ascii_pairs, [pair for pair in pairs if not pair[remote].isascii()]
+def partial_path(remote):
+    """Where an upload to the cluster path ``remote`` is written until it is complete:
+    beside it (so on the same file system, for the rename), under a name made from its
+    own, which the next transfer to the same path finds and no scene names by chance."""
+    folder, name = posixpath.split(remote)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return posixpath.join(folder, f".rc-partial-{digest}")
 
 
 def _file_url(path):

@@ -1,0 +1,152 @@
+"""The login node's end of a scene staged in as one stream: it unpacks the scene archive by
+the contract's scene rule (``raycrafter_contract.scenes``), the code the API checked the
+upload with, into the job's input folder.
+
+This module runs on the cluster, not in the worker: the worker ships it, with the
+contract's modules, as one zip application built from its own installation
+(login_tools.py), so the login node applies exactly the rule the worker and the API were
+deployed with, whatever else is installed there. It needs Python 3.8 and the standard
+library only.
+
+    python3 receive-scene.pyz --kind tar.gz --size N --sha256 HEX --into JOB/input \\
+        [--scene-file NAME] [--max-members M] [--max-bytes B] [--from FILE]
+
+The archive comes on standard input (or from FILE, already on scratch). A tar of any
+compression is unpacked as it arrives; a .zip, whose directory is at its end, and a single
+.pov file are first written to a file in the job's folder. Nothing is written outside the
+folder holding ``--into``: the scene is unpacked into a new folder beside it and only
+then, its bytes counted and their SHA-256 found equal to what the worker sent, put in
+``--into``'s place, so an interrupted or damaged transfer never leaves a partial scene
+where a complete one is expected.
+
+One JSON line on standard output says what happened; the exit status says it too:
+0 unpacked ({"main_file", "files", "unpacked_bytes"}), 65 refused by the rule
+({"refused": the rule's words, as the API gives them}), 75 the bytes did not arrive as sent
+({"damaged": why}). Anything else (a full disk, no permission) is Python's error on
+standard error with exit status 1.
+"""
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+
+from raycrafter_contract import scenes
+
+REFUSED = 65
+DAMAGED = 75
+_CHUNK = 1024 * 1024
+
+
+class _Received:
+    """The archive's bytes as they are read: counted and hashed, and never more than the
+    size the worker announced."""
+
+    def __init__(self, raw, size):
+        self._raw = raw
+        self._left = size
+        self.count = 0
+        self.digest = hashlib.sha256()
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = self._left
+        data = self._raw.read(min(size, self._left)) if self._left else b""
+        self._left -= len(data)
+        self.count += len(data)
+        self.digest.update(data)
+        return data
+
+    def drain(self):
+        while self.read(_CHUNK):
+            pass
+
+
+def main(argv=None):
+    arguments = _parser().parse_args(argv)
+    limits = scenes.SceneLimits(max_members=arguments.max_members,
+                                max_bytes=arguments.max_bytes)
+    into = os.path.abspath(arguments.into)
+    folder = os.path.dirname(into)
+    token = secrets.token_hex(6)
+    fresh = os.path.join(folder, ".input-new-" + token)
+    raw = open(arguments.source, "rb") if arguments.source else sys.stdin.buffer
+    received = _Received(raw, arguments.size)
+    try:
+        try:
+            scene = _unpack(received, arguments, limits, fresh,
+                            os.path.join(folder, ".scene-" + token))
+        except scenes.SceneRejected as refusal:
+            return _answer(REFUSED, refused=str(refusal))
+        received.drain()
+        if received.count != arguments.size or \
+                received.digest.hexdigest() != arguments.sha256:
+            shutil.rmtree(fresh, ignore_errors=True)
+            return _answer(DAMAGED, damaged="%d bytes arrived with SHA-256 %s, not the %d "
+                           "bytes with SHA-256 %s that were sent"
+                           % (received.count, received.digest.hexdigest(), arguments.size,
+                              arguments.sha256))
+        _put_in_place(fresh, into, os.path.join(folder, ".input-old-" + token))
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if arguments.source:
+            raw.close()
+    return _answer(0, main_file=scene.main_file, files=len(scene.files),
+                   unpacked_bytes=scene.unpacked_bytes)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="receive-scene")
+    parser.add_argument("--kind", required=True, choices=[kind for kind, _ in scenes.KINDS])
+    parser.add_argument("--size", required=True, type=int)
+    parser.add_argument("--sha256", required=True)
+    parser.add_argument("--into", required=True)
+    parser.add_argument("--scene-file", default=None)
+    parser.add_argument("--max-members", type=int, default=scenes.SceneLimits.max_members)
+    parser.add_argument("--max-bytes", type=int, default=scenes.SceneLimits.max_bytes)
+    parser.add_argument("--from", dest="source", default=None)
+    return parser
+
+
+def _unpack(received, arguments, limits, target, spool):
+    """Unpack into ``target``; a scene that cannot be read forward is written to ``spool``
+    first (and removed)."""
+    if arguments.kind.startswith("tar"):
+        return scenes.unpack_from(received, arguments.size, arguments.kind, target, limits,
+                                  arguments.scene_file)
+    try:
+        with open(os.open(spool, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), "w+b") as copy:
+            shutil.copyfileobj(received, copy, _CHUNK)
+            size = copy.tell()
+            copy.seek(0)
+            return scenes.unpack_from(copy, size, arguments.kind, target, limits,
+                                      arguments.scene_file)
+    finally:
+        if os.path.lexists(spool):
+            os.unlink(spool)
+
+
+def _put_in_place(fresh, into, old):
+    """Replace ``into`` (a scene staged in before, or nothing) with ``fresh``; at no moment
+    does ``into`` hold a part of either."""
+    replaced = False
+    try:
+        os.rename(into, old)
+        replaced = True
+    except FileNotFoundError:
+        pass
+    os.rename(fresh, into)
+    if replaced:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _answer(status, **fields):
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
