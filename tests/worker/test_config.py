@@ -26,6 +26,8 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     assert config.poll_interval_seconds == 30.0 and config.prefetch == 2
     # The renderer renders confined only, within the node agent's own limits.
     assert profile.allow_unconfined is False and profile.renderer_limits == {}
+    # Files travel as streams over SSH where the login node runs python3.
+    assert profile.streams is True and profile.login_python == "python3"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -36,7 +38,8 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     ({"scratch": "relative"}, "cluster profile 'archer': scratch must be an absolute path"),
     ({"colour": "blue"}, "cluster profile 'archer': unknown key(s) colour"),
     ({"port": "22"}, "cluster profile 'archer': port must be of type int"),
-    ({"gridftp_min_bytes": -1}, "cluster profile 'archer': gridftp_min_bytes must not be"),
+    ({"streams": "yes"}, "cluster profile 'archer': streams must be of type bool"),
+    ({"login_python": " "}, "cluster profile 'archer': login_python must name Python 3.8"),
     ({"allow_unconfined": "yes"}, "cluster profile 'archer': allow_unconfined must be of type"),
     ({"renderer_max_cpu_seconds": -1},
      "cluster profile 'archer': renderer_max_cpu_seconds must not be negative"),

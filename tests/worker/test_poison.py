@@ -85,7 +85,8 @@ def test_a_scene_the_worker_cannot_unpack_fails_its_job_with_the_reason_at_once(
     # Linux takes: a failure the rule cannot foresee, met on every try.
     deep = tmp_path.joinpath(*["d" * 250] * 14)
     deep.mkdir(parents=True)
-    worker = start_worker(environment={"TMPDIR": str(deep)})
+    # A site where scenes are unpacked on the worker and sent file by file.
+    worker = start_worker(streams=False, environment={"TMPDIR": str(deep)})
     job = create_archived_job(api, [("scene.pov", SCENE), ("/".join(["n" * 200] * 3), b"")],
                               "a long name")
     publish(broker.admin_url, "submit", job["id"], CLUSTER)
@@ -95,11 +96,14 @@ def test_a_scene_the_worker_cannot_unpack_fails_its_job_with_the_reason_at_once(
     assert "crashed" not in worker.log() and not retried(worker, job)
 
 
+@pytest.mark.parametrize("site, content", [
+    ({"streams": True}, os.urandom(3 * MIB)), ({"streams": False}, b"\0" * 3 * MIB)],
+    ids=["its archive larger than the disk", "unpacked on the worker, larger than the disk"])
 def test_a_full_disk_on_the_worker_holds_the_job_that_fills_it_and_fails_no_one(
-        api, broker, start_worker, tmp_path):
+        api, broker, start_worker, tmp_path, site, content):
     with small_file_system(str(tmp_path / "small"), "size=1m"):
-        worker = start_worker(environment={"TMPDIR": str(tmp_path / "small")})
-        big = create_archived_job(api, [("scene.pov", SCENE), ("zeros.inc", b"\0" * 3 * MIB)],
+        worker = start_worker(environment={"TMPDIR": str(tmp_path / "small")}, **site)
+        big = create_archived_job(api, [("scene.pov", SCENE), ("noise.inc", content)],
                                   "more than the worker's disk holds")
         publish(broker.admin_url, "submit", big["id"], CLUSTER)
         wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
@@ -111,23 +115,26 @@ def test_a_full_disk_on_the_worker_holds_the_job_that_fills_it_and_fails_no_one(
         worker.stop()
 
 
-@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+@pytest.mark.parametrize("site", [{"streams": True}, {"streams": False, "transfer": "sftp"}],
+                         ids=["the scene unpacked on the login node", "file by file"])
 def test_a_full_scratch_holds_every_stage_in_until_there_is_room(api, broker, start_worker,
-                                                                test_scratch, transfer):
-    # One job's scene fills the cluster's scratch, which stops another's stage-in too.
-    # Neither fails; once there is room, both are submitted.
+                                                                login, test_scratch, site):
+    # Another job's frames fill the cluster's scratch, which stops every stage-in. None
+    # fails; once there is room, all are submitted.
     options = "uid=render,gid=render,mode=0700"
     with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{options}") as remount:
-        worker = start_worker(transfer=transfer, gridftp_min_bytes=0)
+        login(f"head -c 3M /dev/zero > {test_scratch}/raycrafter/frames-of-another-job; true")
+        worker = start_worker(**site)
         big = create_archived_job(api, [("scene.pov", SCENE),
-                                        ("noise.inc", os.urandom(3 * MIB))], "fills scratch")
+                                        ("noise.inc", os.urandom(3 * MIB))], "a big one")
         publish(broker.admin_url, "submit", big["id"], CLUSTER)
         wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
         small = create_job(api, name="another user's")
         publish(broker.admin_url, "submit", small["id"], CLUSTER)
         wait_for(lambda: retried(worker, small), timeout=60, message="the small job retried")
         assert [job_of(api, job["id"])["state"] for job in (big, small)] == ["staging"] * 2
-        remount(f"size=64m,{options}")
+        # Room for the jobs and for measuring the transfers again (transfer_probe.py).
+        remount(f"size=256m,{options}")
         for job in (big, small):
             wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
         worker.stop()

@@ -225,16 +225,20 @@ exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"
 """
 
 
-def test_a_first_submission_is_three_commands_and_an_sftp_session_on_the_login_node(
+def test_a_first_submission_is_three_commands_on_the_login_node(
         api, broker, start_worker, login, fake_agent, test_scratch, own_login_node):
     """No listing of the queue for a job without a recorded attempt (it has no batch job),
-    no globus-url-copy for a small scene, and the agent token, the batch script and the
-    submission in one command."""
+    the scene sent and unpacked (its checksum checked) in one, and the agent token, the
+    batch script and the submission in one; no SFTP session, no globus-url-copy."""
     record, session = f"{test_scratch}/commands", f"{test_scratch}/session"
     login(f"cat > {session} <<'SCRIPT'\n{RECORDING_SESSION.replace('LOG', record)}SCRIPT\n"
           f"chmod 0755 {session}")
     sshd = own_login_node(force_command=session).start()
-    start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts)
+    worker = start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts)
+    # The worker measures its ways of moving files once, as it starts.
+    wait_for(lambda: "transfer costs of stand-in" in worker.log(), timeout=120,
+             message="the transfers measured")
+    login(f": > {record}")
     job = create_job(api)
     publish(broker.admin_url, "submit", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "submitted", "running"), timeout=60,
@@ -242,10 +246,11 @@ def test_a_first_submission_is_three_commands_and_an_sftp_session_on_the_login_n
     commands = login(f"cat {record}").stdout.split("\0")
     submission = next(n for n, command in enumerate(commands) if "sbatch" in command)
     kinds = {"mkdir -p": "directories", "sftp-server": "sftp", "sha256sum": "checksums",
-             "sbatch": "submission"}
+             "receive-scene-": "the scene received", "sbatch": "submission"}
     assert [next((kind for word, kind in kinds.items() if word in command), command)
             for command in commands[:submission + 1]] == [
-        "directories", "sftp", "checksums", "submission"]
+        "directories", "the scene received", "submission"]
+    assert f"/raycrafter/{job['id']}/input on stand-in: stream, about" in worker.log()
 
 
 def test_collect_stages_frames_out_and_uploads_them(api, broker, start_worker, login,

@@ -165,11 +165,11 @@ class Stager:
 
     def costs(self):
         """This cluster's CostProfile, measured at first and again when it is older than
-        PROBE_MAX_AGE_SECONDS (PROBE_AGAIN_SECONDS if a way was left out; at once if none
-        could be measured); one probe at a time."""
+        PROBE_MAX_AGE_SECONDS (PROBE_AGAIN_SECONDS if a way was left out); one probe at a
+        time."""
         with self._probing:
             age = time.time() - self._costs.measured_at if self._costs else None
-            if age is None or age > PROBE_MAX_AGE_SECONDS or not self._costs.ways or (
+            if age is None or age > PROBE_MAX_AGE_SECONDS or (
                     len(self._costs.ways) < 2 * len(self.ways) and age > PROBE_AGAIN_SECONDS):
                 self._costs = transfer_probe.measure(self)
                 log.info("transfer costs of %s: %s", self.profile.name, self._costs.table())
@@ -193,7 +193,7 @@ class GridFtpStager:
     def __init__(self, profile, transport, workdir, bundle=True):
         self.profile = profile
         self.trust_dir = remote_trust_dir(profile)
-        self._transport = transport
+        self.transport = transport
         self._cert_dir = os.path.join(workdir, "x509")
         os.makedirs(self._cert_dir, mode=0o700, exist_ok=True)
         self._workdir = workdir
@@ -208,7 +208,7 @@ class GridFtpStager:
         self._copy([(_file_url(local), self._remote_url(partial))
                     for local, _, partial in landing])
         for batch in argument_batches([(partial, remote) for _, remote, partial in landing]):
-            check(self._transport.run(f"sh -c {shlex.quote(_RENAME_PAIRS)} sh "
+            check(self.transport.run(f"sh -c {shlex.quote(_RENAME_PAIRS)} sh "
                                       + shlex.join(batch)),
                   f"putting uploaded files in place on cluster {self.profile.name}")
 
@@ -216,13 +216,13 @@ class GridFtpStager:
         """Copy (remote path, local path) pairs here."""
         if not pairs:
             return
-        bundle = bundles.pack(self._transport, self.profile, pairs) \
+        bundle = bundles.pack(self.transport, self.profile, pairs) \
             if len(pairs) > 1 and self._bundle else None
         if bundle:
             try:
                 self._receive(bundle, len(pairs), lambda stream: bundles.unpack(stream, pairs))
             finally:
-                bundles.remove(self._transport, bundle)
+                bundles.remove(self.transport, bundle)
             return
         landing = [(remote, local, local + bundles.PARTIAL_SUFFIX) for remote, local in pairs]
         self._copy([(self._remote_url(remote), _file_url(partial))

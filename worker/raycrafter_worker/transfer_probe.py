@@ -32,28 +32,39 @@ _PROBE_LIMITS = SceneLimits(max_members=SMALL_FILES + 2, max_bytes=2 * PROBE_BYT
 
 
 def measure(stager):
-    """A CostProfile of ``stager``'s ways (staging.Stager) on its cluster."""
+    """A CostProfile of ``stager``'s ways (staging.Stager) on its cluster; an empty one
+    when nothing could be measured (a full disk, the login node unreachable): the reason
+    is logged, and the transfer that asked goes on without."""
     profile = stager.profile
     remote = f"{profile.jobs_root}/.probe-{secrets.token_hex(6)}"
     ways = {}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="probe-", dir=stager.workdir) as local:
-        files = _local_files(local)
-        stager.transport.run(f"umask 077 && mkdir -p -- {shlex.quote(remote)}")
-        try:
-            for way, probe in (("sftp", _sftp), ("stream", _stream), ("gridftp", _gridftp)):
-                if way not in stager.ways:
-                    continue
-                try:
-                    ways.update({(way, direction): cost for direction, cost in
-                                 probe(stager, files, local, remote).items()})
-                except (WorkerError, OSError) as error:
-                    log.warning("transfers over %s to %s left out: its probe failed: %s",
-                                way, profile.name, error)
-        finally:
-            stager.transport.run(f"rm -rf -- {shlex.quote(remote)}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="probe-", dir=stager.workdir) as local:
+            files = _local_files(local)
+            stager.transport.run(f"umask 077 && mkdir -p -- {shlex.quote(remote)}")
+            try:
+                for way, probe in (("sftp", _sftp), ("stream", _stream),
+                                   ("gridftp", _gridftp)):
+                    if way in stager.ways:
+                        ways.update(_measured(way, probe, stager, files, local, remote))
+            finally:
+                stager.transport.run(f"rm -rf -- {shlex.quote(remote)}")
+    except (WorkerError, OSError) as error:
+        log.warning("could not measure the transfers of %s: %s", profile.name, error)
     log.info("probed the transfers of %s in %.1f s", profile.name, time.monotonic() - started)
     return CostProfile(ways, "probed")
+
+
+def _measured(way, probe, stager, files, local, remote):
+    """{(way, direction): WayCost}, or {} with the reason logged."""
+    try:
+        return {(way, direction): cost for direction, cost in
+                probe(stager, files, local, remote).items()}
+    except (WorkerError, OSError) as error:
+        log.warning("transfers over %s to %s left out: its probe failed: %s", way,
+                    stager.profile.name, error)
+        return {}
 
 
 def _local_files(folder):
@@ -87,7 +98,7 @@ def _timed(action, *arguments):
 
 def _both_ways(way, files, local, remote):
     """{"up": WayCost, "down": WayCost} of a way with ``upload`` and ``download`` of
-    (source, destination) pairs."""
+    (source, destination) pairs, in the folder ``remote`` (removed afterwards)."""
     seconds = {"up": {}, "down": {}}
     for size, paths in files.items():
         sent = [(path, f"{remote}/{size}-{os.path.basename(path)}") for path in paths]
@@ -96,6 +107,7 @@ def _both_ways(way, files, local, remote):
         # A start is the least of two: the load on a shared host only ever adds to it.
         seconds["up"][size] = min(_timed(way.upload, sent) for _ in range(_tries(size)))
         seconds["down"][size] = min(_timed(way.download, back) for _ in range(_tries(size)))
+    way.transport.run(f"rm -rf -- {shlex.quote(remote)}")
     return {direction: _cost(t["one"], t["small"], t["large"]) for direction, t in
             seconds.items()}
 
@@ -137,9 +149,11 @@ def _stream(stager, files, local, remote):
         if not up:
             receive()  # the receiver installed and cached before anything is timed
         up[size] = min(_timed(receive) for _ in range(_tries(size)))
+        stager.transport.run(f"rm -rf -- {shlex.quote(f'{there}/input-{size}')}")
         down[size] = min(_timed(stream.download, [
             (f"{there}/{os.path.basename(path)}", os.path.join(local, f"tar-{size}-{n}"))
             for n, path in enumerate(paths)]) for _ in range(_tries(size)))
+    stager.transport.run(f"rm -rf -- {shlex.quote(there)}")
     return {"up": _cost(up["one"], up["small"], up["large"]),
             "down": _cost(down["one"], down["small"], down["large"])}
 
