@@ -20,7 +20,7 @@ import pytest
 from raycrafter_contract import scenes
 from raycrafter_contract.scenes import SceneLimits, SceneRejected
 from support import hostile_archives as hostile
-from support.hostile_archives import MIB
+from support.hostile_archives import MIB, REFUSED_TARS, tar_of
 
 SCENE = b'#include "inc/colors.inc"\nsphere { 0, 1 pigment { Red } }\n'
 SMALL = SceneLimits(max_members=20, max_bytes=100_000, ratio_floor=10_000, max_ratio=50)
@@ -285,38 +285,6 @@ def test_a_single_pov_file_keeps_its_name(tmp_path):
 
 # -- what is refused, and how it is said ----------------------------------------------------
 
-def member(name, kind=tarfile.REGTYPE, linkname=""):
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = kind, linkname
-    return info, None
-
-
-REFUSED_TARS = {
-    "dot-dot": ([("scene.pov", SCENE), ("a/../../evil", b"x")], "'..'"),
-    "absolute symlink": ([("scene.pov", SCENE), member("l", tarfile.SYMTYPE, "/etc/passwd")],
-                         "relative"),
-    "symlink out": ([("scene.pov", SCENE), member("a/l", tarfile.SYMTYPE, "../../x")],
-                    "stay inside"),
-    "symlink to a folder": ([("scene.pov", SCENE), ("d/x.inc", b""),
-                             member("l", tarfile.SYMTYPE, "d")], "folders"),
-    "dangling symlink": ([("scene.pov", SCENE), member("l", tarfile.SYMTYPE, "nope")],
-                         "not in the scene"),
-    "link loop": ([("scene.pov", SCENE), member("a", tarfile.SYMTYPE, "b"),
-                   member("b", tarfile.SYMTYPE, "a")], "circles"),
-    "hard link out": ([("scene.pov", SCENE), member("h", tarfile.LNKTYPE, "../etc/shadow")],
-                      "'..'"),
-    "hard link to nothing": ([("scene.pov", SCENE), member("h", tarfile.LNKTYPE, "nope")],
-                             "not in the scene"),
-    "device": ([("scene.pov", SCENE), member("dev", tarfile.CHRTYPE)], "only files"),
-    "fifo": ([("scene.pov", SCENE), member("fifo", tarfile.FIFOTYPE)], "only files"),
-    "name twice": ([("scene.pov", SCENE), ("scene.pov", SCENE)], "twice"),
-    "file and folder": ([("scene.pov", SCENE), ("a", b""), ("a/b", b"")], "both a file"),
-    "newline in a name": ([("scene.pov", SCENE), ("a\nb", b"")], "control characters"),
-    "long name": ([("scene.pov", SCENE), ("x" * 256, b"")], "longer than 255"),
-    "deep folders": ([("scene.pov", SCENE), ("d/" * 40 + "f", b"")], "deeper"),
-}
-
-
 @pytest.mark.parametrize("members, message", REFUSED_TARS.values(), ids=REFUSED_TARS.keys())
 def test_what_cannot_be_unpacked_safely_is_refused_with_a_reason(tmp_path, members, message):
     path = tmp_path / "a.tar.gz"
@@ -573,21 +541,6 @@ def test_a_member_is_refused_for_the_size_its_header_gives_before_it_is_decompre
 
 
 # -- archive builders -------------------------------------------------------------------------
-
-def tar_of(members):
-    """A .tar.gz from (name, data[, mode]) or (TarInfo, None) entries."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for entry in members:
-            if isinstance(entry[0], tarfile.TarInfo):
-                tar.addfile(entry[0])
-                continue
-            name, data, *mode = entry
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), (mode[0] if mode else 0o644)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
 
 def zip_of(entries):
     buffer = io.BytesIO()

@@ -12,9 +12,13 @@ import dataclasses
 import functools
 import io
 import lzma
+import os
+import pathlib
 import stat
 import struct
+import subprocess
 import tarfile
+import tempfile
 import zlib
 
 MIB = 1024 * 1024
@@ -267,3 +271,124 @@ def tar_xz_dictionary(dict_size, size):
     data[block + header_size - 4:block + header_size] = struct.pack(
         "<I", zlib.crc32(bytes(data[block:block + header_size - 4])))
     return bytes(data)
+
+
+def tar_of(members):
+    """A .tar.gz from (name, data[, mode]) or (TarInfo, None) entries."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for entry in members:
+            if isinstance(entry[0], tarfile.TarInfo):
+                tar.addfile(entry[0])
+                continue
+            name, data, *mode = entry
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), (mode[0] if mode else 0o644)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def member(name, kind=tarfile.REGTYPE, linkname=""):
+    """A member without data: a link, a folder, a device."""
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info, None
+
+
+# Scenes the rule refuses for what their members are: names and links that reach outside
+# the scene, files that are no regular files, names that clash; each with words of the
+# refusal. Built with tar_of.
+REFUSED_TARS = {
+    "dot-dot": ([("scene.pov", SCENE), ("a/../../evil", b"x")], "'..'"),
+    "absolute symlink": ([("scene.pov", SCENE), member("l", tarfile.SYMTYPE, "/etc/passwd")],
+                         "relative"),
+    "symlink out": ([("scene.pov", SCENE), member("a/l", tarfile.SYMTYPE, "../../x")],
+                    "stay inside"),
+    "symlink to a folder": ([("scene.pov", SCENE), ("d/x.inc", b""),
+                             member("l", tarfile.SYMTYPE, "d")], "folders"),
+    "dangling symlink": ([("scene.pov", SCENE), member("l", tarfile.SYMTYPE, "nope")],
+                         "not in the scene"),
+    "link loop": ([("scene.pov", SCENE), member("a", tarfile.SYMTYPE, "b"),
+                   member("b", tarfile.SYMTYPE, "a")], "circles"),
+    "hard link out": ([("scene.pov", SCENE), member("h", tarfile.LNKTYPE, "../etc/shadow")],
+                      "'..'"),
+    "hard link to nothing": ([("scene.pov", SCENE), member("h", tarfile.LNKTYPE, "nope")],
+                             "not in the scene"),
+    "device": ([("scene.pov", SCENE), member("dev", tarfile.CHRTYPE)], "only files"),
+    "fifo": ([("scene.pov", SCENE), member("fifo", tarfile.FIFOTYPE)], "only files"),
+    "name twice": ([("scene.pov", SCENE), ("scene.pov", SCENE)], "twice"),
+    "file and folder": ([("scene.pov", SCENE), ("a", b""), ("a/b", b"")], "both a file"),
+    "newline in a name": ([("scene.pov", SCENE), ("a\nb", b"")], "control characters"),
+    "long name": ([("scene.pov", SCENE), ("x" * 256, b"")], "longer than 255"),
+    "deep folders": ([("scene.pov", SCENE), ("d/" * 40 + "f", b"")], "deeper"),
+}
+
+
+def link_in_a_folder_of_its_own():
+    """``tar -czf`` of files named one by one: links/ has no entry, only a link."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        (folder / "inc").mkdir()
+        (folder / "links").mkdir()
+        (folder / "scene.pov").write_bytes(SCENE)
+        (folder / "inc" / "a.inc").write_bytes(b"// a\n")
+        os.symlink("../inc/a.inc", folder / "links" / "a.inc")
+        subprocess.run(["tar", "-czf", "s.tar.gz", "scene.pov", "inc/a.inc", "links/a.inc"],
+                       cwd=folder, check=True)
+        return (folder / "s.tar.gz").read_bytes()
+
+
+def zip_claiming_members(count):
+    data = bytearray(zip_archive([stored("scene.pov", SCENE)]))
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 8:end + 12] = count.to_bytes(2, "little") * 2
+    return bytes(data)
+
+
+def tar_of_many_members(count):
+    return tar_archive([(file_info(f"inc/{i}.inc", 0), None)
+                                for i in range(count)], "")
+
+
+# What bench/hostile_uploads.py posts to the API, and tests/worker replays on the login
+# node: (label, upload name, builder, what the rule does: "refused" or "accepted").
+BOMB = 1024 * MIB
+UPLOADS = [
+    ("plain scene", "scene.pov", lambda: SCENE, "accepted"),
+    ("zip, deflate bomb (1 GiB)", "bomb.zip", lambda: zip_bomb("deflate", BOMB),
+     "refused"),
+    ("zip, bzip2 bomb (1 GiB)", "bomb.zip", lambda: zip_bomb("bzip2", BOMB),
+     "refused"),
+    ("zip, LZMA bomb (1 GiB)", "bomb.zip", lambda: zip_bomb("lzma", BOMB), "refused"),
+    ("zip link member, deflate bomb", "link.zip",
+     lambda: zip_link_bomb("deflate", BOMB), "refused"),
+    ("zip link member, bzip2 bomb", "link.zip", lambda: zip_link_bomb("bzip2", BOMB),
+     "refused"),
+    ("zip link member, LZMA bomb", "link.zip", lambda: zip_link_bomb("lzma", BOMB),
+     "refused"),
+    ("zip member lying about its size", "lies.zip",
+     lambda: zip_lying_about_size("bzip2", 1000, BOMB), "refused"),
+    ("zip, LZMA dictionary of 1 GiB", "dict.zip",
+     lambda: zip_lzma_dictionary(1 << 30), "refused"),
+    ("zip claiming 60,000 members", "claims.zip", lambda: zip_claiming_members(60_000),
+     "refused"),
+    ("tar.gz bomb (1 GiB)", "bomb.tar.gz", lambda: tar_bomb("gz", BOMB), "refused"),
+    ("tar.bz2 bomb (1 GiB)", "bomb.tar.bz2", lambda: tar_bomb("bz2", BOMB),
+     "refused"),
+    ("tar.xz bomb (1 GiB)", "bomb.tar.xz", lambda: tar_bomb("xz", BOMB), "refused"),
+    ("tar.xz, dictionary of 1 GiB", "dict.tar.xz",
+     lambda: tar_xz_dictionary(1 << 30, 150 * MIB), "refused"),
+    ("tar header claiming 1 TiB", "claims.tar.gz", lambda: tar_claiming(1 << 40),
+     "refused"),
+    ("tar, pax header of 512 MiB", "header.tar.gz",
+     lambda: tar_pax_header_bomb(512 * MIB), "refused"),
+    ("tar, GNU sparse map (4M entries)", "sparse.tar.gz",
+     lambda: tar_sparse_map_bomb(200_000), "refused"),
+    ("tar, pax sparse map (20M numbers)", "sparse.tar.gz",
+     lambda: tar_pax_sparse_map_bomb(20_000_000), "refused"),
+    ("tar, 100,000 small members", "many.tar", lambda: tar_of_many_members(100_000),
+     "refused"),
+    ("tar, link in a folder without entry", "s.tar.gz", link_in_a_folder_of_its_own,
+     "accepted"),
+    ("200 MiB of random bytes", "noise.zip", lambda: os.urandom(200 * MIB), "refused"),
+]

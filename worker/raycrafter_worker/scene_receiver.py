@@ -70,6 +70,7 @@ def main(argv=None):
                                 max_bytes=arguments.max_bytes)
     into = os.path.abspath(arguments.into)
     folder = os.path.dirname(into)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
     token = secrets.token_hex(6)
     fresh = os.path.join(folder, ".input-new-" + token)
     raw = open(arguments.source, "rb") if arguments.source else sys.stdin.buffer
@@ -79,15 +80,15 @@ def main(argv=None):
             scene = _unpack(received, arguments, limits, fresh,
                             os.path.join(folder, ".scene-" + token))
         except scenes.SceneRejected as refusal:
-            return _answer(REFUSED, refused=str(refusal))
+            # A scene cut short on its way reads as a damaged archive: only the bytes
+            # that were sent, whole, are the user's to answer for.
+            received.drain()
+            if _arrived_whole(received, arguments):
+                return _answer(REFUSED, refused=str(refusal))
+            return _damaged(received, arguments)
         received.drain()
-        if received.count != arguments.size or \
-                received.digest.hexdigest() != arguments.sha256:
-            shutil.rmtree(fresh, ignore_errors=True)
-            return _answer(DAMAGED, damaged="%d bytes arrived with SHA-256 %s, not the %d "
-                           "bytes with SHA-256 %s that were sent"
-                           % (received.count, received.digest.hexdigest(), arguments.size,
-                              arguments.sha256))
+        if not _arrived_whole(received, arguments):
+            return _damaged(received, arguments)
         _put_in_place(fresh, into, os.path.join(folder, ".input-old-" + token))
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
@@ -126,6 +127,18 @@ def _unpack(received, arguments, limits, target, spool):
     finally:
         if os.path.lexists(spool):
             os.unlink(spool)
+
+
+def _arrived_whole(received, arguments):
+    return received.count == arguments.size and \
+        received.digest.hexdigest() == arguments.sha256
+
+
+def _damaged(received, arguments):
+    return _answer(DAMAGED, damaged="%d bytes arrived with SHA-256 %s, not the %d bytes "
+                   "with SHA-256 %s that were sent" % (received.count,
+                                                       received.digest.hexdigest(),
+                                                       arguments.size, arguments.sha256))
 
 
 def _put_in_place(fresh, into, old):

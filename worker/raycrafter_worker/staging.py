@@ -148,9 +148,12 @@ class Stager:
         if way == "gridftp":
             # The GridFTP server drops the bytes of any non-ASCII character from a path
             # (``ü dir/ünï.inc`` arrives as `` dir/n.inc``): those files go over SFTP.
-            plain = [pair for pair in pairs if pair[0].isascii() and pair[1].isascii()]
+            plain, others = [], []
+            for pair in pairs:
+                (plain if pair[0].isascii() and pair[1].isascii() else others).append(pair)
             getattr(self.ways["gridftp"], verb)(plain)
-            getattr(self.ways["sftp"], verb)([pair for pair in pairs if pair not in plain])
+            if others:
+                getattr(self.ways["sftp"], verb)(others)
         else:
             getattr(self.ways[way], verb)(pairs)
         self._learn(way, direction, len(pairs), size, time.monotonic() - started)
