@@ -31,7 +31,7 @@ from support.postgres import ThrowawayPostgres
 from test_worker_flow import broker  # noqa: F401  (a fixture, used by name)
 from worker_harness import ThrowawaySshd, WorkerProcess, prepare_queue, publish, write_worker_config
 
-CLUSTERS = ("slurm", "pbs")
+CLUSTERS = ("slurm", "pbs-wrappers")
 JOBS = 8                 # four per scheduler
 FRAMES = 2
 # The first two jobs lose their batch job while it runs (a node failure); they have
