@@ -135,11 +135,11 @@ def launcher(profile):
 # What the launchers (and Slurm's step daemon) print when they fail or kill the agent,
 # as grep -E reads it: ALPS refusing the placement ("apsched: claim exceeds reservation's
 # node-count"), its node messages ("[NID 04371] ... OOM killer terminated this process."),
-# aprun's exit summary; srun's and slurmstepd's errors ("*** JOB 12 ON node CANCELLED AT
-# ... DUE TO TIME LIMIT ***").
+# aprun's exit summary; srun's and slurmstepd's errors (Slurm 22.05 names the node:
+# "slurmstepd-node7: error: *** JOB 12 ON node7 CANCELLED AT ... DUE TO TIME LIMIT ***").
 LAUNCHER_MESSAGES = (r"apsched: |^aprun: |^\[NID [0-9]+\] |"
                      r"^Application [0-9]+ exit (codes|signals):|"
-                     r"^srun: error: |^slurmstepd: error: ")
+                     r"^srun: error: |^slurmstepd(-[^ :]*)?: error: ")
 
 
 def render(profile, job_id, job_name, files, job_id_variable):
