@@ -19,23 +19,19 @@ of it. The goals: at least 50 % of the ceiling, and 1,000 frames per second with
 import argparse
 import concurrent.futures
 import os
-import pathlib
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
+import requests
+from raycrafter_api.config import Config
 
-import requests  # noqa: E402
-from raycrafter_api.config import Config  # noqa: E402
-
-from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402,E501
-from support.api_testing import PNG, Client, job_fields, scene_upload, sha256  # noqa: E402
-from support.polling import wait_for  # noqa: E402
-from support.postgres import ThrowawayPostgres, free_port  # noqa: E402
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.api_testing import PNG, Client, job_fields, scene_upload, sha256
+from support.polling import wait_for
+from support.postgres import ThrowawayPostgres, free_port
 
 TRIVIAL_APP = """
 import bottle, json, logging, sys, waitress

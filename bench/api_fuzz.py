@@ -8,17 +8,13 @@ answered with a server error (5xx), beside the same counts the suite's smaller r
 """
 import argparse
 import pathlib
-import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
-
-from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402,E501
-from support.api_testing import SCENE, Client, submit_as_worker  # noqa: E402
-from support.fuzzing import fuzz  # noqa: E402
-from support.postgres import ThrowawayPostgres  # noqa: E402
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.api_testing import SCENE, Client, submit_as_worker
+from support.fuzzing import fuzz
+from support.postgres import ThrowawayPostgres
 
 
 def main():

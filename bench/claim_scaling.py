@@ -16,19 +16,17 @@ rendered (every other frame done at 1 s, so the chunk sizing reads real render t
 The goal is at most 2 times the baseline's median for both large cases.
 """
 import argparse
-import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
+from raycrafter_api import config as config_module, timeutil
+from raycrafter_api.database import db, migrations
+from raycrafter_api.database.models import Job, User
+from raycrafter_api.frames import leases
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES
 
-from raycrafter_api import config as config_module, db, leases, migrations, timeutil  # noqa: E402
-from raycrafter_api.models import Job, User  # noqa: E402
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES  # noqa: E402
-from support.postgres import ThrowawayPostgres  # noqa: E402
+from support.postgres import ThrowawayPostgres
 
 GOAL = 2.0
 
@@ -67,7 +65,7 @@ def claim_latencies(job_id, config, claims):
         started = time.perf_counter()
         lease = leases.claim(job_id, f"n{index}", config, max_frames=MAX_CLAIM_FRAMES)
         seconds.append(time.perf_counter() - started)
-        if lease["status"] != "leased":
+        if lease.status != "leased":
             raise RuntimeError(f"unexpected claim answer {lease}")
         # By the job's leased frames (an index), not by lease id (a scan of every frame,
         # which with a million frames beside took 70 ms and left the next claim cold).

@@ -40,17 +40,16 @@ import sys
 import tempfile
 import time
 
+import requests
+
+from bench_cluster import bench_cluster
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.polling import wait_for
+from support.postgres import ThrowawayPostgres
+from support.rabbitmq import ThrowawayRabbitMQ
+from support.worker_harness import WorkerProcess, prepare_queue, write_worker_config
+
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPOSITORY / "tests"), str(REPOSITORY / "tests" / "worker")]
-
-import requests  # noqa: E402
-from bench_cluster import bench_cluster  # noqa: E402
-from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402
-from support.polling import wait_for  # noqa: E402
-from support.postgres import ThrowawayPostgres  # noqa: E402
-from support.rabbitmq import ThrowawayRabbitMQ  # noqa: E402
-from worker_harness import WorkerProcess, prepare_queue, write_worker_config  # noqa: E402
-
 SCENE = REPOSITORY / "examples" / "orbit" / "scene.pov"
 AGENT_PYTHON = "/opt/raycrafter/nodeagent/bin/python"
 GOAL_SECONDS = 1.0
@@ -137,7 +136,7 @@ class Appliance:
         self.user.headers["Authorization"] = f"Bearer {create_user(config, 'bench')}"
         relay_log = open(self.tmp / "relay.log", "ab")
         self.relay = self._start(subprocess.Popen(
-            [sys.executable, "-m", "raycrafter_api.relay", "--config", config],
+            [sys.executable, "-m", "raycrafter_api.outbox.relay", "--config", config],
             stdout=relay_log, stderr=subprocess.STDOUT), "terminate")
         relay_log.close()
         worker_config = write_worker_config(self.tmp / "worker.toml", {

@@ -22,19 +22,15 @@ import argparse
 import os
 import pathlib
 import subprocess
-import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "tests"))
+import requests
+from raycrafter_contract import scenes
 
-import requests  # noqa: E402
-from raycrafter_contract import scenes  # noqa: E402
-
-from support import hostile_archives as hostile  # noqa: E402
-from support.api_server import ApiServer, create_user, write_config  # noqa: E402
-from support.api_testing import SCENE  # noqa: E402
+from support import hostile_archives as hostile
+from support.api_server import ApiServer, create_user, write_config
+from support.api_testing import SCENE
 
 MIB = hostile.MIB
 BOMB = 1024 * MIB

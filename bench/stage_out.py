@@ -31,13 +31,11 @@ import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "bench"))
+from raycrafter_contract.naming import frame_file_name
+from raycrafter_worker.cluster import argument_batches, file_checksum
+from raycrafter_worker.staging import SftpStager
 
-from bench_cluster import bench_cluster  # noqa: E402
-from raycrafter_contract.naming import frame_file_name  # noqa: E402
-from raycrafter_worker.cluster import argument_batches, file_checksum  # noqa: E402
-from raycrafter_worker.staging import SftpStager  # noqa: E402
+from bench_cluster import bench_cluster
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -16,20 +16,17 @@ import argparse
 import pathlib
 import secrets
 import shlex
-import sys
 import tempfile
 import time
 
-REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPOSITORY / "tests"), str(REPOSITORY / "tests" / "worker")]
+import requests
 
-import requests  # noqa: E402
-from bench_cluster import bench_cluster, cancel_all  # noqa: E402
-from support.api_server import ApiServer, create_user, ensure_worker_token, write_config  # noqa: E402
-from support.api_testing import SCENE  # noqa: E402
-from support.polling import wait_for  # noqa: E402
-from support.rabbitmq import ThrowawayRabbitMQ  # noqa: E402
-from worker_harness import WorkerProcess, prepare_queue, publish, write_worker_config  # noqa: E402
+from bench_cluster import bench_cluster, cancel_all
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.api_testing import SCENE
+from support.polling import wait_for
+from support.rabbitmq import ThrowawayRabbitMQ
+from support.worker_harness import WorkerProcess, prepare_queue, publish, write_worker_config
 
 GOAL_MS = 100
 REPORTED = ": submitted as batch job "  # the worker's log line once the API has the job

@@ -1,8 +1,15 @@
-"""Settings every tier shares: keep pytest-salt-factories' helper servers on loopback.
+"""Settings every tier shares, and which tier a test is in.
 
 pytest-salt-factories starts a log server and an event listener for the Salt daemons it
 runs, and binds both to 0.0.0.0 by default. Tests send traffic to loopback only, so both
 are moved to 127.0.0.1 before they start.
+
+The fast tier (marker ``fast``: ``./appliance test --fast``, or ``pytest -m fast``) is
+every test that needs neither the applied appliance nor a service of its own. A test
+needs one by what it asks for: a fixture that starts a service or reaches the applied
+appliance (SERVICE_FIXTURES, directly or through other fixtures), or an appliance tier's
+marker. So a new test lands in its tier by the fixtures it uses; only a new fixture that
+starts a service is named here.
 """
 import logging
 import pathlib
@@ -14,11 +21,30 @@ from saltfactories.plugins.event_listener import EventListener
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+SERVICE_FIXTURES = frozenset({
+    "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
+    "rabbitmq",                                    # a throwaway RabbitMQ node
+    "api_server",                                  # the API as a process (CLI tests)
+    "setup",                                       # the API, node agents and syslog-ng
+    "salt_factories",                              # Salt daemons and salt-call
+    "namespace",                                   # Terraform in a network namespace
+    "cluster_secrets",                             # the applied cluster role (worker)
+    "first_highstate", "appliance", "hosts",       # the applied or multi-host appliance
+})
+APPLIANCE_MARKERS = ("apply", "e2e", "hosts")
 
 # Salt's log handlers flush their queued records at interpreter exit, after pytest has
 # closed the streams they write to; without this each one prints a "Logging error" trace
 # below the test summary.
 logging.raiseExceptions = False
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m fast` selects by the marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVICE_FIXTURES.isdisjoint(item.fixturenames) and not any(
+                item.get_closest_marker(marker) for marker in APPLIANCE_MARKERS):
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -11,8 +11,9 @@ import os
 import bottle
 
 from . import config as config_module
-from . import db, migrations, routes_agent, routes_meta, routes_user, routes_worker
-from .errors import ProblemPlugin, render_error
+from .database import db, migrations
+from .http import routes_agent, routes_meta, routes_user, routes_worker
+from .http.errors import ProblemPlugin, render_error
 
 
 class DatabaseConnectionPlugin:

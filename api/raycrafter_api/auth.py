@@ -7,8 +7,8 @@ import secrets
 import peewee
 
 from . import timeutil
+from .database.models import Token, User
 from .problems import Forbidden, Unauthenticated
-from .models import Token, User
 
 PREFIX_LENGTH = 8
 # A token installed from a file must carry at least 256 bits: 43 URL-safe base64 characters.

@@ -3,9 +3,11 @@ import dataclasses
 import os
 import tomllib
 
-from raycrafter_contract import consul_catalog, messaging
+from raycrafter_contract import messaging
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
+from raycrafter_contract.utilities import consul_catalog
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 
@@ -112,6 +114,9 @@ def from_dict(raw):
     if "reconcile_after_seconds" in values:
         values["reconcile_after_seconds"] = _reconcile_deadlines(values["reconcile_after_seconds"])
     config = Config(**values)
+    if config.max_chunk_frames > MAX_CLAIM_FRAMES:
+        raise ConfigError(f"config key 'max_chunk_frames' must be at most {MAX_CLAIM_FRAMES}, "
+                          f"the most frames one claim may ask for")
     if config.default_cluster not in config.clusters:
         raise ConfigError(f"default_cluster {config.default_cluster!r} is not in clusters "
                           f"{list(config.clusters)}")

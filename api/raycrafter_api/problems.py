@@ -1,7 +1,7 @@
 """What the domain refuses and why, in words a client can act on; nothing here knows HTTP.
 
-Domain modules (every module but app, httpio, errors and the routes) raise these;
-``errors.py`` turns each kind into its HTTP status and the one JSON error shape, in one
+Domain modules (every module outside ``app`` and the ``http`` package) raise these;
+``http/errors.py`` turns each kind into its HTTP status and the one JSON error shape, in one
 place, for every route.
 """
 

@@ -4,6 +4,8 @@ exit status."""
 import json
 import sys
 
+from raycrafter_contract.naming import MAX_PAGE
+
 from . import downloading, exit_codes, formatting, progress, scene_packing, waiting
 
 # Without --frame, `logs` fetches at most this many logs of frames that rendered fine
@@ -42,20 +44,21 @@ def submit(args, api, settings):
             fields["scene_file"] = scene.main_file
         job = api.create_job(fields, scene)
     if not args.json:
-        _out(str(job["id"]))
-        _note(f"submitted job {job['id']} ({job['name']}): {job['frames']['count']} frame(s) "
-              f"at {job['width']}x{job['height']} on cluster {job['cluster']}, "
+        _out(str(job.id))
+        _note(f"submitted job {job.id} ({job.name}): {job.frames.count} frame(s) "
+              f"at {job.width}x{job.height} on cluster {job.cluster}, "
               f"scene of {scene.files} file(s), {scene.size} bytes")
     if not (args.wait or args.download):
         if args.json:
             _out(formatting.as_json(job))
         return exit_codes.OK
-    job = _wait(args, api, settings, job["id"])
+    job = _wait(args, api, settings, job.id)
     status = waiting.outcome(job)
+    shown = job.to_json()
     if status == exit_codes.OK and args.download:
-        job["download"] = _download(args, api, job["id"], args.download)
+        shown["download"] = _download(args, api, job.id, args.download)
     if args.json:
-        _out(formatting.as_json(job))
+        _out(formatting.as_json(shown))
     return status
 
 
@@ -63,12 +66,12 @@ def jobs(args, api, settings):
     page = api.jobs(state=args.state, limit=args.limit)
     if args.json:
         _out(formatting.as_json(page))
-    elif page["jobs"]:
-        _out(formatting.job_table(page["jobs"]))
+    elif page.jobs:
+        _out(formatting.job_table(page.jobs))
     else:
         _note("no jobs" + (f" in state {args.state}" if args.state else ""))
-    if not args.json and page["total"] > len(page["jobs"]):
-        _note(f"showing {len(page['jobs'])} of {page['total']} jobs (--limit up to 500)")
+    if not args.json and page.total > len(page.jobs):
+        _note(f"showing {len(page.jobs)} of {page.total} jobs (--limit up to {MAX_PAGE})")
     return exit_codes.OK
 
 
@@ -127,7 +130,7 @@ def download(args, api, settings):
 
 def cancel(args, api, settings):
     job = api.cancel(args.job_id)
-    _out(formatting.as_json(job) if args.json else f"job {job['id']} cancelled")
+    _out(formatting.as_json(job) if args.json else f"job {job.id} cancelled")
     return exit_codes.OK
 
 

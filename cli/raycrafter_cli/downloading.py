@@ -12,12 +12,11 @@ import re
 import tempfile
 import zipfile
 
-from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.naming import PNG_SIGNATURE, frame_file_name
 
 from . import exit_codes
 from .errors import CliError
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MEMBER = re.compile(r"(?:^|/)frame_(\d{1,5})\.png$", re.ASCII)
 
 

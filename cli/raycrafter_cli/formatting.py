@@ -2,11 +2,14 @@
 import datetime
 import json
 
+from raycrafter_contract.wire.records import json_default
+
 NAME_WIDTH = 32
 
 
 def as_json(value):
-    return json.dumps(value, indent=2, sort_keys=True)
+    """``value`` as JSON: the API's objects (its wire records among them) as it sent them."""
+    return json.dumps(value, indent=2, sort_keys=True, default=json_default)
 
 
 def local_time(iso):
@@ -18,7 +21,7 @@ def local_time(iso):
 
 
 def frame_range(frames):
-    first, last, step = frames["first"], frames["last"], frames["step"]
+    first, last, step = frames.first, frames.last, frames.step
     if first == last:
         return str(first)
     return f"{first}-{last}" + (f":{step}" if step != 1 else "")
@@ -30,8 +33,8 @@ def _shorten(text, width):
 
 def job_table(jobs):
     rows = [("ID", "NAME", "STATE", "FRAMES", "CREATED")]
-    rows += [(str(j["id"]), _shorten(j["name"], NAME_WIDTH), j["state"],
-              f"{j['progress']['done']}/{j['frames']['count']}", local_time(j["created_at"]))
+    rows += [(str(j.id), _shorten(j.name, NAME_WIDTH), j.state,
+              f"{j.progress['done']}/{j.frames.count}", local_time(j.created_at))
              for j in jobs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
@@ -39,21 +42,21 @@ def job_table(jobs):
 
 
 def job_details(job):
-    progress = ", ".join(f"{n} {state}" for state, n in job["progress"].items())
-    options = f" {json.dumps(job['options'], sort_keys=True)}" if job["options"] else ""
-    scene = job["scene"]
-    lines = [("job", f"{job['id']} {job['name']}"), ("owner", job["owner"]),
-             ("state", job["state"])]
-    if job["error"]:
-        lines.append(("error", job["error"]))
-    lines += [("frames", f"{frame_range(job['frames'])} ({job['frames']['count']} frames: "
+    progress = ", ".join(f"{n} {state}" for state, n in job.progress.items())
+    options = f" {json.dumps(job.options, sort_keys=True)}" if job.options else ""
+    scene = job.scene
+    lines = [("job", f"{job.id} {job.name}"), ("owner", job.owner),
+             ("state", job.state)]
+    if job.error:
+        lines.append(("error", job.error))
+    lines += [("frames", f"{frame_range(job.frames)} ({job.frames.count} frames: "
                          f"{progress})"),
-              ("size", f"{job['width']}x{job['height']}"),
-              ("renderer", job["renderer"] + options),
-              ("cluster", job["cluster"]),
-              ("scene", f"{scene['kind']}, {scene['size']} bytes, sha256 {scene['checksum']}"),
-              ("created", local_time(job["created_at"])),
-              ("updated", local_time(job["updated_at"]))]
+              ("size", f"{job.width}x{job.height}"),
+              ("renderer", job.renderer + options),
+              ("cluster", job.cluster),
+              ("scene", f"{scene.kind}, {scene.size} bytes, sha256 {scene.checksum}"),
+              ("created", local_time(job.created_at)),
+              ("updated", local_time(job.updated_at))]
     return "\n".join(f"{key:<9} {value}" for key, value in lines)
 
 

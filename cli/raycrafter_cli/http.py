@@ -1,59 +1,53 @@
-"""The user calls of the API (docs/api.md) over urllib, and what their failures mean.
+"""The user calls of the API (docs/api.md) over the contract's HTTP helper, and what their
+failures mean to the user.
 
 Redirects are not followed: the appliance answers plain HTTP with a redirect to HTTPS,
 and following it would turn an upload (POST) into a GET; the user is told the address
 to set instead.
 """
-import http.client
-import json
 import secrets
 import socket
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+from raycrafter_contract.utilities.http_client import (ApiConnection, CallFailed, ErrorAnswer,
+                                                      NoAnswer, Redirected, UnreadableAnswer)
+from raycrafter_contract.wire.jobs import JobPage, JobView
 
 from . import exit_codes
 from .errors import CliError
 
 TIMEOUT_SECONDS = 60
-MAX_PAGE = 500
 CHUNK = 1024 * 1024
 USER_AGENT = "raycrafter-cli"
 
 
 class ApiError(CliError):
-    """The API answered with an error: its JSON ``message``, or the bare HTTP status."""
+    """The API answered with an error: its JSON ``message``, or the bare HTTP status.
+    ``transient`` and ``retry_after`` follow the contract's retry rule."""
 
-    def __init__(self, http_status, message):
-        super().__init__(message, _exit_status(http_status))
-        self.http_status = http_status
-
-    @property
-    def transient(self):
-        return self.http_status >= 500 or self.http_status == 429
+    def __init__(self, failure, message):
+        super().__init__(message, _exit_status(failure))
+        self.http_status = failure.status
+        self.transient = failure.transient
+        self.retry_after = failure.retry_after
 
 
 class ApiUnavailable(CliError):
-    """No proper answer: connection, TLS, timeout, a redirect, or not the API at all."""
+    """No proper answer: connection, TLS, timeout, a redirect, or not the API at all.
+    Asking again later may help, but for an untrusted certificate or a redirect."""
 
-    transient = True
-
-    def __init__(self, message):
+    def __init__(self, message, transient=True):
         super().__init__(message, exit_codes.API_UNAVAILABLE)
+        self.transient = transient
 
 
-def _exit_status(http_status):
-    if http_status in (401, 403):
+def _exit_status(failure):
+    if failure.status in (401, 403):
         return exit_codes.AUTH_FAILED
-    if http_status >= 500 or http_status == 429:
+    if failure.transient:
         return exit_codes.API_UNAVAILABLE
     return exit_codes.API_REFUSED
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # urllib then raises the 3xx as an HTTPError
 
 
 class Api:
@@ -61,28 +55,24 @@ class Api:
 
     def __init__(self, settings, timeout=TIMEOUT_SECONDS):
         self.base = settings.api_url
-        self._token = settings.token
         self._timeout = timeout
-        context = ssl.create_default_context(cafile=settings.ca_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _RefuseRedirects)
+        self._api = ApiConnection(settings.api_url, settings.token, settings.ca_file, timeout,
+                                  USER_AGENT)
 
     def create_job(self, fields, scene):
         """POST /jobs with the form ``fields`` and the packed ``scene`` (a Scene)."""
         body = _Multipart(fields, "scene", scene.filename, scene.file, scene.size)
-        return self._json("POST", "/jobs", body, {"Content-Type": body.content_type,
-                                                  "Content-Length": str(body.length)})
+        return self._sorted(self._api.send, "POST", "/jobs", body, {
+            "Content-Type": body.content_type, "Content-Length": str(body.length)}, JobView)
 
-    def jobs(self, state=None, limit=50):
-        return self._json("GET", _with_query("/jobs", state=state, limit=limit))
+    def jobs(self, state=None, limit=DEFAULT_PAGE):
+        return self._json("GET", _with_query("/jobs", state=state, limit=limit), answer=JobPage)
 
     def job(self, job_id):
-        return self._json("GET", f"/jobs/{job_id}")
+        return self._json("GET", f"/jobs/{job_id}", answer=JobView)
 
     def cancel(self, job_id):
-        return self._json("POST", f"/jobs/{job_id}/cancel", b"{}",
-                          {"Content-Type": "application/json"})
+        return self._json("POST", f"/jobs/{job_id}/cancel", {}, JobView)
 
     def events(self, job_id):
         return self._every(f"/jobs/{job_id}/events", "events")
@@ -91,13 +81,15 @@ class Api:
         return self._every(f"/jobs/{job_id}/frames", "frames")
 
     def frame_log(self, job_id, number):
-        with self._open("GET", f"/jobs/{job_id}/frames/{number}/log") as response:
-            return self._read(response).decode("utf-8", "replace")
+        path = f"/jobs/{job_id}/frames/{number}/log"
+        with self._sorted(self._api.open, "GET", path) as response:
+            return self._sorted(self._api.read, response, "GET", path).decode("utf-8", "replace")
 
     def save_archive(self, job_id, target):
         """Write the zip of the job's collected frames into the open file ``target``."""
-        with self._open("GET", f"/jobs/{job_id}/archive") as response:
-            while chunk := self._read(response, CHUNK):
+        path = f"/jobs/{job_id}/archive"
+        with self._sorted(self._api.open, "GET", path) as response:
+            while chunk := self._sorted(self._api.read, response, "GET", path, CHUNK):
                 target.write(chunk)
 
     def _every(self, path, key):
@@ -109,55 +101,38 @@ class Api:
             offset = page["next_offset"]
         return items
 
-    def _json(self, method, path, body=None, headers=None):
-        with self._open(method, path, body, headers) as response:
-            payload = self._read(response)
-        try:
-            return json.loads(payload)
-        except ValueError:
-            raise ApiUnavailable(f"{self.base}{path} answered with something that is not "
-                                 f"JSON; is this the appliance's address?") from None
+    def _json(self, method, path, body=None, answer=None):
+        return self._sorted(self._api.call, method, path, body, answer)
 
-    def _open(self, method, path, body=None, headers=None):
-        request = urllib.request.Request(
-            self.base + path, data=body, method=method,
-            headers={"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT,
-                     **(headers or {})})
+    def _sorted(self, function, *args):
+        """``function(*args)``, its failures turned into what they mean to the user."""
         try:
-            return self._opener.open(request, timeout=self._timeout)
-        except urllib.error.HTTPError as error:
-            try:
-                failure = self._answer_error(error)
-            finally:
-                error.close()
-            raise failure from None
-        except urllib.error.URLError as error:
-            raise self._unreachable(error.reason) from None
-        except (TimeoutError, ConnectionError, http.client.HTTPException,
-                ssl.SSLError) as error:
-            raise self._unreachable(error) from None
+            return function(*args)
+        except CallFailed as failure:
+            raise self._explained(failure) from None
 
-    def _read(self, response, size=-1):
-        try:
-            return response.read(size)
-        except (OSError, http.client.HTTPException) as error:
-            raise self._unreachable(error) from None
+    def _explained(self, failure):
+        if isinstance(failure, Redirected):
+            return ApiUnavailable(f"{self.base} redirects to {failure.location}; set "
+                                  f"RAYCRAFTER_URL (or `url`) to the appliance's https:// "
+                                  f"address", transient=False)
+        if isinstance(failure, ErrorAnswer):
+            return ApiError(failure, failure.body.message if failure.shaped else
+                            f"{self.base} answered HTTP {failure.status} "
+                            f"{failure.body.message}")
+        if isinstance(failure, UnreadableAnswer):
+            return ApiUnavailable(f"{failure}; is this the appliance's address?")
+        if isinstance(failure, NoAnswer):
+            return self._unreachable(failure)
+        return ApiUnavailable(f"{self.base}: {failure}", transient=failure.transient)
 
-    def _answer_error(self, error):
-        if 300 <= error.code < 400:
-            target = error.headers.get("Location", "another address")
-            return ApiUnavailable(f"{self.base} redirects to {target}; set RAYCRAFTER_URL "
-                                  f"(or `url`) to the appliance's https:// address")
-        try:
-            return ApiError(error.code, json.loads(error.read())["message"])
-        except (ValueError, TypeError, KeyError, OSError, http.client.HTTPException):
-            return ApiError(error.code, f"{self.base} answered HTTP {error.code} {error.reason}")
-
-    def _unreachable(self, reason):
-        if isinstance(reason, ssl.SSLCertVerificationError):
+    def _unreachable(self, failure):
+        reason = failure.reason
+        if failure.untrusted:
             return ApiUnavailable(f"the TLS certificate of {self.base} is not trusted "
-                                  f"({reason.verify_message}); set RAYCRAFTER_CA (or `ca_file`)"
-                                  f" to the appliance's CA certificate")
+                                  f"({reason.verify_message}); set RAYCRAFTER_CA (or "
+                                  f"`ca_file`) to the appliance's CA certificate",
+                                  transient=False)
         if isinstance(reason, socket.gaierror):
             return ApiUnavailable(f"cannot find the host of {self.base}: {reason.strerror}")
         if isinstance(reason, TimeoutError):

@@ -2,17 +2,15 @@
 import argparse
 import importlib.metadata
 import json
-import re
 import sys
 
-from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.frame_ranges import parse_frame_range
+from raycrafter_contract.naming import DEFAULT_PAGE, DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE, MAX_PAGE
 from raycrafter_contract.states import JOB_STATES
 
 from . import commands, exit_codes, http, settings as settings_module
 from .errors import CliError
 
-MAX_PAGE = 500
-_FRAMES = re.compile(r"^(\d{1,5})(?:-(\d{1,5})(?::(\d{1,5}))?)?$", re.ASCII)
 
 EPILOG = """\
 settings: RAYCRAFTER_URL, RAYCRAFTER_TOKEN, RAYCRAFTER_CA (environment), else
@@ -36,15 +34,10 @@ def _integer(low, high=None):
 
 def _frames(text):
     """``7``, ``1-24`` or ``1-100:5``; the API checks the rest (how many frames)."""
-    match = _FRAMES.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r}: use N, FIRST-LAST or FIRST-LAST:STEP "
-                                         f"(e.g. 1-24)")
-    first, last, step = (int(g) if g else None for g in match.groups())
-    if last is not None and last < first:
-        raise argparse.ArgumentTypeError(f"{text!r}: the last frame comes before the first")
-    if step == 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the step must be at least 1")
+    try:
+        parse_frame_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
     return text.strip()
 
 
@@ -141,8 +134,8 @@ def build_parser():
 
     p = command("jobs", commands.jobs, "list your jobs, newest first")
     p.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
-    p.add_argument("--limit", type=_integer(1, MAX_PAGE), default=50,
-                   help=f"how many jobs (default: 50, at most {MAX_PAGE})")
+    p.add_argument("--limit", type=_integer(1, MAX_PAGE), default=DEFAULT_PAGE,
+                   help=f"how many jobs (default: {DEFAULT_PAGE}, at most {MAX_PAGE})")
 
     p = command("status", commands.status, "show a job")
     p.add_argument("job_id", **job_id)

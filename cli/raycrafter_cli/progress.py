@@ -21,9 +21,9 @@ def clock(seconds):
 
 
 def _counts(job):
-    progress = job["progress"]
+    progress = job.progress
     failed = f", {progress['failed']} failed" if progress.get("failed") else ""
-    return progress["done"], job["frames"]["count"], failed
+    return progress["done"], job.frames.count, failed
 
 
 class Bar:
@@ -36,11 +36,11 @@ class Bar:
 
     def update(self, job, elapsed, eta):
         done, total, failed = _counts(job)
-        text = f"{done}/{total} frames{failed}, {job['state']}, elapsed {clock(elapsed)}"
-        if job["state"] not in FINAL_JOB_STATES:
+        text = f"{done}/{total} frames{failed}, {job.state}, elapsed {clock(elapsed)}"
+        if job.state not in FINAL_JOB_STATES:
             text += f", ETA {clock(eta) if eta is not None else '--:--'}"
         columns = shutil.get_terminal_size().columns - 1  # the last column would wrap
-        prefix = f"job {job['id']} "
+        prefix = f"job {job.id} "
         # The bar only ever narrows, so it does not jump as the text beside it changes.
         self._bar = min(self._bar, columns - len(prefix) - len(text) - 3)
         if self._bar >= BAR_MIN:
@@ -75,11 +75,11 @@ class Lines:
 
     def update(self, job, elapsed, eta):
         done, total, failed = _counts(job)
-        if (job["state"], done, failed) == self._last:
+        if (job.state, done, failed) == self._last:
             return
-        self._last = (job["state"], done, failed)
+        self._last = (job.state, done, failed)
         estimate = f", ETA {clock(eta)}" if eta is not None else ""
-        self.note(f"job {job['id']}: {job['state']}, {done}/{total} frames done{failed}, "
+        self.note(f"job {job.id}: {job.state}, {done}/{total} frames done{failed}, "
                   f"elapsed {clock(elapsed)}{estimate}")
 
     def note(self, text):

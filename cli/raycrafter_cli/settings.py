@@ -11,12 +11,12 @@ import stat
 import tomllib
 import urllib.parse
 
-from raycrafter_contract.addresses import is_loopback
+from raycrafter_contract.addresses import token_may_go_to
+from raycrafter_contract.wire.endpoints import API_PATH
 
 from . import exit_codes
 from .errors import CliError
 
-API_PATH = "/api/v1"
 ENV_URL = "RAYCRAFTER_URL"
 ENV_TOKEN = "RAYCRAFTER_TOKEN"
 ENV_CA = "RAYCRAFTER_CA"
@@ -160,9 +160,9 @@ def _poll_seconds():
 
 def cleartext_warning(settings):
     """A warning when the token would cross the network unencrypted, else None."""
-    parsed = urllib.parse.urlsplit(settings.api_url)
-    if parsed.scheme == "https" or is_loopback(parsed.hostname):
+    if token_may_go_to(settings.api_url):
         return None
+    parsed = urllib.parse.urlsplit(settings.api_url)
     return (f"warning: {parsed.scheme}://{parsed.netloc} is not HTTPS; "
             f"your token crosses the network unencrypted")
 

@@ -4,6 +4,7 @@ import sys
 import time
 
 from raycrafter_contract.states import FINAL_JOB_STATES
+from raycrafter_contract.wire.retrying import delay_before_retry
 
 from . import exit_codes
 from .errors import CliError
@@ -16,16 +17,16 @@ def wait(api, job_id, progress, poll_seconds):
     """Poll job ``job_id`` until it is final, reporting to ``progress``; return the job."""
     started = time.monotonic()
     job = api.job(job_id)  # a wrong address, token or job id fails here, at once
-    done_at_start = job["progress"]["done"]
+    done_at_start = job.progress["done"]
     try:
         while True:
             elapsed = time.monotonic() - started
-            done = job["progress"]["done"]
-            if job["state"] in FINAL_JOB_STATES:
+            done = job.progress["done"]
+            if job.state in FINAL_JOB_STATES:
                 progress.update(job, elapsed, None)
                 return job
             progress.update(job, elapsed, _remaining(elapsed, done - done_at_start,
-                                                     job["frames"]["count"] - done))
+                                                     job.frames.count - done))
             time.sleep(poll_seconds)
             job = _poll_through_outages(api, job_id, progress, poll_seconds)
     except KeyboardInterrupt:
@@ -37,7 +38,8 @@ def wait(api, job_id, progress, poll_seconds):
 
 
 def _poll_through_outages(api, job_id, progress, poll_seconds):
-    """The job, asking again while the API or the network is down (for a while)."""
+    """The job, asking again while the API or the network is down (for a while), never
+    sooner than the API asked (the contract's retry rule)."""
     outage_since = None
     while True:
         try:
@@ -50,7 +52,7 @@ def _poll_through_outages(api, job_id, progress, poll_seconds):
                 progress.note(f"{error}; retrying for up to {OUTAGE_SECONDS // 60} minutes")
             elif time.monotonic() - outage_since > OUTAGE_SECONDS:
                 raise
-        time.sleep(poll_seconds)
+            time.sleep(delay_before_retry(poll_seconds, error.retry_after))
 
 
 def _remaining(elapsed, done_meanwhile, left):
@@ -62,10 +64,10 @@ def _remaining(elapsed, done_meanwhile, left):
 
 def outcome(job):
     """The exit status for a final job; why it did not finish goes to stderr."""
-    if job["state"] == "failed":
-        print(f"raycrafter: job {job['id']} failed: {job['error']}", file=sys.stderr)
+    if job.state == "failed":
+        print(f"raycrafter: job {job.id} failed: {job.error}", file=sys.stderr)
         return exit_codes.JOB_FAILED
-    if job["state"] == "cancelled":
-        print(f"raycrafter: job {job['id']} was cancelled", file=sys.stderr)
+    if job.state == "cancelled":
+        print(f"raycrafter: job {job.id} was cancelled", file=sys.stderr)
         return exit_codes.JOB_CANCELLED
     return exit_codes.OK

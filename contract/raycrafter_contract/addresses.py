@@ -1,6 +1,10 @@
-"""Which hosts a token may be sent to without TLS: the CLI warns, and the node agent
-refuses, for any other host reached over plain HTTP."""
+"""Where a bearer token may be sent: over HTTPS, or over plain HTTP to loopback only.
+
+A rule, not a tool: the CLI warns, and the node agent refuses to start, for any other
+address, so a token never crosses a network unencrypted without someone being told.
+"""
 import ipaddress
+import urllib.parse
 
 
 def is_loopback(host):
@@ -11,3 +15,10 @@ def is_loopback(host):
         return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
+
+
+def token_may_go_to(url):
+    """True when a token may be sent to ``url``: an https:// URL, or an http:// URL whose
+    host is loopback (a test's API, or an SSH tunnel on a compute node)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))

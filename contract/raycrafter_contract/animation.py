@@ -13,6 +13,8 @@ ignored and said so, because the appliance decides those.
 import dataclasses
 import re
 
+from .wire.records import Record
+
 # The POV-Ray options a user may set (a job's ``options``, or the INI key of the same
 # name): name -> (type, minimum, maximum).
 POVRAY_OPTIONS = {
@@ -83,7 +85,9 @@ class IniRejected(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Animation:
+class Animation(Record):
+    """A job's animation; its JSON form is the ``animation`` of a job as the API shows it."""
+
     initial_frame: int = 1
     final_frame: int = 1
     initial_clock: float = 0.0

@@ -21,6 +21,11 @@ JOB_TRANSITIONS = {
 
 FRAME_STATES = ("pending", "leased", "done", "failed")
 
+# The states the worker may ask for (``transition``): `collecting` follows from the frames,
+# `cancelled` from users, and `staging` after a batch job only from the API's decision on
+# the batch job's end (``batch-ended``).
+WORKER_TARGETS = ("staging", "submitted", "running", "done", "failed")
+
 # The command a job in each state calls for: the worker acts on a command only while the
 # job is in one of its states, and the API writes it when the job enters such a state.
 COMMAND_FOR_STATE = {"pending": "submit", "staging": "submit", "collecting": "collect",

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.animation import Animation
-from raycrafter_contract.backoff import Backoff
-from raycrafter_contract.naming import DEFAULT_SCENE_FILE, MAX_IMAGE_SIDE
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_IMAGE_SIDE
+from raycrafter_contract.utilities.backoff import Backoff
+from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
+                                                  FrameStateAnswer)
+from raycrafter_contract.wire.retrying import delay_before_retry
 
 from . import confinement, exit_codes, frames
-from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
+from .api_client import ApiClient, ApiUnavailable, ClaimAnswer, LeaseGone
 from .config import Config
 from .lease_keeper import LeaseKeeper
 from .limits import ProcessLimits
@@ -59,7 +62,7 @@ class Lease:
     lease_id: str
     seconds: float
     claimed_at: float
-    job: Dict[str, Any]
+    job: AgentJob
 
     @property
     def frame(self) -> int:
@@ -67,20 +70,10 @@ class Lease:
         return self.frames[0]
 
     @classmethod
-    def from_claim(cls, answer: Dict[str, Any], claimed_at: float) -> "Lease":
-        try:
-            first = int(answer["frame"])
-            # An API from before chunks answers with one frame.
-            numbers = tuple(int(n) for n in answer.get("frames") or [first])
-            if not numbers or numbers[0] != first:
-                raise ValueError("the chunk does not start with frame %d" % first)
-            return cls(frames=numbers, attempt=int(answer["attempt"]),
-                       lease_id=str(answer["lease"]["id"]),
-                       seconds=float(answer["lease"]["seconds"]), claimed_at=claimed_at,
-                       job=dict(answer["job"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ApiRefused("claim answer does not follow the protocol (%r): %r"
-                             % (error, answer)) from None
+    def from_claim(cls, answer: ClaimLeased, claimed_at: float) -> "Lease":
+        return cls(frames=answer.frames, attempt=answer.attempt, lease_id=answer.lease.id,
+                   seconds=float(answer.lease.seconds), claimed_at=claimed_at,
+                   job=answer.job)
 
 
 @dataclass
@@ -156,22 +149,20 @@ class Agent:
             answer = self._claim()
             if answer is None:
                 return exit_codes.STOPPED
-            status = answer.get("status")
-            if status in ("finished", "cancelled"):
-                log.info("job %d is %s: no frame left for this agent", self._config.job_id, status)
+            if isinstance(answer, ClaimEnded):
+                log.info("job %d is %s: no frame left for this agent", self._config.job_id,
+                         answer.status)
                 return exit_codes.DONE
-            if status == "wait":
+            if isinstance(answer, ClaimWait):
                 if not alone and self._busy_slots:
                     # Another slot of this agent works on: it claims whatever comes back.
                     log.info("every remaining frame is leased; this render slot stops")
                     return exit_codes.DONE
-                delay = float(answer.get("retry_after", 5))
-                log.info("every remaining frame is leased elsewhere; asking again in %.0f s", delay)
-                if self._stop.sleep(delay):
+                log.info("every remaining frame is leased elsewhere; asking again in %.0f s",
+                         answer.retry_after)
+                if self._stop.sleep(answer.retry_after):
                     return exit_codes.STOPPED
                 continue
-            if status != "leased":
-                raise ApiRefused("claim answered an unknown status: %r" % (answer,))
             with self._busy_guard:
                 self._busy_slots += 1
             try:
@@ -218,27 +209,34 @@ class Agent:
             self._slot.renderers = renderers
         return self._slot.renderers
 
-    def _claim(self) -> Optional[Dict[str, Any]]:
+    def _claim(self) -> Optional[ClaimAnswer]:
         """Claim, riding out API outages up to --max-api-outage; None if a signal came first."""
         backoff = Backoff(first=0.5, cap=30.0)
         outage_started: Optional[float] = None
         while not self._stop.requested:
             try:
-                return self._client.claim(self._config.holder, 1 if self._config.once
-                                          else self._config.max_chunk_frames)
+                return self._client.claim(self._config.holder, self._claim_size())
             except LeaseGone as gone:
                 # 409 on claim: the job left its active states (failed, done) meanwhile.
                 log.info("the API has no frame for this agent any more: %s", gone)
-                return {"status": "finished"}
+                return ClaimEnded("finished")
             except ApiUnavailable as error:
                 now = time.monotonic()
                 outage_started = outage_started or now
                 if now - outage_started > self._config.max_api_outage:
                     raise ApiOutage("API unreachable for %.0f s: %s" % (now - outage_started, error))
-                delay = backoff.next_delay()
+                delay = delay_before_retry(backoff.next_delay(), error.retry_after)
                 log.warning("claim failed, retrying in %.1f s: %s", delay, error)
                 self._stop.sleep(delay)
         return None
+
+    def _claim_size(self) -> int:
+        """The most frames a claim asks for: one with --once, this node's own cap if it has
+        one, else as many as the protocol allows, leaving the ceiling to the API's
+        max_chunk_frames."""
+        if self._config.once:
+            return 1
+        return self._config.max_chunk_frames or MAX_CLAIM_FRAMES
 
     def _work_on(self, lease: Lease) -> None:
         self._context.enter_frame(lease.frame, lease.attempt, lease.lease_id)
@@ -398,7 +396,7 @@ class Agent:
                      lambda: self._client.fail(number, lease.lease_id, reason, log_tail))
 
     def _report(self, lease: Lease, keeper: Optional[LeaseKeeper], what: str, number: int,
-                call: Callable[[], Dict[str, Any]]) -> None:
+                call: Callable[[], FrameStateAnswer]) -> None:
         """Report an outcome, retrying through an outage for as long as the lease holds.
 
         Past that the API hands the frame to someone else anyway, and a report carrying
@@ -413,18 +411,17 @@ class Agent:
                 log.warning("the API refused the %s of frame %d: %s", what, number, gone)
                 return
             except ApiUnavailable as error:
-                holds = keeper.holds if keeper is not None else time.monotonic() < deadline
-                if not holds:
+                left = keeper.seconds_left if keeper is not None else deadline - time.monotonic()
+                if left <= 0:
                     log.error("could not report the %s of frame %d while its lease held; the "
                               "API will hand it out again: %s", what, number, error)
                     return
-                delay = backoff.next_delay()
+                delay = delay_before_retry(backoff.next_delay(), error.retry_after, latest=left)
                 log.warning("reporting the %s of frame %d failed, keeping the result and retrying "
                             "in %.1f s: %s", what, number, delay, error)
                 time.sleep(delay)
                 continue
-            log.info("%s of frame %d recorded, frame is %s", what, number,
-                     answer.get("frame_state", "?"))
+            log.info("%s of frame %d recorded, frame is %s", what, number, answer.frame_state)
             return
 
     def _release(self, lease: Lease, keeper: Optional[LeaseKeeper], numbers: List[int]) -> None:
@@ -446,10 +443,11 @@ class Agent:
                         log.error("could not hand %s back (%s); they return to the queue when "
                                   "the lease expires", _frames_text(numbers), error)
                         return
-                    time.sleep(backoff.next_delay())
+                    time.sleep(delay_before_retry(backoff.next_delay(), error.retry_after,
+                                                  latest=give_up_at - time.monotonic()))
 
-    def _renderer_for(self, job: Dict[str, Any]) -> Renderer:
-        name = job.get("renderer") or "povray"
+    def _renderer_for(self, job: AgentJob) -> Renderer:
+        name = job.renderer
         renderers = self._renderers()
         if name not in renderers:
             raise ValueError("renderer %r is not available on this cluster (known: %s)"
@@ -460,22 +458,17 @@ class Agent:
         """The chunk's parameters from the claim answer, each checked before it reaches
         a command line; each run of it is rendered in a work directory of its own."""
         job, chunk = lease.job, lease.frames
-        try:
-            first, last = int(job["frames"]["first"]), int(job["frames"]["last"])
-            width, height = int(job["width"]), int(job["height"])
-            scene_file = str(job.get("scene_file") or DEFAULT_SCENE_FILE)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError("job description incomplete: %r" % (error,)) from None
+        first, last = job.frames.first, job.frames.last
+        width, height = job.width, job.height
         if not first <= chunk[0] <= chunk[-1] <= last:
             raise ValueError("%s outside the job's range %d..%d" % (_frames_text(chunk), first, last))
         if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
             raise ValueError("resolution %dx%d is out of range" % (width, height))
         return FrameTask(
             frame=chunk[0], last_frame=chunk[-1], first=first, last=last,
-            animation=_animation(job, first, last),
-            width=width, height=height,
-            options=_options(job.get("options")),
-            scene_path=frames.scene_path(self._config.input_dir, scene_file),
+            animation=_animation(job),
+            width=width, height=height, options=dict(job.options),
+            scene_path=frames.scene_path(self._config.input_dir, job.scene_file),
             input_dir=self._config.input_dir, work_dir="", threads=self._config.threads)
 
 
@@ -483,8 +476,7 @@ def _runs(lease: Lease, renderer: Renderer, most: int) -> List[List[int]]:
     """The chunk in runs of frames for one renderer process each: runs of up to ``most``
     frames (what its work directory's cap allows) where the renderer renders a range of
     the animation in one go and the frames are consecutive, else one frame each."""
-    step = int(lease.job.get("frames", {}).get("step", 1))
-    if renderer.renders_runs and step == 1:
+    if renderer.renders_runs and lease.job.frames.step == 1:
         return [list(lease.frames[start:start + most])
                 for start in range(0, len(lease.frames), most)]
     return [[number] for number in lease.frames]
@@ -496,27 +488,15 @@ def _frames_text(numbers: Sequence[int]) -> str:
     return "frames %d-%d" % (numbers[0], numbers[-1])
 
 
-def _animation(job: Dict[str, Any], first: int, last: int) -> Animation:
+def _animation(job: AgentJob) -> Animation:
     """The job's animation; an API from before animations renders the frames asked for as
     the whole animation."""
-    given = job.get("animation")
-    if given is None:
-        return Animation(first, last).check()
+    if job.animation is None:
+        return Animation(job.frames.first, job.frames.last).check()
     try:
-        return Animation(int(given["initial_frame"]), int(given["final_frame"]),
-                         float(given["initial_clock"]), float(given["final_clock"]),
-                         bool(given["cyclic"])).check()
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError("the job's animation is unusable: %r" % (error,)) from None
-
-
-def _options(value: Any) -> Dict[str, Any]:
-    """The job's renderer options, name -> value; each adapter turns them into arguments."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    raise ValueError("renderer options must be a JSON object, not %r" % (value,))
+        return job.animation.check()
+    except ValueError as error:
+        raise ValueError("the job's animation is unusable: %s" % error) from None
 
 
 def _exit_description(returncode: Optional[int]) -> str:

@@ -1,23 +1,33 @@
-"""The agent side of the agent calls in docs/protocol.md, over urllib.
+"""The agent side of the agent calls in docs/protocol.md, over the contract's HTTP helper.
 
 Every failure is sorted into one of three kinds, because the agent reacts to each
-differently: the API is unreachable or broken for now (retry later), the lease or the job
-is gone (stop this frame and move on), or the API refuses the agent for good (stop).
+differently: the API is unreachable or busy for now (retry later, no sooner than it asked:
+the contract's retry rule), the lease or the job is gone (409: stop this frame and move
+on), or the API refuses the agent for good (stop).
 """
 
-import http.client
-import json
-import socket
-import ssl
-import urllib.error
-import urllib.request
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional, Union
+
+from raycrafter_contract.utilities.http_client import (ApiConnection, CallFailed, ErrorAnswer,
+                                                      NoAnswer)
+from raycrafter_contract.wire.agent_calls import (ClaimEnded, ClaimLeased, ClaimRequest,
+                                                  ClaimWait, CompleteReport, FailReport,
+                                                  FrameStateAnswer, HeartbeatAnswer,
+                                                  LeaseReport, parse_claim_answer)
+from raycrafter_contract.wire.endpoints import API_PATH
 
 from . import __version__
 
+ClaimAnswer = Union[ClaimLeased, ClaimWait, ClaimEnded]
+
 
 class ApiUnavailable(Exception):
-    """Connection refused or reset, timeout, or a 5xx answer: worth trying again."""
+    """No answer, or an answer that says "not now" (5xx, 429): worth trying again, after
+    ``retry_after`` seconds at the soonest if the API asked for that."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LeaseGone(Exception):
@@ -29,80 +39,50 @@ class LeaseGone(Exception):
 
 
 class ApiRefused(Exception):
-    """Any other 4xx, or a TLS certificate the CA file does not vouch for: retrying cannot help."""
+    """Any other 4xx, an answer outside the protocol, or a TLS certificate the CA file does
+    not vouch for: retrying cannot help."""
 
 
 class ApiClient:
-    """One method per agent call of one job; each returns the decoded JSON answer."""
+    """One method per agent call of one job; each returns the answer's wire record."""
 
     def __init__(self, base_url: str, job_id: int, token: str, ca_file: Optional[str],
                  timeout: float) -> None:
-        self._base = "%s/api/v1/agent/jobs/%d" % (base_url, job_id)
-        self._token = token
-        self._timeout = timeout
-        context = ssl.create_default_context(cafile=ca_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self._api = ApiConnection("%s%s/agent/jobs/%d" % (base_url, API_PATH, job_id), token,
+                                  ca_file, timeout, "raycrafter-nodeagent/" + __version__)
 
-    def claim(self, holder: str, max_frames: int = 1) -> Dict[str, Any]:
-        return self._post("/claim", {"holder": holder, "max_frames": max_frames})
+    def claim(self, holder: str, max_frames: int = 1) -> ClaimAnswer:
+        return self._post("/claim", ClaimRequest(holder, max_frames), parse_claim_answer)
 
-    def heartbeat(self, frame: int, lease_id: str) -> Dict[str, Any]:
-        return self._post("/frames/%d/heartbeat" % frame, {"lease_id": lease_id})
+    def heartbeat(self, frame: int, lease_id: str) -> HeartbeatAnswer:
+        return self._post("/frames/%d/heartbeat" % frame, LeaseReport(lease_id),
+                          HeartbeatAnswer)
 
     def complete(self, frame: int, lease_id: str, render_seconds: float, checksum: str,
-                 size: int, log_tail: str) -> Dict[str, Any]:
-        return self._post("/frames/%d/complete" % frame, {
-            "lease_id": lease_id, "render_seconds": round(render_seconds, 3),
-            "checksum": checksum, "size": size, "log_tail": log_tail})
+                 size: int, log_tail: str) -> FrameStateAnswer:
+        return self._post("/frames/%d/complete" % frame, CompleteReport(
+            lease_id, round(render_seconds, 3), checksum, size, log_tail), FrameStateAnswer)
 
-    def fail(self, frame: int, lease_id: str, reason: str, log_tail: str) -> Dict[str, Any]:
-        return self._post("/frames/%d/fail" % frame,
-                          {"lease_id": lease_id, "reason": reason, "log_tail": log_tail})
+    def fail(self, frame: int, lease_id: str, reason: str, log_tail: str) -> FrameStateAnswer:
+        return self._post("/frames/%d/fail" % frame, FailReport(lease_id, reason, log_tail),
+                          FrameStateAnswer)
 
-    def release(self, frame: int, lease_id: str) -> Dict[str, Any]:
-        return self._post("/frames/%d/release" % frame, {"lease_id": lease_id})
+    def release(self, frame: int, lease_id: str) -> FrameStateAnswer:
+        return self._post("/frames/%d/release" % frame, LeaseReport(lease_id),
+                          FrameStateAnswer)
 
-    def _post(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
-        request = urllib.request.Request(
-            self._base + path, data=json.dumps(body).encode("utf-8"), method="POST",
-            headers={"Authorization": "Bearer " + self._token,
-                     "Content-Type": "application/json", "Accept": "application/json",
-                     "User-Agent": "raycrafter-nodeagent/" + __version__})
+    def _post(self, path, body, answer):  # type: ignore[no-untyped-def]
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:
-            raise _classified(error) from None
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, ssl.SSLCertVerificationError):
-                raise ApiRefused("TLS certificate of the API not trusted: %s "
-                                 "(check --ca-file)" % error.reason) from None
-            raise ApiUnavailable("API unreachable: %s" % error.reason) from None
-        except (socket.timeout, ConnectionError, http.client.HTTPException, ssl.SSLError) as error:
-            raise ApiUnavailable("API call %s failed: %r" % (path, error)) from None
-        try:
-            answer = json.loads(payload.decode("utf-8"))
-        except ValueError:
-            raise ApiUnavailable("API answered %s with something that is not JSON" % path) from None
-        if not isinstance(answer, dict):
-            raise ApiUnavailable("API answered %s with JSON that is not an object" % path)
-        return answer
+            return self._api.call("POST", path, body, answer)
+        except CallFailed as failure:
+            raise _classified(failure) from None
 
 
-def _classified(error: urllib.error.HTTPError) -> Exception:
-    code, message = _error_body(error)
-    if error.code >= 500:
-        return ApiUnavailable("API answered %d %s: %s" % (error.code, code, message))
-    if error.code == 409:
-        return LeaseGone(code, message)
-    return ApiRefused("API refused with %d %s: %s" % (error.code, code, message))
-
-
-def _error_body(error: urllib.error.HTTPError) -> Tuple[str, str]:
-    """The protocol's error shape ``{"error", "message"}``, or the bare status text."""
-    try:
-        body = json.loads(error.read().decode("utf-8"))
-        return str(body.get("error", "")), str(body.get("message", ""))
-    except (ValueError, AttributeError, OSError):
-        return "", str(error.reason)
+def _classified(failure: CallFailed) -> Exception:
+    if failure.transient:
+        return ApiUnavailable("API unavailable: %s" % failure, failure.retry_after)
+    if isinstance(failure, ErrorAnswer) and failure.status == 409:
+        return LeaseGone(failure.body.error, failure.body.message)
+    if isinstance(failure, NoAnswer) and failure.untrusted:
+        return ApiRefused("%s (check --ca-file)" % failure)
+    return ApiRefused("API refused the agent: %s" % failure)

@@ -13,12 +13,12 @@ import os
 import re
 import socket
 import stat
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from raycrafter_contract.addresses import is_loopback
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS
+from raycrafter_contract.addresses import token_may_go_to
+from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
+                                        JOB_LOGS_DIR, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS)
 
 from .limits import SMALLEST_FILE_BYTES, RendererLimits, default_memory_bytes
 from .renderer_output import MAX_LINE_BYTES
@@ -26,7 +26,6 @@ from .renderers.command import CommandRenderer
 
 ENV_PREFIX = "RAYCRAFTER_"
 TRUE_WORDS = ("1", "true", "yes", "on")
-DEFAULT_CHUNK_FRAMES = 50
 SIZE = re.compile(r"^(\d+)([KMGT]?)$", re.IGNORECASE)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 SMALLEST_MEMORY_BYTES = 64 << 20
@@ -72,20 +71,21 @@ class Config:
     output_bytes: int
     cluster: Optional[str] = None
     allow_unconfined: bool = False
-    max_chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    # None: as many as the protocol allows, so the API's max_chunk_frames is the ceiling.
+    max_chunk_frames: Optional[int] = None
     slots: int = 1
 
     @property
     def input_dir(self) -> str:
-        return os.path.join(self.job_dir, "input")
+        return os.path.join(self.job_dir, JOB_INPUT_DIR)
 
     @property
     def frames_dir(self) -> str:
-        return os.path.join(self.job_dir, "frames")
+        return os.path.join(self.job_dir, JOB_FRAMES_DIR)
 
     @property
     def logs_dir(self) -> str:
-        return os.path.join(self.job_dir, "logs")
+        return os.path.join(self.job_dir, JOB_LOGS_DIR)
 
 
 def default_threads() -> int:
@@ -167,11 +167,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                         "the cores this process may use divided by --threads, so parsing "
                         "(single-threaded in POV-Ray) never leaves a core idle "
                         "[RAYCRAFTER_SLOTS]")
-    render.add_argument("--max-chunk-frames", type=int,
-                        default=int(env("MAX_CHUNK_FRAMES", str(DEFAULT_CHUNK_FRAMES))),
-                        help="the most consecutive frames to claim at once and render with "
-                             "one renderer process; the API sizes each chunk from the job's "
-                             "render times [RAYCRAFTER_MAX_CHUNK_FRAMES, %(default)s]")
+    render.add_argument("--max-chunk-frames", type=int, default=env("MAX_CHUNK_FRAMES"),
+                        help="this node's own cap on the consecutive frames claimed at once "
+                             "and rendered with one renderer process; by default the API's "
+                             "max_chunk_frames alone caps them, and it sizes each chunk "
+                             "from the job's render times [RAYCRAFTER_MAX_CHUNK_FRAMES]")
     render.add_argument("--povray", default=env("POVRAY", "povray"),
                         help="POV-Ray executable [RAYCRAFTER_POVRAY]")
     render.add_argument("--renderer-command", action="append", default=[], metavar="NAME=JSON",
@@ -261,11 +261,11 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     job_id = _job_id(args.job_id)
     api_url = _api_url(args.api_url)
     job_dir = os.path.abspath(args.job_dir)
-    if not os.path.isdir(os.path.join(job_dir, "input")):
+    if not os.path.isdir(os.path.join(job_dir, JOB_INPUT_DIR)):
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
-    token_file = args.token_file or os.path.join(job_dir, "agent.token")
+    token_file = args.token_file or os.path.join(job_dir, AGENT_TOKEN_FILE)
     threads, slots = render_slots(args.threads, args.slots, default_threads())
-    if not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
+    if args.max_chunk_frames is not None and not 1 <= args.max_chunk_frames <= MAX_CLAIM_FRAMES:
         raise ConfigError("--max-chunk-frames must be from 1 to %d" % MAX_CLAIM_FRAMES)
     if args.log_tail_lines < 1 or args.log_queue_size < 1:
         raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")
@@ -330,10 +330,7 @@ def _job_id(value: Optional[str]) -> int:
 
 def _api_url(url: str) -> str:
     """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node)."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme == "https":
-        return url.rstrip("/")
-    if parsed.scheme == "http" and is_loopback(parsed.hostname):
+    if token_may_go_to(url):
         return url.rstrip("/")
     raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
 

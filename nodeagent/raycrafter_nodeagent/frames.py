@@ -15,10 +15,9 @@ import struct
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
-from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.naming import PNG_SIGNATURE, frame_file_name
 from raycrafter_contract.scenes import SceneRejected, check_main_file
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class BadImage(Exception):

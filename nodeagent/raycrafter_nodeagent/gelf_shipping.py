@@ -24,7 +24,7 @@ import time
 from typing import Deque, Dict, List, Optional
 
 from graypy.handler import BaseGELFHandler
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.utilities.backoff import Backoff
 
 # Enough to keep a busy renderer's lines flowing in few system calls, small enough that a
 # write blocked by a stalled server does not hold much.

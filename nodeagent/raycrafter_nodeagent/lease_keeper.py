@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Callable, Optional
 
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.utilities.backoff import Backoff
+from raycrafter_contract.wire.retrying import delay_before_retry
 
 from .api_client import ApiClient, ApiRefused, ApiUnavailable, LeaseGone
 
@@ -49,7 +50,14 @@ class LeaseKeeper:
     @property
     def holds(self) -> bool:
         """Whether the lease is still ours as far as the agent can know."""
-        return self.lost_reason is None and time.monotonic() < self._deadline
+        return self.seconds_left > 0
+
+    @property
+    def seconds_left(self) -> float:
+        """How much longer the lease surely holds (0 once it is lost)."""
+        if self.lost_reason is not None:
+            return 0.0
+        return max(0.0, self._deadline - time.monotonic())
 
     def confirm(self, frame: int) -> bool:
         """Whether the API says, now, that the lease still holds ``frame`` (a heartbeat
@@ -75,7 +83,10 @@ class LeaseKeeper:
                 if not self._beat(self._frame):
                     return
             except ApiUnavailable as error:
-                delay = backoff.next_delay()
+                # One more heartbeat must land before the lease runs out, whatever the API
+                # asked for.
+                delay = delay_before_retry(backoff.next_delay(), error.retry_after,
+                                           latest=self.seconds_left / 2)
                 log.warning("heartbeat failed, retrying in %.1f s (lease holds %.0f s more): %s",
                             delay, max(0.0, self._deadline - time.monotonic()), error)
                 continue

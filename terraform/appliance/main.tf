@@ -37,7 +37,7 @@ locals {
         name         = name
         from_port    = try(service.ports[0], service.port)
         to_port      = try(service.ports[1], service.port)
-        from_roles   = try(service.from, []) == "every_role" ? keys(local.roles) : try(service.from, [])
+        from_roles   = contains(try(service.from, []), "every_role") ? keys(local.roles) : tolist(try(service.from, []))
         from_outside = try(service.from_outside, null)
         why          = service.why
       }
@@ -64,9 +64,13 @@ locals {
     merge([
       for group in concat(["master"], [for role, count in local.roles : role if count > 0]) : {
         for name, service in local.catalogue.every_host.services : "${group}-${name}" => {
-          role = group, name = name, from_port = try(service.ports[0], service.port),
-          to_port = try(service.ports[1], service.port), from_roles = [],
-          from_outside = service.from_outside, why = service.why
+          role         = group
+          name         = name
+          from_port    = try(service.ports[0], service.port)
+          to_port      = try(service.ports[1], service.port)
+          from_roles   = []
+          from_outside = service.from_outside
+          why          = service.why
         }
       }
     ]...),

@@ -15,7 +15,6 @@ variable "roles" {
   type        = map(number)
   default     = null
 }
-}
 
 variable "image_id" {
   description = "The AMI every host boots: Debian 12 (bookworm) with cloud-init, e.g. Debian's own debian-12-amd64 image of the region."

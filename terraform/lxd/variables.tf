@@ -9,7 +9,6 @@ variable "roles" {
   type        = map(number)
   default     = null
 }
-}
 
 variable "image" {
   description = "The LXD image every container starts from: Debian 12 with either cloud-init or sysvinit's rc.local (see docs/cloud.md)."

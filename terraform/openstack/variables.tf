@@ -9,7 +9,6 @@ variable "roles" {
   type        = map(number)
   default     = null
 }
-}
 
 variable "image_name" {
   description = "The Glance image every host boots: Debian 12 (bookworm) with cloud-init."

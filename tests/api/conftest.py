@@ -13,9 +13,10 @@ import pytest
 import waitress
 
 from raycrafter_api import app as app_module
-from raycrafter_api import auth, config as config_module, db, migrations
+from raycrafter_api import auth, config as config_module
 from raycrafter_api import timeutil
-from raycrafter_api.models import User
+from raycrafter_api.database import db, migrations
+from raycrafter_api.database.models import User
 from support.api_testing import Client, World
 from support.postgres import ThrowawayPostgres
 

@@ -84,18 +84,18 @@ def test_authorization_matrix(world, method, path, arguments, answers, allowed):
 
 
 def test_the_domain_knows_no_http_and_every_refusal_has_one_status():
-    """Domain modules raise problems.Problem kinds; errors.py alone maps them to HTTP."""
+    """Domain modules raise problems.Problem kinds; http/errors.py alone maps them to HTTP."""
     import pathlib
     import raycrafter_api
-    from raycrafter_api import errors, problems
+    from raycrafter_api import problems
+    from raycrafter_api.http import errors
     kinds = {kind for kind in vars(problems).values()
              if isinstance(kind, type) and issubclass(kind, problems.Problem)
              and kind is not problems.Problem}
     assert kinds == set(errors.STATUS)
     package = pathlib.Path(raycrafter_api.__file__).parent
-    http_layer = {"app", "errors", "httpio"}
-    domain = [path for path in package.glob("*.py")
-              if path.stem not in http_layer and not path.stem.startswith("routes_")]
+    domain = [path for path in package.rglob("*.py")
+              if path.parent.name != "http" and path.name != "app.py"]
     assert {"job_states", "job_views", "leases", "worker_reports"} <= {p.stem for p in domain}
     for path in domain:
         source = path.read_text()

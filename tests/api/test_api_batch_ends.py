@@ -2,8 +2,8 @@
 follows (worker_reports.batch_ended)."""
 import pytest
 
-from raycrafter_api import db
-from raycrafter_api.models import Command
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command
 from support.api_testing import assert_error
 
 

@@ -4,9 +4,10 @@ that were not done."""
 import datetime
 
 import pytest
-from raycrafter_api import db, timeutil
-from raycrafter_api.leases import RENDER_TIME_SAMPLE
-from raycrafter_api.models import Frame
+from raycrafter_api import timeutil
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Frame
+from raycrafter_api.frames.leases import RENDER_TIME_SAMPLE
 
 from support.api_testing import assert_error
 from test_api_leases import age_lease, frame_row

@@ -5,8 +5,8 @@ import concurrent.futures
 
 import pytest
 
-from raycrafter_api import db
-from raycrafter_api.models import Command
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
 from support.api_testing import PNG, Client, World, job_fields, scene_upload, sha256
 

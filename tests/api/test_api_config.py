@@ -32,6 +32,7 @@ def test_load_from_toml_file(tmp_path):
     ({"lease_seconds": 0}, "lease_seconds"),
     ({"lease_seconds": "5"}, "lease_seconds"),
     ({"max_attempts": True}, "max_attempts"),
+    ({"max_chunk_frames": 1001}, "'max_chunk_frames' must be at most 1000"),
     ({"clusters": []}, "clusters"),
     ({"default_cluster": "nope"}, "default_cluster"),
     ({"database_url": "mysql://x"}, "database_url"),
@@ -59,7 +60,7 @@ def test_unreadable_or_invalid_files(tmp_path, monkeypatch):
 
 def test_a_database_url_is_read_with_its_percent_encoding_undone():
     """Salt writes the generated password URL-encoded; the driver must get it decoded."""
-    from raycrafter_api.db import connect_database
+    from raycrafter_api.database.db import connect_database
     database = connect_database("postgresql://us%40er:p%2Fw%3A%25@db.example:6432/my%20db")
     assert database.database == "my db"
     assert database.connect_params == {"user": "us@er", "password": "p/w:%",

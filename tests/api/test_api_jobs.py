@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from raycrafter_api import db
-from raycrafter_api.models import Command, Event
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command, Event
 from support.api_testing import SCENE, assert_error, job_fields, scene_upload, sha256, tar_gz
 
 
@@ -61,6 +61,9 @@ def test_create_job_from_archives_with_assets(world):
     ({"frames": "5-1"}, "frames"),
     ({"frames": "1-10:0"}, "frames"),
     ({"frames": "1-100000"}, "frames"),
+    # Digits of other scripts: Python's int() reads them, a frame file name never shows them.
+    ({"frames": "\uff11-\uff12"}, "frames"),
+    ({"frames": "\u0661-\u0662\u0664"}, "frames"),
     ({"width": "wide"}, "width"),
     ({"width": "0"}, "width"),
     ({"height": "20000"}, "height"),

@@ -3,8 +3,10 @@ import datetime
 
 import pytest
 
-from raycrafter_api import config as config_module, db, leases, timeutil
-from raycrafter_api.models import Command, Frame
+from raycrafter_api import config as config_module, timeutil
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command, Frame
+from raycrafter_api.frames import leases
 from support.api_testing import assert_error, sha256
 
 

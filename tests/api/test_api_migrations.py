@@ -3,8 +3,9 @@ import secrets
 
 import pytest
 
-from raycrafter_api import app as app_module, config as config_module, db, migrations
-from raycrafter_api.models import MODELS, Command
+from raycrafter_api import app as app_module, config as config_module
+from raycrafter_api.database import db, migrations
+from raycrafter_api.database.models import MODELS, Command
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

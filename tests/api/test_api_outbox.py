@@ -9,8 +9,10 @@ import pika
 import pytest
 from raycrafter_contract.messaging import EXCHANGE, QUEUE
 
-from raycrafter_api import db, outbox, relay, timeutil
-from raycrafter_api.models import Command
+from raycrafter_api import timeutil
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command
+from raycrafter_api.outbox import commands, relay
 from support.api_server import write_config
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
@@ -84,10 +86,10 @@ def test_relay_publishes_confirmed_persistent_commands(world, api, vhost):
     worker_relay.publisher.close()
     messages = take_messages(vhost["admin"])
     with db.connection():
-        commands = {c.id: c for c in Command.select()}
+        written = {c.id: c for c in Command.select()}
     assert len(messages) == 2
     for properties, body in messages:
-        command = commands[body["id"]]
+        command = written[body["id"]]
         assert command.sent_at is not None
         assert properties.message_id == command.id and properties.delivery_mode == 2
         assert properties.content_type == "application/json"
@@ -101,7 +103,7 @@ def test_unroutable_command_stays_unsent(world, api, vhost):
     delay = worker_relay.step()
     assert delay > 0
     with db.connection():
-        unsent = outbox.unsent(10)
+        unsent = commands.unsent(10)
     assert len(unsent) == 2 and "no queue is bound" in unsent[0].last_error
     assert unsent[0].publish_attempts == 1
 
@@ -129,8 +131,9 @@ def test_command_written_while_broker_is_down_is_delivered_when_it_is_back(
     config_path = write_config(tmp_path / "relay.toml", **api.config.__dict__)
     log_path = tmp_path / "relay.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
-                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.outbox.relay",
+                                    "--config", config_path],
+                                   stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "publishing failed" in log_path.read_text(), timeout=30,
                  message="the relay to find the broker down")
@@ -153,8 +156,9 @@ def test_a_command_goes_out_as_soon_as_it_is_written_not_at_the_relays_next_poll
     config_path = write_config(tmp_path / "relay.toml",
                                **{**api.config.__dict__, "relay_poll_seconds": 600.0})
     with open(tmp_path / "relay.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
-                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "raycrafter_api.outbox.relay",
+                                    "--config", config_path],
+                                   stdout=log, stderr=subprocess.STDOUT)
     try:
         with db.connection():
             first_round = [command.id for command in Command.select()]

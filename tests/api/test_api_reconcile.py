@@ -3,8 +3,10 @@ import datetime
 
 import pytest
 
-from raycrafter_api import db, outbox, timeutil
-from raycrafter_api.models import Command, Job
+from raycrafter_api import timeutil
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Command, Job
+from raycrafter_api.outbox.commands import reconcile_stuck_jobs
 
 
 @pytest.fixture
@@ -28,12 +30,12 @@ def commands(job_id):
 def test_stuck_pending_job_gets_a_new_submit_once_per_deadline(world, api):
     job = world.create_job(world.alice)
     with db.connection():
-        assert outbox.reconcile_stuck_jobs(api.config) == []
+        assert reconcile_stuck_jobs(api.config) == []
     backdate(job["id"], 5)
     with db.connection():
-        written = outbox.reconcile_stuck_jobs(api.config)
+        written = reconcile_stuck_jobs(api.config)
         assert [(c.job_id, c.command) for c in written] == [(job["id"], "submit")]
-        assert outbox.reconcile_stuck_jobs(api.config) == []
+        assert reconcile_stuck_jobs(api.config) == []
     assert commands(job["id"]) == ["submit", "submit"]
 
 
@@ -43,10 +45,10 @@ def test_unsent_command_is_not_duplicated(world, api):
     with db.connection():
         Job.update(state_changed_at=past).where(Job.id == job["id"]).execute()
         Command.update(created_at=past).where(Command.job == job["id"]).execute()
-        assert outbox.reconcile_stuck_jobs(api.config) == []
+        assert reconcile_stuck_jobs(api.config) == []
 
 
 def test_jobs_in_other_states_are_left_alone(world, api):
     backdate(world.job_x["id"], 60)
     with db.connection():
-        assert outbox.reconcile_stuck_jobs(api.config) == []
+        assert reconcile_stuck_jobs(api.config) == []

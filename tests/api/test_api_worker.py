@@ -1,8 +1,8 @@
 """Worker endpoints: listing, input, submissions, transitions, image uploads."""
 import os
 
-from raycrafter_api import db
-from raycrafter_api.models import Token
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Token
 from support.api_testing import PNG, SCENE, assert_error, sha256
 
 

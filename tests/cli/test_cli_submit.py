@@ -138,6 +138,7 @@ def test_submit_refuses_a_missing_scene_and_other_files(cli, tmp_path):
     ("24-1", "the last frame comes before the first"),
     ("1..24", "use N, FIRST-LAST or FIRST-LAST:STEP"),
     ("1-10:0", "the step must be at least 1"),
+    ("\uff11-\uff12", "use N, FIRST-LAST or FIRST-LAST:STEP"),
 ])
 def test_submit_refuses_a_bad_frame_range_before_uploading(cli, tmp_path, frames, message):
     scene = tmp_path / "a.pov"

@@ -1,7 +1,7 @@
 """Backoff delays grow, spread out, stop growing at the cap and start again after a reset."""
 import random
 
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.utilities.backoff import Backoff
 
 
 def test_delays_double_within_their_upper_half_up_to_the_cap():

@@ -1,10 +1,10 @@
-"""The components' Consul lookup (raycrafter_contract.consul_catalog), against a double of
-Consul's HTTP API on loopback: no Consul agent can run on these machines
+"""The components' Consul lookup (raycrafter_contract.utilities.consul_catalog), against
+a double of Consul's HTTP API on loopback: no Consul agent can run on these machines
 (tests/support/consul_double.py)."""
 import pytest
 
-from raycrafter_contract.consul_catalog import (ConsulLookupError, healthy_instance, resolve,
-                                                with_address)
+from raycrafter_contract.utilities.consul_catalog import (ConsulLookupError, healthy_instance,
+                                                          resolve, with_address)
 from support.consul_double import ConsulDouble
 
 

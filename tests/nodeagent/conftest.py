@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from raycrafter_contract.naming import PNG_SIGNATURE
 
 from support import api_server
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
@@ -34,7 +35,6 @@ FLAT_PNG_RENDERER = Path(__file__).parent / "tools" / "flat_png_renderer.py"
 # Landlock (a seccomp filter makes the Landlock calls fail with ENOSYS).
 WITHOUT_LANDLOCK = Path(__file__).parent / "tools" / "without_landlock.py"
 BATCH_JOB_ID = "4242"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Options that make the example scene take several seconds per frame on one thread, for
 # tests that must act while a frame is being rendered.
 SLOW = {"width": 480, "height": 360,

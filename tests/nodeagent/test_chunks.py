@@ -66,3 +66,15 @@ def test_render_slots_render_chunks_side_by_side_each_frame_once(setup):
     assert all(frames[n]["state"] == "done" and frames[n]["attempts"] == 0 for n in frames)
     assert sorted(p.name for p in (job_dir / "frames").iterdir()) == [
         "frame_%05d.png" % n for n in range(1, 13)]
+
+
+def test_the_apis_chunk_ceiling_holds_above_fifty(setup):
+    """raycrafter:api:max_chunk_frames is the ceiling of a chunk: an agent started without
+    a cap of its own asks for as many frames as the protocol allows, so the API's setting
+    takes effect above the 50 the agent once capped every claim at by itself."""
+    setup.start_api(max_chunk_frames=80, chunk_target_seconds=600)
+    job_id, job_dir = setup.job(frames="1-120", width=8, height=6)
+    agent = setup.agent(job_dir, job_id, "node-1")
+    assert agent.wait() == 0, agent.output()
+    assert rendering_lines(agent) == ["frame 1", "frames 2-81", "frames 82-120"]
+    assert [frame for frame, _, _ in claims_in(agent.output())] == list(range(1, 121))

@@ -221,6 +221,47 @@ def test_qsub_over_ssh_with_the_worker_key_runs_a_job_to_completion(first_highst
         client.close()
 
 
+def wait_for_accounting(client, batch_id, timeout=90):
+    """sacct's record of a batch job once it has ended: state and exit code."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, out, _ = run(client, f"sacct -n -P -X -j {batch_id} --format=State,ExitCode")
+        state, _, exit_code = out.strip().partition("|")
+        if state and state not in ("PENDING", "RUNNING", "COMPLETING"):
+            return state, exit_code
+        time.sleep(1)
+    raise AssertionError(f"sacct has no end of batch job {batch_id}")
+
+
+def test_accounting_knows_why_a_batch_job_ended_and_enforces_a_qos_limit(first_highstate):
+    """slurmdbd answers sacct after a job has left the queue (its state and exit code),
+    and a QOS limit on the cluster user's association is enforced at submission, with
+    Slurm's own refusal."""
+    client = worker_ssh_client()
+    marker = f"apply-accounting-{os.getpid()}-{time.time_ns()}"
+    try:
+        status, out, err = run(client, f"mkdir -p ~/{marker} && cd ~/{marker} && "
+                                       "sbatch --parsable -o out -e err --wrap 'exit 3'")
+        assert status == 0, err
+        batch_id = out.strip().split(";")[0]
+        assert wait_for_accounting(client, batch_id) == ("FAILED", "3:0")
+        subprocess.run(["sacctmgr", "-i", "add", "qos", marker, "MaxSubmitJobsPerUser=1"],
+                       check=True, capture_output=True)
+        subprocess.run(["sacctmgr", "-i", "modify", "user", "render", "set", f"QOS={marker}",
+                        f"DefaultQOS={marker}"], check=True, capture_output=True)
+        first = run(client, f"cd ~/{marker} && sbatch --parsable -o out -e err --wrap 'sleep 30'")
+        second = run(client, f"cd ~/{marker} && sbatch --parsable -o out -e err --wrap 'sleep 30'")
+        assert first[0] == 0, first[2]
+        assert second[0] == 1 and "QOSMaxSubmitJobPerUserLimit" in second[2], second
+        run(client, f"scancel {first[1].strip().split(';')[0]}")
+    finally:
+        subprocess.run(["sacctmgr", "-i", "modify", "user", "render", "set", "QOS=normal",
+                        "DefaultQOS=normal"], capture_output=True)
+        subprocess.run(["sacctmgr", "-i", "delete", "qos", marker], capture_output=True)
+        run(client, f"rm -rf ~/{marker}")
+        client.close()
+
+
 def test_a_second_highstate_changes_nothing(first_highstate):
     returncode, states, stderr = apply_highstate()
     assert returncode == 0, stderr

@@ -10,6 +10,7 @@ The hosts reach each other through Consul here, against the double of its HTTP A
 under a master the Salt mine gives the same holders to the same firewall rules.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ import pytest
 
 from support import catalogue_copy as copy
 from support.consul_double import ConsulDouble
-from support.salt_tree import make_pillar, masterless_config, stop_gpg_agent, write_consul_site
+from support.salt_tree import CATALOGUE, make_pillar, masterless_config, stop_gpg_agent, write_consul_site
 
 # The master's word: three hosts of the copy, and the peers registered in Consul.
 ASSIGNED = {"cat-db": ["db"], "cat-web": ["web"], "cat-echo": [copy.ROLE],
@@ -110,3 +111,11 @@ def test_the_status_checks_include_the_new_roles(tree):
     listed = subprocess.run([sys.executable, str(tree / "pillar" / "catalogue.py"), "checks", copy.ROLE],
                             capture_output=True, text=True, check=True).stdout
     assert listed == f"{copy.ROLE}\t{copy.ROLE}\ttest -e /tmp/raycrafter-echo-role-applied\t\n"
+
+
+def test_every_services_why_can_describe_a_cloud_firewall_rule():
+    """AWS refuses a rule whose description holds anything else (an apostrophe, say)."""
+    allowed = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*$")
+    holders = [CATALOGUE["master"], CATALOGUE["every_host"], *CATALOGUE["roles"].values()]
+    whys = [service["why"] for holder in holders for service in holder["services"].values()]
+    assert whys and [why for why in whys if not allowed.match(why)] == []

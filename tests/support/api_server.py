@@ -55,7 +55,7 @@ def write_config(path, **values):
 
 def admin(config_path, *args, check=True):
     """Run ``raycrafter-admin --config CONFIG ARGS`` and return the CompletedProcess."""
-    result = subprocess.run([sys.executable, "-m", "raycrafter_api.admin_cli", "--config",
+    result = subprocess.run([sys.executable, "-m", "raycrafter_api.admin.cli", "--config",
                              str(config_path), *args], capture_output=True, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"raycrafter-admin {' '.join(args)} failed: {result.stderr}")

@@ -5,8 +5,9 @@ twice"); these helpers read the queue and the job completion records
 (jobcomp/filetxt, the stand-in's accounting) by that name.
 """
 import pathlib
-import re
 import subprocess
+
+from raycrafter_contract import naming
 
 JOB_COMPLETION_LOG = pathlib.Path("/var/log/slurm/jobcomp.log")
 
@@ -15,7 +16,7 @@ def batch_name_pattern(job_id):
     # The appliance's own profile has no batch prefix. The worker tier's batch jobs carry a
     # prefix of their own (wtest-...-rc-3-a1) and stay in the same completion log, so a
     # looser pattern would count them as this appliance's jobs of the same number.
-    return re.compile(rf"^rc-{int(job_id)}-a(\d+)$")
+    return naming.batch_name_pattern(job_id)
 
 
 def queued_batch_jobs(job_id):

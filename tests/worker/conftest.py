@@ -17,7 +17,7 @@ import pytest
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.cluster import Cluster
 from support.appliance_secrets import appliance_secrets
-from worker_harness import ThrowawaySshd
+from support.worker_harness import ThrowawaySshd
 
 LOGIN_HOST = "127.0.0.1"
 CLUSTER_USER = "render"

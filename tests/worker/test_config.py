@@ -6,7 +6,7 @@ import pytest
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.errors import ConfigError
-from worker_harness import write_worker_config
+from support.worker_harness import write_worker_config
 
 
 @pytest.fixture

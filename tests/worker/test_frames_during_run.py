@@ -13,9 +13,9 @@ import shlex
 import zipfile
 
 from support.polling import wait_for
+from support.worker_harness import publish
 from test_worker_flow import (CLUSTER, api, batch_jobs, broker, in_state,  # noqa: F401
                               job_of, start_worker)
-from worker_harness import publish
 
 NODE_AGENT = "/opt/raycrafter/nodeagent/bin/raycrafter-nodeagent"
 FRAMES = 6

@@ -28,8 +28,9 @@ from support.api_server import ApiServer, create_user, ensure_worker_token, writ
 from support.cluster_records import JOB_COMPLETION_LOG
 from support.polling import wait_for
 from support.postgres import ThrowawayPostgres
+from support.worker_harness import (ThrowawaySshd, WorkerProcess, prepare_queue, publish,
+                                    write_worker_config)
 from test_worker_flow import broker  # noqa: F401  (a fixture, used by name)
-from worker_harness import ThrowawaySshd, WorkerProcess, prepare_queue, publish, write_worker_config
 
 CLUSTERS = ("slurm", "pbs-wrappers")
 JOBS = 8                 # four per scheduler
@@ -101,8 +102,8 @@ def api(tmp_path, postgres, broker):  # noqa: F811
         server.user = requests.Session()
         server.user.headers["Authorization"] = f"Bearer {create_user(config, 'alice')}"
         relay_log = open(tmp_path / "relay.log", "ab")
-        relay = subprocess.Popen([sys.executable, "-m", "raycrafter_api.relay", "--config",
-                                  config], stdout=relay_log, stderr=subprocess.STDOUT)
+        relay = subprocess.Popen([sys.executable, "-m", "raycrafter_api.outbox.relay",
+                                  "--config", config], stdout=relay_log, stderr=subprocess.STDOUT)
         relay_log.close()
         try:
             yield server

@@ -12,9 +12,9 @@ from raycrafter_worker.batch_script import JobFiles
 from raycrafter_worker.errors import ApiConflict
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
+from support.worker_harness import publish, small_file_system
 from test_worker_flow import (CLUSTER, api, broker, create_job, in_state, job_of,  # noqa: F401
                               start_worker, worker_view)
-from worker_harness import publish, small_file_system
 
 MIB = 1024 * 1024
 

@@ -1,6 +1,7 @@
 """Whose turn it is for a free place on a cluster (queue_turns.py): users share the places,
 and each user's jobs go in the order they were submitted."""
 import subprocess
+import types
 
 from raycrafter_worker.queue_turns import TurnRecord, WaitingJobs, owner_key, turn_order
 
@@ -8,9 +9,10 @@ from raycrafter_worker.queue_turns import TurnRecord, WaitingJobs, owner_key, tu
 def job(job_id, owner, state="staging", since="2026-11-22T10:00:00Z", attempts=0):
     """A job as the API shows the worker: created at ``since``, or, submitted
     ``attempts`` times before, sent back to wait at ``since``."""
-    return {"id": job_id, "owner": owner, "state": state, "submit_attempt": attempts,
-            "created_at": "2026-11-22T09:00:00Z" if attempts else since,
-            "updated_at": since if attempts else "2026-11-22T11:00:00Z"}
+    return types.SimpleNamespace(
+        id=job_id, owner=owner, state=state, submit_attempt=attempts,
+        created_at="2026-11-22T09:00:00Z" if attempts else since,
+        updated_at=since if attempts else "2026-11-22T11:00:00Z")
 
 
 def test_one_users_many_jobs_take_turns_with_another_users_one():

@@ -10,7 +10,7 @@ import pytest
 from raycrafter_worker import bundles
 from raycrafter_worker.cluster import file_checksum
 from raycrafter_worker.errors import PermanentError, TransientError
-from worker_harness import small_file_system
+from support.worker_harness import small_file_system
 
 ODD = "a b; $(touch pwned) 'q\" `id` #x.png"
 

@@ -14,8 +14,8 @@ from support.api_server import ApiServer, create_user, ensure_worker_token, writ
 from support.api_testing import SCENE, tar_gz
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
-from worker_harness import (HoldingProxy, WorkerProcess, prepare_queue, publish,
-                            write_worker_config)
+from support.worker_harness import (HoldingProxy, WorkerProcess, prepare_queue, publish,
+                                    write_worker_config)
 
 CLUSTER = "stand-in"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"frame body " * 50

@@ -1,70 +1,72 @@
-"""The worker's side of the HTTP contract with the API (docs/protocol.md, worker calls).
+"""The worker's side of the HTTP contract with the API (docs/protocol.md, worker calls),
+over the contract's HTTP helper.
 
 Standard library only (urllib): the worker makes a handful of calls per job, so a
-dependency buys nothing. Network failures, 5xx and 429 are transient; 409 becomes
-ApiConflict with the API's error code; other 4xx answers are permanent.
+dependency buys nothing. What is transient is the contract's retry rule (no answer, 5xx,
+429, ...); 409 becomes ApiConflict with the API's error code; anything else is permanent.
 """
 import hashlib
-import json
 import os
-import socket
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from raycrafter_contract.naming import MAX_REASON_CHARS
+from raycrafter_contract.utilities.http_client import ApiConnection, CallFailed, ErrorAnswer
+from raycrafter_contract.wire.endpoints import API_PATH, CHECKSUM_HEADER, SCENE_KIND_HEADER
+from raycrafter_contract.wire.jobs import WorkerJobList, WorkerJobView
+from raycrafter_contract.wire.worker_calls import (BatchEndedReport, StoredImage, Submission,
+                                                   TransitionReport, UncollectedFrames)
 
 from .errors import ApiConflict, PermanentError, TransientError
 
 TIMEOUT_SECONDS = 60
+USER_AGENT = "raycrafter-worker"
+DOWNLOAD_CHUNK = 1 << 20
 
 
 class ApiClient:
     def __init__(self, base_url, token_file, ca_file=None):
-        self.base = base_url.rstrip("/") + "/api/v1"
         with open(token_file, encoding="utf-8") as f:
-            self._token = f.read().strip()
-        if not self._token:
+            token = f.read().strip()
+        if not token:
             raise PermanentError(f"the API token file {token_file} is empty")
-        self._context = ssl.create_default_context(cafile=ca_file or None)
+        self._api = ApiConnection(base_url.rstrip("/") + API_PATH, token, ca_file,
+                                  TIMEOUT_SECONDS, USER_AGENT)
+        self.base = self._api.base_url
 
     def list_jobs(self, cluster, states):
         query = urllib.parse.urlencode([("cluster", cluster)] + [("state", s) for s in states])
-        return self._json("GET", f"/worker/jobs?{query}")["jobs"]
+        return self._call("GET", f"/worker/jobs?{query}", answer=WorkerJobList).jobs
 
     def get_job(self, job_id):
-        return self._json("GET", f"/worker/jobs/{int(job_id)}")
+        return self._call("GET", f"/worker/jobs/{int(job_id)}", answer=WorkerJobView)
 
     def record_submission(self, job_id):
-        return self._json("POST", f"/worker/jobs/{int(job_id)}/submissions", {})
+        return self._call("POST", f"/worker/jobs/{int(job_id)}/submissions", {},
+                          answer=Submission)
 
     def transition(self, job_id, to, batch_job_id=None, reason=None, attempt=None):
-        body = {"to": to}
-        if attempt is not None:
-            body["attempt"] = int(attempt)
-        if batch_job_id is not None:
-            body["batch_job_id"] = str(batch_job_id)
-        if reason is not None:
-            body["reason"] = reason[:2000]
-        return self._json("POST", f"/worker/jobs/{int(job_id)}/transition", body)
+        report = TransitionReport(to, _text(batch_job_id), _reason(reason),
+                                  None if attempt is None else int(attempt))
+        return self._call("POST", f"/worker/jobs/{int(job_id)}/transition", report,
+                          answer=WorkerJobView)
 
     def batch_ended(self, job_id, attempt, batch_job_id=None, reason=None, exit_status=None):
         """Report what a poll saw: the batch job of ``attempt`` ended. The API decides what
         follows and answers with the job."""
-        body = {"attempt": int(attempt), "exit_status": exit_status}
-        if batch_job_id is not None:
-            body["batch_job_id"] = str(batch_job_id)
-        if reason is not None:
-            body["reason"] = reason[:2000]
-        return self._json("POST", f"/worker/jobs/{int(job_id)}/batch-ended", body)
+        report = BatchEndedReport(int(attempt), _text(batch_job_id), _reason(reason),
+                                  exit_status)
+        return self._call("POST", f"/worker/jobs/{int(job_id)}/batch-ended", report,
+                          answer=WorkerJobView)
 
     def download_input(self, job_id, path):
         """Save the scene to ``path``; returns its kind. The checksum header is verified."""
-        with self._open("GET", f"/worker/jobs/{int(job_id)}/input") as response:
-            kind = response.headers.get("X-Scene-Kind", "")
-            expected = (response.headers.get("X-Checksum-Sha256") or "").lower()
+        where = f"/worker/jobs/{int(job_id)}/input"
+        with self._open("GET", where) as response:
+            kind = response.headers.get(SCENE_KIND_HEADER, "")
+            expected = (response.headers.get(CHECKSUM_HEADER) or "").lower()
             digest = hashlib.sha256()
             with open(path, "wb") as f:
-                while chunk := response.read(1 << 20):
+                while chunk := self._read(response, "GET", where, DOWNLOAD_CHUNK):
                     digest.update(chunk)
                     f.write(chunk)
         # A short read raises before this; a whole body with another checksum is the stored
@@ -77,50 +79,46 @@ class ApiClient:
 
     def uncollected_frames(self, job_id, limit):
         """The frames rendered whose image is not uploaded yet (lowest first, at most
-        ``limit``) and how many there are in all: {"frames": [...], "total": N}."""
-        return self._json("GET", f"/worker/jobs/{int(job_id)}/frames/uncollected"
-                                 f"?limit={int(limit)}")
+        ``limit``) and how many there are in all."""
+        return self._call("GET", f"/worker/jobs/{int(job_id)}/frames/uncollected"
+                                 f"?limit={int(limit)}", answer=UncollectedFrames)
 
     def upload_frame(self, job_id, number, path, checksum):
-        size = os.path.getsize(path)
+        where = f"/worker/jobs/{int(job_id)}/frames/{int(number)}/image"
         with open(path, "rb") as body:
-            with self._open("PUT", f"/worker/jobs/{int(job_id)}/frames/{int(number)}/image",
-                            data=body, headers={"Content-Type": "image/png",
-                                                "Content-Length": str(size),
-                                                "X-Checksum-Sha256": checksum}) as response:
-                return json.load(response)
+            return self._failures_sorted(self._api.send, "PUT", where, body, {
+                "Content-Type": "image/png", "Content-Length": str(os.path.getsize(path)),
+                CHECKSUM_HEADER: checksum}, StoredImage)
 
-    def _json(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        with self._open(method, path, data=data, headers=headers) as response:
-            return json.load(response)
+    def _call(self, method, path, body=None, answer=None):
+        return self._failures_sorted(self._api.call, method, path, body, answer)
 
     def _open(self, method, path, data=None, headers=None):
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Authorization": f"Bearer {self._token}",
-                                                  "Accept": "application/json",
-                                                  **(headers or {})})
+        return self._failures_sorted(self._api.open, method, path, data, headers)
+
+    def _read(self, response, method, path, size=-1):
+        return self._failures_sorted(self._api.read, response, method, path, size)
+
+    @staticmethod
+    def _failures_sorted(function, *args):
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS,
-                                          context=self._context)
-        except urllib.error.HTTPError as error:
-            raise _from_http_error(method, path, error)
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as error:
-            raise TransientError(f"the API is unreachable ({method} {path}): "
-                                 f"{getattr(error, 'reason', error)}")
+            return function(*args)
+        except CallFailed as failure:
+            raise _classified(failure) from None
 
 
-def _from_http_error(method, path, error):
-    try:
-        body = json.loads(error.read() or b"{}")
-    except (ValueError, OSError):
-        body = {}
-    code = body.get("error", f"http_{error.code}")
-    message = body.get("message", error.reason)
-    text = f"the API answered {error.code} {code} to {method} {path}: {message}"
-    if error.code == 409:
-        return ApiConflict(code, text, body.get("details"))
-    if error.code >= 500 or error.code == 429:
-        return TransientError(text)
-    return PermanentError(text)
+
+def _classified(failure):
+    if isinstance(failure, ErrorAnswer) and failure.status == 409:
+        return ApiConflict(failure.body.error, str(failure), failure.body.details)
+    if failure.transient:
+        return TransientError(str(failure), failure.retry_after)
+    return PermanentError(str(failure))
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _reason(reason):
+    return None if reason is None else reason[:MAX_REASON_CHARS]

@@ -14,7 +14,8 @@ import re
 import shlex
 import string
 
-from raycrafter_contract.naming import frame_file_name
+from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
+                                        JOB_LOGS_DIR, frame_file_name)
 
 _TEMPLATE = string.Template("""\
 #!/bin/bash
@@ -50,19 +51,19 @@ class JobFiles:
 
     @property
     def input_dir(self):
-        return f"{self.job_dir}/input"
+        return f"{self.job_dir}/{JOB_INPUT_DIR}"
 
     @property
     def frames_dir(self):
-        return f"{self.job_dir}/frames"
+        return f"{self.job_dir}/{JOB_FRAMES_DIR}"
 
     @property
     def logs_dir(self):
-        return f"{self.job_dir}/logs"
+        return f"{self.job_dir}/{JOB_LOGS_DIR}"
 
     @property
     def token_file(self):
-        return f"{self.job_dir}/agent.token"
+        return f"{self.job_dir}/{AGENT_TOKEN_FILE}"
 
     @property
     def logs_prefix(self):

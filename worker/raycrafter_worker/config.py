@@ -9,8 +9,10 @@ import re
 import tomllib
 import urllib.parse
 
-from raycrafter_contract import consul_catalog, messaging
+from raycrafter_contract import messaging
+from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
+from raycrafter_contract.utilities import consul_catalog
 
 from .errors import ConfigError
 from .schedulers import ADAPTERS
@@ -77,7 +79,7 @@ class ClusterProfile:
     def is_our_batch_name(self, name):
         """Whether a batch job of this name belongs to this appliance (any job, any
         attempt): what a queue limit counts."""
-        return re.fullmatch(re.escape(self.batch_prefix) + r"rc-\d+-a\d+", name) is not None
+        return batch_name_pattern(None, self.batch_prefix).match(name) is not None
 
     @property
     def jobs_root(self):
@@ -162,7 +164,8 @@ _TOP_KEYS = {
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
     # Where a site runs Consul: the local agent, and which settings take their address
-    # from a healthy instance of which service, once at start (raycrafter_contract.consul_catalog).
+    # from a healthy instance of which service, once at start
+    # (raycrafter_contract.utilities.consul_catalog).
     "consul_agent": (str, False, ""),
     "consul_services": (dict, False, {}),
 }

@@ -23,9 +23,10 @@ import time
 
 import pika
 import pika.exceptions
-from raycrafter_contract.backoff import Backoff
-from raycrafter_contract.broker_tls import broker_tls
 from raycrafter_contract.messaging import ROUTING_KEY, parse_command
+from raycrafter_contract.utilities.backoff import Backoff
+from raycrafter_contract.utilities.broker_tls import broker_tls
+from raycrafter_contract.wire.retrying import delay_before_retry
 
 from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped
@@ -166,7 +167,7 @@ class Consumer:
             except PermanentError as error:
                 return self._fail(job_id, command, error)
             except TransientError as error:
-                delay = backoff.next_delay()
+                delay = delay_before_retry(backoff.next_delay(), error.retry_after)
                 if time.monotonic() + delay > deadline:
                     log.warning("%s of job %s still failing, requeued: %s", command, job_id,
                                 error)

@@ -15,7 +15,12 @@ class WorkerError(Exception):
 
 
 class TransientError(WorkerError):
-    """Worth retrying later: nothing about the job or the profile is wrong."""
+    """Worth retrying later: nothing about the job or the profile is wrong.
+    ``retry_after``: the seconds the API asked to wait first, or None."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(WorkerError):

@@ -28,13 +28,13 @@ def collect(api, cluster, workdir, wanted, during_run):
     (PermanentError naming it). While the batch job runs, a frame that is not on scratch
     yet as the agent reported it (a shared file system's lag) or whose job moved on is
     left for a later round or for ``collect``, which decides for good."""
-    paths = {(job_id, frame["number"]): _frame_path(cluster, job_id, frame["number"])
+    paths = {(job_id, frame.number): _frame_path(cluster, job_id, frame.number)
              for job_id, frame in wanted}
     sums = cluster.checksums(list(paths.values()))
     missing = [key for key, path in paths.items() if sums[path] is None]
     if missing and not during_run:
         raise PermanentError(_missing_message(cluster, missing))
-    expected = {(job_id, frame["number"]): frame["checksum"] for job_id, frame in wanted}
+    expected = {(job_id, frame.number): frame.checksum for job_id, frame in wanted}
     ready = [key for key, path in paths.items() if sums[path] is not None
              and (not during_run or sums[path][1] == expected[key])]
     if len(ready) < len(paths):

@@ -9,15 +9,15 @@ and after any unclear failure.
 """
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
 
 from raycrafter_contract import scenes
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import BATCH_STATES, acts_on
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import batch_script, frame_collection
 from .batch_script import JobFiles
@@ -63,15 +63,15 @@ class Handlers:
 
     def submit(self, job_id):
         job = self.api.get_job(job_id)
-        if not acts_on("submit", job["state"]):
-            return f"job {job_id} is {job['state']}: nothing to submit"
+        if not acts_on("submit", job.state):
+            return f"job {job_id} is {job.state}: nothing to submit"
         cluster = self._cluster(job)
-        if job["state"] == "pending":
+        if job.state == "pending":
             job = self.api.transition(job_id, "staging", reason="the worker is staging it in")
         # Batch jobs are named after recorded attempts: a job without one has none to find.
         listed = (cluster.batch_jobs()
-                  if job["submit_attempt"] or cluster.profile.max_queued_jobs else [])
-        if job["submit_attempt"]:
+                  if job.submit_attempt or cluster.profile.max_queued_jobs else [])
+        if job.submit_attempt:
             adopted = self._adopt_or_clear_queue(cluster, job, listed)
             if adopted:
                 return adopted
@@ -85,7 +85,7 @@ class Handlers:
         try:
             self.api.transition(job_id, "submitted", batch_job_id=batch_id)
         except ApiConflict:
-            if self.api.get_job(job_id)["state"] in ("failed", "cancelled"):
+            if self.api.get_job(job_id).state in ("failed", "cancelled"):
                 cluster.cancel([batch_id])
                 return f"job {job_id} ended while it was submitted: batch job {batch_id} removed"
             raise
@@ -94,20 +94,20 @@ class Handlers:
     def _stage_and_submit(self, cluster, job):
         """Stage the scene in, record an attempt and hand it to the scheduler once; the
         batch job's id and name."""
-        job_id = job["id"]
+        job_id = job.id
         self._checkpoint()
         log.info("job %s: staging its scene in on %s", job_id, cluster.name)
         self._stage_in(cluster, job)
         self._checkpoint()
         submission = self.api.record_submission(job_id)
-        log.info("job %s: attempt %s %s", job_id, submission["attempt"],
-                 "resumed" if submission.get("resumed") else "recorded")
-        files = JobFiles(cluster.profile.job_dir(job_id), submission["attempt"])
-        script = batch_script.render(cluster.profile, job_id, job.get("name") or "", files,
+        log.info("job %s: attempt %s %s", job_id, submission.attempt,
+                 "resumed" if submission.resumed else "recorded")
+        files = JobFiles(cluster.profile.job_dir(job_id), submission.attempt)
+        script = batch_script.render(cluster.profile, job_id, job.name, files,
                                      cluster.scheduler.JOB_ID_VARIABLE)
-        name = cluster.profile.batch_name(submission["batch_name"])
-        return self._submit_once(cluster, name, files, submission["agent_token"], script,
-                                 job["owner"]), name
+        name = cluster.profile.batch_name(submission.batch_name)
+        return self._submit_once(cluster, name, files, submission.agent_token, script,
+                                 job.owner), name
 
     def _take_turn(self, cluster, job, listed):
         """Under a profile's ``max_queued_jobs``, go on only if a place is free and it is
@@ -124,7 +124,7 @@ class Handlers:
                                     f"(max_queued_jobs = {limit})")
         order = turn_order(self.api.list_jobs(cluster.name, WAITING_STATES + BATCH_STATES),
                            cluster.last_turns())
-        ahead = order.index(job["id"]) if job["id"] in order else 0
+        ahead = order.index(job.id) if job.id in order else 0
         if ahead >= limit - taken:
             raise QueueLimitReached(f"{ahead} job(s) go before it for the {limit - taken} "
                                     f"free place(s) (max_queued_jobs = {limit})")
@@ -133,10 +133,10 @@ class Handlers:
         """In the ``listed`` batch jobs, adopt the current attempt's batch job if it is
         queued or running (returns the line for the log), and cancel those of older
         attempts."""
-        job_id = job["id"]
+        job_id = job.id
         found = self._batch_jobs_of(cluster, job_id, listed)
-        current = next((b for b in found if b.active and job["batch_name"]
-                        and b.name == cluster.profile.batch_name(job["batch_name"])), None)
+        current = next((b for b in found if b.active and job.batch_name
+                        and b.name == cluster.profile.batch_name(job.batch_name)), None)
         if current:
             self.api.transition(job_id, "submitted", batch_job_id=current.id,
                                 reason=f"found {current.name} already in the queue")
@@ -225,27 +225,27 @@ class Handlers:
         with a recorded attempt was staged in before (attempts are recorded after it): of
         its scene, only what is no longer on scratch as it was is sent again, so a job
         that waits for its turn, or is submitted again, costs one checksum command."""
-        files = JobFiles(cluster.profile.job_dir(job["id"]), 0)
+        files = JobFiles(cluster.profile.job_dir(job.id), 0)
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             tree = os.path.join(tmp, "tree")
             unpacked = self._unpack(job, os.path.join(tmp, "scene"), tree)
-            if unpacked.main_file != job["scene_file"]:
+            if unpacked.main_file != job.scene_file:
                 raise PermanentError(f"the scene's main file is {unpacked.main_file}, not "
-                                     f"{job['scene_file']} as the API recorded")
+                                     f"{job.scene_file} as the API recorded")
             pairs = [(os.path.join(tree, *name.split("/")), f"{files.input_dir}/{name}")
                      for name in unpacked.files]
             scene_dirs = {os.path.dirname(remote) for _, remote in pairs}
             cluster.make_dirs(sorted(scene_dirs | {
                 files.job_dir, files.input_dir, files.frames_dir, files.logs_dir,
                 remote_trust_dir(cluster.profile)}))
-            if job["submit_attempt"]:
+            if job.submit_attempt:
                 there = cluster.checksums([remote for _, remote in pairs])
                 pairs = [(local, remote) for local, remote in pairs
                          if there[remote] != file_checksum(local)]
             if pairs:
                 cluster.upload_verified(pairs)
             else:
-                log.info("job %s: its scene is on %s already", job["id"], cluster.name)
+                log.info("job %s: its scene is on %s already", job.id, cluster.name)
 
     def _unpack(self, job, scene, tree):
         """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
@@ -254,9 +254,9 @@ class Handlers:
         so what stops it here stops it on every try, and retrying would only hold the job
         and a delivery slot."""
         try:
-            kind = self.api.download_input(job["id"], scene)
+            kind = self.api.download_input(job.id, scene)
             try:
-                return scenes.unpack(scene, kind, tree, self.scene_limits, job["scene_file"])
+                return scenes.unpack(scene, kind, tree, self.scene_limits, job.scene_file)
             except scenes.SceneRejected as error:
                 raise PermanentError(f"the scene cannot be unpacked: {error}") from None
             except Exception as error:
@@ -273,8 +273,8 @@ class Handlers:
 
     def cancel(self, job_id):
         job = self.api.get_job(job_id)
-        if not acts_on("cancel", job["state"]):
-            return f"job {job_id} is {job['state']}: not cancelling its batch job"
+        if not acts_on("cancel", job.state):
+            return f"job {job_id} is {job.state}: not cancelling its batch job"
         cluster = self._cluster(job)
         active = [b for b in self._batch_jobs_of(cluster, job_id, cluster.batch_jobs())
                   if b.active]
@@ -289,16 +289,16 @@ class Handlers:
         """Upload what the poller has not brought in while the batch job ran (the API
         lists it), COLLECT_CHUNK frames at a time, then the job is done."""
         job = self.api.get_job(job_id)
-        if not acts_on("collect", job["state"]):
-            return f"job {job_id} is {job['state']}: nothing to collect"
+        if not acts_on("collect", job.state):
+            return f"job {job_id} is {job.state}: nothing to collect"
         cluster = self._cluster(job)
         left = self.api.uncollected_frames(job_id, COLLECT_CHUNK)
-        log.info("job %s: collecting %d frame(s) from %s", job_id, left["total"], cluster.name)
+        log.info("job %s: collecting %d frame(s) from %s", job_id, left.total, cluster.name)
         collected = 0
-        while left["frames"]:
+        while left.frames:
             self._checkpoint()
             collected += frame_collection.collect(
-                self.api, cluster, self.workdir, [(job_id, f) for f in left["frames"]],
+                self.api, cluster, self.workdir, [(job_id, f) for f in left.frames],
                 during_run=False)
             left = self.api.uncollected_frames(job_id, COLLECT_CHUNK)
         self.api.transition(job_id, "done",
@@ -308,16 +308,15 @@ class Handlers:
     # -- shared ---------------------------------------------------------------------------
 
     def _cluster(self, job):
-        cluster = self.clusters.get(job["cluster"])
+        cluster = self.clusters.get(job.cluster)
         if cluster is None:
-            raise PermanentError(f"job {job['id']} asks for cluster {job['cluster']!r}, which "
+            raise PermanentError(f"job {job.id} asks for cluster {job.cluster!r}, which "
                                  f"this worker has no profile for")
         return cluster
 
     @staticmethod
     def _batch_jobs_of(cluster, job_id, listed):
-        prefix = re.escape(cluster.profile.batch_prefix)
-        pattern = re.compile(rf"^{prefix}rc-{int(job_id)}-a\d+$")
+        pattern = batch_name_pattern(job_id, cluster.profile.batch_prefix)
         return [b for b in listed if pattern.match(b.name)]
 
     def _checkpoint(self):

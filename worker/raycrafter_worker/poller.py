@@ -27,8 +27,9 @@ or for ``collect``, and its failures never hold up what the round reports.
 import logging
 import time
 
-from raycrafter_contract.backoff import Backoff
+from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.states import BATCH_STATES
+from raycrafter_contract.utilities.backoff import Backoff
 
 from . import frame_collection
 from .errors import ApiConflict, PermanentError, TransientError, WorkerError
@@ -37,9 +38,9 @@ from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 
-# Frames brought in per cluster and round, at most: what the worker's disk holds at once.
-# More are left for the next round.
-FRAMES_PER_ROUND = 500
+# Frames brought in per cluster and round, at most: what the worker's disk holds at once,
+# and one page of the API's listing of them. More are left for the next round.
+FRAMES_PER_ROUND = MAX_PAGE
 
 
 class Poller:
@@ -67,22 +68,22 @@ class Poller:
         by_id = {b.id: b for b in listed}
         reports, finished = {}, []
         for job in jobs:
-            name = cluster.profile.batch_name(job["batch_name"] or "")
-            batch = by_name.get(name) or by_id.get(job["batch_job_id"] or "")
+            name = cluster.profile.batch_name(job.batch_name or "")
+            batch = by_name.get(name) or by_id.get(job.batch_job_id or "")
             if batch and batch.state == QUEUED:
-                self._missing_since.pop(job["id"], None)
-                reports[job["id"]] = "queued"
+                self._missing_since.pop(job.id, None)
+                reports[job.id] = "queued"
             elif batch and batch.state == RUNNING:
-                self._missing_since.pop(job["id"], None)
-                reports[job["id"]] = self._running(job, batch)
+                self._missing_since.pop(job.id, None)
+                reports[job.id] = self._running(job, batch)
             else:
                 finished.append((job, batch))
         if finished:
             reports.update(self._ended_or_lost(cluster, finished))
         if waiting:
             self._give_turns(cluster, waiting, listed)
-        self._bring_in_frames(cluster, [job["id"] for job in jobs
-                                        if reports[job["id"]] == "running"])
+        self._bring_in_frames(cluster, [job.id for job in jobs
+                                        if reports[job.id] == "running"])
         return reports
 
     def _give_turns(self, cluster, waiting, listed):
@@ -116,7 +117,7 @@ class Poller:
                 room = FRAMES_PER_ROUND - len(wanted)
                 if room <= 0:
                     break
-                left = self.api.uncollected_frames(job_id, room)["frames"]
+                left = self.api.uncollected_frames(job_id, room).frames
                 wanted += [(job_id, frame) for frame in left]
             if wanted:
                 uploaded = frame_collection.collect(self.api, cluster, self.workdir, wanted,
@@ -128,7 +129,7 @@ class Poller:
                         cluster.name, error)
 
     def _running(self, job, batch):
-        if job["state"] == "submitted":
+        if job.state == "submitted":
             self._report(job, "running", batch_job_id=batch.id,
                          reason=f"batch job {batch.id} started")
         return "running"
@@ -138,34 +139,34 @@ class Poller:
         with evidence that it ended (a final state in the listing or in the scheduler's
         records, or an exit file) are reported ended, with what ended them; the others
         are lost once missing for ``lost_grace_seconds``."""
-        endings = cluster.script_endings([(job["id"], job["submit_attempt"])
+        endings = cluster.script_endings([(job.id, job.submit_attempt)
                                           for job, _ in finished])
-        records = cluster.accounting([batch.id if batch else job["batch_job_id"]
+        records = cluster.accounting([batch.id if batch else job.batch_job_id
                                       for job, batch in finished
-                                      if batch or job["batch_job_id"]])
+                                      if batch or job.batch_job_id])
         reports = {}
         for job, batch in finished:
-            script = endings[(job["id"], job["submit_attempt"])]
+            script = endings[(job.id, job.submit_attempt)]
             record = _best_record(records.get(batch.id if batch else
-                                              job["batch_job_id"] or ""), batch)
+                                              job.batch_job_id or ""), batch)
             if record is not None and record.state == ENDED or script.status is not None:
-                self._missing_since.pop(job["id"], None)
-                reports[job["id"]] = self._ended(job, record, script)
+                self._missing_since.pop(job.id, None)
+                reports[job.id] = self._ended(job, record, script)
                 continue
             if record is not None:  # the records say it is still queued or running
                 continue
-            first = self._missing_since.setdefault(job["id"], self._clock())
+            first = self._missing_since.setdefault(job.id, self._clock())
             if self._clock() - first < self.lost_grace_seconds:
-                reports[job["id"]] = "missing"
+                reports[job.id] = "missing"
                 continue
-            self._missing_since.pop(job["id"], None)
-            self._report_end(job, job["batch_job_id"], "it disappeared from the queue "
+            self._missing_since.pop(job.id, None)
+            self._report_end(job, job.batch_job_id, "it disappeared from the queue "
                              "without an exit status and is taken as lost", None)
-            reports[job["id"]] = "lost"
+            reports[job.id] = "lost"
         return reports
 
     def _ended(self, job, record, script):
-        self._report_end(job, record.id if record else job["batch_job_id"],
+        self._report_end(job, record.id if record else job.batch_job_id,
                          how_it_ended(record, script),
                          script.status if script.status is not None
                          else record.exit_code if record else None)
@@ -176,23 +177,23 @@ class Poller:
         what follows, and refuses the report (stale_attempt) if the job was submitted
         again meanwhile."""
         self._call(job, "batch job ended", lambda: self.api.batch_ended(
-            job["id"], job["submit_attempt"], batch_job_id=batch_job_id, reason=seen,
+            job.id, job.submit_attempt, batch_job_id=batch_job_id, reason=seen,
             exit_status=exit_status))
 
     def _report(self, job, to, **fields):
         """Report the state the poll saw the job's current attempt reach."""
         self._call(job, to, lambda: self.api.transition(
-            job["id"], to, attempt=job["submit_attempt"], **fields))
+            job.id, to, attempt=job.submit_attempt, **fields))
 
     @staticmethod
     def _call(job, what, call):
         try:
             answer = call()
-            log.info("job %s: %s reported; the job is %s", job["id"], what, answer["state"])
+            log.info("job %s: %s reported; the job is %s", job.id, what, answer.state)
         except ApiConflict as conflict:
             # The job moved on meanwhile: submitted again (stale_attempt), or changed by
             # another request while this one was decided.
-            log.info("job %s: %s not reported: %s", job["id"], what, conflict)
+            log.info("job %s: %s not reported: %s", job.id, what, conflict)
 
 
 def _best_record(accounted, listed):

@@ -43,11 +43,11 @@ def turn_order(jobs, last_turns=None):
     that wait or are in the scheduler's hands) in the order they take free places;
     ``last_turns``: {owner_key: when the owner last had one} (TurnRecord.parse)."""
     last_turns = last_turns or {}
-    held = collections.Counter(job["owner"] for job in jobs if job["state"] in BATCH_STATES)
+    held = collections.Counter(job.owner for job in jobs if job.state in BATCH_STATES)
     lines = collections.defaultdict(collections.deque)
-    for job in sorted((job for job in jobs if job["state"] in WAITING_STATES),
-                      key=lambda job: job["id"]):
-        lines[job["owner"]].append(job)
+    for job in sorted((job for job in jobs if job.state in WAITING_STATES),
+                      key=lambda job: job.id):
+        lines[job.owner].append(job)
     turns = [_turn(held[owner], last_turns.get(owner_key(owner), 0), line[0], owner)
              for owner, line in lines.items()]
     heapq.heapify(turns)
@@ -62,14 +62,14 @@ def turn_order(jobs, last_turns=None):
 
 
 def _turn(held, last_turn, head, owner):
-    return held, last_turn, _waiting_since(head), head["id"], owner
+    return held, last_turn, _waiting_since(head), head.id, owner
 
 
 def _waiting_since(job):
     """A job never submitted waits since it was created; one submitted before, since its
     last change (the end of its batch job sent it back). ISO 8601 UTC times of one form
     sort as the moments they name."""
-    return job["updated_at"] if job["submit_attempt"] else job["created_at"]
+    return job.updated_at if job.submit_attempt else job.created_at
 
 
 def owner_key(owner):

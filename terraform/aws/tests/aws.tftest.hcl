@@ -70,12 +70,22 @@ run "nothing_is_open_to_the_internet_by_default" {
   }
 }
 
-run "users_reach_only_https_on_the_web_host" {
+run "users_reach_only_the_web_hosts_https_and_its_redirect" {
   variables {
     web_client_cidrs = ["198.51.100.0/24"]
   }
   assert {
-    condition     = keys(aws_security_group_rule.outside) == ["web-443"] && aws_security_group_rule.outside["web-443"].security_group_id == aws_security_group.role["web"].id && aws_security_group_rule.outside["web-443"].from_port == 443 && tolist(aws_security_group_rule.outside["web-443"].cidr_blocks) == tolist(["198.51.100.0/24"])
-    error_message = "the users' rule differs"
+    condition = {
+      for key, rule in aws_security_group_rule.outside : key => [rule.from_port, rule.to_port, tolist(rule.cidr_blocks)]
+      if rule.security_group_id == aws_security_group.role["web"].id
+      } == {
+      web-https = [443, 443, tolist(["198.51.100.0/24"])]
+      web-http  = [80, 80, tolist(["198.51.100.0/24"])]
+    }
+    error_message = "the users' rules differ"
+  }
+  assert {
+    condition     = length(aws_security_group_rule.outside) == 2
+    error_message = "users reach more than the web host's HTTPS and its redirect"
   }
 }

@@ -1,0 +1,1 @@
+"""``raycrafter-admin``: what an operator does by hand on the web host."""

@@ -1,0 +1,107 @@
+"""Reading requests and writing responses: the only module besides routes that knows HTTP."""
+import json
+
+import bottle
+from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+from raycrafter_contract.wire.records import json_default
+
+from .. import auth
+from ..problems import bad_field
+from .errors import ApiError
+
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def principal(*kinds):
+    """Authenticate the caller and require one of ``kinds`` (401/403 otherwise)."""
+    caller = auth.authenticate(bottle.request.get_header("Authorization"))
+    auth.require(caller, *kinds)
+    return caller
+
+
+def agent_of(job_id):
+    """The agent principal of ``job_id``; an agent of another job is refused (403)."""
+    caller = principal("agent")
+    if caller.job_id != job_id:
+        raise ApiError(403, "forbidden", "this agent token belongs to another job")
+    return caller
+
+
+def media_type():
+    return bottle.request.content_type.split(";")[0].strip().lower()
+
+
+def require_media_type(*types):
+    if media_type() not in types:
+        raise ApiError(415, "unsupported_media_type",
+                       f"Content-Type must be {' or '.join(types)}", {"expected": list(types)})
+
+
+def json_body():
+    """The request's JSON object (415 if not JSON, 413 if too big, 400 if malformed)."""
+    require_media_type("application/json")
+    if bottle.request.content_length > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes",
+                       {"limit": MAX_JSON_BYTES})
+    raw = bottle.request.body.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes",
+                       {"limit": MAX_JSON_BYTES})
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise bad_field("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_field("body", "must be a JSON object")
+    return body
+
+
+def page_params(default_limit=DEFAULT_PAGE):
+    """``limit`` and ``offset`` query parameters, validated."""
+    return limit_param(default_limit), _query_int("offset", 0, 0, 2 ** 31 - 1)
+
+
+def limit_param(default_limit=DEFAULT_PAGE):
+    """The ``limit`` query parameter, validated."""
+    return _query_int("limit", default_limit, 1, MAX_PAGE)
+
+
+def _query_int(name, default, low, high):
+    text = bottle.request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise bad_field(name, "must be an integer") from None
+    if not low <= value <= high:
+        raise bad_field(name, f"must be between {low} and {high}")
+    return value
+
+
+def send_json(payload, status=200):
+    """Answer with ``payload``: a wire record, or JSON-ready values that may hold records
+    (a page of jobs)."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    return json.dumps(payload, default=json_default)
+
+
+def send_file(path, content_type, download_name=None, headers=None):
+    """Stream a file; bottle closes it when the response is done."""
+    bottle.response.content_type = content_type
+    handle = open(path, "rb")
+    bottle.response.content_length = _size(handle)
+    if download_name:
+        bottle.response.set_header("Content-Disposition",
+                                   f'attachment; filename="{download_name}"')
+    for name, value in (headers or {}).items():
+        bottle.response.set_header(name, value)
+    return handle
+
+
+def _size(handle):
+    handle.seek(0, 2)
+    size = handle.tell()
+    handle.seek(0)
+    return size

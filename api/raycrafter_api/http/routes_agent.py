@@ -1,0 +1,33 @@
+"""Node agent endpoints: an agent token may touch only the frames of its own job."""
+from ..frames import leases
+from . import httpio
+
+
+def install(app, config):
+    @app.post("/api/v1/agent/jobs/<job_id:int>/claim")
+    def claim(job_id):
+        httpio.agent_of(job_id)
+        body = httpio.json_body()
+        return httpio.send_json(leases.claim(job_id, body.get("holder"), config,
+                                             body.get("max_frames", 1)))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/heartbeat")
+    def heartbeat(job_id, number):
+        httpio.agent_of(job_id)
+        body = httpio.json_body()
+        return httpio.send_json(leases.heartbeat(job_id, number, body.get("lease_id"), config))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/complete")
+    def complete(job_id, number):
+        httpio.agent_of(job_id)
+        return httpio.send_json(leases.complete(job_id, number, httpio.json_body(), config))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/fail")
+    def fail(job_id, number):
+        httpio.agent_of(job_id)
+        return httpio.send_json(leases.fail(job_id, number, httpio.json_body(), config))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/release")
+    def release(job_id, number):
+        httpio.agent_of(job_id)
+        return httpio.send_json(leases.release(job_id, number, httpio.json_body(), config))

@@ -1,0 +1,40 @@
+"""Submission attempts: the worker records one before it calls the scheduler, and the
+batch job is named after it."""
+from raycrafter_contract.naming import batch_name
+from raycrafter_contract.wire.worker_calls import Submission
+
+from .. import timeutil
+from ..database.db import write_transaction
+from ..database.models import Job
+from ..problems import conflict, not_found
+
+
+def record_submission(job_id, issue_agent_token, config):
+    """Record a submission attempt before the scheduler is called; returns its details.
+
+    An attempt stays open until the worker reports it submitted. While it is open, every
+    call answers with that same attempt (and a further agent token for it) instead of a new
+    one: a worker that failed before anything reached the scheduler, restarted, or a second
+    worker holding a duplicate command resumes it, no attempt is spent on a failure that
+    submitted nothing, and the login node's per-attempt marker (worker/cluster.py) lets
+    only one of them hand it to the scheduler."""
+    with write_transaction():
+        job = Job.get_or_none(Job.id == job_id)
+        if job is None:
+            raise not_found()
+        if job.state != "staging":
+            raise conflict("illegal_transition",
+                           f"submissions are recorded in state staging, not {job.state}",
+                           {"from": job.state, "to": "submitted"})
+        resumed = job.submit_attempt > job.submitted_attempt
+        if resumed:
+            attempt = job.submit_attempt
+        else:
+            if job.submit_attempt >= config.max_submissions:
+                raise conflict("max_submissions", f"the job was already submitted "
+                                                  f"{job.submit_attempt} times")
+            attempt = job.submit_attempt + 1
+            Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
+                Job.id == job.id).execute()
+        token = issue_agent_token(job)
+    return Submission(attempt, batch_name(job.id, attempt), token, resumed)

@@ -1,0 +1,152 @@
+"""``raycrafter-relay``: publishes the outbox and reconciles stuck jobs, forever.
+
+Each round publishes the unsent commands in order (one confirmed publish each; a command
+is marked sent only after the broker's confirm), and every ``reconcile_interval_seconds``
+it expires overdue frame leases and re-writes commands for jobs stuck past their deadline.
+A broker outage closes the connection; the relay reconnects with exponential backoff and
+jitter and carries on where the outbox says. Between rounds it waits
+``relay_poll_seconds``, less when PostgreSQL tells it that a command was written
+(``listener.py``). Several relays may run: consumers drop duplicate command ids.
+"""
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+
+import peewee
+import pika
+
+from raycrafter_contract.utilities.backoff import Backoff
+
+from .. import config as config_module
+from ..database import db, migrations
+from ..frames import leases
+from . import broker, commands
+from .listener import OutboxListener
+
+log = logging.getLogger("raycrafter.relay")
+
+BATCH = 100
+MAX_BACKOFF = 30.0
+
+
+class Relay:
+    def __init__(self, config):
+        self.config = config
+        self.publisher = None
+        self.stopping = threading.Event()
+        # The broker and the database fail apart, so each has its own backoff.
+        self.broker_backoff = Backoff(first=config.relay_poll_seconds * 2, cap=MAX_BACKOFF)
+        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
+        self.next_reconcile = 0.0
+        self.listener = OutboxListener(config.database_url)
+        self.backing_off = False
+
+    def publish_pending(self):
+        """Publish unsent commands; returns how many were confirmed. Raises on broker errors."""
+        if not self.config.amqp_url:
+            return 0
+        with db.connection():
+            batch = commands.unsent(BATCH)
+        sent = 0
+        for command in batch:
+            if self.publisher is None:
+                self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange,
+                                                  self.config.amqp_ca_file)
+                log.info("connected to the broker")
+            try:
+                self.publisher.publish(command.id, commands.message_body(command))
+            except broker.Unroutable as error:
+                with db.connection():
+                    commands.mark_failed(command.id, error)
+                raise
+            with db.connection():
+                commands.mark_sent(command.id)
+            sent += 1
+        return sent
+
+    def reconcile(self):
+        with db.connection():
+            expired = leases.expire_all_overdue(self.config)
+            written = commands.reconcile_stuck_jobs(self.config)
+        if expired:
+            log.info("expired overdue leases of jobs %s", expired)
+        for command in written:
+            log.info("job %s is stuck: wrote %s command %s", command.job_id, command.command,
+                     command.id)
+
+    def step(self):
+        """One round; returns the seconds to wait before the next."""
+        now = time.monotonic()
+        if now >= self.next_reconcile:
+            self.reconcile()
+            self.next_reconcile = now + self.config.reconcile_interval_seconds
+        try:
+            sent = self.publish_pending()
+        except (broker.Unroutable, pika.exceptions.AMQPError, OSError) as error:
+            self._drop_connection()
+            delay = self.broker_backoff.next_delay()
+            log.warning("publishing failed (%s: %s); retrying in %.1f s",
+                        type(error).__name__, error, delay)
+            self.backing_off = True
+            return delay
+        self.broker_backoff.reset()
+        self.backing_off = False
+        return 0 if sent == BATCH else self.config.relay_poll_seconds
+
+    def _drop_connection(self):
+        if self.publisher is not None:
+            try:
+                self.publisher.close()
+            except (pika.exceptions.AMQPError, OSError):
+                log.debug("ignoring an error while closing a broken connection")
+            self.publisher = None
+
+    def run(self):
+        log.info("relay started (broker: %s)", "configured" if self.config.amqp_url
+                 else "none: commands stay in the outbox")
+        while not self.stopping.is_set():
+            try:
+                delay = self.step()
+                self.database_backoff.reset()
+            except (peewee.OperationalError, peewee.InterfaceError) as error:
+                delay = self.database_backoff.next_delay()
+                log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
+                self.stopping.wait(delay)
+                continue
+            if self.backing_off:  # a new command ends the wait between polls, not a backoff
+                self.stopping.wait(delay)
+            else:
+                self.listener.wait(delay, self.stopping)
+        self._drop_connection()
+        self.listener.close()
+        log.info("relay stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="raycrafter-relay", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help=f"TOML config file (default: ${config_module.ENV_VAR})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    try:
+        config = (config_module.load(args.config) if args.config
+                  else config_module.load_from_env())
+        db.bind(config.database_url)
+        with db.connection():
+            migrations.check_current()
+    except (config_module.ConfigError, migrations.SchemaOutdated) as error:
+        print(f"raycrafter-relay: {error}", file=sys.stderr)
+        return 1
+    relay = Relay(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: relay.stopping.set())
+    relay.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
