@@ -10,7 +10,7 @@ import pytest
 from support.polling import wait_for
 from test_worker_flow import (CLUSTER, api, broker, create_job, start_worker,  # noqa: F401
                               transitions)
-from worker_harness import publish
+from support.worker_harness import publish
 
 APSCHED = "apsched: claim exceeds reservation's node-count"
 
@@ -62,4 +62,23 @@ def test_a_walltime_that_ran_out_is_told_as_such(api, broker, start_worker, fake
     assert re.search(r": the batch job ran out of its walltime \(TIMEOUT\)"
                      + (ELAPSED if accounting else "") + ";", reason), reason
     assert "slurmstepd-localhost: error: *** JOB" in reason and "DUE TO TIME LIMIT ***" in reason
+    assert ", exit status 143;" in reason
+
+
+@pytest.mark.parametrize("scheduler, told", [
+    ("pbspro", "ran out of its walltime (JOB_EXEC_KILL_WALLTIME) (Exit_status -29)"),
+    ("torque", "ran out of its walltime (JOB_EXEC_OVERLIMIT_WT) (exit_status -11)"),
+])
+def test_a_walltime_that_ran_out_is_told_in_each_pbs_systems_words(
+        api, broker, start_worker, fake_agent, scheduler, told):
+    """Through the stand-in's PBS Professional and Torque fronts: each system's own exit
+    status for a walltime, read by its own table (the two number it differently)."""
+    start_worker(scheduler=scheduler,
+                 scheduler_bin_dir=f"/opt/raycrafter/fronts/{scheduler}/bin",
+                 walltime="00:01:00")
+    fake_agent(600)
+    job = create_job(api)
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    reason = end_reported(api, job["id"])
+    assert f": the batch job {told}" in reason, reason
     assert ", exit status 143;" in reason

@@ -22,19 +22,24 @@ from support.polling import wait_for
 from test_cluster_live import attempt_name, job_files, submit
 from test_worker_flow import (CLUSTER, api, broker, create_job, start_worker,  # noqa: F401
                               worker_view)
-from worker_harness import publish
+from support.worker_harness import publish
 
 def our_active(cluster):
     return sorted(job.name for job in cluster.batch_jobs()
                   if job.active and cluster.profile.is_our_batch_name(job.name))
 
 
-def test_workers_together_never_hold_more_than_the_limit(make_cluster, fake_agent):
+@pytest.mark.parametrize("scheduler, commands", [
+    ("slurm", ""), ("pbspro", "/opt/raycrafter/fronts/pbspro/bin")])
+def test_workers_together_never_hold_more_than_the_limit(make_cluster, fake_agent,
+                                                         scheduler, commands):
     """Three workers (each its own SSH connection, as three processes have) submit two
     jobs each at the same moment onto a cluster that may hold two: two are submitted, the
-    four others learn there is no place, and none is submitted behind the lock's back."""
+    four others learn there is no place, and none is submitted behind the lock's back.
+    Also through the stand-in's PBS Professional front, whose queue is listed by qstat."""
     fake_agent(120)
-    clusters = [make_cluster(max_queued_jobs=2) for _ in range(3)]
+    clusters = [make_cluster(max_queued_jobs=2, scheduler=scheduler,
+                             scheduler_bin_dir=commands) for _ in range(3)]
     files = {job_id: job_files(clusters[0], job_id) for job_id in range(21, 27)}
     outcomes = {}
 

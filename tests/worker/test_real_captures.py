@@ -228,6 +228,22 @@ def test_a_pbs_without_json_is_asked_in_text_from_then_on(monkeypatch):
     assert ["-F json" in command for command in asked] == [True, False, False]
 
 
+def test_a_login_node_without_qselect_lists_every_users_jobs_and_keeps_its_own(
+        monkeypatch):
+    cluster = Cluster(profile(user="user3"), "/tmp")
+    asked = []
+
+    def run(command):
+        asked.append(command)
+        if "qselect" in command:
+            return Result(127, "", "sh: 1: qselect: not found\n")
+        return Result(0, text("pbspro-aiida-6jobs.qstat-f.txt"), "")
+    monkeypatch.setattr(cluster, "run", run)
+    assert [job.id for job in cluster.batch_jobs()] == ["74164.mycluster", "74165.mycluster"]
+    assert [job.id for job in cluster.batch_jobs()] == ["74164.mycluster", "74165.mycluster"]
+    assert ["qselect" in command for command in asked] == [True, True, False, False]
+
+
 def test_repeated_jobs_keys_of_pbs_before_2018_are_merged():
     """openpbs/openpbs PR #585: ``qstat -fFjson`` with two ids repeated "Jobs"."""
     answer = envelope("openpbs-firecrest-qstat-F-json-f-x-allusers-2finished-1running.json")

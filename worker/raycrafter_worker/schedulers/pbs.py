@@ -52,12 +52,13 @@ class PbsFamily(Scheduler):
             raise ValueError(f"qsub printed no job id: {output.strip()!r}")
         return lines[0]
 
-    def user_jobs_command(self, *qstat_options):
-        """``qstat -f`` of the cluster user's jobs only: qselect names them, so a busy
-        site's listing is not every user's (and a user without jobs asks nothing)."""
+    def user_jobs_commands(self, *qstat_options):
+        """``qstat -f`` of the cluster user's jobs: qselect names them, so a busy site's
+        listing is not every user's (and a user without jobs asks nothing); then, for a
+        login node without qselect, every user's jobs, which parse_list sorts out."""
         select = self.command("qselect", "-u", self.profile.user)
-        return (f"ids=$({select}) || exit $?; [ -n \"$ids\" ] || exit 0; "
-                f"{self.command('qstat', '-f', *qstat_options)} $ids")
+        qstat = self.command("qstat", "-f", *qstat_options)
+        return [f"ids=$({select}) || exit $?; [ -n \"$ids\" ] || exit 0; {qstat} $ids", qstat]
 
     def parse_list(self, result):
         return [job for job in self.parse_answer(result, "listing batch jobs")

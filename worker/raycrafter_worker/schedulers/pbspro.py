@@ -3,7 +3,8 @@
 Nodes are asked for as ``-l select=N:ncpus=C:mpiprocs=1`` with ``-l place=scatter`` (one
 chunk, and one node agent, per node) and ``-l walltime``. A user's jobs are listed with
 qselect and ``qstat -f``, as JSON where the server speaks it (PBS Professional 18 and
-later) and as text otherwise, or when its JSON is invalid. A finished job leaves
+later) and as text otherwise, or when its JSON is invalid; without qselect, ``qstat -f``
+of every user's jobs. A finished job leaves
 ``qstat`` at once; it stays known to ``qstat -x`` only where the site keeps job history
 (``job_history_enable``), so the poller asks the history and, without one, reads the exit
 file the batch script leaves.
@@ -29,7 +30,9 @@ class PbsProScheduler(PbsFamily):
                 "-l", f"walltime={p.walltime}"]
 
     def list_commands(self):
-        return [self.user_jobs_command("-F", "json"), self.user_jobs_command()]
+        (json_selected, json_all), (text_selected, text_all) = (
+            self.user_jobs_commands("-F", "json"), self.user_jobs_commands())
+        return [json_selected, text_selected, json_all, text_all]
 
     def accounting_commands(self, job_ids):
         return [self.command("qstat", "-x", "-f", "-F", "json", *job_ids),

@@ -23,7 +23,7 @@ class TorqueScheduler(PbsFamily):
         return ["-l", nodes_request(self.profile), "-l", f"walltime={self.profile.walltime}"]
 
     def list_commands(self):
-        return [self.user_jobs_command()]
+        return self.user_jobs_commands()
 
     def accounting_commands(self, job_ids):
         return [self.command("qstat", "-f", *job_ids)]
