@@ -110,6 +110,23 @@ def test_accounting_disabled_is_recognised_as_no_data():
     assert job.ending == "the batch job ran out of its walltime (TIMEOUT) after 00:10:00"
 
 
+@pytest.mark.parametrize("row, ending", [
+    ("7|rc-1-a1|OUT_OF_MEMORY|0:125|00:03:10|01:00:00",
+     "the batch job ran out of memory (OUT_OF_MEMORY) after 00:03:10"),
+    ("7|rc-1-a1|PREEMPTED|0:15|00:20:00|01:00:00",
+     "the batch job was preempted by a job of higher priority (PREEMPTED) after 00:20:00"),
+    ("7|rc-1-a1|FAILED|0:9|00:00:02|01:00:00",
+     "the batch script failed (FAILED, killed by SIGKILL) after 00:00:02"),
+    ("7|rc-1-a1|BOOT_FAIL|0:0|00:00:00|01:00:00",
+     "the batch job's nodes failed to boot (BOOT_FAIL)"),
+    ("7|rc-1-a1|CANCELLED by 0|0:0|00:00:00|01:00:00",
+     "the batch job was cancelled (CANCELLED by uid 0)"),
+])
+def test_each_end_slurm_records_reads_as_words(row, ending):
+    (job,) = SLURM.parse_accounting(Result(0, row + "\n", ""))
+    assert (job.state, job.ending) == (ENDED, ending)
+
+
 def test_commands_quote_every_value():
     keys = {"queue": "batch", "account": "proj; rm -rf ~"}
     command = adapter("slurm", **keys).submit_command("/s/x y.sh", "n$(id)", "/s/o", "/s/e")

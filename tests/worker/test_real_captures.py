@@ -10,9 +10,10 @@ import pytest
 
 from raycrafter_worker import config as worker_config
 from raycrafter_worker.batch_script import LAUNCHER_MESSAGES
-from raycrafter_worker.cluster import Cluster
+from raycrafter_worker.cluster import Cluster, ScriptEnding
 from raycrafter_worker.command_failures import failure
 from raycrafter_worker.errors import PermanentError, QueueLimitReached, TransientError
+from raycrafter_worker.poller import how_it_ended
 from raycrafter_worker.schedulers import ENDED, QUEUED, RUNNING, UnreadableListing
 from raycrafter_worker.schedulers.pbs_wrappers import PbsWrappersScheduler
 from raycrafter_worker.schedulers.pbspro import PbsProScheduler
@@ -392,6 +393,20 @@ def test_gc3pie_sacct_records_say_how_each_job_ended(name, state, exit_code, end
     job = gc3pie(name)
     assert (job.id, job.state, job.raw_state, job.exit_code, job.ending) == \
         ("123", ENDED, state, exit_code, ending)
+
+
+def test_the_user_reads_how_the_batch_job_ended_and_what_its_launcher_said():
+    """What follows "batch job N of attempt K ended: " in the job's events."""
+    timeout = gc3pie("timeout")
+    script = ScriptEnding(143, ("slurmstepd-n1: error: *** JOB 123 ON n1 CANCELLED AT "
+                                "2014-12-11T17:11:34 DUE TO TIME LIMIT ***",))
+    assert how_it_ended(timeout, script) == (
+        "the batch job ran out of its walltime (TIMEOUT) after 00:01:11; the batch job's "
+        "output says: slurmstepd-n1: error: *** JOB 123 ON n1 CANCELLED AT "
+        "2014-12-11T17:11:34 DUE TO TIME LIMIT ***")
+    # Accounting lagging behind: the exit file tells the end.
+    assert how_it_ended(gc3pie("running-steps-completed"), ScriptEnding(0, ())) == \
+        "the batch script ended with exit status 0"
 
 
 def test_sacct_while_accounting_lags_says_the_job_still_runs():
