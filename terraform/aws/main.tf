@@ -11,7 +11,7 @@ locals {
   # Every role that has hosts, and the master, gets a security group of its own.
   groups = toset(concat(["master"], [for role, count in module.appliance.roles : role if count > 0]))
   # Who may reach what from outside, by the setting the catalogue's services name.
-  outside_cidrs = { web_sources = var.web_client_cidrs, ssh_sources = var.ssh_client_cidrs, log_sources = var.log_client_cidrs }
+  outside_cidrs = { web_sources = var.web_client_cidrs, ssh_sources = var.ssh_client_cidrs, log_sources = var.log_client_cidrs, monitoring_sources = var.monitoring_client_cidrs }
 }
 
 resource "aws_vpc" "appliance" {

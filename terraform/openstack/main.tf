@@ -11,7 +11,7 @@ locals {
   groups = toset(concat(["master", "bastion"], [for role, count in module.appliance.roles : role if count > 0]))
   # Who may reach what from outside, by the setting the catalogue's services name; SSH
   # comes through the bastion only.
-  outside_cidrs   = { web_sources = var.web_client_cidrs, log_sources = var.log_client_cidrs }
+  outside_cidrs   = { web_sources = var.web_client_cidrs, log_sources = var.log_client_cidrs, monitoring_sources = var.monitoring_client_cidrs }
   ssh             = module.appliance.catalogue.every_host.services.ssh
   bastion_address = cidrhost(var.subnet_cidr, 5)
 }
