@@ -87,6 +87,17 @@ locals {
       var.web_name == null ? {} : { nginx = { server_names = [var.web_name] } },
     )
   }
+  # The data that must outlive its hosts: a volume for each host of a role the catalogue
+  # gives one, mounted at first boot before Salt runs (cloud-init/mount-volume.sh).
+  volumes = {
+    for name, host in local.hosts : name => {
+      role    = host.role
+      path    = local.catalogue.roles[host.role].volume.path
+      size_gb = local.catalogue.roles[host.role].volume.size_gb
+      label   = "rc-${host.role}"
+    } if try(local.catalogue.roles[host.role].volume, null) != null
+  }
+
   # Which minion holds which role: the master's word (pillar/roles.sls), never a grain.
   role_assignment = { for name, host in local.hosts : name => [host.role] }
 
@@ -95,6 +106,8 @@ locals {
   minion_user_data = {
     for name, host in local.hosts : name => templatefile("${path.module}/cloud-init/minion.yaml.tftpl", {
       id                = name
+      volume            = lookup(local.volumes, name, null)
+      mount_volume      = file("${path.module}/cloud-init/mount-volume.sh")
       master_address    = local.master_address
       salt_requirements = local.salt_requirements
       salt_constraints  = local.salt_constraints

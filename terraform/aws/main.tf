@@ -125,3 +125,22 @@ resource "aws_instance" "host" {
   # only saves those retries.
   depends_on = [aws_instance.master]
 }
+
+# The data that must outlive its host (the catalogue's `volume` of its role): a volume of
+# its own, attached to the host, which mounts it at first boot (terraform/appliance). A
+# host replaced gets the same volume back.
+resource "aws_ebs_volume" "data" {
+  for_each          = module.appliance.volumes
+  availability_zone = aws_subnet.appliance.availability_zone
+  size              = each.value.size_gb
+  type              = "gp3"
+  encrypted         = true
+  tags              = { Name = "${each.key}-data", Role = each.value.role }
+}
+
+resource "aws_volume_attachment" "data" {
+  for_each    = module.appliance.volumes
+  device_name = "/dev/sdf"
+  volume_id   = aws_ebs_volume.data[each.key].id
+  instance_id = aws_instance.host[each.key].id
+}

@@ -149,3 +149,18 @@ resource "openstack_networking_floatingip_associate_v2" "public" {
   port_id     = openstack_networking_port_v2.machine[each.key].id
   depends_on  = [openstack_networking_router_interface_v2.appliance]
 }
+
+# The data that must outlive its host (the catalogue's `volume` of its role): a Cinder
+# volume of its own, attached to the host, which mounts it at first boot
+# (terraform/appliance). A host replaced gets the same volume back.
+resource "openstack_blockstorage_volume_v3" "data" {
+  for_each = module.appliance.volumes
+  name     = "${each.key}-data"
+  size     = each.value.size_gb
+}
+
+resource "openstack_compute_volume_attach_v2" "data" {
+  for_each    = module.appliance.volumes
+  instance_id = openstack_compute_instance_v2.machine[each.key].id
+  volume_id   = openstack_blockstorage_volume_v3.data[each.key].id
+}
