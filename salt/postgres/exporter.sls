@@ -15,9 +15,13 @@ include:
   - salt.postgres.service
   - salt.node_exporter
 
+# Its init script starts it with `daemon`, which the package only recommends when
+# systemd-sysv is there (as it is where Salt runs without systemd).
 postgres-exporter-package-pkg-installed:
   pkg.installed:
-    - name: prometheus-postgres-exporter
+    - pkgs:
+      - prometheus-postgres-exporter
+      - daemon
 
 postgres-exporter-role-postgres-user-present:
   postgres_user.present:
@@ -33,7 +37,8 @@ postgres-exporter-defaults-file-managed:
     - name: /etc/default/prometheus-postgres-exporter
     - contents: |
         # File managed by Salt (salt/postgres/exporter.sls). Edits are overwritten.
-        DATA_SOURCE_NAME="host=/var/run/postgresql port={{ postgres.port }} user=prometheus dbname=postgres sslmode=disable"
+        # Exported: the init script hands its environment to the exporter.
+        export DATA_SOURCE_NAME="host=/var/run/postgresql port={{ postgres.port }} user=prometheus dbname=postgres sslmode=disable"
         ARGS="{{ args | join(" ") }}"
     - mode: "0644"
     - require:
