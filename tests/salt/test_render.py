@@ -15,9 +15,9 @@ STATE_FILES = sorted(
     path for path in (REPOSITORY / "salt").rglob("*.sls")
 )
 
-# What every host gets whatever its roles (top.sls '*'), and what roles share.
-EVERY_HOST = ("salt.common", "salt.firewall")
-SHARED = ("salt.supervisor", "salt.contract")
+# What every host gets whatever its roles (the catalogue's every_host), and what roles share.
+EVERY_HOST = tuple(CATALOGUE["every_host"]["states"])
+SHARED = ("salt.supervisor", "salt.contract", "salt.backup")
 
 
 def sls_name(path):
