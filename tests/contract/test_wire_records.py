@@ -8,6 +8,7 @@ from raycrafter_contract.animation import Animation
 from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
                                                   CompleteReport, LeaseTerms,
                                                   parse_claim_answer)
+from raycrafter_contract.wire import json_text
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import FrameSpan, WorkerJobView
 from raycrafter_contract.wire.records import WireError
@@ -126,3 +127,34 @@ def test_nullable_fields_and_the_error_body():
     frames = UncollectedFrames.from_json({"frames": [{"number": 1, "checksum": None,
                                                       "size": None}], "total": 1})
     assert frames.frames[0].checksum is None
+
+
+@pytest.mark.parametrize("text, field, spelling", [
+    ('{"render_seconds": NaN}', "render_seconds", "NaN"),
+    ('{"render_seconds": Infinity}', "render_seconds", "Infinity"),
+    ('{"a": [0, {"b": -Infinity}]}', "a[1].b", "-Infinity"),
+    # Standard JSON, but no float holds it: Python's json makes it infinity.
+    ('{"size": 1e999}', "size", "1e999"),
+    ("NaN", "body", "NaN"),
+])
+def test_json_text_refuses_every_number_that_is_not_finite_naming_its_field(text, field,
+                                                                           spelling):
+    with pytest.raises(json_text.NonFiniteNumber) as refused:
+        json_text.loads(text)
+    assert (refused.value.field, refused.value.problem) == (
+        field, f"must be a finite number, not {spelling}")
+    assert isinstance(refused.value, WireError)
+
+
+def test_json_text_reads_everything_else_as_json_does():
+    text = '{"a": [1, 2.5, -0.0, 1e300, null, true, "NaN"], "b": {"c": 12345678901234567890}}'
+    assert json_text.loads(text) == json.loads(text)
+    with pytest.raises(ValueError):
+        json_text.loads("{not json")
+
+
+def test_a_record_refuses_a_float_field_that_is_not_finite():
+    with pytest.raises(WireError, match=r"CompleteReport\.render_seconds must be a finite "
+                                        r"number, not nan"):
+        CompleteReport.from_json({"lease_id": "l", "render_seconds": float("nan"),
+                                  "checksum": "ab" * 32, "size": 10})
