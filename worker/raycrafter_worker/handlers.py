@@ -80,7 +80,8 @@ class Handlers:
         name = cluster.profile.batch_name(submission.batch_name)
         batch_id = self._submit_once(cluster, name, files, submission.agent_token, script)
         try:
-            self.api.transition(job_id, "submitted", batch_job_id=batch_id)
+            self.api.transition(job_id, "submitted", batch_job_id=batch_id,
+                                attempt=submission.attempt)
         except ApiConflict:
             if self.api.get_job(job_id).state in ("failed", "cancelled"):
                 cluster.cancel([batch_id])
@@ -90,17 +91,25 @@ class Handlers:
 
     def _adopt_or_clear_queue(self, cluster, job):
         """In one listing of the queue, adopt the current attempt's batch job if it is
-        queued or running (returns the line for the log), and cancel those of older
-        attempts."""
-        job_id = job.id
-        found = self._batch_jobs_of(cluster, job_id)
-        current = next((b for b in found if b.active and job.batch_name
-                        and b.name == cluster.profile.batch_name(job.batch_name)), None)
+        queued or running, and cancel those of older attempts. A batch job of a newer
+        attempt than the job this command read means the job moved on meanwhile (another
+        worker recorded and submitted that attempt): it is that attempt's, never this
+        command's to cancel, and nothing is left to submit. Returns the line for the log
+        when the command is done."""
+        job_id, attempt = job.id, job.submit_attempt
+        active = [(number, b) for number, b in self._batch_jobs_of(cluster, job_id)
+                  if b.active]
+        newer = [f"{b.id} ({b.name})" for number, b in active if number > attempt]
+        if newer:
+            return (f"job {job_id}: batch job {', '.join(newer)} of a newer attempt than "
+                    f"{attempt} is in the queue; left alone, nothing to submit")
+        current = next((b for number, b in active if number == attempt), None)
         if current:
             self.api.transition(job_id, "submitted", batch_job_id=current.id,
-                                reason=f"found {current.name} already in the queue")
+                                reason=f"found {current.name} already in the queue",
+                                attempt=attempt)
             return f"job {job_id}: adopted batch job {current.id} ({current.name})"
-        stale = [b.id for b in found if b.active]
+        stale = [b.id for number, b in active if number < attempt]
         if stale:
             log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
             cluster.cancel(stale)
@@ -216,7 +225,7 @@ class Handlers:
         if not acts_on("cancel", job.state):
             return f"job {job_id} is {job.state}: not cancelling its batch job"
         cluster = self._cluster(job)
-        active = [b for b in self._batch_jobs_of(cluster, job_id) if b.active]
+        active = [b for _, b in self._batch_jobs_of(cluster, job_id) if b.active]
         if not active:
             return f"job {job_id}: no batch job left to cancel"
         cluster.cancel([b.id for b in active])
@@ -255,8 +264,10 @@ class Handlers:
 
     @staticmethod
     def _batch_jobs_of(cluster, job_id):
+        """(attempt, batch job) for every batch job of the job in the queue."""
         pattern = batch_name_pattern(job_id, cluster.profile.batch_prefix)
-        return [b for b in cluster.batch_jobs() if pattern.match(b.name)]
+        return [(int(match.group(1)), b) for b in cluster.batch_jobs()
+                if (match := pattern.match(b.name))]
 
     def _checkpoint(self):
         if self.stop_event.is_set():
