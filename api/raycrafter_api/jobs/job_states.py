@@ -5,6 +5,7 @@ from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
                                         command_on_entering)
 
 from .. import timeutil
+from ..auth import revoke_agent_tokens
 from ..database.models import Event, Job
 from ..outbox import commands
 from ..problems import bad_field, conflict
@@ -14,7 +15,8 @@ def transition(job, to, actor, reason=None, **changes):
     """Move ``job`` to ``to`` inside the caller's transaction, or raise Conflict.
 
     The update is conditional on the state the caller read, so two concurrent changes
-    cannot both succeed. Writes the event and the command the new state calls for.
+    cannot both succeed. Writes the event and the command the new state calls for; a
+    final state revokes the job's agent tokens.
     """
     if not transition_unless_moved(job, to, actor, reason, **changes):
         current = Job.get_by_id(job.id).state
@@ -41,6 +43,8 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
     job.state, job.updated_at, job.state_changed_at = to, now, now
     for key, value in changes.items():
         setattr(job, key, value)
+    if to in FINAL_JOB_STATES:
+        revoke_agent_tokens(job.id)
     command = command_on_entering(from_state, to)
     if command:
         commands.write_command(job, command)

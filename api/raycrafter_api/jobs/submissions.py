@@ -3,13 +3,13 @@ batch job is named after it."""
 from raycrafter_contract.naming import batch_name
 from raycrafter_contract.wire.worker_calls import Submission
 
-from .. import timeutil
+from .. import auth, timeutil
 from ..database.db import write_transaction
 from ..database.models import Job
 from ..problems import conflict, not_found
 
 
-def record_submission(job_id, issue_agent_token, config):
+def record_submission(job_id, config):
     """Record a submission attempt before the scheduler is called; returns its details.
 
     An attempt stays open until the worker reports it submitted. While it is open, every
@@ -17,7 +17,8 @@ def record_submission(job_id, issue_agent_token, config):
     one: a worker that failed before anything reached the scheduler, restarted, or a second
     worker holding a duplicate command resumes it, no attempt is spent on a failure that
     submitted nothing, and the login node's per-attempt marker (worker/cluster.py) lets
-    only one of them hand it to the scheduler."""
+    only one of them hand it to the scheduler. A new attempt revokes the agent tokens of
+    the ones before it: their batch jobs are over."""
     with write_transaction():
         job = Job.get_or_none(Job.id == job_id)
         if job is None:
@@ -36,5 +37,6 @@ def record_submission(job_id, issue_agent_token, config):
             attempt = job.submit_attempt + 1
             Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
                 Job.id == job.id).execute()
-        token = issue_agent_token(job)
+            auth.revoke_agent_tokens(job.id, up_to_attempt=attempt - 1)
+        token = auth.issue_token("agent", job=job, attempt=attempt)
     return Submission(attempt, batch_name(job.id, attempt), token, resumed)

@@ -4,6 +4,7 @@
 from raycrafter_contract.states import BATCH_STATES, WORKER_TARGETS
 
 from .. import timeutil
+from ..auth import revoke_agent_tokens
 from ..database.db import write_transaction
 from ..database.models import Event, Frame, Job
 from ..problems import bad_field, conflict, not_found
@@ -47,9 +48,10 @@ def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config):
     on that batch job, frames are left: it is submitted again, unless it has had
     ``max_submissions`` already, and then it fails. Otherwise the end was expected (every
     frame rendered) or already acted on, and nothing changes, so a report may be
-    repeated."""
+    repeated. Either way the agent tokens of that attempt die with its batch job."""
     with write_transaction():
         job = _reported_job(job_id, attempt)
+        revoke_agent_tokens(job.id, up_to_attempt=attempt)
         if job.state not in BATCH_STATES:
             return job
         ended = (f"batch job {batch_job_id or job.batch_job_id} of attempt {attempt} ended"
