@@ -24,12 +24,15 @@ _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
                     'echo unreadable; else echo missing; fi; done')
 # The exit status of a submission command that found its attempt's marker already made.
 _MARKER_EXISTS = 75
-# Writes the agent token (first line of stdin) to $1 and the batch script (the rest) to $2,
-# mode 0600, each through a temporary name ending in $3: workers resuming one attempt write
-# the same files at once, and one's rename must not take the other's half. read and printf
-# are the shell's own, so the token is on no command line.
-_WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && printf %s "$token" > "$1.$3" && '
-                        'mv -f "$1.$3" "$1" && cat > "$2.$3" && mv -f "$2.$3" "$2"')
+# Writes the agent token (first line of stdin) to $1, the log credential (the second) to
+# $2 and the batch script (the rest) to $3, mode 0600, each through a temporary name ending
+# in $4: workers resuming one attempt write the same files at once, and one's rename must
+# not take the other's half. read and printf are the shell's own, so neither secret is on
+# a command line.
+_WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && IFS= read -r credential && '
+                        'printf %s "$token" > "$1.$4" && mv -f "$1.$4" "$1" && '
+                        'printf %s "$credential" > "$2.$4" && mv -f "$2.$4" "$2" && '
+                        'cat > "$3.$4" && mv -f "$3.$4" "$3"')
 # The remote shell gets the whole command as one argument, and Linux refuses a single
 # argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
 MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
@@ -87,23 +90,25 @@ class Cluster:
                 int(line) if line.lstrip("-").isdigit() else -1)
         return codes
 
-    def submit(self, files, name, agent_token, script):
-        """Write the attempt's agent token and batch script, and hand the script to the
-        scheduler at most once per attempt (``files``: JobFiles), all in one command on the
-        login node. The token and the script come over stdin, so the token is never on a
-        command line; every submitter of the attempt writes them (the same script, a token
-        of its own, each valid). Then the same command creates the attempt's marker
-        directory and, only if it created it, submits and leaves the scheduler's answer
-        inside. Raises SubmittingElsewhere if the marker existed."""
+    def submit(self, files, name, agent_token, log_credential, script):
+        """Write the attempt's agent token, log credential and batch script, and hand the
+        script to the scheduler at most once per attempt (``files``: JobFiles), all in one
+        command on the login node. They come over stdin, so no secret is ever on a command
+        line; every submitter of the attempt writes them (the same script, a token and a
+        credential of its own, each valid; an empty credential when the API issued none).
+        Then the same command creates the attempt's marker directory and, only if it
+        created it, submits and leaves the scheduler's answer inside. Raises
+        SubmittingElsewhere if the marker existed."""
         marker = shlex.quote(files.submission_marker)
         write = (f"sh -c {shlex.quote(_WRITE_ATTEMPT_FILES)} sh "
-                 + shlex.join([files.token_file, files.script, secrets.token_hex(8)]))
+                 + shlex.join([files.token_file, files.log_credential_file, files.script,
+                               secrets.token_hex(8)]))
         submit = self.scheduler.submit_command(files.script, name, files.stdout, files.stderr)
         command = (f"{write} || exit 1; "
                    f"mkdir -- {marker} 2>/dev/null || exit {_MARKER_EXISTS}; "
                    f"{submit} > {marker}/output 2>&1; s=$?; echo $s > {marker}/status.tmp && "
                    f"mv {marker}/status.tmp {marker}/status; cat {marker}/output; exit $s")
-        result = self.run(command, stdin=f"{agent_token}\n{script}")
+        result = self.run(command, stdin=f"{agent_token}\n{log_credential}\n{script}")
         if result.status == _MARKER_EXISTS and not result.stdout.strip():
             raise SubmittingElsewhere(f"{name} is being or was handed to the scheduler by "
                                       f"another command ({files.submission_marker})")

@@ -78,7 +78,7 @@ class Handlers:
         files = JobFiles(cluster.profile.job_dir(job_id), submission.attempt)
         script = batch_script.render(cluster.profile, job_id, job.name, files)
         name = cluster.profile.batch_name(submission.batch_name)
-        batch_id = self._submit_once(cluster, name, files, submission.agent_token, script)
+        batch_id = self._submit_once(cluster, name, files, submission, script)
         try:
             self.api.transition(job_id, "submitted", batch_job_id=batch_id,
                                 attempt=submission.attempt)
@@ -115,7 +115,7 @@ class Handlers:
             cluster.cancel(stale)
         return None
 
-    def _submit_once(self, cluster, name, files, agent_token, script):
+    def _submit_once(self, cluster, name, files, submission, script):
         """Hand this attempt to the scheduler exactly once, whoever else tries.
 
         The submission command writes the agent token and the batch script, creates the
@@ -135,7 +135,8 @@ class Handlers:
                 self._wait_to_retry(backoff, deadline, last, name)
             try:
                 log.info("handing %s to the scheduler", name)
-                return cluster.submit(files, name, agent_token, script)
+                return cluster.submit(files, name, submission.agent_token,
+                                      submission.log_credential or "", script)
             except TransientError as error:  # SubmittingElsewhere included
                 log.warning("submitting %s: %s; asking its marker", name, error)
                 last = error

@@ -1,5 +1,8 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
+import time
+
+from raycrafter_contract import log_credentials
 from raycrafter_contract.naming import batch_name
 from raycrafter_contract.wire.worker_calls import Submission
 
@@ -39,4 +42,14 @@ def record_submission(job_id, config):
                 Job.id == job.id).execute()
             auth.revoke_agent_tokens(job.id, up_to_attempt=attempt - 1)
         token = auth.issue_token("agent", job=job, attempt=attempt)
-    return Submission(attempt, batch_name(job.id, attempt), token, resumed)
+    return Submission(attempt, batch_name(job.id, attempt), token, resumed,
+                      _log_credential(job.id, attempt, config))
+
+
+def _log_credential(job_id, attempt, config):
+    """What the attempt's node agents sign their log records with, if the log server's
+    key is configured."""
+    if not config.log_credential_key:
+        return None
+    return log_credentials.issue(config.log_credential_key.encode("utf-8"), job_id, attempt,
+                                 int(time.time()) + config.log_credential_seconds)
