@@ -51,8 +51,14 @@ def test_every_token_of_an_open_attempt_lives_until_its_batch_job_ends(world):
 
 def test_an_agent_token_dies_when_its_job_is_over(world):
     job_id = world.job_x["id"]
+    leased = claim(world.agent_x, job_id).json()["frame"]
     assert world.alice.post(f"/jobs/{job_id}/cancel").status_code == 200
     assert_revoked(claim(world.agent_x, job_id))
+    # The frame it held, which it can no longer hand back, came back with the job's end.
+    frame = world.alice.get(f"/jobs/{job_id}/frames").json()["frames"][leased - 1]
+    assert (frame["state"], frame["attempts"]) == ("pending", 0)
+    events = world.alice.get(f"/jobs/{job_id}/events").json()["events"]
+    assert (events[-1]["frame"], events[-1]["reason"]) == (leased, "the job is cancelled")
     assert_revoked(world.agent_x.post(f"/agent/jobs/{job_id}/frames/1/heartbeat",
                                       json={"lease_id": "x"}))
     # A failure by the worker ends the job as well.

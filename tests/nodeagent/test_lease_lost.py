@@ -49,7 +49,8 @@ def test_cancelling_the_job_mid_render_stops_povray_and_the_agent_exits(setup):
     assert "no frame left for this agent" in output
     assert "claimed frame 2" not in output
     assert "the API refused" not in output  # no result was even tried
-    assert frame_events(api, job_id, 1) == [("agent:node-1", "leased", None)]
+    assert frame_events(api, job_id, 1) == [("agent:node-1", "leased", None),
+                                            ("user:alice", "pending", "the job is cancelled")]
     assert api.frame_log(job_id, 1) == ""
     assert api.job(job_id)["state"] == "cancelled"
     assert list((job_dir / "frames").iterdir()) == []
