@@ -32,7 +32,7 @@ WORKER_JOB = {"id": 7, "name": "orbit", "owner": "alice", "state": "running", "e
               "scene": {"kind": "pov", "size": 12, "checksum": "ab" * 32},
               "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:01:00Z",
               "submit_attempt": 1, "batch_name": "rc-7-a1", "batch_job_id": "4242",
-              "scene_file": "scene.pov"}
+              "scene_file": "scene.pov", "state_changed_at": "2026-11-22T10:01:00Z"}
 
 
 def test_a_claim_answer_reads_into_its_record_and_back():
@@ -101,6 +101,9 @@ def test_the_worker_job_view_and_its_checks():
     assert (job.state, job.submit_attempt, job.batch_name, job.frames.count) == (
         "running", 1, "rc-7-a1", 24)
     assert job.to_json() == WORKER_JOB
+    # An API from before it said when the job entered its state.
+    older = {k: v for k, v in WORKER_JOB.items() if k != "state_changed_at"}
+    assert WorkerJobView.from_json(older).state_changed_at is None
     with pytest.raises(WireError, match=r"WorkerJobView\.state must be 'pending' or "):
         WorkerJobView.from_json(dict(WORKER_JOB, state="paused"))
     with pytest.raises(WireError, match=r"WorkerJobView\.batch_job_id is missing"):

@@ -19,16 +19,13 @@ import time
 from raycrafter_contract import log_credentials
 
 from support.polling import wait_for
+from support.worker_harness import toml_value
 
 
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _toml_value(value):
-    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 class RecordsReceiver:
@@ -134,9 +131,9 @@ class LogServerProcess(RecordsReceiver):
             listener.update(certificate_file=str(cert_file), key_file=str(key_file))
         with open(os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
                   "w") as handle:
-            handle.writelines(f"{name} = {_toml_value(value)}\n" for name, value in values.items())
+            handle.writelines(f"{name} = {toml_value(value)}\n" for name, value in values.items())
             handle.write("[[listeners]]\n")
-            handle.writelines(f"{name} = {_toml_value(value)}\n"
+            handle.writelines(f"{name} = {toml_value(value)}\n"
                               for name, value in listener.items())
 
     def credential(self, job_id, attempt=1, seconds=3600):

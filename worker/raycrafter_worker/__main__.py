@@ -74,7 +74,7 @@ def serve(config, clusters, workdir):
         signal.signal(signum, lambda *_: stop.set())
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
-                        config.scene_limits)
+                        config.scene_limits, config.stage_in_disk_wait_seconds)
     poller = Poller(api, clusters, workdir, config.lost_grace_seconds)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)

@@ -148,7 +148,11 @@ class Cluster:
 
     def forget_submission(self, marker):
         """Remove a marker whose submission reached no scheduler, so it can be tried again."""
-        self.run_checked(f"rm -rf -- {shlex.quote(marker)}", "removing a submission marker")
+        self.remove_tree(marker)
+
+    def remove_tree(self, path):
+        """Remove a file or a directory with everything in it, if it is there."""
+        self.run_checked(f"rm -rf -- {shlex.quote(path)}", f"removing {path}")
 
     def cancel(self, job_ids):
         """Remove these batch jobs. One that ended meanwhile is as good as cancelled: qdel

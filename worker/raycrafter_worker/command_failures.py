@@ -24,7 +24,7 @@ Tested against captured outputs (tests/worker/captures).
 import errno
 import re
 
-from .errors import PermanentError, TransientError
+from .errors import DiskFull, PermanentError, TransientError
 
 # strerror(ENOSPC) and strerror(EDQUOT), as GNU tools, sftp-server and GridFTP print them.
 DISK_FULL = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
@@ -49,7 +49,7 @@ def failure(result, action):
     text = " ".join((result.stderr + " " + result.stdout).split())
     message = f"{action} failed (exit {result.status}): {text or 'no output'}"
     if DISK_FULL.search(text):
-        return TransientError(message)
+        return DiskFull(message)
     if _PERMANENT.search(text):
         return PermanentError(message)
     # paramiko reports -1 when the server closed the channel without an exit status.

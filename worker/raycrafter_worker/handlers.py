@@ -7,6 +7,7 @@ the attempt is recorded with the API first, the batch job carries its name
 (``rc-JOB-aATTEMPT``), and the scheduler is searched for that name before any submission
 and after any unclear failure.
 """
+import datetime
 import logging
 import os
 import tempfile
@@ -22,7 +23,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 from . import batch_script, frame_collection
 from .batch_script import JobFiles
 from .command_failures import DISK_FULL_ERRNOS
-from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
+from .errors import ApiConflict, DiskFull, PermanentError, ShuttingDown, TransientError
 from .retry import sleep_unless_stopped
 from .staging import remote_trust_dir
 
@@ -36,13 +37,14 @@ STALE_SUBMISSION_SECONDS = 600
 
 class Handlers:
     def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0,
-                 scene_limits=SceneLimits()):
+                 scene_limits=SceneLimits(), stage_in_disk_wait_seconds=6 * 3600.0):
         self.api = api
         self.clusters = clusters
         self.workdir = workdir
         self.stop_event = stop_event
         self.retry_limit_seconds = retry_limit_seconds
         self.scene_limits = scene_limits
+        self.stage_in_disk_wait_seconds = stage_in_disk_wait_seconds
         self._job_locks = {}
         self._locks_guard = threading.Lock()
 
@@ -70,7 +72,10 @@ class Handlers:
                 return adopted
         self._checkpoint()
         log.info("job %s: staging its scene in on %s", job_id, cluster.name)
-        self._stage_in(cluster, job)
+        try:
+            self._stage_in(cluster, job)
+        except DiskFull as error:
+            self._wait_for_room(cluster, job, error)
         self._checkpoint()
         submission = self.api.record_submission(job_id)
         log.info("job %s: attempt %s %s", job_id, submission.attempt,
@@ -197,6 +202,21 @@ class Handlers:
                 remote_trust_dir(cluster.profile)}))
             cluster.upload_verified(pairs)
 
+    def _wait_for_room(self, cluster, job, error):
+        """A stage-in that found no room for the scene (``error``), here or on the cluster.
+        Its part-copied scene is removed, so that the job holds no room while it waits and
+        another job's stage-in may fit meanwhile; then it is tried again (``error`` is
+        raised), until the job has been in staging for ``stage_in_disk_wait_seconds``:
+        then a scene that never found room fails its own job, with the last error, and no
+        other."""
+        cluster.remove_tree(JobFiles(cluster.profile.job_dir(job.id), 0).input_dir)
+        waited = _seconds_since(job.state_changed_at)
+        if waited is None or waited < self.stage_in_disk_wait_seconds:
+            raise error
+        raise PermanentError(f"no room to stage the scene in on cluster {cluster.name} for "
+                             f"{_duration(waited)} (last: {error}); make room on the "
+                             f"cluster's scratch or in its quota, or submit a smaller scene")
+
     def _unpack(self, job, scene, tree):
         """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
         is transient, as it is on the login node (command_failures.py); any other failure
@@ -217,7 +237,7 @@ class Handlers:
         except OSError as error:
             if error.errno not in DISK_FULL_ERRNOS:
                 raise
-            raise TransientError(f"the worker's disk is full: {error}") from None
+            raise DiskFull(f"the worker's disk is full: {error}") from None
 
     # -- cancel ---------------------------------------------------------------------------
 
@@ -277,3 +297,16 @@ class Handlers:
     def _job_lock(self, job_id):
         with self._locks_guard:
             return self._job_locks.setdefault(job_id, threading.Lock())
+
+
+def _seconds_since(moment):
+    """Seconds from the API's ``2026-11-22T10:00:00Z`` until now; None without one (an API
+    from before it said when a job entered its state)."""
+    if not moment:
+        return None
+    then = datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
+
+
+def _duration(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
