@@ -161,8 +161,8 @@ _TOP_KEYS = {
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
     "retry_limit_seconds": (float, False, 300.0),
-    # How long a stage-in that finds no room for its scene is retried, counted from when
-    # the job entered staging, before the job fails (handlers.py).
+    # How long a stage-in that finds no room for its scene is retried before the job
+    # fails (handlers.py).
     "stage_in_disk_wait_seconds": (float, False, 6 * 3600.0),
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
