@@ -25,6 +25,7 @@ JOB_INPUT_DIR = "input"  # the scene and its assets
 JOB_FRAMES_DIR = "frames"  # frame_NNNNN.png
 JOB_LOGS_DIR = "logs"
 AGENT_TOKEN_FILE = "agent.token"  # mode 0600, never on a command line
+LOG_CREDENTIAL_FILE = "log.credential"  # the same: what the agents sign log records with
 # Every frame image is a PNG file, and every PNG file begins with these bytes.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -217,7 +217,8 @@ class Agent:
             try:
                 return self._client.claim(self._config.holder, self._claim_size())
             except LeaseGone as gone:
-                # 409 on claim: the job left its active states (failed, done) meanwhile.
+                # 409 on claim: the job left its active states (failed, done) meanwhile;
+                # or the token was revoked: this batch job or the job ended.
                 log.info("the API has no frame for this agent any more: %s", gone)
                 return ClaimEnded("finished")
             except ApiUnavailable as error:

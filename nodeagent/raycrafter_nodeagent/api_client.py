@@ -2,8 +2,9 @@
 
 Every failure is sorted into one of three kinds, because the agent reacts to each
 differently: the API is unreachable or busy for now (retry later, no sooner than it asked:
-the contract's retry rule), the lease or the job is gone (409: stop this frame and move
-on), or the API refuses the agent for good (stop).
+the contract's retry rule), the lease or the job is gone (409, or the token revoked with
+the batch job or the job: stop this frame and move on), or the API refuses the agent for
+good (stop).
 """
 
 from typing import Optional, Union
@@ -15,6 +16,7 @@ from raycrafter_contract.wire.agent_calls import (ClaimEnded, ClaimLeased, Claim
                                                   FrameStateAnswer, HeartbeatAnswer,
                                                   LeaseReport, parse_claim_answer)
 from raycrafter_contract.wire.endpoints import API_PATH
+from raycrafter_contract.wire.errors import TOKEN_REVOKED
 
 from . import __version__
 
@@ -31,7 +33,8 @@ class ApiUnavailable(Exception):
 
 
 class LeaseGone(Exception):
-    """409: the lease expired and went elsewhere, or the job is no longer active."""
+    """409: the lease expired and went elsewhere, or the job is no longer active; or 401
+    with the agent's token revoked, because its batch job or its job ended."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__("%s: %s" % (code, message))
@@ -81,7 +84,8 @@ class ApiClient:
 def _classified(failure: CallFailed) -> Exception:
     if failure.transient:
         return ApiUnavailable("API unavailable: %s" % failure, failure.retry_after)
-    if isinstance(failure, ErrorAnswer) and failure.status == 409:
+    if isinstance(failure, ErrorAnswer) and (failure.status == 409
+                                             or failure.body.error == TOKEN_REVOKED):
         return LeaseGone(failure.body.error, failure.body.message)
     if isinstance(failure, NoAnswer) and failure.untrusted:
         return ApiRefused("%s (check --ca-file)" % failure)

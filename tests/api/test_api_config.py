@@ -33,6 +33,8 @@ def test_load_from_toml_file(tmp_path):
     ({"lease_seconds": "5"}, "lease_seconds"),
     ({"max_attempts": True}, "max_attempts"),
     ({"max_chunk_frames": 1001}, "'max_chunk_frames' must be at most 1000"),
+    ({"log_credential_key": "short"}, "'log_credential_key' must be at least 32 characters"),
+    ({"log_credential_seconds": 0}, "log_credential_seconds"),
     ({"clusters": []}, "clusters"),
     ({"default_cluster": "nope"}, "default_cluster"),
     ({"database_url": "mysql://x"}, "database_url"),

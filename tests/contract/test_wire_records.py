@@ -8,6 +8,7 @@ from raycrafter_contract.animation import Animation
 from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
                                                   CompleteReport, LeaseTerms,
                                                   parse_claim_answer)
+from raycrafter_contract.wire import json_text
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import FrameSpan, WorkerJobView
 from raycrafter_contract.wire.records import WireError
@@ -31,7 +32,7 @@ WORKER_JOB = {"id": 7, "name": "orbit", "owner": "alice", "state": "running", "e
               "scene": {"kind": "pov", "size": 12, "checksum": "ab" * 32},
               "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:01:00Z",
               "submit_attempt": 1, "batch_name": "rc-7-a1", "batch_job_id": "4242",
-              "scene_file": "scene.pov"}
+              "scene_file": "scene.pov", "state_changed_at": "2026-11-22T10:01:00Z"}
 
 
 def test_a_claim_answer_reads_into_its_record_and_back():
@@ -100,6 +101,9 @@ def test_the_worker_job_view_and_its_checks():
     assert (job.state, job.submit_attempt, job.batch_name, job.frames.count) == (
         "running", 1, "rc-7-a1", 24)
     assert job.to_json() == WORKER_JOB
+    # An API from before it said when the job entered its state.
+    older = {k: v for k, v in WORKER_JOB.items() if k != "state_changed_at"}
+    assert WorkerJobView.from_json(older).state_changed_at is None
     with pytest.raises(WireError, match=r"WorkerJobView\.state must be 'pending' or "):
         WorkerJobView.from_json(dict(WORKER_JOB, state="paused"))
     with pytest.raises(WireError, match=r"WorkerJobView\.batch_job_id is missing"):
@@ -126,3 +130,34 @@ def test_nullable_fields_and_the_error_body():
     frames = UncollectedFrames.from_json({"frames": [{"number": 1, "checksum": None,
                                                       "size": None}], "total": 1})
     assert frames.frames[0].checksum is None
+
+
+@pytest.mark.parametrize("text, field, spelling", [
+    ('{"render_seconds": NaN}', "render_seconds", "NaN"),
+    ('{"render_seconds": Infinity}', "render_seconds", "Infinity"),
+    ('{"a": [0, {"b": -Infinity}]}', "a[1].b", "-Infinity"),
+    # Standard JSON, but no float holds it: Python's json makes it infinity.
+    ('{"size": 1e999}', "size", "1e999"),
+    ("NaN", "body", "NaN"),
+])
+def test_json_text_refuses_every_number_that_is_not_finite_naming_its_field(text, field,
+                                                                           spelling):
+    with pytest.raises(json_text.NonFiniteNumber) as refused:
+        json_text.loads(text)
+    assert (refused.value.field, refused.value.problem) == (
+        field, f"must be a finite number, not {spelling}")
+    assert isinstance(refused.value, WireError)
+
+
+def test_json_text_reads_everything_else_as_json_does():
+    text = '{"a": [1, 2.5, -0.0, 1e300, null, true, "NaN"], "b": {"c": 12345678901234567890}}'
+    assert json_text.loads(text) == json.loads(text)
+    with pytest.raises(ValueError):
+        json_text.loads("{not json")
+
+
+def test_a_record_refuses_a_float_field_that_is_not_finite():
+    with pytest.raises(WireError, match=r"CompleteReport\.render_seconds must be a finite "
+                                        r"number, not nan"):
+        CompleteReport.from_json({"lease_id": "l", "render_seconds": float("nan"),
+                                  "checksum": "ab" * 32, "size": 10})

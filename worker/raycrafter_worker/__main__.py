@@ -74,7 +74,8 @@ def serve(config, clusters, workdir):
         signal.signal(signum, lambda *_: stop.set())
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
-                        config.scene_limits)
+                        config.scene_limits,
+                        stage_in_disk_wait_seconds=config.stage_in_disk_wait_seconds)
     consumer = Consumer(config, handlers, stop)
     poller = Poller(api, clusters, workdir, config.lost_grace_seconds,
                     waiting=handlers.waiting, take_turn=consumer.take_turn)

@@ -15,7 +15,7 @@ import shlex
 import string
 
 from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
-                                        JOB_LOGS_DIR, frame_file_name)
+                                        JOB_LOGS_DIR, LOG_CREDENTIAL_FILE, frame_file_name)
 
 _TEMPLATE = string.Template("""\
 #!/bin/bash
@@ -64,6 +64,10 @@ class JobFiles:
     @property
     def token_file(self):
         return f"{self.job_dir}/{AGENT_TOKEN_FILE}"
+
+    @property
+    def log_credential_file(self):
+        return f"{self.job_dir}/{LOG_CREDENTIAL_FILE}"
 
     @property
     def logs_prefix(self):

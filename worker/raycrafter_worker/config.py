@@ -102,6 +102,7 @@ class Config:
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
     max_archive_members: int
     max_archive_bytes: int
     clusters: dict
@@ -160,6 +161,9 @@ _TOP_KEYS = {
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
     "retry_limit_seconds": (float, False, 300.0),
+    # How long a stage-in that finds no room for its scene is retried before the job
+    # fails (handlers.py).
+    "stage_in_disk_wait_seconds": (float, False, 6 * 3600.0),
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
@@ -193,8 +197,9 @@ def parse(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
-    if values["poll_interval_seconds"] <= 0:
-        raise ConfigError("poll_interval_seconds must be positive")
+    for key in ("poll_interval_seconds", "stage_in_disk_wait_seconds"):
+        if values[key] <= 0:
+            raise ConfigError(f"{key} must be positive")
     if values["prefetch"] < 1:
         raise ConfigError("prefetch must be at least 1")
     if not values["clusters"]:

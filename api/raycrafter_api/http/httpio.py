@@ -3,6 +3,7 @@ import json
 
 import bottle
 from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+from raycrafter_contract.wire import json_text
 from raycrafter_contract.wire.records import json_default
 
 from .. import auth
@@ -48,7 +49,9 @@ def json_body():
         raise ApiError(413, "too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes",
                        {"limit": MAX_JSON_BYTES})
     try:
-        body = json.loads(raw or b"{}")
+        body = json_text.loads(raw or b"{}")
+    except json_text.NonFiniteNumber as error:
+        raise bad_field(error.field, error.problem) from None
     except ValueError:
         raise bad_field("body", "is not valid JSON") from None
     if not isinstance(body, dict):
