@@ -35,6 +35,7 @@ def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url, 
                 answer = client.post(f"/agent/jobs/{job['id']}/claim",
                                      json={"holder": f"nid{number:03d}",
                                            "max_frames": max_frames}).json()
+                assert "status" in answer, answer
                 if answer["status"] != "leased":
                     client.close()
                     return rendered, answer["status"]
