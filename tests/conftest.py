@@ -25,6 +25,7 @@ SERVICE_FIXTURES = frozenset({
     "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
     "rabbitmq",                                    # a throwaway RabbitMQ node
     "api_server",                                  # the API as a process (CLI tests)
+    "front_doors",                                 # nginx in front of the API
     "setup",                                       # the API, node agents and syslog-ng
     "salt_factories",                              # Salt daemons and salt-call
     "namespace",                                   # Terraform in a network namespace

@@ -210,9 +210,6 @@ def _user_paths(records):
             "options": {"type": "string", "contentMediaType": "application/json",
                         "description": "JSON object matching the Options schema"}}}}}
     return {
-        "/api/v1/jobs/upload-check": {
-            "get": _op("May the caller submit? (nginx asks before reading an upload)", True,
-                       {"description": "Yes"}, "401", "403", ok_status="204")},
         "/api/v1/jobs": {
             "post": _op("Create a job from a scene upload", True,
                         _ok("Created", job), "400", "401", "403", "413", "415",
@@ -344,6 +341,12 @@ def _meta_paths(error):
             | {"responses": {"200": _ok("Healthy", status),
                              "503": {"description": "A dependency is unreachable",
                                      "content": _json(error)}}}},
+        "/api/v1/sender-check": {
+            "get": _op("May the caller send a body to the path in X-Original-URI? (nginx "
+                       "asks before it reads one)", True, {"description": "Yes"}, "401",
+                       "403", ok_status="204", tag="meta",
+                       params=[{"name": "X-Original-URI", "in": "header", "required": False,
+                                "schema": {"type": "string"}}])},
         "/api/v1/openapi.json": {
             "get": _op("This document", False, _ok("OpenAPI 3.1", {"type": "object"}),
                        tag="meta")},
