@@ -46,6 +46,7 @@ def batch_name(job_id, attempt):
 
 
 def batch_name_pattern(job_id, prefix=""):
-    """The batch names of every attempt of job ``job_id`` behind ``prefix``, as a compiled
-    pattern whose group 1 is the attempt."""
-    return re.compile("^" + re.escape(prefix) + "rc-%d-a([0-9]+)$" % int(job_id))
+    """The batch names of every attempt of job ``job_id`` (of every job when it is None)
+    behind ``prefix``, as a compiled pattern whose group 1 is the attempt."""
+    job = "[0-9]+" if job_id is None else "%d" % int(job_id)
+    return re.compile("^" + re.escape(prefix) + "rc-" + job + "-a([0-9]+)$")

@@ -34,11 +34,15 @@ def broker():
 
 
 @pytest.fixture
-def api(tmp_path):
+def api(tmp_path, request):
+    """The API on SQLite, without its relay: no command of its own reaches the worker. A
+    test may set its ``max_submissions`` (2) with ``indirect`` parametrisation."""
     config = write_config(tmp_path / "api.toml", database_url=f"sqlite:///{tmp_path}/api.db",
                           data_dir=str(tmp_path / "api-data"), clusters=[CLUSTER],
-                          default_cluster=CLUSTER, max_submissions=2)
+                          default_cluster=CLUSTER,
+                          max_submissions=getattr(request, "param", 2))
     with ApiServer(config) as server:
+        server.config = config
         server.worker_token = ensure_worker_token(config)
         server.token_file = str(tmp_path / "worker.token")
         user = requests.Session()
@@ -102,7 +106,7 @@ def in_state(api, job_id, *states):
     return job_of(api, job_id)["state"] in states
 
 
-@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs-wrappers"])
 def test_submit_runs_a_batch_job_and_poll_follows_it_to_the_end(
         api, broker, start_worker, login, fake_agent, batch_prefix, test_scratch, scheduler):
     worker = start_worker(scheduler=scheduler)
@@ -124,7 +128,9 @@ def test_submit_runs_a_batch_job_and_poll_follows_it_to_the_end(
         ("submitted", "running")]
     events = api.user.get(f"{api.url}/jobs/{job['id']}/events").json()["events"]
     ended = next(e["reason"] for e in reversed(events) if e["to"] == "staging")
-    assert f"batch job {view['batch_job_id']} of attempt 1 ended: in state" in ended
+    how = {"slurm": "the batch job completed (COMPLETED)",
+           "pbs-wrappers": "the batch job finished (job_state C)"}[scheduler]
+    assert f"batch job {view['batch_job_id']} of attempt 1 ended: {how}" in ended
     assert "exit status 0" in ended
     assert worker.process.poll() is None
 

@@ -75,12 +75,14 @@ def serve(config, clusters, workdir):
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits)
-    poller = Poller(api, clusters, workdir, config.lost_grace_seconds)
+    consumer = Consumer(config, handlers, stop)
+    poller = Poller(api, clusters, workdir, config.lost_grace_seconds,
+                    waiting=handlers.waiting, take_turn=consumer.take_turn)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)
     polling.start()
     log.info("worker started with cluster(s) %s", ", ".join(clusters))
-    Consumer(config, handlers, stop).run()
+    consumer.run()
     polling.join(timeout=10)
     log.info("worker stopped")
     return 0

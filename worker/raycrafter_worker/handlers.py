@@ -16,13 +16,16 @@ import time
 from raycrafter_contract import scenes
 from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
-from raycrafter_contract.states import acts_on
+from raycrafter_contract.states import BATCH_STATES, acts_on
 from raycrafter_contract.utilities.backoff import Backoff
 
 from . import batch_script, frame_collection
 from .batch_script import JobFiles
+from .cluster import file_checksum
 from .command_failures import DISK_FULL_ERRNOS
-from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
+from .errors import (ApiConflict, PermanentError, QueueLimitReached, ShuttingDown,
+                     TransientError)
+from .queue_turns import WAITING_STATES, WaitingJobs, turn_order
 from .retry import sleep_unless_stopped
 from .staging import remote_trust_dir
 
@@ -36,13 +39,15 @@ STALE_SUBMISSION_SECONDS = 600
 
 class Handlers:
     def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0,
-                 scene_limits=SceneLimits()):
+                 scene_limits=SceneLimits(), waiting=None):
         self.api = api
         self.clusters = clusters
         self.workdir = workdir
         self.stop_event = stop_event
         self.retry_limit_seconds = retry_limit_seconds
         self.scene_limits = scene_limits
+        # Jobs that wait for a place on their cluster; the poller submits them in turn.
+        self.waiting = waiting if waiting is not None else WaitingJobs()
         self._job_locks = {}
         self._locks_guard = threading.Lock()
 
@@ -64,21 +69,19 @@ class Handlers:
         if job.state == "pending":
             job = self.api.transition(job_id, "staging", reason="the worker is staging it in")
         # Batch jobs are named after recorded attempts: a job without one has none to find.
+        listed = (cluster.batch_jobs()
+                  if job.submit_attempt or cluster.profile.max_queued_jobs else [])
         if job.submit_attempt:
-            adopted = self._adopt_or_clear_queue(cluster, job)
+            adopted = self._adopt_or_clear_queue(cluster, job, listed)
             if adopted:
                 return adopted
-        self._checkpoint()
-        log.info("job %s: staging its scene in on %s", job_id, cluster.name)
-        self._stage_in(cluster, job)
-        self._checkpoint()
-        submission = self.api.record_submission(job_id)
-        log.info("job %s: attempt %s %s", job_id, submission.attempt,
-                 "resumed" if submission.resumed else "recorded")
-        files = JobFiles(cluster.profile.job_dir(job_id), submission.attempt)
-        script = batch_script.render(cluster.profile, job_id, job.name, files)
-        name = cluster.profile.batch_name(submission.batch_name)
-        batch_id = self._submit_once(cluster, name, files, submission.agent_token, script)
+        try:
+            self._take_turn(cluster, job, listed)
+            batch_id, name = self._stage_and_submit(cluster, job)
+        except QueueLimitReached as limit:
+            self.waiting.park(cluster.name, job_id)
+            return f"job {job_id} waits for its turn on cluster {cluster.name}: {limit}"
+        self.waiting.release(cluster.name, job_id)
         try:
             self.api.transition(job_id, "submitted", batch_job_id=batch_id)
         except ApiConflict:
@@ -88,12 +91,50 @@ class Handlers:
             raise
         return f"job {job_id}: submitted as batch job {batch_id} ({name})"
 
-    def _adopt_or_clear_queue(self, cluster, job):
-        """In one listing of the queue, adopt the current attempt's batch job if it is
+    def _stage_and_submit(self, cluster, job):
+        """Stage the scene in, record an attempt and hand it to the scheduler once; the
+        batch job's id and name."""
+        job_id = job.id
+        self._checkpoint()
+        log.info("job %s: staging its scene in on %s", job_id, cluster.name)
+        self._stage_in(cluster, job)
+        self._checkpoint()
+        submission = self.api.record_submission(job_id)
+        log.info("job %s: attempt %s %s", job_id, submission.attempt,
+                 "resumed" if submission.resumed else "recorded")
+        files = JobFiles(cluster.profile.job_dir(job_id), submission.attempt)
+        script = batch_script.render(cluster.profile, job_id, job.name, files,
+                                     cluster.scheduler.JOB_ID_VARIABLE)
+        name = cluster.profile.batch_name(submission.batch_name)
+        return self._submit_once(cluster, name, files, submission.agent_token, script,
+                                 job.owner), name
+
+    def _take_turn(self, cluster, job, listed):
+        """Under a profile's ``max_queued_jobs``, go on only if a place is free and it is
+        this job's turn to take it (queue_turns.py); else QueueLimitReached. Checked before
+        the scene is staged in, so that waiting jobs cost no transfers; the submission
+        counts again, under the cluster's queue lock (Cluster.submit)."""
+        limit = cluster.profile.max_queued_jobs
+        if not limit:
+            return
+        taken = cluster.places_taken(listed)
+        if taken >= limit:
+            raise QueueLimitReached(f"{taken} batch job(s) of this appliance are queued or "
+                                    f"running, as many as its profile allows "
+                                    f"(max_queued_jobs = {limit})")
+        order = turn_order(self.api.list_jobs(cluster.name, WAITING_STATES + BATCH_STATES),
+                           cluster.last_turns())
+        ahead = order.index(job.id) if job.id in order else 0
+        if ahead >= limit - taken:
+            raise QueueLimitReached(f"{ahead} job(s) go before it for the {limit - taken} "
+                                    f"free place(s) (max_queued_jobs = {limit})")
+
+    def _adopt_or_clear_queue(self, cluster, job, listed):
+        """In the ``listed`` batch jobs, adopt the current attempt's batch job if it is
         queued or running (returns the line for the log), and cancel those of older
         attempts."""
         job_id = job.id
-        found = self._batch_jobs_of(cluster, job_id)
+        found = self._batch_jobs_of(cluster, job_id, listed)
         current = next((b for b in found if b.active and job.batch_name
                         and b.name == cluster.profile.batch_name(job.batch_name)), None)
         if current:
@@ -106,7 +147,7 @@ class Handlers:
             cluster.cancel(stale)
         return None
 
-    def _submit_once(self, cluster, name, files, agent_token, script):
+    def _submit_once(self, cluster, name, files, agent_token, script, owner):
         """Hand this attempt to the scheduler exactly once, whoever else tries.
 
         The submission command writes the agent token and the batch script, creates the
@@ -114,9 +155,12 @@ class Handlers:
         (cluster.submit). After an unclear failure, or when the marker was there already,
         the marker says what happened: nothing started (submit), an answer recorded (its
         batch id, or its refusal), or a submission under way; while one is under way, the
-        queue is searched for the attempt's name. A marker left without an answer for
-        STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of that name in the
-        queue, is removed and the attempt submitted again."""
+        queue is searched for the attempt's name. A batch job of the attempt that already
+        ran (its ``started`` file, which the batch script writes) counts as submitted,
+        even where the scheduler forgot it at once (PBS without history). A refusal at a
+        queue limit raises QueueLimitReached: the job waits its turn. A marker left without
+        an answer for STALE_SUBMISSION_SECONDS by a submitter that died, with nothing of
+        that name in the queue, is removed and the attempt submitted again."""
         backoff = Backoff()
         deadline = time.monotonic() + self.retry_limit_seconds
         marker = files.submission_marker
@@ -126,13 +170,17 @@ class Handlers:
                 self._wait_to_retry(backoff, deadline, last, name)
             try:
                 log.info("handing %s to the scheduler", name)
-                return cluster.submit(files, name, agent_token, script)
+                return cluster.submit(files, name, agent_token, script, owner)
+            except QueueLimitReached:
+                # Nothing was submitted; a refusal the scheduler gave is not kept.
+                cluster.forget_submission(marker, refused_only=True)
+                raise
             except TransientError as error:  # SubmittingElsewhere included
                 log.warning("submitting %s: %s; asking its marker", name, error)
                 last = error
             while True:
                 try:
-                    state, value = cluster.submission_outcome(marker, name)
+                    state, value = cluster.submission_outcome(files, name)
                     queued = (self._in_queue(cluster, name)
                               if state in ("pending", "refused") else None)
                 except TransientError as error:  # the login node did not answer
@@ -147,7 +195,9 @@ class Handlers:
                 if state == "refused":
                     if isinstance(value, PermanentError):
                         raise value
-                    cluster.forget_submission(marker)
+                    cluster.forget_submission(marker, refused_only=True)
+                    if isinstance(value, QueueLimitReached):
+                        raise value
                     last = value
                     break
                 if state == "pending" and value > STALE_SUBMISSION_SECONDS:
@@ -171,7 +221,10 @@ class Handlers:
     def _stage_in(self, cluster, job):
         """Unpack the scene here, never on the login node, with the rule the API checked it
         by; anything that still cannot be unpacked fails this one job for good. The job's
-        directories and the scene's are made in one command, before the upload."""
+        directories and the scene's are made in one command, before the upload. A job
+        with a recorded attempt was staged in before (attempts are recorded after it): of
+        its scene, only what is no longer on scratch as it was is sent again, so a job
+        that waits for its turn, or is submitted again, costs one checksum command."""
         files = JobFiles(cluster.profile.job_dir(job.id), 0)
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             tree = os.path.join(tmp, "tree")
@@ -185,7 +238,14 @@ class Handlers:
             cluster.make_dirs(sorted(scene_dirs | {
                 files.job_dir, files.input_dir, files.frames_dir, files.logs_dir,
                 remote_trust_dir(cluster.profile)}))
-            cluster.upload_verified(pairs)
+            if job.submit_attempt:
+                there = cluster.checksums([remote for _, remote in pairs])
+                pairs = [(local, remote) for local, remote in pairs
+                         if there[remote] != file_checksum(local)]
+            if pairs:
+                cluster.upload_verified(pairs)
+            else:
+                log.info("job %s: its scene is on %s already", job.id, cluster.name)
 
     def _unpack(self, job, scene, tree):
         """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
@@ -216,7 +276,8 @@ class Handlers:
         if not acts_on("cancel", job.state):
             return f"job {job_id} is {job.state}: not cancelling its batch job"
         cluster = self._cluster(job)
-        active = [b for b in self._batch_jobs_of(cluster, job_id) if b.active]
+        active = [b for b in self._batch_jobs_of(cluster, job_id, cluster.batch_jobs())
+                  if b.active]
         if not active:
             return f"job {job_id}: no batch job left to cancel"
         cluster.cancel([b.id for b in active])
@@ -254,9 +315,9 @@ class Handlers:
         return cluster
 
     @staticmethod
-    def _batch_jobs_of(cluster, job_id):
+    def _batch_jobs_of(cluster, job_id, listed):
         pattern = batch_name_pattern(job_id, cluster.profile.batch_prefix)
-        return [b for b in cluster.batch_jobs() if pattern.match(b.name)]
+        return [b for b in listed if pattern.match(b.name)]
 
     def _checkpoint(self):
         if self.stop_event.is_set():
