@@ -26,7 +26,9 @@ has; for ``M/B`` the trivial route is also timed answering the same calls as the
 with chunks.
 
 ``--through-nginx`` puts the appliance's nginx (its Salt template rendered, TLS, the
-sender check before every body) in front of the API and of the trivial route alike.
+sender check before every body) in front of the API and of the trivial route alike (which
+answers the sender check as trivially); ``--without-sender-check`` leaves that check out,
+to tell what it costs.
 """
 import argparse
 import concurrent.futures
@@ -152,7 +154,7 @@ def bench_api(config, concurrency, seconds, mode, processes, nginx):
     with ApiServer(config, threads=THREADS, processes=processes) as api:
         url = nginx.serve(api.port) if nginx else api.url
         verify = nginx.certificate if nginx else True
-        user = Client(api.url, create_user(config, f"bench{concurrency}-{mode.text}"))
+        user = Client(api.url, create_user(config, f"bench{concurrency}-{mode.text.replace('/', '-')}"))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()
@@ -207,6 +209,8 @@ def main():
     parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
     parser.add_argument("--agents", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument("--through-nginx", action="store_true")
+    parser.add_argument("--without-sender-check", action="store_true",
+                        help="through nginx, without its sender check (what it costs)")
     args = parser.parse_args()
     postgres = None
     url = args.database_url
@@ -216,14 +220,16 @@ def main():
     try:
         with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
             # One token serves every agent here: its rate is not what is measured.
-            nginx = NginxFront(limits={"requests_per_token": 1_000_000,
+            nginx = NginxFront(sender_check=not args.without_sender_check,
+                               limits={"requests_per_token": 1_000_000,
                                        "burst_per_token": 1_000_000}) \
                 if args.through_nginx else None
             config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
                                   data_dir=os.path.join(tmp, "data"),
                                   max_frames_per_job=FRAMES_PER_JOB)
             print(f"API: {args.processes} process(es) of {THREADS} threads"
-                  f"{', behind nginx' if nginx else ''}")
+                  f"{', behind nginx' if nginx else ''}"
+                  f"{' without its sender check' if args.without_sender_check else ''}")
             print(f"{'mode':>6}  {'agents':>6}  {'API frames/s':>12}  {'ceiling frames/s':>16}"
                   f"  ratio  {'same calls frames/s':>19}")
             try:

@@ -6,17 +6,8 @@ from raycrafter_api.database import db
 from raycrafter_api.database.models import Command
 from raycrafter_contract.wire.agent_calls import AGENT_PROTOCOL, LeaseReportsAnswer
 from support.api_testing import PNG, assert_error, sha256
+from test_api_chunks import config_values  # noqa: F401 (chunks of 4 frames, as there)
 from test_api_leases import age_lease, frame_row
-
-# world.complete reports 1.5 s per frame: a 6 s target makes chunks of 4 frames.
-TARGET_SECONDS, MAX_CHUNK = 6.0, 5
-
-
-@pytest.fixture
-def config_values(tmp_path, database_url):
-    return {"database_url": database_url, "data_dir": str(tmp_path / "data"),
-            "lease_seconds": 60, "max_attempts": 2, "chunk_target_seconds": TARGET_SECONDS,
-            "max_chunk_frames": MAX_CHUNK}
 
 
 @pytest.fixture

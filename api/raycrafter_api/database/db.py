@@ -4,6 +4,7 @@ import time
 import urllib.parse
 
 import peewee
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
@@ -46,6 +47,15 @@ class PooledConnections(PooledPostgresqlDatabase):
         return super()._is_closed(conn)
 
 
+class PreparingConnection(psycopg2.extensions.connection):
+    """A PostgreSQL connection that knows which statements it has prepared (a prepared
+    statement lives as long as its session, which the pool keeps; statements.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared = set()
+
+
 def is_sqlite_url(url):
     """True for a ``sqlite:///`` URL; every other URL is PostgreSQL's."""
     return url.startswith("sqlite:///")
@@ -75,7 +85,7 @@ def connect_database(url):
         user=urllib.parse.unquote(parsed.username or "") or None,
         password=urllib.parse.unquote(parsed.password or "") or None,
         host=parsed.hostname, port=parsed.port, max_connections=POOL_SIZE,
-        stale_timeout=300, timeout=30, **options)
+        stale_timeout=300, timeout=30, connection_factory=PreparingConnection, **options)
 
 
 def bind(url):

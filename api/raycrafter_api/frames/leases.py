@@ -75,7 +75,7 @@ FRAME_COLUMNS = ("id", "number", "state", "attempts", "lease_id", "lease_holder"
 _FRAMES = Statement(
     "SELECT id, number, state, attempts, lease_id, lease_holder, "
     "state = 'leased' AND lease_expires_at >= %s FROM frame "
-    "WHERE job_id = %s AND number IN ({numbers}) ORDER BY number{lock}", FRAME_COLUMNS)
+    "WHERE job_id = %s AND number {numbers} ORDER BY number{lock}", FRAME_COLUMNS)
 _OVERDUE = Statement(
     "SELECT id, number, state, attempts, lease_id, lease_holder, FALSE FROM frame "
     "WHERE job_id = %s AND state = 'leased' AND lease_expires_at < %s "
@@ -271,11 +271,11 @@ def held_frames(job_id, numbers, config, now):
     back) may name a chunk whose other frames are overdue: then the job's overdue leases
     are expired. Other chunks' overdue leases are left to the next claim, which expires
     them before it looks for frames, and to the reconcile loop."""
-    frames = _FRAMES.rows(now, job_id, numbers=numbers)
+    frames = _FRAMES.rows(now, job_id, numbers)
     state = _JOB_STATE.value(job_id)
     if (state in ACTIVE and not (len(frames) == len(numbers) and all(f.current for f in frames))
             and expire_overdue(job_id, config, now)):
-        frames = _FRAMES.rows(now, job_id, numbers=numbers)
+        frames = _FRAMES.rows(now, job_id, numbers)
         state = _JOB_STATE.value(job_id)
     return state, {frame.number: frame for frame in frames}
 

@@ -15,14 +15,9 @@ MAX_JSON_BYTES = MAX_JSON_BODY_BYTES
 
 def principal(*kinds):
     """Authenticate the caller and require one of ``kinds`` (401/403 otherwise)."""
-    caller = known_caller()
+    caller = auth.authenticate(bottle.request.get_header("Authorization"))
     auth.require(caller, *kinds)
     return caller
-
-
-def known_caller():
-    """The caller its token names, whoever it is (401 for no token or an unknown one)."""
-    return auth.authenticate(bottle.request.get_header("Authorization"))
 
 
 def agent_of(job_id):
