@@ -154,7 +154,8 @@ def bench_api(config, concurrency, seconds, mode, processes, nginx):
     with ApiServer(config, threads=THREADS, processes=processes) as api:
         url = nginx.serve(api.port) if nginx else api.url
         verify = nginx.certificate if nginx else True
-        user = Client(api.url, create_user(config, f"bench{concurrency}-{mode.text.replace('/', '-')}"))
+        name = f"bench{concurrency}-{mode.text.replace('/', '-')}"
+        user = Client(api.url, create_user(config, name))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()
