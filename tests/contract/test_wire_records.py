@@ -21,7 +21,8 @@ LEASED = {"status": "leased", "frame": 3, "frames": [3, 4], "attempt": 1,
                   "frames": {"first": 1, "last": 24, "step": 1},
                   "animation": {"initial_frame": 1, "final_frame": 24, "initial_clock": 0,
                                 "final_clock": 1.0, "cyclic": False},
-                  "renderer": "povray", "options": {"quality": 9}, "scene_file": "a.pov"}}
+                  "renderer": "povray", "options": {"quality": 9}, "scene_file": "a.pov"},
+          "protocol": 2}
 WORKER_JOB = {"id": 7, "name": "orbit", "owner": "alice", "state": "running", "error": None,
               "frames": {"first": 1, "last": 24, "step": 1, "count": 24},
               "animation": {"initial_frame": 1, "final_frame": 24, "initial_clock": 0.0,
@@ -42,7 +43,7 @@ def test_a_claim_answer_reads_into_its_record_and_back():
         lease=LeaseTerms("l-1", "2026-11-22T10:00:00Z", 300),
         job=AgentJob(id=7, width=320, height=240, frames=FrameSpan(1, 24, 1),
                      animation=Animation(1, 24, 0.0, 1.0, False), renderer="povray",
-                     options={"quality": 9}, scene_file="a.pov"))
+                     options={"quality": 9}, scene_file="a.pov"), protocol=2)
     assert isinstance(answer.job.animation.initial_clock, float)  # JSON 0 is a number
     assert answer.to_json() == dict(LEASED, job=dict(LEASED["job"], animation=dict(
         LEASED["job"]["animation"], initial_clock=0.0)))
@@ -61,12 +62,13 @@ def test_every_other_claim_answer(document, record):
 
 def test_an_older_apis_answer_gets_the_defaults_it_implies():
     """Before chunks one frame came alone; before animations, renderers and INI files the
-    job said only what to render."""
+    job said only what to render; before reports of several frames a lease named no agent
+    protocol."""
     older = dict(LEASED, job={"id": 7, "width": 320, "height": 240,
                               "frames": {"first": 1, "last": 24, "step": 1}})
-    del older["frames"]
+    del older["frames"], older["protocol"]
     answer = parse_claim_answer(older)
-    assert answer.frames == (3,)
+    assert answer.frames == (3,) and answer.protocol == 1
     assert (answer.job.animation, answer.job.renderer, answer.job.options,
             answer.job.scene_file) == (None, "povray", {}, "scene.pov")
 
@@ -161,3 +163,26 @@ def test_a_record_refuses_a_float_field_that_is_not_finite():
                                         r"number, not nan"):
         CompleteReport.from_json({"lease_id": "l", "render_seconds": float("nan"),
                                   "checksum": "ab" * 32, "size": 10})
+
+
+def test_a_report_of_several_frames_reads_into_its_record_and_back():
+    from raycrafter_contract.wire.agent_calls import (FrameDone, FrameFailed, FrameOutcome,
+                                                      LeaseReports, LeaseReportsAnswer)
+    document = {"lease_id": "l-1",
+                "done": [{"frame": 3, "render_seconds": 1, "checksum": "0" * 64, "size": 9}],
+                "failed": [{"frame": 4, "reason": "Parse Error", "log_tail": "line 4"}],
+                "released": [5, 6]}
+    report = LeaseReports.from_json(document)
+    assert report == LeaseReports("l-1", (FrameDone(3, 1.0, "0" * 64, 9),),
+                                  (FrameFailed(4, "Parse Error", "line 4"),), (5, 6))
+    assert report.to_json() == dict(document, done=[dict(document["done"][0],
+                                                         render_seconds=1.0)])
+    assert LeaseReports.from_json({"lease_id": "l-1", "released": [5]}).done == ()
+    with pytest.raises(WireError, match=r"LeaseReports\.done\[0\]\.checksum is missing"):
+        LeaseReports.from_json({"lease_id": "l-1", "done": [{"frame": 3, "render_seconds": 1,
+                                                             "size": 9}]})
+    answer = LeaseReportsAnswer.from_json({"frames": [
+        {"frame": 3, "frame_state": "done", "refused": None},
+        {"frame": 4, "refused": {"error": "stale_lease", "message": "m", "details": None}}]})
+    assert answer.frames == (FrameOutcome(3, "done"),
+                             FrameOutcome(4, refused=ErrorBody("stale_lease", "m", None)))

@@ -4,13 +4,14 @@ import json
 import bottle
 from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
 from raycrafter_contract.wire import json_text
+from raycrafter_contract.wire.endpoints import MAX_JSON_BODY_BYTES
 from raycrafter_contract.wire.records import json_default
 
 from .. import auth
 from ..problems import bad_field
 from .errors import ApiError
 
-MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_BYTES = MAX_JSON_BODY_BYTES
 
 
 def principal(*kinds):
