@@ -10,6 +10,7 @@ from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
+MIN_KEY_CHARS = 32
 
 
 class ConfigError(Exception):
@@ -41,6 +42,11 @@ class Config:
     # to take about this long (one POV-Ray process renders the run), at most this many.
     chunk_target_seconds: float = 20.0
     max_chunk_frames: int = 50
+    # The key the log server checks node agents' log credentials with (shared with the
+    # logging role; raycrafter_contract.log_credentials), and how long a credential lasts:
+    # longer than a batch job may wait in its queue and run. No key, no credentials.
+    log_credential_key: str = ""
+    log_credential_seconds: int = 14 * 86400
     # Where a site runs Consul: the local agent, and which of the URLs above take their host
     # and port from a healthy instance of which service, once at start.
     consul_agent: str = ""
@@ -54,10 +60,10 @@ class Config:
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions",
-             "max_chunk_frames")
+             "max_chunk_frames", "log_credential_seconds")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
-             "default_cluster", "consul_agent")
+             "default_cluster", "consul_agent", "log_credential_key")
 
 
 def load(path):
@@ -117,6 +123,9 @@ def from_dict(raw):
     if config.max_chunk_frames > MAX_CLAIM_FRAMES:
         raise ConfigError(f"config key 'max_chunk_frames' must be at most {MAX_CLAIM_FRAMES}, "
                           f"the most frames one claim may ask for")
+    if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
+        raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
+                          f"characters (a secret of 256 bits, as Salt generates)")
     if config.default_cluster not in config.clusters:
         raise ConfigError(f"default_cluster {config.default_cluster!r} is not in clusters "
                           f"{list(config.clusters)}")

@@ -25,6 +25,7 @@ JOB_INPUT_DIR = "input"  # the scene and its assets
 JOB_FRAMES_DIR = "frames"  # frame_NNNNN.png
 JOB_LOGS_DIR = "logs"
 AGENT_TOKEN_FILE = "agent.token"  # mode 0600, never on a command line
+LOG_CREDENTIAL_FILE = "log.credential"  # the same: what the agents sign log records with
 # Every frame image is a PNG file, and every PNG file begins with these bytes.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -46,6 +47,7 @@ def batch_name(job_id, attempt):
 
 
 def batch_name_pattern(job_id, prefix=""):
-    """The batch names of every attempt of job ``job_id`` behind ``prefix``, as a compiled
-    pattern whose group 1 is the attempt."""
-    return re.compile("^" + re.escape(prefix) + "rc-%d-a([0-9]+)$" % int(job_id))
+    """The batch names of every attempt of job ``job_id`` (of every job when it is None)
+    behind ``prefix``, as a compiled pattern whose group 1 is the attempt."""
+    job = "[0-9]+" if job_id is None else "%d" % int(job_id)
+    return re.compile("^" + re.escape(prefix) + "rc-" + job + "-a([0-9]+)$")

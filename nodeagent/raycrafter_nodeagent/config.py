@@ -18,7 +18,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from raycrafter_contract.addresses import token_may_go_to
 from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
-                                        JOB_LOGS_DIR, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS)
+                                        JOB_LOGS_DIR, LOG_CREDENTIAL_FILE, MAX_CLAIM_FRAMES,
+                                        MAX_HOLDER_CHARS)
 
 from .limits import SMALLEST_FILE_BYTES, RendererLimits, default_memory_bytes
 from .renderer_output import MAX_LINE_BYTES
@@ -37,13 +38,17 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class LogServer:
-    """Where GELF records go; ``server_name`` is the name the TLS certificate must carry."""
+    """Where GELF records go; ``server_name`` is the name the TLS certificate must carry,
+    ``credential`` what each record proves its job with (None: the worker wrote none, and
+    the log server would refuse every record)."""
 
     host: str
     port: int
     tls: bool
     ca_file: Optional[str]
     server_name: str
+    credential_file: str
+    credential: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     logs.add_argument("--log-server-name", default=env("LOG_SERVER_NAME"),
                       help="host name the log server's certificate must carry; default "
                       "--log-host [RAYCRAFTER_LOG_SERVER_NAME]")
+    logs.add_argument("--log-credential-file", default=env("LOG_CREDENTIAL_FILE"),
+                      help="what each record proves its job with (mode 0600); default "
+                      "JOB_DIR/%s [RAYCRAFTER_LOG_CREDENTIAL_FILE]" % LOG_CREDENTIAL_FILE)
     logs.add_argument("--log-queue-size", type=int, default=int(env("LOG_QUEUE_SIZE", "20000")),
                       help="records buffered while the log server is unreachable; the oldest "
                       "are dropped beyond it [RAYCRAFTER_LOG_QUEUE_SIZE]")
@@ -282,7 +290,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         povray=args.povray,
         renderer_commands=_renderer_commands(args.renderer_command,
                                              environ.get(ENV_PREFIX + "RENDERER_COMMANDS")),
-        log_server=_log_server(args),
+        log_server=_log_server(args, job_dir),
         log_queue_size=args.log_queue_size,
         log_flush_seconds=args.log_flush_seconds,
         log_tail_lines=args.log_tail_lines,
@@ -360,20 +368,34 @@ def read_token(path: str) -> str:
     A token readable by the group or the world may already be known to other users of the
     cluster, who could then report forged frames for this job.
     """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise ConfigError("token file %s does not exist" % path) from None
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        raise ConfigError(
-            "token file %s has mode %04o: it must be readable by its owner only "
-            "(chmod 600 %s)" % (path, mode, path))
-    with open(path, encoding="ascii") as handle:
-        token = handle.read().strip()
+    token = _read_private(path, "token file")
+    if token is None:
+        raise ConfigError("token file %s does not exist" % path)
     if not token:
         raise ConfigError("token file %s is empty" % path)
     return token
+
+
+def read_log_credential(path: str) -> Optional[str]:
+    """The log credential, or None when the worker wrote none (an API without the log
+    server's key); refused, as the token is, when others could have read it: with it they
+    could write this job's log records."""
+    return _read_private(path, "log credential file") or None
+
+
+def _read_private(path: str, what: str) -> Optional[str]:
+    """The stripped text of a file readable by its owner only; None if it does not exist."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            "%s %s has mode %04o: it must be readable by its owner only "
+            "(chmod 600 %s)" % (what, path, mode, path))
+    with open(path, encoding="ascii") as handle:
+        return handle.read().strip()
 
 
 def _renderer_commands(options: List[str], env_json: Optional[str]) -> Dict[str, List[str]]:
@@ -404,15 +426,18 @@ def _renderer_commands(options: List[str], env_json: Optional[str]) -> Dict[str,
     return commands
 
 
-def _log_server(args: argparse.Namespace) -> Optional[LogServer]:
+def _log_server(args: argparse.Namespace, job_dir: str) -> Optional[LogServer]:
     if not args.log_host:
         return None
     if not 0 < args.log_port < 65536:
         raise ConfigError("--log-port must be a TCP port number")
+    credential_file = args.log_credential_file or os.path.join(job_dir, LOG_CREDENTIAL_FILE)
     return LogServer(
         host=args.log_host,
         port=args.log_port,
         tls=args.log_tls,
         ca_file=_existing_file(args.log_ca_file, "--log-ca-file"),
         server_name=args.log_server_name or args.log_host,
+        credential_file=credential_file,
+        credential=read_log_credential(credential_file),
     )

@@ -29,7 +29,8 @@ api-data-directory-file-directory:
     - require:
       - user: api-user-present
 
-# Holds the database and broker passwords: readable by the API's user only.
+# Holds the database and broker passwords and the log credential key: readable by the
+# API's user only.
 api-config-file-managed:
   file.managed:
     # It holds a secret: no diff of it in Salt's output or its job returns.
@@ -44,6 +45,7 @@ api-config-file-managed:
         database_url: {{ postgres.url_base | replace("{user}", postgres.user) | replace("{password}", secrets.postgres_password | urlencode) | json }}
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.api_user) | replace("{password}", secrets.rabbitmq_api_password | urlencode) | json }}
         amqp_ca_file: {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
+        log_credential_key: {{ secrets.log_credential_key | json }}
         consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
         consul_services: {{ consul_services | json }}
     - user: {{ api.user }}

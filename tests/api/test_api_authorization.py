@@ -80,6 +80,9 @@ def test_authorization_matrix(world, method, path, arguments, answers, allowed):
     expected = {caller: allowed if answer == OK else answer for caller, answer in answers.items()}
     if path == "/jobs/{x}/cancel":
         expected["root"] = (409, "illegal_transition")  # alice cancelled it just before
+    if path in ("/jobs/{x}/cancel", "/worker/jobs/{x}/batch-ended"):
+        # The job's end, or its batch job's, revoked its agent's token before it called.
+        expected["agent_x"] = (401, "token_revoked")
     assert seen == expected
 
 

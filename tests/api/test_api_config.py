@@ -33,6 +33,8 @@ def test_load_from_toml_file(tmp_path):
     ({"lease_seconds": "5"}, "lease_seconds"),
     ({"max_attempts": True}, "max_attempts"),
     ({"max_chunk_frames": 1001}, "'max_chunk_frames' must be at most 1000"),
+    ({"log_credential_key": "short"}, "'log_credential_key' must be at least 32 characters"),
+    ({"log_credential_seconds": 0}, "log_credential_seconds"),
     ({"clusters": []}, "clusters"),
     ({"default_cluster": "nope"}, "default_cluster"),
     ({"database_url": "mysql://x"}, "database_url"),
@@ -63,8 +65,10 @@ def test_a_database_url_is_read_with_its_percent_encoding_undone():
     from raycrafter_api.database.db import connect_database
     database = connect_database("postgresql://us%40er:p%2Fw%3A%25@db.example:6432/my%20db")
     assert database.database == "my db"
-    assert database.connect_params == {"user": "us@er", "password": "p/w:%",
-                                       "host": "db.example", "port": 6432}
+    credentials = {key: value for key, value in database.connect_params.items()
+                   if key != "connection_factory"}
+    assert credentials == {"user": "us@er", "password": "p/w:%", "host": "db.example",
+                           "port": 6432}
 
 
 def test_urls_take_a_healthy_instance_from_consul_at_start():

@@ -135,6 +135,15 @@ def test_json_outside_the_protocol_is_not(server, api):
         api.call("POST", "/agent/jobs/1/claim", {}, parse_claim_answer)
 
 
+def test_an_answer_holding_a_number_that_is_not_finite_is_outside_the_protocol(server, api):
+    server.answer = (200, {"Content-Type": "application/json"},
+                     b'{"status": "wait", "retry_after": NaN}')
+    with pytest.raises(UnexpectedAnswer, match=r"retry_after must be a finite number, not "
+                                               r"NaN") as failure:
+        api.call("POST", "/agent/jobs/1/claim", {}, parse_claim_answer)
+    assert not failure.value.transient
+
+
 def test_no_answer_at_all_is_transient():
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

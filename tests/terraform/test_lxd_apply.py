@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -26,6 +27,8 @@ IMAGE_DIR = pathlib.Path("/var/cache/raycrafter/terraform-lxd-image")
 IMAGE_ALIAS = "raycrafter-bookworm"
 SALT_VENV = pathlib.Path("/opt/raycrafter/salt")
 ROLES = {"logging": 1, "cluster": 1}
+# The image holds the packages of the role the tier applies (the containers reach no archive).
+IMAGE_ROLES = ("logging",)
 MASTER = "raycrafter-master"
 MINIONS = ["raycrafter-cluster-1", "raycrafter-logging-1"]
 APT_LOCK = "/tmp/raycrafter-apt.lock"
@@ -42,10 +45,13 @@ def install_lxd():
 
 
 def image_fingerprint():
-    """The script and the Salt it copies make the image: a change to either rebuilds it."""
+    """The script, the Salt it copies and the catalogue's packages make the image: a change
+    to any rebuilds it."""
     salt = subprocess.run([str(SALT_VENV / "bin/pip"), "freeze"], check=True, capture_output=True,
                           text=True).stdout
-    return hashlib.sha256((tools.HERE / "lxd-image.sh").read_bytes() + salt.encode()).hexdigest()
+    packages = subprocess.run([str(SALT_VENV / "bin/python"), str(REPOSITORY / "pillar/catalogue.py"),
+                               "packages", *IMAGE_ROLES], check=True, capture_output=True, text=True).stdout
+    return hashlib.sha256((tools.HERE / "lxd-image.sh").read_bytes() + (salt + packages).encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +62,8 @@ def image():
     fingerprint = image_fingerprint()
     if not stamp.exists() or stamp.read_text() != fingerprint:
         # debootstrap reads Debian's archive: on the host, before anything runs in the namespace.
-        subprocess.run([str(tools.HERE / "lxd-image.sh"), str(IMAGE_DIR)], check=True, timeout=900)
+        subprocess.run([str(tools.HERE / "lxd-image.sh"), str(IMAGE_DIR), *IMAGE_ROLES], check=True,
+                       timeout=900)
         stamp.write_text(fingerprint)
     return IMAGE_DIR
 
@@ -141,7 +148,7 @@ def applied(initialized, terraform, lxd, variables):
 def salt(lxd, *argv):
     """A salt command on the master, its JSON output parsed."""
     # --static: one JSON document for all minions, once every one has returned.
-    options = ["--out=json"] + (["--static"] if argv[0] == "salt" else [])
+    options = ["--out=json"] + (["--static", "--timeout=600"] if argv[0] == "salt" else [])
     return json.loads(lxd.run("lxc", "exec", MASTER, "--", str(SALT_VENV / "bin" / argv[0]),
                               *options, *argv[1:], timeout=600))
 
@@ -193,6 +200,19 @@ def test_a_highstate_of_the_logging_role_succeeds_through_the_master(applied, lx
                    handshake).strip() == "True"
     lxd.run("lxc", "exec", MASTER, "--", "python3", "-c",
             f"import sys\ntry:\n    {handshake}\nexcept OSError:\n    sys.exit(0)\nsys.exit(1)")
+
+
+def test_the_log_hosts_records_are_on_a_volume_that_outlives_the_host(applied, terraform, lxd,
+                                                                      variables):
+    """The logging role's data (the catalogue's `volume`) is a custom volume LXD mounts in
+    the container; the container made anew (-replace) finds what the old one wrote."""
+    host, path = "raycrafter-logging-1", "/var/log/raycrafter"
+    assert lxd.run("lxc", "exec", host, "--", "sh", "-c", f"mountpoint -q {path} && echo mounted").strip() == "mounted"
+    marker = uuid.uuid4().hex
+    lxd.run("lxc", "exec", host, "--", "sh", "-c", f"echo {marker} > {path}/outlives-the-host")
+    terraform(applied, "apply", "-input=false", "-auto-approve",
+              f'-replace=lxd_container.machine["{host}"]', *variables, timeout=600)
+    assert lxd.run("lxc", "exec", host, "--", "cat", f"{path}/outlives-the-host").strip() == marker
 
 
 def test_destroy_leaves_nothing(applied, terraform, lxd, variables):

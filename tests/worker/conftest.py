@@ -169,7 +169,8 @@ def make_cluster(tmp_path, profile_values):
 
 
 FAKE_AGENT = r"""#!/bin/bash
-# Stands in for raycrafter-nodeagent: records how it was started, then sleeps.
+# Stands in for raycrafter-nodeagent: records how it was started, sleeps, says its last
+# words on stderr (if the test gave it any) and exits with the status the test chose.
 job_dir=
 token_file=
 args=("$@")
@@ -185,6 +186,7 @@ printf '%s' "$RAYCRAFTER_JOB_NAME" > "$job_dir/logs/agent-job-name"
 stat -c %a "$token_file" > "$job_dir/logs/agent-token-mode"
 echo "setup=${RAYCRAFTER_TEST_SETUP:-unset} slurm=${SLURM_JOB_ID:-none}" > "$job_dir/logs/agent-env"
 sleep "$(cat "$job_dir/../sleep-seconds" 2>/dev/null || echo 1)"
+cat "$job_dir/../last-words" >&2 2>/dev/null
 exit "$(cat "$job_dir/../exit-status" 2>/dev/null || echo 0)"
 """
 

@@ -1,9 +1,17 @@
-"""The node agent's command line in the batch script, read back by the agent's own parser:
-the profile's name, whether it allows rendering unconfined, and its renderer limits."""
+"""The batch script: the node agent's command line, read back by the agent's own parser
+(the profile's name, whether it allows rendering unconfined, its renderer limits); the
+launcher that starts one agent per node; and the script itself run by bash, leaving the
+files the poller reads."""
+import subprocess
+
+import pytest
 from raycrafter_nodeagent.config import build_parser
 
 from raycrafter_worker import config as worker_config
-from raycrafter_worker.batch_script import JobFiles, agent_command
+from raycrafter_worker.batch_script import JobFiles, agent_command, launcher, render
+from raycrafter_worker.cluster import Cluster, ScriptEnding
+from raycrafter_worker.schedulers.pbspro import PbsProScheduler
+from raycrafter_worker.transport import Result
 
 
 def profile(tmp_path, **keys):
@@ -44,3 +52,68 @@ def test_a_profile_passes_its_permission_and_its_renderer_limits_to_the_agent(tm
                                        for name, value in limits.items()}))
     assert options.allow_unconfined is True
     assert {name: getattr(options, name) for name in limits} == limits
+
+
+def test_aprun_starts_one_agent_per_node_with_the_nodes_cores(tmp_path):
+    cray = profile(tmp_path, scheduler="pbspro", launcher="aprun", nodes=4, cores_per_node=36)
+    assert launcher(cray) == ["aprun", "-n", "4", "-N", "1", "-d", "36", "-cc", "depth"]
+
+
+def test_srun_gives_each_agent_the_nodes_cores_where_the_profile_says_how_many(tmp_path):
+    assert launcher(profile(tmp_path, nodes=2)) == [
+        "srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1"]
+    assert launcher(profile(tmp_path, nodes=2, cores_per_node=8))[-1] == "--cpus-per-task=8"
+
+
+FAKE_APRUN = """#!/bin/sh
+# Stands in for ALPS's aprun: records how it was asked, then refuses the placement the
+# way ALPS does when a request exceeds the batch reservation.
+printf '%s\\n' "$@" > "$RAYCRAFTER_TEST_DIR/aprun-args"
+echo "apsched: claim exceeds reservation's node-count" >&2
+exit 1
+"""
+
+
+def test_the_script_runs_setup_then_aprun_and_leaves_its_batch_job_and_its_end(tmp_path):
+    """The batch script run by bash as a PBS job would run it: its batch job's id, its
+    exit status and aprun's refusal end up where the poller reads them (the endings
+    command, run by a local shell as the login node's would)."""
+    bin_dir, job_dir = tmp_path / "bin", tmp_path / "scratch" / "raycrafter" / "12"
+    bin_dir.mkdir()
+    (bin_dir / "aprun").write_text(FAKE_APRUN)
+    (bin_dir / "aprun").chmod(0o755)
+    (job_dir / "logs").mkdir(parents=True)
+    cray = profile(tmp_path, scheduler="pbspro", launcher="aprun", nodes=2, cores_per_node=36,
+                   scratch=str(tmp_path / "scratch"),
+                   setup=['module() { echo "module $*" > "$RAYCRAFTER_TEST_DIR/setup"; }',
+                          "module load cray-python"])
+    files = JobFiles(cray.job_dir(12), attempt=1)
+    (job_dir / "logs" / "batch-1.sh").write_text(
+        render(cray, 12, "teapot", files, PbsProScheduler.JOB_ID_VARIABLE))
+    with open(files.stderr, "w") as err, open(files.stdout, "w") as out:
+        done = subprocess.run(["bash", files.script], stdout=out, stderr=err, timeout=30,
+                              env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PBS_JOBID": "4711.pbs01",
+                                   "RAYCRAFTER_TEST_DIR": str(tmp_path)})
+    assert done.returncode == 1
+    assert (tmp_path / "setup").read_text() == "module load cray-python\n"
+    args = (tmp_path / "aprun-args").read_text().splitlines()
+    assert args[:9] == ["-n", "2", "-N", "1", "-d", "36", "-cc", "depth", cray.nodeagent]
+    assert open(files.started_file).read() == "4711.pbs01\n"
+    assert open(files.exit_file).read() == "1\n"
+
+    cluster = Cluster(cray, str(tmp_path))
+    cluster.run = lambda command, stdin=None, timeout=None: _locally(command)
+    assert cluster.script_endings([(12, 1), (12, 2)]) == {
+        (12, 1): ScriptEnding(1, ("apsched: claim exceeds reservation's node-count",)),
+        (12, 2): ScriptEnding(None, ())}
+
+
+def _locally(command):
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def test_only_an_environment_variable_name_is_written_into_the_script(tmp_path):
+    files = JobFiles("/scratch/raycrafter/12", attempt=1)
+    with pytest.raises(ValueError):
+        render(profile(tmp_path), 12, "x", files, "PBS_JOBID}; rm -rf ~; ${X")

@@ -8,6 +8,7 @@ import pytest
 
 from raycrafter_worker import batch_script
 from raycrafter_worker.batch_script import JobFiles
+from raycrafter_worker.cluster import ScriptEnding
 from raycrafter_worker.errors import PermanentError, SubmittingElsewhere, TransientError
 from raycrafter_worker.schedulers import ENDED, RUNNING
 from support.polling import wait_for
@@ -22,11 +23,17 @@ def job_files(cluster, job_id, attempt=1):
     return files
 
 
-def submit(cluster, job_id, files, job_name, token="s3cret-token"):
-    """Write the token and the batch script and hand the attempt to the scheduler, as the
-    worker does; returns the batch id."""
-    return cluster.submit(files, attempt_name(cluster, job_id, files),
-                          token, batch_script.render(cluster.profile, job_id, job_name, files))
+def submit(cluster, job_id, files, job_name, token="s3cret-token",
+           credential="rclog1.s3cret-credential"):
+    """Write the token, the log credential and the batch script and hand the attempt to
+    the scheduler, as the worker does; returns the batch id."""
+    return cluster.submit(files, attempt_name(cluster, job_id, files), token, credential,
+                          script(cluster, job_id, job_name, files), "alice")
+
+
+def script(cluster, job_id, job_name, files):
+    return batch_script.render(cluster.profile, job_id, job_name, files,
+                               cluster.scheduler.JOB_ID_VARIABLE)
 
 
 def attempt_name(cluster, job_id, files):
@@ -38,7 +45,7 @@ def batch_state(cluster, name):
     return found[0] if found else None
 
 
-@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs-wrappers"])
 def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
         make_cluster, fake_agent, login, scheduler):
     cluster = make_cluster(scheduler=scheduler)
@@ -57,6 +64,8 @@ def test_a_batch_job_runs_the_agent_with_its_token_in_a_private_file(
     assert args[args.index("--cluster") + 1] == cluster.profile.name
     env = login(f"cat {files.logs_dir}/agent-env").stdout
     assert "setup=1" in env and f"slurm={batch_id}" in env
+    # The batch script names its batch job as the scheduler does.
+    assert login(f"cat {files.started_file}").stdout == f"{batch_id}\n"
     assert batch_state(cluster, attempt_name(cluster, 7, files)).state == ENDED
 
 
@@ -91,11 +100,12 @@ def test_poll_sees_queued_then_running_then_ended_in_one_listing(
              message="the job running")
     wait_for(lambda: batch_state(cluster, name).state == ENDED, timeout=60,
              message="the job ended")
-    assert cluster.exit_codes([(9, 1), (9, 2)]) == {(9, 1): 0, (9, 2): None}
+    assert cluster.script_endings([(9, 1), (9, 2)]) == {(9, 1): ScriptEnding(0, ()),
+                                                        (9, 2): ScriptEnding(None, ())}
 
 
 def test_cancel_removes_the_batch_job(make_cluster, fake_agent):
-    cluster = make_cluster(scheduler="pbs")
+    cluster = make_cluster(scheduler="pbs-wrappers")
     fake_agent(120)
     files = job_files(cluster, 10)
     name = attempt_name(cluster, 10, files)
@@ -222,11 +232,13 @@ def test_the_submission_writes_token_and_script_from_stdin_in_private_files(
     cluster = make_cluster()
     files = job_files(cluster, 13)
     token = "tok-$(touch pwned) 'q\" `id` \\ end"
-    submit(cluster, 13, files, "private", token=token)
+    credential = "cred-$(touch pwned) 'q\" `id` \\ end"
+    submit(cluster, 13, files, "private", token=token, credential=credential)
     assert login(f"cat {files.token_file}").stdout == token
-    assert login(f"cat {files.script}").stdout == batch_script.render(
-        cluster.profile, 13, "private", files)
-    assert login(f"stat -c %a {files.token_file} {files.script}").stdout.split() == ["600"] * 2
+    assert login(f"cat {files.log_credential_file}").stdout == credential
+    assert login(f"cat {files.script}").stdout == script(cluster, 13, "private", files)
+    assert login(f"stat -c %a {files.token_file} {files.log_credential_file} "
+                 f"{files.script}").stdout.split() == ["600"] * 3
     assert "pwned" not in login(f"ls -A {files.job_dir} {files.logs_dir} ~").stdout
     assert ".tmp" not in login(f"ls -A {files.job_dir} {files.logs_dir}").stdout
 
@@ -239,12 +251,12 @@ def test_files_that_cannot_be_written_stop_the_submission_before_the_scheduler(
     with pytest.raises(PermanentError, match="Permission denied"):
         submit(cluster, 14, files, "read-only logs")
     name = attempt_name(cluster, 14, files)
-    assert cluster.submission_outcome(files.submission_marker, name) == ("absent", None)
+    assert cluster.submission_outcome(files, name) == ("absent", None)
     assert batch_state(cluster, name) is None
     login(f"chmod 0700 {files.logs_dir}")
 
 
-@pytest.mark.parametrize("scheduler", ["slurm", "pbs"])
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs-wrappers"])
 def test_cancelling_a_batch_job_that_just_ended_is_not_a_failure(make_cluster, fake_agent,
                                                                  login, scheduler):
     """qdel of a finished job exits 1 without a word; the job was ended all the same."""
@@ -282,5 +294,5 @@ def test_an_attempt_reaches_the_scheduler_once_whoever_submits_it(make_cluster, 
     ids = [o for o in outcomes if o != "elsewhere"]
     assert len(ids) == 1 and outcomes.count("elsewhere") == 3
     assert [j.id for j in cluster.batch_jobs() if j.name == name] == ids
-    assert cluster.submission_outcome(files.submission_marker, name) == ("done", ids[0])
+    assert cluster.submission_outcome(files, name) == ("done", ids[0])
     assert login(f"cat {files.token_file}").stdout in tokens

@@ -1,15 +1,17 @@
 """One classification of a command that failed on the login node (command_failures.py),
 tested against what real schedulers and shells print: this cluster's captures
 (captures/, made by captures/capture.sh) and the messages other projects recorded from
-Torque, PBS Pro and Slurm sites (captures/elsewhere/)."""
+Torque, PBS Pro and Slurm sites (captures/elsewhere/; captures/real/ has more, classified
+in test_real_captures.py)."""
 import pathlib
-import re
 
 import pytest
 
 from raycrafter_worker.command_failures import check, failure
-from raycrafter_worker.errors import PermanentError, TransientError
+from raycrafter_worker.errors import (DiskFull, PermanentError, QueueLimitReached,
+                                     TransientError)
 from raycrafter_worker.transport import Result
+from real_captures import ELSEWHERE as ELSEWHERE_DIR, message_records
 
 CAPTURES = pathlib.Path(__file__).parent / "captures"
 OK = None
@@ -21,17 +23,18 @@ OWN_CAPTURES = {
     # qdel of a job that ended exits 1 without a word: a refusal; Cluster.cancel looks at
     # the queue before it counts one (test_cluster_live).
     "qdel_unknown": PermanentError,
-    "qstat_f_empty": PermanentError,  # unless is_empty_listing says it is an empty queue
+    "qstat_f_empty": PermanentError,  # unless the listing reads it as an empty queue
     "sacct_disabled": PermanentError,  # Cluster.accounting reads it as "no data"
     "scancel_unknown": OK,
     # A full scratch or an exhausted quota, in the commands of a stage-in and a submission
-    # (captures/disk_full.sh): most likely another job's files, gone once collected.
-    "mkdir_no_space": TransientError,
-    "write_no_space": TransientError,
-    "tar_no_space": TransientError,
-    "mkdir_quota": TransientError,
-    "write_quota": TransientError,
-    "tar_quota": TransientError,
+    # (captures/disk_full.sh): most likely another job's files, gone once collected. A
+    # DiskFull is transient, and bounds a stage-in that keeps meeting it (handlers.py).
+    "mkdir_no_space": DiskFull,
+    "write_no_space": DiskFull,
+    "tar_no_space": DiskFull,
+    "mkdir_quota": DiskFull,
+    "write_quota": DiskFull,
+    "tar_quota": DiskFull,
 }
 
 # Each entry of captures/elsewhere/scheduler-error-messages.txt, by the words that tell it
@@ -47,7 +50,8 @@ ELSEWHERE = [
     ("Job has finished, use -x or -H", 1, PermanentError),
     ('qstat: Unknown Job Id {jobid}"', 1, PermanentError),
     ("cmd: qsub (OpenPBS 23.06.06)", 0, OK),
-    ("QOSMaxSubmitJobPerUserLimit", 1, PermanentError),
+    # The user has as many jobs as the QOS allows: the job waits its turn.
+    ("QOSMaxSubmitJobPerUserLimit", 1, QueueLimitReached),
     ("Submitted batch job 1\"", 0, OK),
     ("Invalid job id specified", 1, PermanentError),
     # Busy: the never-submit-twice path then asks the marker and the queue (nextflow#970:
@@ -56,7 +60,6 @@ ELSEWHERE = [
     # Both lines from one sbatch that succeeded: the exit status decides, not the words.
     ("temporarily unable to accept job", 0, OK),
 ]
-_FIELD = re.compile(r'(rc|stderr|stdout): ("(?:[^"\\]|\\.)*"|\S+)')
 
 
 def captured(name):
@@ -72,18 +75,7 @@ def kind_of(result):
 
 def elsewhere_records():
     """(line, rc or None, stdout, stderr) of every command the peers recorded."""
-    text = (CAPTURES / "elsewhere" / "scheduler-error-messages.txt").read_text()
-    records = []
-    for line in text.splitlines():
-        if not line.startswith("cmd:"):
-            continue
-        fields = {key: value for key, value in _FIELD.findall(line)}
-        words = {key: fields[key][1:-1].replace("\\n", "\n") if key in fields else ""
-                 for key in ("stdout", "stderr")}
-        rc = fields.get("rc")
-        records.append((line, int(rc) if rc and rc.lstrip("-").isdigit() else None,
-                        words["stdout"], words["stderr"]))
-    return records
+    return message_records(ELSEWHERE_DIR / "scheduler-error-messages.txt")
 
 
 def test_every_capture_of_this_cluster_is_classified():
@@ -140,3 +132,27 @@ def test_plain_commands_fail_by_the_same_rule(status, stderr, expected):
 def test_a_busy_or_unreachable_scheduler_is_transient(message):
     with pytest.raises(TransientError, match="listing failed"):
         check(Result(1, "", message + "\n"), "listing")
+
+
+@pytest.mark.parametrize("stderr, expected", [
+    # The submit limits Slurm names (slurm.schedmd.com/job_reason_codes.html) ...
+    ("sbatch: error: AssocMaxSubmitJobLimit\nsbatch: error: Batch job submission failed: "
+     "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)",
+     QueueLimitReached),
+    ("sbatch: error: QOSGrpSubmitJobsLimit", QueueLimitReached),
+    # ... but a request larger than a limit allows never fits, however long it waits.
+    ("sbatch: error: QOSMaxWallDurationPerJobLimit\nsbatch: error: Batch job submission "
+     "failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time "
+     "limits)", PermanentError),
+    ("sbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job "
+     "submit limit, user's size and/or time limits)", PermanentError),
+    # PBS Professional's entity limits (pbs_messages.c) and Torque's queue limits.
+    ("qsub: Maximum number of jobs already in queue workq", QueueLimitReached),
+    ("qsub: Maximum number of jobs for user render already in queue workq",
+     QueueLimitReached),
+    ("qsub: would exceed server's per-user limit of jobs in 'Q' state", QueueLimitReached),
+    ("qsub: Job violates queue and/or server resource limits", PermanentError),
+])
+def test_a_submission_refused_at_a_limit_waits_and_one_that_never_fits_fails(stderr,
+                                                                             expected):
+    assert kind_of(Result(1, "", stderr + "\n")) is expected

@@ -22,6 +22,9 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     config = worker_config.load(path)
     profile = config.clusters["archer"]
     assert profile.scheduler == "slurm" and profile.port == 22
+    # The scheduler's commands come from the PATH; no queue limit; nodes as the site gives.
+    assert (profile.scheduler_bin_dir, profile.max_queued_jobs, profile.cores_per_node) \
+        == ("", 0, 0)
     assert profile.job_dir(12) == profile_values["scratch"] + "/raycrafter/12"
     assert config.poll_interval_seconds == 30.0 and config.prefetch == 2
     # The renderer renders confined only, within the node agent's own limits.
@@ -31,7 +34,21 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"scheduler": "lsf"}, "cluster profile 'archer': scheduler must be one of pbs, slurm"),
+    ({"scheduler": "lsf"}, "cluster profile 'archer': scheduler must be one of slurm, pbspro, "
+                           "torque, pbs-wrappers, not 'lsf'"),
+    # What "pbs" meant is now named: the profile says which batch system it is.
+    ({"scheduler": "pbs"}, "cluster profile 'archer': scheduler 'pbs' now names its batch "
+                           "system: pbspro (PBS Professional, OpenPBS), torque, or "
+                           "pbs-wrappers (Slurm's qsub/qstat/qdel wrappers, what 'pbs' meant "
+                           "before)"),
+    ({"scheduler_bin_dir": "opt/pbs/bin"}, "cluster profile 'archer': scheduler_bin_dir must "
+                                           "be an absolute path"),
+    ({"scheduler_bin_dir": "/opt/pbs bin"}, "cluster profile 'archer': scheduler_bin_dir "
+                                            "must be an absolute path"),
+    ({"max_queued_jobs": -1}, "cluster profile 'archer': max_queued_jobs must not be negative"),
+    ({"cores_per_node": -2}, "cluster profile 'archer': cores_per_node must not be negative"),
+    ({"launcher": "aprun"}, "cluster profile 'archer': launcher = 'aprun' needs "
+                            "cores_per_node"),
     ({"walltime": "1h"}, "cluster profile 'archer': walltime must look like HH:MM:SS"),
     ({"nodes": 0}, "cluster profile 'archer': nodes must be at least 1"),
     ({"key_file": "/nonexistent"}, "cluster profile 'archer': key_file: /nonexistent is not"),
@@ -92,7 +109,7 @@ def test_the_broker_api_login_node_and_log_server_come_from_consul_at_start(tmp_
     for path in files.values():
         path.write_text("x")
     profile = {"login_host": "127.0.0.1", "user": "render", "key_file": str(files["key"]),
-               "known_hosts_file": str(files["known_hosts"]), "scheduler": "pbs",
+               "known_hosts_file": str(files["known_hosts"]), "scheduler": "pbs-wrappers",
                "launcher": "srun", "scratch": "/scratch", "nodeagent": "/opt/agent",
                "agent_api_url": "https://localhost", "log_host": "127.0.0.1",
                "transfer": "sftp",

@@ -32,7 +32,7 @@ from support.worker_harness import (ThrowawaySshd, WorkerProcess, prepare_queue,
                                     write_worker_config)
 from test_worker_flow import broker  # noqa: F401  (a fixture, used by name)
 
-CLUSTERS = ("slurm", "pbs")
+CLUSTERS = ("slurm", "pbs-wrappers")
 JOBS = 8                 # four per scheduler
 FRAMES = 2
 # The first two jobs lose their batch job while it runs (a node failure); they have

@@ -115,28 +115,63 @@ def test_a_full_disk_on_the_worker_holds_the_job_that_fills_it_and_fails_no_one(
         worker.stop()
 
 
-@pytest.mark.parametrize("site", [{"streams": True}, {"streams": False, "transfer": "sftp"}],
-                         ids=["the scene unpacked on the login node", "file by file"])
+SCRATCH_OPTIONS = "uid=render,gid=render,mode=0700"
+SITES = pytest.mark.parametrize(
+    "site", [{"streams": True}, {"streams": False, "transfer": "sftp"}],
+    ids=["the scene unpacked on the login node", "file by file"])
+
+
+@SITES
 def test_a_full_scratch_holds_every_stage_in_until_there_is_room(api, broker, start_worker,
                                                                 login, test_scratch, site):
-    # Another job's frames fill the cluster's scratch, which stops every stage-in. None
-    # fails; once there is room, all are submitted.
-    options = "uid=render,gid=render,mode=0700"
-    with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{options}") as remount:
-        login(f"head -c 3M /dev/zero > {test_scratch}/raycrafter/frames-of-another-job; true")
+    # Other files fill the cluster's scratch (frames not collected yet, say): both jobs'
+    # stage-ins wait, neither fails, and once there is room both are submitted.
+    jobs_root = f"{test_scratch}/raycrafter"
+    with small_file_system(jobs_root, f"size=2m,{SCRATCH_OPTIONS}") as remount:
+        login(f"head -c 4M /dev/urandom > {jobs_root}/others", check=False)
         worker = start_worker(**site)
+        jobs = [create_archived_job(api, [("scene.pov", SCENE), ("noise.inc", os.urandom(MIB))],
+                                    name) for name in ("one user's", "another user's")]
+        for job in jobs:
+            publish(broker.admin_url, "submit", job["id"], CLUSTER)
+        for job in jobs:
+            wait_for(lambda: retried(worker, job), timeout=60, message="each job retried")
+        assert [job_of(api, job["id"])["state"] for job in jobs] == ["staging"] * 2
+        # Room for the jobs and for measuring the transfers again (transfer_probe.py).
+        remount(f"size=256m,{SCRATCH_OPTIONS}")
+        for job in jobs:
+            wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
+        worker.stop()
+
+
+@SITES
+def test_a_scene_that_never_finds_room_fails_its_job_alone_after_the_wait(
+        api, broker, start_worker, login, test_scratch, site):
+    # One job's scene is bigger than the cluster's whole scratch. While it waits for room
+    # it holds none, so another job's stage-in goes through; once it has been in staging
+    # for stage_in_disk_wait_seconds it fails, with the last error as the reason.
+    with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{SCRATCH_OPTIONS}"):
+        worker = start_worker(settings={"stage_in_disk_wait_seconds": 40}, **site)
         big = create_archived_job(api, [("scene.pov", SCENE),
-                                        ("noise.inc", os.urandom(3 * MIB))], "a big one")
+                                        ("noise.inc", os.urandom(3 * MIB))], "too big")
         publish(broker.admin_url, "submit", big["id"], CLUSTER)
         wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
         small = create_job(api, name="another user's")
         publish(broker.admin_url, "submit", small["id"], CLUSTER)
-        wait_for(lambda: retried(worker, small), timeout=60, message="the small job retried")
-        assert [job_of(api, job["id"])["state"] for job in (big, small)] == ["staging"] * 2
-        # Room for the jobs and for measuring the transfers again (transfer_probe.py).
-        remount(f"size=256m,{options}")
-        for job in (big, small):
-            wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
+        wait_for(lambda: submitted(api, small), timeout=90, message="the small job submitted")
+        assert job_of(api, big["id"])["state"] == "staging"
+        wait_for(lambda: in_state(api, big["id"], "failed"), timeout=180,
+                 message="the big job failed after the wait")
+        error = job_of(api, big["id"])["error"]
+        assert error.startswith("no room to stage the scene in on cluster stand-in for ")
+        # The receiver meets the full disk itself; OpenSSH's sftp-server says "Failure".
+        assert ("No space left on device" if site["streams"]
+                else "bytes free, 3145728 needed") in error, error
+        assert "make room on the cluster's scratch" in error
+        assert job_of(api, small["id"])["state"] != "failed"
+        # What the big job had copied went with its failure.
+        assert login(f"test -e {test_scratch}/raycrafter/{big['id']}/input",
+                     check=False).returncode == 1
         worker.stop()
 
 

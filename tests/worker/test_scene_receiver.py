@@ -14,10 +14,12 @@ import pytest
 
 from raycrafter_contract import scenes
 from raycrafter_worker import login_tools
-from raycrafter_worker.scene_receiver import DAMAGED, REFUSED
+from raycrafter_worker.scene_receiver import ABSENT, DAMAGED, RECORD_NAME, REFUSED
 from support.hostile_archives import REFUSED_TARS, SCENE, tar_of
 
 PYTHON = "/usr/bin/python3"
+# What a job's folder holds once a scene is in place: the scene and the record of it.
+RECEIVED = [RECORD_NAME, "input"]
 
 
 @pytest.fixture
@@ -26,12 +28,14 @@ def receiver(tmp_path):
     application = tmp_path / "receive-scene.pyz"
     application.write_bytes(login_tools.receiver_application()[0])
 
-    def receive(archive, kind, into, sha256=None, size=None, cut=None, scene_file=None):
+    def receive(archive, kind, into, sha256=None, size=None, cut=None, scene_file=None,
+                check=False):
         arguments = [PYTHON, "-I", "-S", str(application), "--kind", kind,
                      "--size", str(len(archive) if size is None else size),
                      "--sha256", sha256 or hashlib.sha256(archive).hexdigest(),
                      "--into", str(into)] + (["--scene-file", scene_file] if scene_file else [])
-        result = subprocess.run(arguments, input=archive[:cut], capture_output=True,
+        result = subprocess.run(arguments + (["--check"] if check else []),
+                                input=b"" if check else archive[:cut], capture_output=True,
                                 cwd=tmp_path, env={"HOME": str(tmp_path / "home")})
         return result.returncode, json.loads(result.stdout.decode() or "{}")
 
@@ -70,7 +74,7 @@ def test_a_scene_is_unpacked_as_the_rule_unpacks_it(tmp_path, receiver):
                                     "unpacked_bytes": sum(map(len, files.values())) + 5})
     scenes.unpack(str(_saved(tmp_path, archive)), "tar.gz", str(tmp_path / "here"))
     assert tree(tmp_path / "job" / "input") == tree(tmp_path / "here")
-    assert sorted(os.listdir(tmp_path / "job")) == ["input"]
+    assert sorted(os.listdir(tmp_path / "job")) == RECEIVED
 
 
 @pytest.mark.parametrize("kind", ["zip", "pov", "tar.bz2"])
@@ -79,7 +83,7 @@ def test_every_kind_of_scene_is_received(tmp_path, receiver, kind):
     status, answer = receiver(archive, kind, tmp_path / "job" / "input", scene_file="scene.pov")
     assert status == 0 and answer["main_file"] == "scene.pov"
     assert (tmp_path / "job" / "input" / "scene.pov").read_bytes() == SCENE
-    assert sorted(os.listdir(tmp_path / "job")) == ["input"]  # the spooled copy is gone
+    assert sorted(os.listdir(tmp_path / "job")) == RECEIVED  # the spooled copy is gone
 
 
 @pytest.mark.parametrize("damage", ["cut short", "other bytes"])
@@ -95,7 +99,7 @@ def test_a_scene_that_arrives_damaged_leaves_the_one_received_before(tmp_path, r
         status, answer = receiver(new, "tar.gz", into, sha256="0" * 64)
     assert status == DAMAGED and "that were sent" in answer["damaged"]
     assert tree(into) == {"scene.pov": b"// the scene staged in before\n"}
-    assert sorted(os.listdir(tmp_path / "job")) == ["input"]
+    assert sorted(os.listdir(tmp_path / "job")) == RECEIVED
 
 
 def test_a_scene_received_again_replaces_the_one_before_whole(tmp_path, receiver):
@@ -103,7 +107,34 @@ def test_a_scene_received_again_replaces_the_one_before_whole(tmp_path, receiver
     receiver(tar_of([("scene.pov", SCENE), ("old.inc", b"old")]), "tar.gz", into)
     receiver(tar_of([("scene.pov", SCENE), ("new.inc", b"new")]), "tar.gz", into)
     assert tree(into) == {"scene.pov": SCENE, "new.inc": b"new"}
-    assert sorted(os.listdir(tmp_path / "job")) == ["input"]
+    assert sorted(os.listdir(tmp_path / "job")) == RECEIVED
+
+
+def test_a_scene_in_place_as_it_was_received_is_found_there(tmp_path, receiver):
+    into = tmp_path / "job" / "input"
+    archive = tar_of([("scene.pov", SCENE), ("inc/a.inc", b"// a\n")])
+    received = receiver(archive, "tar.gz", into)
+    assert receiver(archive, "tar.gz", into, check=True) == received
+    assert tree(into) == {"scene.pov": SCENE, "inc": None, "inc/a.inc": b"// a\n"}
+
+
+@pytest.mark.parametrize("change", ["nothing received", "another archive", "a file edited",
+                                    "a file removed", "a file truncated"])
+def test_a_scene_not_in_place_as_it_was_received_is_absent(tmp_path, receiver, change):
+    into = tmp_path / "job" / "input"
+    archive = tar_of([("scene.pov", SCENE), ("inc/a.inc", b"// a\n")])
+    if change != "nothing received":
+        assert receiver(archive, "tar.gz", into)[0] == 0
+    if change == "another archive":
+        archive = tar_of([("scene.pov", SCENE)])
+    elif change == "a file edited":
+        (into / "inc" / "a.inc").write_bytes(b"// b\n")
+    elif change == "a file removed":
+        (into / "inc" / "a.inc").unlink()
+    elif change == "a file truncated":
+        (into / "scene.pov").write_bytes(SCENE[:-1])
+    status, answer = receiver(archive, "tar.gz", into, check=True)
+    assert status == ABSENT and answer["absent"], answer
 
 
 def test_the_application_is_the_same_bytes_each_time_it_is_built():

@@ -188,7 +188,7 @@ def test_a_scene_whose_worker_is_killed_mid_stream_leaves_the_job_without_one(
     answer = cluster.stager.receive_scene(str(scene), "tar", file_checksum(scene),
                                           f"{job}/input", SceneLimits(), None)
     assert answer["files"] == 2
-    assert login(f"ls -A {job}").stdout.split() == ["input"]
+    assert sorted(login(f"ls -A {job}").stdout.split()) == [".input-received.json", "input"]
 
 
 RECEIVE_IN_A_CHILD = """

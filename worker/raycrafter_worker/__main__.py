@@ -74,8 +74,11 @@ def serve(config, clusters, workdir):
         signal.signal(signum, lambda *_: stop.set())
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
-                        config.scene_limits)
-    poller = Poller(api, clusters, workdir, config.lost_grace_seconds)
+                        config.scene_limits,
+                        stage_in_disk_wait_seconds=config.stage_in_disk_wait_seconds)
+    consumer = Consumer(config, handlers, stop)
+    poller = Poller(api, clusters, workdir, config.lost_grace_seconds,
+                    waiting=handlers.waiting, take_turn=consumer.take_turn)
     for cluster in clusters.values():
         # Measured in the background, so that a first transfer seldom waits for it.
         threading.Thread(target=cluster.measure_transfers, name=f"probe-{cluster.name}",
@@ -84,7 +87,7 @@ def serve(config, clusters, workdir):
                                name="poller", daemon=True)
     polling.start()
     log.info("worker started with cluster(s) %s", ", ".join(clusters))
-    Consumer(config, handlers, stop).run()
+    consumer.run()
     polling.join(timeout=10)
     log.info("worker stopped")
     return 0

@@ -10,12 +10,18 @@ import tomllib
 import urllib.parse
 
 from raycrafter_contract import messaging
+from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.utilities import consul_catalog
 
 from .errors import ConfigError
+from .schedulers import ADAPTERS
 
-SCHEDULERS = ("pbs", "slurm")
+SCHEDULERS = tuple(ADAPTERS)
+# What "pbs" meant before the PBS family had an adapter per batch system.
+_SPLIT_SCHEDULER = ("scheduler 'pbs' now names its batch system: pbspro (PBS Professional, "
+                    "OpenPBS), torque, or pbs-wrappers (Slurm's qsub/qstat/qdel wrappers, "
+                    "what 'pbs' meant before)")
 LAUNCHERS = ("aprun", "srun")
 TRANSFERS = ("gridftp", "sftp")
 _WALLTIME = re.compile(r"^(\d+:)?\d{1,2}:\d{2}:\d{2}$")
@@ -38,11 +44,14 @@ class ClusterProfile:
     key_file: str
     known_hosts_file: str
     scheduler: str
+    scheduler_bin_dir: str
     launcher: str
     queue: str
     account: str
     walltime: str
     nodes: int
+    cores_per_node: int
+    max_queued_jobs: int
     scratch: str
     setup: tuple
     nodeagent: str
@@ -68,6 +77,11 @@ class ClusterProfile:
         other's jobs as their own."""
         return self.batch_prefix + api_batch_name
 
+    def is_our_batch_name(self, name):
+        """Whether a batch job of this name belongs to this appliance (any job, any
+        attempt): what a queue limit counts."""
+        return batch_name_pattern(None, self.batch_prefix).match(name) is not None
+
     @property
     def jobs_root(self):
         """Every job of this appliance lives below SCRATCH/raycrafter (docs/protocol.md)."""
@@ -89,6 +103,7 @@ class Config:
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
     max_archive_members: int
     max_archive_bytes: int
     clusters: dict
@@ -108,11 +123,14 @@ _PROFILE_KEYS = {
     "key_file": (str, True, None),
     "known_hosts_file": (str, True, None),
     "scheduler": (str, True, None),
+    "scheduler_bin_dir": (str, False, ""),
     "launcher": (str, True, None),
     "queue": (str, False, ""),
     "account": (str, False, ""),
     "walltime": (str, False, "01:00:00"),
     "nodes": (int, False, 1),
+    "cores_per_node": (int, False, 0),
+    "max_queued_jobs": (int, False, 0),
     "scratch": (str, True, None),
     "setup": (list, False, []),
     "nodeagent": (str, True, None),
@@ -147,6 +165,9 @@ _TOP_KEYS = {
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
     "retry_limit_seconds": (float, False, 300.0),
+    # How long a stage-in that finds no room for its scene is retried before the job
+    # fails (handlers.py).
+    "stage_in_disk_wait_seconds": (float, False, 6 * 3600.0),
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
@@ -180,8 +201,9 @@ def parse(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
-    if values["poll_interval_seconds"] <= 0:
-        raise ConfigError("poll_interval_seconds must be positive")
+    for key in ("poll_interval_seconds", "stage_in_disk_wait_seconds"):
+        if values[key] <= 0:
+            raise ConfigError(f"{key} must be positive")
     if values["prefetch"] < 1:
         raise ConfigError("prefetch must be at least 1")
     if not values["clusters"]:
@@ -204,6 +226,8 @@ def parse_profile(name, raw, consul_agent=""):
     values = _in_consul(values, values.pop("consul_services"), consul_agent, where,
                         ("login_host", "log_host", "agent_api_url"),
                         {"login_host": "port", "log_host": "log_port"})
+    if values["scheduler"] == "pbs":
+        raise ConfigError(f"{where}: {_SPLIT_SCHEDULER}")
     for key, allowed in (("scheduler", SCHEDULERS), ("launcher", LAUNCHERS),
                          ("transfer", TRANSFERS)):
         if values[key] not in allowed:
@@ -219,6 +243,15 @@ def parse_profile(name, raw, consul_agent=""):
                           f"{values['walltime']!r}")
     if values["nodes"] < 1:
         raise ConfigError(f"{where}: nodes must be at least 1")
+    for key in ("cores_per_node", "max_queued_jobs"):
+        if values[key] < 0:
+            raise ConfigError(f"{where}: {key} must not be negative (0: not set)")
+    if values["launcher"] == "aprun" and not values["cores_per_node"]:
+        raise ConfigError(f"{where}: launcher = 'aprun' needs cores_per_node (aprun -d: "
+                          f"without it each node agent gets one core)")
+    if values["scheduler_bin_dir"] and not _SAFE_PATH.match(values["scheduler_bin_dir"]):
+        raise ConfigError(f"{where}: scheduler_bin_dir must be an absolute path of "
+                          f"letters, digits and ._/- (or empty: the login shell's PATH)")
     for key in ("scratch", "nodeagent"):
         if not values[key].startswith("/"):
             raise ConfigError(f"{where}: {key} must be an absolute path on the cluster")

@@ -193,6 +193,18 @@ class Consumer:
                 sleep_unless_stopped(backoff.next_delay(), self.stop_event)
                 return REQUEUE
 
+    def take_turn(self, cluster, job_id):
+        """Submit a job whose turn for a place on ``cluster`` has come (poller.py), as if
+        its submit command had come again, in a thread of its own; if it cannot be
+        carried out now, the job waits for the next round."""
+        message = {"command": "submit", "job_id": job_id, "cluster": cluster}
+
+        def submit():
+            if self.process(message) == REQUEUE:
+                self.handlers.waiting.park(cluster, job_id)
+
+        threading.Thread(target=submit, name=f"turn-{job_id}", daemon=True).start()
+
     def _fail(self, job_id, command, error):
         if command == "cancel":
             log.error("cancel of job %s failed: %s", job_id, error)

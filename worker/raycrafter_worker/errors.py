@@ -4,7 +4,9 @@ Every failure is either *transient* (the network, SSH, the broker, the API or a 
 scheduler: retry with backoff, the job is not at fault) or *permanent* (a bad profile, a
 refused host key, permission denied on scratch, a scheduler rejecting the request: fail
 the job at once with a reason a person can act on). Code that catches an exception from a
-library converts it into one of these two, so the consumer needs to know only them.
+library converts it into one of these two, so the consumer needs to know only them; the
+one exception is a cluster that holds as many of our batch jobs as it may
+(QueueLimitReached), after which the job waits its turn.
 """
 
 
@@ -19,6 +21,12 @@ class TransientError(WorkerError):
     def __init__(self, message, retry_after=None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DiskFull(TransientError):
+    """A full file system or an exhausted quota, on the cluster's scratch or the worker's
+    own disk: most likely another job's files, so retried; a stage-in that keeps meeting
+    it is bounded (handlers.py, ``stage_in_disk_wait_seconds``)."""
 
 
 class PermanentError(WorkerError):
@@ -49,3 +57,10 @@ class ShuttingDown(WorkerError):
 class SubmittingElsewhere(TransientError):
     """This attempt's submission marker exists: another command (another worker, or an
     earlier try whose answer was lost) hands or handed it to the scheduler."""
+
+
+class QueueLimitReached(WorkerError):
+    """The cluster holds as many batch jobs of ours as it may (the profile's
+    ``max_queued_jobs``, or the scheduler's own per-user limit refused the submission):
+    neither a failure of the job nor worth retrying at once. The job waits in
+    ``staging`` for its turn (docs/worker.md, "Queue limits")."""

@@ -1,16 +1,22 @@
 """Polling each cluster's scheduler and reporting what changed to the API.
 
 One scheduler command per cluster and round lists every batch job of the cluster user
-(docs/worker.md, "Polling"); one more command reads the exit files of the jobs that are no longer
-queued. A batch job that left the queue is *ended* only with evidence: a final scheduler
-state, an accounting record, or its exit file. One that simply vanished is reported as
-lost only after ``lost_grace_seconds``, because a scheduler restart or a failover can hide
-jobs for a while.
+(docs/worker.md, "Polling"); for the jobs that are no longer queued or running, one more
+reads their exit files and the launcher's last words, and one asks the scheduler's
+records (Slurm's accounting, a PBS server's history) how they ended. A batch job that
+left the queue is *ended* only with evidence: a final scheduler state, a record, or its
+exit file. One that simply vanished is reported as lost only after
+``lost_grace_seconds``, because a scheduler restart or a failover can hide jobs for a
+while.
 
 The poller reports what it saw: a batch job that started (the job is ``running``), and
-a batch job that ended or was lost, with the attempt it belongs to, what the scheduler
-showed and the exit status. What follows an end (another submission, or a failed job) is
-the API's decision: it counts the attempts.
+a batch job that ended or was lost, with the attempt it belongs to, how it ended in words
+a user understands ("the batch job ran out of its walltime (TIMEOUT) after 00:10:00") and
+the exit status. What follows an end (another submission, or a failed job) is the API's
+decision: it counts the attempts.
+
+On a cluster that holds as many of our batch jobs as it may, it submits the jobs this
+process found waiting when their turn comes (queue_turns.py).
 
 Then it brings in the frames of the running batch jobs that the agents reported done since
 its last round (the API lists them), in one transfer for the whole cluster, so a user can
@@ -27,6 +33,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 
 from . import frame_collection
 from .errors import ApiConflict, PermanentError, TransientError, WorkerError
+from .queue_turns import WAITING_STATES, WaitingJobs, turn_order
 from .schedulers import ENDED, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
@@ -38,18 +45,23 @@ FRAMES_PER_ROUND = MAX_PAGE
 
 class Poller:
     def __init__(self, api, clusters, workdir, lost_grace_seconds=600.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, waiting=None, take_turn=None):
         self.api = api
         self.clusters = clusters
         self.workdir = workdir
         self.lost_grace_seconds = lost_grace_seconds
         self._clock = clock
         self._missing_since = {}
+        # The jobs this process found waiting for a place (queue_turns.py), and what
+        # submits one whose turn has come: take_turn(cluster name, job id).
+        self.waiting = waiting if waiting is not None else WaitingJobs()
+        self.take_turn = take_turn
 
     def poll(self, cluster):
         """One round for one cluster; returns {job_id: what was reported}."""
         jobs = self.api.list_jobs(cluster.name, BATCH_STATES)
-        if not jobs:
+        waiting = self.waiting.of(cluster.name)
+        if not jobs and not waiting:
             return {}
         listed = cluster.batch_jobs()
         by_name = {b.name: b for b in listed}
@@ -68,9 +80,34 @@ class Poller:
                 finished.append((job, batch))
         if finished:
             reports.update(self._ended_or_lost(cluster, finished))
+        if waiting:
+            self._give_turns(cluster, waiting, listed)
         self._bring_in_frames(cluster, [job.id for job in jobs
                                         if reports[job.id] == "running"])
         return reports
+
+    def _give_turns(self, cluster, waiting, listed):
+        """Submit the jobs this process found waiting whose turn has come: as many as the
+        profile's ``max_queued_jobs`` leaves places free, or one a round where only the
+        scheduler's own limit stopped them (when it frees a place is its business)."""
+        limit = cluster.profile.max_queued_jobs
+        free = limit - cluster.places_taken(listed) if limit else 1
+        if free <= 0 or self.take_turn is None:
+            return
+        try:
+            order = turn_order(self.api.list_jobs(cluster.name, WAITING_STATES + BATCH_STATES),
+                               cluster.last_turns())
+        except WorkerError as error:
+            log.warning("cluster %s: waiting jobs not submitted this round: %s",
+                        cluster.name, error)
+            return
+        for job_id in waiting - set(order):  # cancelled, failed or submitted meanwhile
+            self.waiting.release(cluster.name, job_id)
+        for job_id in order[:free]:
+            if job_id in waiting:
+                self.waiting.release(cluster.name, job_id)
+                log.info("job %s: its turn on cluster %s has come", job_id, cluster.name)
+                self.take_turn(cluster.name, job_id)
 
     def _bring_in_frames(self, cluster, job_ids):
         """Upload the frames the running jobs' agents reported done since the last round."""
@@ -98,20 +135,25 @@ class Poller:
         return "running"
 
     def _ended_or_lost(self, cluster, finished):
-        keys = [(job.id, job.submit_attempt) for job, _ in finished]
-        exit_codes = cluster.exit_codes(keys)
-        unlisted = [job.batch_job_id for job, batch in finished
-                    if batch is None and job.batch_job_id]
-        accounting = cluster.accounting(unlisted)
+        """Of the jobs whose batch job is neither queued nor running in the listing: those
+        with evidence that it ended (a final state in the listing or in the scheduler's
+        records, or an exit file) are reported ended, with what ended them; the others
+        are lost once missing for ``lost_grace_seconds``."""
+        endings = cluster.script_endings([(job.id, job.submit_attempt)
+                                          for job, _ in finished])
+        records = cluster.accounting([batch.id if batch else job.batch_job_id
+                                      for job, batch in finished
+                                      if batch or job.batch_job_id])
         reports = {}
         for job, batch in finished:
-            code = exit_codes.get((job.id, job.submit_attempt))
-            record = batch or accounting.get(job.batch_job_id or "")
-            if record is not None and record.state == ENDED or code is not None:
+            script = endings[(job.id, job.submit_attempt)]
+            record = _best_record(records.get(batch.id if batch else
+                                              job.batch_job_id or ""), batch)
+            if record is not None and record.state == ENDED or script.status is not None:
                 self._missing_since.pop(job.id, None)
-                reports[job.id] = self._ended(job, record, code)
+                reports[job.id] = self._ended(job, record, script)
                 continue
-            if record is not None:  # accounting says it is still queued or running
+            if record is not None:  # the records say it is still queued or running
                 continue
             first = self._missing_since.setdefault(job.id, self._clock())
             if self._clock() - first < self.lost_grace_seconds:
@@ -123,10 +165,11 @@ class Poller:
             reports[job.id] = "lost"
         return reports
 
-    def _ended(self, job, record, code):
-        seen = f"in state {record.raw_state}" if record else "its exit file is written"
-        status = code if code is not None else (record.exit_code if record else None)
-        self._report_end(job, record.id if record else job.batch_job_id, seen, status)
+    def _ended(self, job, record, script):
+        self._report_end(job, record.id if record else job.batch_job_id,
+                         how_it_ended(record, script),
+                         script.status if script.status is not None
+                         else record.exit_code if record else None)
         return "ended"
 
     def _report_end(self, job, batch_job_id, seen, exit_status):
@@ -151,6 +194,28 @@ class Poller:
             # The job moved on meanwhile: submitted again (stale_attempt), or changed by
             # another request while this one was decided.
             log.info("job %s: %s not reported: %s", job.id, what, conflict)
+
+
+def _best_record(accounted, listed):
+    """The scheduler's word on a batch job: the one that says it ended (accounting may lag
+    behind the listing, or outlive it), else whichever there is."""
+    known = [record for record in (accounted, listed) if record is not None]
+    return next((record for record in known if record.state == ENDED),
+                known[0] if known else None)
+
+
+def how_it_ended(record, script):
+    """What the user reads after "batch job N of attempt K ended: ": the scheduler's
+    account of the end in words, else the batch script's exit status, then the launcher's
+    own words about a failure (aprun's "apsched: claim exceeds reservation's
+    node-count")."""
+    if record is not None and record.state == ENDED:
+        said = record.ending or f"in state {record.raw_state}"
+    else:
+        said = f"the batch script ended with exit status {script.status}"
+    if script.said:
+        said += "; the batch job's output says: " + " | ".join(script.said)
+    return said
 
 
 class PollLoop:

@@ -9,7 +9,7 @@ deployed with, whatever else is installed there. It needs Python 3.8 and the sta
 library only.
 
     python3 receive-scene.pyz --kind tar.gz --size N --sha256 HEX --into JOB/input \\
-        [--scene-file NAME] [--max-members M] [--max-bytes B] [--from FILE]
+        [--scene-file NAME] [--max-members M] [--max-bytes B] [--from FILE] [--check]
 
 The archive comes on standard input (or from FILE, already on scratch). A tar of any
 compression is unpacked as it arrives; a .zip, whose directory is at its end, and a single
@@ -19,11 +19,18 @@ then, its bytes counted and their SHA-256 found equal to what the worker sent, p
 ``--into``'s place, so an interrupted or damaged transfer never leaves a partial scene
 where a complete one is expected.
 
+Once in place, a record beside ``--into`` (``.input-received.json``) holds the archive's
+size and SHA-256, the answer and each file's size and SHA-256. With ``--check`` nothing is
+read from standard input: the scene in ``--into`` is the one of that archive, every file as
+it was unpacked, or not; a job staged in again (waiting for its turn, submitted again) is
+so not sent twice.
+
 One JSON line on standard output says what happened; the exit status says it too:
-0 unpacked ({"main_file", "files", "unpacked_bytes"}), 65 refused by the rule
-({"refused": the rule's words, as the API gives them}), 75 the bytes did not arrive as sent
-({"damaged": why}). Anything else (a full disk, no permission) is Python's error on
-standard error with exit status 1.
+0 unpacked, or in place already ({"main_file", "files", "unpacked_bytes"}), 65 refused by
+the rule ({"refused": the rule's words, as the API gives them}), 75 the bytes did not
+arrive as sent ({"damaged": why}), 66 with ``--check``, not in place as it was ({"absent":
+why}). Anything else (a full disk, no permission) is Python's error on standard error with
+exit status 1.
 """
 import argparse
 import hashlib
@@ -36,7 +43,9 @@ import sys
 from raycrafter_contract import scenes
 
 REFUSED = 65
+ABSENT = 66
 DAMAGED = 75
+RECORD_NAME = ".input-received.json"
 _CHUNK = 1024 * 1024
 
 
@@ -70,6 +79,9 @@ def main(argv=None):
                                 max_bytes=arguments.max_bytes)
     into = os.path.abspath(arguments.into)
     folder = os.path.dirname(into)
+    record = os.path.join(folder, RECORD_NAME)
+    if arguments.check:
+        return _check(arguments, into, record)
     os.makedirs(folder, mode=0o700, exist_ok=True)
     token = secrets.token_hex(6)
     fresh = os.path.join(folder, ".input-new-" + token)
@@ -89,13 +101,54 @@ def main(argv=None):
         received.drain()
         if not _arrived_whole(received, arguments):
             return _damaged(received, arguments)
+        answer = {"main_file": scene.main_file, "files": len(scene.files),
+                  "unpacked_bytes": scene.unpacked_bytes}
+        checksums = {name: _file_checksum(os.path.join(fresh, name)) for name in scene.files}
+        # No record while the scene is being replaced: one cut off there is sent again.
+        if os.path.lexists(record):
+            os.unlink(record)
         _put_in_place(fresh, into, os.path.join(folder, ".input-old-" + token))
+        _write_record(record, {"size": arguments.size, "sha256": arguments.sha256,
+                               "answer": answer, "files": checksums}, token)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
         if arguments.source:
             raw.close()
-    return _answer(0, main_file=scene.main_file, files=len(scene.files),
-                   unpacked_bytes=scene.unpacked_bytes)
+    return _answer(0, **answer)
+
+
+def _check(arguments, into, record):
+    """Whether ``into`` holds the archive's scene as it was unpacked (``--check``)."""
+    try:
+        with open(record) as f:
+            received = json.load(f)
+    except (OSError, ValueError):
+        return _answer(ABSENT, absent="no scene was received there")
+    if (received.get("size"), received.get("sha256")) != (arguments.size, arguments.sha256):
+        return _answer(ABSENT, absent="another archive was received there")
+    for name, checksum in received["files"].items():
+        try:
+            now = _file_checksum(os.path.join(into, name))
+        except OSError as error:
+            return _answer(ABSENT, absent="%s: %s" % (name, error.strerror))
+        if now != checksum:
+            return _answer(ABSENT, absent="%s changed since it was received" % name)
+    return _answer(0, **received["answer"])
+
+
+def _file_checksum(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return [os.path.getsize(path), digest.hexdigest()]
+
+
+def _write_record(record, content, token):
+    partial = "%s.%s" % (record, token)
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        json.dump(content, f)
+    os.rename(partial, record)
 
 
 def _parser():
@@ -108,6 +161,7 @@ def _parser():
     parser.add_argument("--max-members", type=int, default=scenes.SceneLimits.max_members)
     parser.add_argument("--max-bytes", type=int, default=scenes.SceneLimits.max_bytes)
     parser.add_argument("--from", dest="source", default=None)
+    parser.add_argument("--check", action="store_true")
     return parser
 
 

@@ -47,10 +47,10 @@ import urllib.parse
 import paramiko
 
 from . import bundles, login_tools, transfer_probe
-from .command_failures import DISK_FULL, check
+from .command_failures import DISK_FULL, DISK_FULL_ERRNOS, check
 from .command_lines import argument_batches
-from .errors import PermanentError, TransientError
-from .scene_receiver import DAMAGED, REFUSED
+from .errors import DiskFull, PermanentError, TransientError
+from .scene_receiver import ABSENT, DAMAGED, REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,11 @@ class Stager:
         """Copy cluster files here: ``pairs`` of (remote path, local path) holding ``size``
         bytes in all."""
         self._move("down", ("stream", "gridftp", "sftp"), pairs, size, "download")
+
+    def scene_in_place(self, kind, checksum, into):
+        """The receiver's answer when the login node holds the scene already, as it was
+        received (StreamStager.scene_in_place), else None."""
+        return self.ways["stream"].scene_in_place(kind, checksum, into)
 
     def receive_scene(self, archive, kind, checksum, into, limits, scene_file):
         """Unpack the scene ``archive`` (of ``kind``, its (size, SHA-256) ``checksum``) on
@@ -293,7 +298,9 @@ def classify_gridftp_failure(text, count):
     if any(marker in text for marker in _PERMANENT_SSH):
         return PermanentError(f"GridFTP transfer failed: ssh refused the login: "
                               f"{' '.join(lines)}")
-    if replies and replies[0].group(1).startswith("5") and not DISK_FULL.search(text) \
+    if DISK_FULL.search(text):
+        return DiskFull(message)
+    if replies and replies[0].group(1).startswith("5") \
             and not any(marker in text for marker in _DATA_CONNECTION_FAILED):
         return PermanentError(message)
     return TransientError(message)
@@ -312,7 +319,8 @@ class SftpStager:
             return
         with self._session() as sftp:
             for local, remote in pairs:
-                self._guarded(local, lambda: sftp.upload(local, remote, partial_path(remote)))
+                self._guarded(local, lambda: sftp.upload(local, remote, partial_path(remote)),
+                              lambda: self._room_left(local, remote))
 
     def download(self, pairs):
         if not pairs:
@@ -325,7 +333,7 @@ class SftpStager:
         return self.transport.sftp()
 
     @staticmethod
-    def _guarded(what, step):
+    def _guarded(what, step, room_left=None):
         try:
             return step()
         except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
@@ -334,7 +342,28 @@ class SftpStager:
             if error.errno in _PERMANENT_ERRNOS:
                 raise PermanentError(f"SFTP transfer of {what} failed: "
                                      f"{error.strerror or error}")
-            raise TransientError(f"SFTP transfer of {what} failed: {error}")
+            message = f"SFTP transfer of {what} failed: {error}"
+            if error.errno in DISK_FULL_ERRNOS:
+                raise DiskFull(message)
+            room = room_left() if room_left and error.errno is None else None
+            if room is not None:
+                raise DiskFull(f"{message}; {room}")
+            raise TransientError(message)
+
+    def _room_left(self, local, remote):
+        """Why ``local`` does not fit at ``remote`` on the cluster, or None. OpenSSH's
+        sftp-server reports a full disk as a plain "Failure", so the file system is asked
+        (a quota it cannot see)."""
+        result = self.transport.run(shlex.join(["df", "-P", "-B1", "--",
+                                                posixpath.dirname(remote)]))
+        fields = result.stdout.splitlines()[-1].split() if result.status == 0 and \
+            result.stdout.strip() else []
+        if len(fields) < 4 or not fields[3].isdigit():
+            return None
+        free, needed = int(fields[3]), os.path.getsize(local)
+        if free >= needed:
+            return None
+        return f"its file system on the cluster has {free} bytes free, {needed} needed"
 
 
 class StreamStager:
@@ -349,14 +378,22 @@ class StreamStager:
         if pairs:
             bundles.receive_stream(self.transport, pairs)
 
+    def scene_in_place(self, kind, checksum, into):
+        """The receiver's answer when ``into`` holds the scene of the archive (of ``kind``,
+        with ``checksum``), every file as it was unpacked; None when not (or no receiver is
+        installed yet)."""
+        result = self.transport.run(login_tools.receiver_command(
+            self.profile, _receiver_arguments(kind, checksum, into) + ["--check"]))
+        if result.status in (login_tools.NOT_INSTALLED, ABSENT):
+            return None
+        return _receiver_answer(result, into)
+
     def receive_scene(self, archive, kind, checksum, into, limits, scene_file, landed=None):
         """Run the receiver on the login node for ``archive``: sent over its standard
         input, or, with ``landed``, read from that file on scratch. Installs the receiver
         first where it is missing."""
-        size, sha256 = checksum
-        arguments = ["--kind", kind, "--size", str(size), "--sha256", sha256, "--into", into,
-                     "--max-members", str(limits.max_members),
-                     "--max-bytes", str(limits.max_bytes)]
+        arguments = _receiver_arguments(kind, checksum, into) + [
+            "--max-members", str(limits.max_members), "--max-bytes", str(limits.max_bytes)]
         arguments += ["--scene-file", scene_file] if scene_file else []
         arguments += ["--from", landed] if landed else []
         command = login_tools.receiver_command(self.profile, arguments)
@@ -382,6 +419,11 @@ class StreamStager:
                 receiver.write(chunk)
             receiver.close_input()
             return receiver.finish()
+
+
+def _receiver_arguments(kind, checksum, into):
+    size, sha256 = checksum
+    return ["--kind", kind, "--size", str(size), "--sha256", sha256, "--into", into]
 
 
 def _receiver_answer(result, into):

@@ -150,8 +150,19 @@ def _leased_frames_by_expiry():
                          "(job_id, lease_expires_at) WHERE state = 'leased'")
 
 
+def _token_lifetimes():
+    """An agent token's submission attempt, so it can be revoked with its batch job, and an
+    expiry a user token may carry. Agent tokens from before it have no attempt: they count
+    as older than any attempt, and go at the next end of a batch job or attempt recorded."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(
+        migrator.add_column("token", "attempt", peewee.IntegerField(null=True)),
+        migrator.add_column("token", "expires_at", peewee.DateTimeField(null=True)),
+    )
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
-              _leased_frames_by_expiry)
+              _leased_frames_by_expiry, _token_lifetimes)
 LATEST = len(MIGRATIONS)
 
 

@@ -97,18 +97,23 @@ class Token(BaseModel):
     """A bearer token, stored only as its SHA-256 hash.
 
     ``kind`` says which principal it authenticates: ``user`` (with ``user``), ``worker``
-    (the service token) or ``agent`` (with ``job``: valid only for that job's frames).
-    ``prefix`` (the first characters of the plaintext) lets an operator name a token to
-    revoke without the token itself. ``managed`` tokens were installed by
-    ``token ensure``/``service-token ensure`` and are replaced when the file changes.
+    (the service token) or ``agent`` (with ``job`` and the submission ``attempt`` it was
+    issued for: valid only for that job's frames, and revoked once that attempt's batch
+    job ended, a newer attempt was recorded or the job is over). ``prefix`` (the first
+    characters of the plaintext) lets an operator name a token to revoke without the token
+    itself. ``managed`` tokens were installed by ``token ensure``/``service-token ensure``
+    and are replaced when the file changes. A token with ``expires_at`` is refused from
+    then on.
     """
     kind = peewee.CharField(max_length=16)
     user = peewee.ForeignKeyField(User, null=True, backref="tokens")
     job = peewee.ForeignKeyField(Job, null=True, backref="tokens", on_delete="CASCADE")
+    attempt = peewee.IntegerField(null=True)
     token_hash = peewee.CharField(max_length=64, unique=True)
     prefix = peewee.CharField(max_length=16, index=True)
     managed = peewee.BooleanField(default=False)
     created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField(null=True)
     revoked_at = peewee.DateTimeField(null=True)
 
 

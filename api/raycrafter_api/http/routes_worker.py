@@ -4,7 +4,6 @@ from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
 from raycrafter_contract.wire.worker_calls import EXIT_STATUS_MAX, EXIT_STATUS_MIN, StoredImage
 
-from .. import auth
 from ..frames import frame_results
 from ..jobs import job_lookup, job_states, job_views, submissions, worker_reports
 from ..problems import bad_field
@@ -40,8 +39,7 @@ def install(app, config):
     def record_submission(job_id):
         httpio.principal("worker")
         httpio.json_body()
-        submission = submissions.record_submission(
-            job_id, lambda job: auth.issue_token("agent", job=job), config)
+        submission = submissions.record_submission(job_id, config)
         return httpio.send_json(submission, 201)
 
     @app.post("/api/v1/worker/jobs/<job_id:int>/transition")

@@ -16,7 +16,7 @@ import ssl
 import urllib.error
 import urllib.request
 
-from ..wire import retrying
+from ..wire import json_text, retrying
 from ..wire.errors import ErrorBody
 from ..wire.records import WireError
 
@@ -106,7 +106,9 @@ class ApiConnection:
         with self.open(method, path, data, dict(headers, Accept="application/json")) as response:
             payload = self.read(response, method, path)
         try:
-            document = json.loads(payload.decode("utf-8"))
+            document = json_text.loads(payload.decode("utf-8"))
+        except json_text.NonFiniteNumber as error:
+            raise _off_protocol(method, path, error) from None
         except ValueError:
             raise UnreadableAnswer("%s %s%s answered with something that is not JSON"
                                    % (method, self.base_url, path)) from None
@@ -116,8 +118,7 @@ class ApiConnection:
             return answer.from_json(document) if hasattr(answer, "from_json") \
                 else answer(document)
         except WireError as error:
-            raise UnexpectedAnswer("the answer to %s %s does not follow the protocol: %s"
-                                   % (method, path, error)) from None
+            raise _off_protocol(method, path, error) from None
 
     def open(self, method, path, data=None, headers=None):
         """The response to a request (a context manager; read it with ``read``). ``data``
@@ -149,12 +150,17 @@ class ApiConnection:
             raise NoAnswer("%s %s%s" % (method, self.base_url, path), error) from None
 
 
+def _off_protocol(method, path, error):
+    return UnexpectedAnswer("the answer to %s %s does not follow the protocol: %s"
+                            % (method, path, error))
+
+
 def _answered(call, error):
     if 300 <= error.code < 400:
         return Redirected(call, error.code, error.headers.get("Location", "another address"))
     retry_after = retrying.retry_after_seconds(error.headers.get("Retry-After"))
     try:
-        body = ErrorBody.from_json(json.loads(error.read().decode("utf-8")))
+        body = ErrorBody.from_json(json_text.loads(error.read().decode("utf-8")))
     except (ValueError, OSError, http.client.HTTPException):  # WireError is a ValueError
         # Not the protocol's error shape: a proxy's page, an empty body.
         return ErrorAnswer(call, error.code, ErrorBody("http_%d" % error.code,

@@ -5,6 +5,11 @@ from typing import Any, Dict, Optional
 
 from .records import Record
 
+# The 401 codes of a token the API once issued: revoked (an agent's, once its batch job or
+# its job ended), or past its expiry (a user's that carries one).
+TOKEN_REVOKED = "token_revoked"
+TOKEN_EXPIRED = "token_expired"
+
 
 @dataclass(frozen=True)
 class ErrorBody(Record):

@@ -2,14 +2,17 @@
 parses their output (the AiiDA way). Running the commands is the transport's business, so
 the parsers can be tested against captured real output without a cluster.
 """
-from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler, is_empty_listing
-from .pbs import PbsScheduler
+from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler, UnreadableListing
+from .pbs_wrappers import PbsWrappersScheduler
+from .pbspro import PbsProScheduler
 from .slurm import SlurmScheduler
+from .torque import TorqueScheduler
 
-__all__ = ["ENDED", "QUEUED", "RUNNING", "BatchJob", "Scheduler", "is_empty_listing",
-           "for_profile"]
-_BY_NAME = {scheduler.name: scheduler for scheduler in (PbsScheduler, SlurmScheduler)}
+__all__ = ["ENDED", "QUEUED", "RUNNING", "BatchJob", "Scheduler", "UnreadableListing",
+           "ADAPTERS", "for_profile"]
+ADAPTERS = {adapter.name: adapter for adapter in (
+    SlurmScheduler, PbsProScheduler, TorqueScheduler, PbsWrappersScheduler)}
 
 
 def for_profile(profile):
-    return _BY_NAME[profile.scheduler](profile)
+    return ADAPTERS[profile.scheduler](profile)

@@ -1,88 +1,122 @@
-"""PBS/Torque (and Slurm's slurm-wlm-torque wrappers): qsub, qstat -f, qdel.
+"""What the PBS family shares (PBS Professional and OpenPBS, Torque, and Slurm's PBS
+wrappers): qsub prints the new job's id, ``qstat -f`` describes jobs (qstat_full.py), qdel
+removes them. Each member says how it asks for nodes, how it lists a user's jobs, which
+states it prints and what its exit statuses mean.
 
-The wrappers ignore ``#PBS -o/-e`` and cannot read a script from stdin, so every option
-goes on the command line and the script is a file; they print only the numeric id.
+Every PBS client exits with its error code & 0xff, and the two families number their
+codes differently (OpenPBS: unknown job 153, "Job has finished" 35; Torque: unknown job
+153, bad state 170), so a failure is read by its words (command_failures.py), never by
+its number alone.
 """
 import re
-import shlex
 
-from .base import ENDED, QUEUED, RUNNING, BatchJob, Scheduler
+from ..command_failures import check
+from . import pbs_exit_status, qstat_full
+from .base import ENDED, QUEUED, BatchJob, Scheduler
 
-_STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "R": RUNNING,
-           "E": RUNNING, "S": RUNNING, "B": RUNNING, "C": ENDED, "F": ENDED, "X": ENDED}
-_HEADER = re.compile(r"^Job Id:\s*(\S+)")
-_ATTRIBUTE = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_.]*) = ?(.*)$")
+# ``NUMBER`` or ``NUMBER.SERVER``; an array job ``NUMBER[].SERVER``.
+_JOB_ID = re.compile(r"^\d+(?:\[\d*\])?(?:\.[\w.-]+)?$")
+# What qstat and qdel say of a job the server no longer holds as queued or running: it
+# finished (PBS Professional keeps it only in its history, -x), or it is unknown (no
+# history, or its Torque keep_completed time is over). For a listing or a cancel these
+# lines are news, not failures.
+_FORGOTTEN = re.compile(r"unknown job id|job has finished|nonexistent job id",
+                        re.IGNORECASE)
 
 
-class PbsScheduler(Scheduler):
-    """Torque keeps no accounting ordinary users can query: ended jobs are known by their
-    exit files (the base class's accounting_command is None)."""
-    name = "pbs"
-    # Slurm's qstat wrapper exits 153 (Torque's "unknown job") without a word when the
-    # user has no job at all: for a listing that is an empty queue, not a failure.
-    EMPTY_LISTING_STATUS = 153
+class PbsFamily(Scheduler):
+    JOB_ID_VARIABLE = "PBS_JOBID"
+    # job_state letter -> QUEUED, RUNNING or ENDED
+    STATES = {}
+    EXIT_ATTRIBUTE = "Exit_status"
+    EXIT_MEANINGS = pbs_exit_status.PBS_PRO
 
     def submit_command(self, script, job_name, stdout, stderr):
         p = self.profile
-        args = ["qsub", "-N", job_name, "-o", stdout, "-e", stderr,
-                "-l", f"walltime={p.walltime},nodes={p.nodes}"]
+        args = ["-N", job_name, "-o", stdout, "-e", stderr, *self.resource_request()]
         if p.queue:
             args += ["-q", p.queue]
         if p.account:
             args += ["-A", p.account]
-        return shlex.join(args + [script])
+        return self.command("qsub", *args, script)
 
-    @staticmethod
-    def parse_submit(output):
-        """Torque prints ``ID.SERVER``, the Slurm wrapper a bare number: keep it whole."""
+    def resource_request(self):
+        """qsub's options asking for the profile's nodes and walltime."""
+        raise NotImplementedError
+
+    def parse_submit(self, output):
+        """qsub prints exactly one line, the id (``NUMBER.SERVER``, the Slurm wrapper a
+        bare number): kept whole, as qstat and qdel know it."""
         lines = [line.strip() for line in output.splitlines() if line.strip()]
-        if len(lines) != 1 or not re.match(r"^\d+(\.[\w.-]+)?$", lines[0]):
+        if len(lines) != 1 or not _JOB_ID.match(lines[0]):
             raise ValueError(f"qsub printed no job id: {output.strip()!r}")
         return lines[0]
 
+    def user_jobs_commands(self, *qstat_options):
+        """``qstat -f`` of the cluster user's jobs: qselect names them, so a busy site's
+        listing is not every user's (and a user without jobs asks nothing); then, for a
+        login node without qselect, every user's jobs, which parse_list sorts out."""
+        select = self.command("qselect", "-u", self.profile.user)
+        qstat = self.command("qstat", "-f", *qstat_options)
+        return [f"ids=$({select}) || exit $?; [ -n \"$ids\" ] || exit 0; {qstat} $ids", qstat]
+
+    def parse_list(self, result):
+        return [job for job in self.parse_answer(result, "listing batch jobs")
+                if job.owner == self.profile.user]
+
+    def parse_accounting(self, result):
+        return self.parse_answer(result, "asking the batch system's history")
+
+    def parse_answer(self, result, action):
+        """Jobs in a qstat answer. A job that ended between qselect and qstat, or one
+        asked for by id that the server forgot, makes qstat exit non-zero with a line
+        saying so while it still describes the others: only other failures count."""
+        if result.status != 0 and not self.only_forgotten_jobs(result):
+            check(result, f"{action} on cluster {self.profile.name}")
+        return [self.batch_job(job_id, attributes)
+                for job_id, attributes in self.parse_jobs(result.stdout)]
+
+    def parse_jobs(self, text):
+        """[(id, attributes)] of a qstat answer's text (the JSON form overrides it)."""
+        return qstat_full.parse_text(text)
+
     @staticmethod
-    def list_command():
-        return "qstat -f"
+    def only_forgotten_jobs(result):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        return bool(lines) and all(_FORGOTTEN.search(line) for line in lines)
 
-    def parse_list(self, output):
-        """The cluster user's own jobs: ``qstat -f`` lists every user's, and a stranger's
-        job named like one of ours must be neither adopted nor cancelled."""
-        jobs = []
-        for block in _blocks(output):
-            owner = block["attributes"].get("Job_Owner", "").strip().split("@", 1)[0]
-            if owner != self.profile.user:
-                continue
-            raw = block["attributes"].get("job_state", "")
-            exit_status = (block["attributes"].get("exit_status")
-                           or block["attributes"].get("Exit_status"))
-            jobs.append(BatchJob(
-                block["id"], block["attributes"].get("Job_Name", ""),
-                _STATES.get(raw.strip()[:1], QUEUED), raw.strip(),
-                int(exit_status) if exit_status and exit_status.lstrip("-").isdigit()
-                else None))
-        return jobs
+    def batch_job(self, job_id, attributes):
+        raw = attributes.get("job_state", "").strip()
+        state = self.STATES.get(raw[:1], QUEUED)
+        exit_code = _integer(attributes.get(self.EXIT_ATTRIBUTE))
+        return BatchJob(job_id, attributes.get("Job_Name", ""), state, raw, exit_code,
+                        owner=attributes.get("Job_Owner", "").split("@", 1)[0].strip(),
+                        ending=self.ending(raw, exit_code, attributes)
+                        if state == ENDED else None)
 
-    @staticmethod
-    def cancel_command(job_ids):
-        return shlex.join(["qdel", *job_ids])
+    def ending(self, raw_state, exit_code, attributes):
+        if exit_code is None:  # the exit file may tell more
+            said = f"the batch job finished (job_state {raw_state})"
+        else:
+            said = pbs_exit_status.describe(exit_code, self.EXIT_MEANINGS,
+                                            self.EXIT_ATTRIBUTE)
+        elapsed = attributes.get("resources_used.walltime")
+        return f"{said} after {elapsed}" if elapsed else said
+
+    def cancel_command(self, job_ids):
+        return self.command("qdel", *job_ids)
+
+    def cancel_found_them_ended(self, result):
+        return self.only_forgotten_jobs(result)
 
 
-def _blocks(output):
-    blocks, last_key = [], None
-    for line in output.splitlines():
-        header = _HEADER.match(line)
-        if header:
-            blocks.append({"id": header.group(1), "attributes": {}})
-            last_key = None
-            continue
-        if not blocks or not line.strip():
-            continue
-        attributes = blocks[-1]["attributes"]
-        attribute = _ATTRIBUTE.match(line)
-        if attribute:
-            last_key = attribute.group(1)
-            attributes[last_key] = attribute.group(2).strip()
-        elif last_key:
-            # Torque wraps long values onto tab-indented continuation lines.
-            attributes[last_key] += line.strip()
-    return blocks
+def nodes_request(profile):
+    """Torque's ``nodes=N:ppn=C``, which Slurm's qsub wrapper reads too."""
+    if profile.cores_per_node:
+        return f"nodes={profile.nodes}:ppn={profile.cores_per_node}"
+    return f"nodes={profile.nodes}"
+
+
+def _integer(text):
+    text = (text or "").strip()
+    return int(text) if re.fullmatch(r"-?\d+", text) else None
