@@ -1,4 +1,4 @@
-"""Bearer tokens and the principals they stand for (user, admin, worker, agent)."""
+"""Bearer tokens and the principals they stand for (user, admin, worker, agent, site)."""
 import dataclasses
 import hashlib
 import re
@@ -18,11 +18,13 @@ _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``kind`` is user, admin, worker or agent."""
+    """Who is calling: ``kind`` is user, admin, worker, agent or site (a site agent, which
+    acts as the worker for the jobs of its ``cluster`` only)."""
     kind: str
     user_id: int | None = None
     user_name: str | None = None
     job_id: int | None = None
+    cluster: str | None = None
 
     @property
     def actor(self):
@@ -31,6 +33,8 @@ class Principal:
             return f"{self.kind}:{self.user_name}"
         if self.kind == "agent":
             return f"agent:job-{self.job_id}"
+        if self.kind == "site":
+            return f"site:{self.cluster}"
         return self.kind
 
 
@@ -54,17 +58,17 @@ def validate_token_text(token):
                          f"(A-Z a-z 0-9 _ -), e.g. from secrets.token_urlsafe(32)")
 
 
-def store_token(token, kind, user=None, job=None, managed=False):
+def store_token(token, kind, user=None, job=None, managed=False, cluster=None):
     """Store the hash of a plaintext token; the plaintext is never stored."""
-    return Token.create(kind=kind, user=user, job=job, token_hash=hash_token(token),
-                        prefix=token[:PREFIX_LENGTH], managed=managed,
-                        created_at=timeutil.now())
+    return Token.create(kind=kind, user=user, job=job, cluster=cluster,
+                        token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH],
+                        managed=managed, created_at=timeutil.now())
 
 
-def issue_token(kind, user=None, job=None):
+def issue_token(kind, user=None, job=None, cluster=None):
     """Create a fresh token and return its plaintext (shown once)."""
     token = new_token()
-    store_token(token, kind, user=user, job=job)
+    store_token(token, kind, user=user, job=job, cluster=cluster)
     return token
 
 
@@ -77,7 +81,7 @@ def authenticate(header):
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
     # What a principal is made of, and no more: this runs on every request.
-    row = (Token.select(Token.kind, Token.job, User.id, User.name, User.role)
+    row = (Token.select(Token.kind, Token.job, Token.cluster, User.id, User.name, User.role)
            .join(User, peewee.JOIN.LEFT_OUTER)
            .where(Token.token_hash == hash_token(token), Token.revoked_at.is_null())
            .first())
@@ -87,7 +91,15 @@ def authenticate(header):
         return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
     if row.kind == "agent":
         return Principal(kind="agent", job_id=row.job_id)
+    if row.kind == "site":
+        return Principal(kind="site", cluster=row.cluster)
     return Principal(kind=row.kind)
+
+
+def may_reach_cluster(principal, cluster):
+    """Whether a worker-side principal may act on a job of ``cluster``: the worker on
+    every one, a site agent on its own cluster's only."""
+    return principal.kind == "worker" or principal.cluster == cluster
 
 
 def require(principal, *kinds):

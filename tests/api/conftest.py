@@ -71,7 +71,8 @@ def database_url(request, tmp_path):
 def config_values(tmp_path, database_url):
     """Config keys for the ``api`` fixture; override in a test module to change them."""
     return {"database_url": database_url, "data_dir": str(tmp_path / "data"),
-            "clusters": ["default", "archer"], "lease_seconds": 60, "max_attempts": 3,
+            "clusters": ["default", "archer", "cirrus"],
+            "pull_clusters": ["default", "archer"], "lease_seconds": 60, "max_attempts": 3,
             "max_submissions": 2}
 
 
@@ -94,6 +95,10 @@ class Api:
     def worker_token(self):
         with db.connection():
             return auth.issue_token("worker")
+
+    def site_token(self, cluster):
+        with db.connection():
+            return auth.issue_token("site", cluster=cluster)
 
 
 def serve(application):

@@ -97,7 +97,8 @@ class Token(BaseModel):
     """A bearer token, stored only as its SHA-256 hash.
 
     ``kind`` says which principal it authenticates: ``user`` (with ``user``), ``worker``
-    (the service token) or ``agent`` (with ``job``: valid only for that job's frames).
+    (the service token), ``agent`` (with ``job``: valid only for that job's frames) or
+    ``site`` (with ``cluster``: a site agent, valid only for that cluster's jobs).
     ``prefix`` (the first characters of the plaintext) lets an operator name a token to
     revoke without the token itself. ``managed`` tokens were installed by
     ``token ensure``/``service-token ensure`` and are replaced when the file changes.
@@ -105,6 +106,7 @@ class Token(BaseModel):
     kind = peewee.CharField(max_length=16)
     user = peewee.ForeignKeyField(User, null=True, backref="tokens")
     job = peewee.ForeignKeyField(Job, null=True, backref="tokens", on_delete="CASCADE")
+    cluster = peewee.CharField(max_length=64, null=True)
     token_hash = peewee.CharField(max_length=64, unique=True)
     prefix = peewee.CharField(max_length=16, index=True)
     managed = peewee.BooleanField(default=False)
@@ -132,7 +134,9 @@ class Command(BaseModel):
 
     ``sent_at`` is set only after the broker confirmed the message; until then the relay
     retries, so a command survives an API crash and a broker outage. ``id`` is the AMQP
-    ``message_id`` that consumers deduplicate by.
+    ``message_id`` that consumers deduplicate by. A command for a cluster in pull mode is
+    never published: its site agent asks for it, and ``sent_at`` is set once the site
+    agent has carried it out (routes_site.py).
     """
     id = peewee.CharField(max_length=36, primary_key=True)
     job = peewee.ForeignKeyField(Job, backref="commands", on_delete="CASCADE")
