@@ -146,7 +146,7 @@ def from_dict(raw):
 
 
 def _names(names, key, empty):
-    if (not isinstance(names, list) or not (names or empty)
+    if (not isinstance(names, (list, tuple)) or not (names or empty)
             or not all(isinstance(name, str) and name for name in names)):
         raise ConfigError(f"config key {key!r} must be a {'' if empty else 'non-empty '}"
                           f"list of names")

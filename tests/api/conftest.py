@@ -71,8 +71,7 @@ def database_url(request, tmp_path):
 def config_values(tmp_path, database_url):
     """Config keys for the ``api`` fixture; override in a test module to change them."""
     return {"database_url": database_url, "data_dir": str(tmp_path / "data"),
-            "clusters": ["default", "archer", "cirrus"],
-            "pull_clusters": ["default", "archer"], "lease_seconds": 60, "max_attempts": 3,
+            "clusters": ["default", "archer"], "lease_seconds": 60, "max_attempts": 3,
             "max_submissions": 2}
 
 

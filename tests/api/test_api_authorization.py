@@ -18,6 +18,13 @@ HIDDEN = (404, "not_found")
 OK = "ok"
 
 
+@pytest.fixture
+def config_values(config_values):
+    """Clusters default and archer are in pull mode, cirrus is the worker's."""
+    return {**config_values, "clusters": ["default", "archer", "cirrus"],
+            "pull_clusters": ["default", "archer"]}
+
+
 def expect(**answers):
     """Answers per caller: the given ones, 401 for anonymous and 403 for all others."""
     table = {caller: FORBIDDEN for caller in CALLERS}

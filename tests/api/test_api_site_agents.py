@@ -3,9 +3,18 @@ only, its commands wait in the outbox for it instead of going to the broker, and
 jobs are each taken by one cluster."""
 import threading
 
+import pytest
+
 from raycrafter_api.database import db
 from raycrafter_api.outbox import commands
 from support.api_testing import assert_error
+
+
+@pytest.fixture
+def config_values(config_values):
+    """Clusters default and archer are in pull mode, cirrus is the worker's."""
+    return {**config_values, "clusters": ["default", "archer", "cirrus"],
+            "pull_clusters": ["default", "archer"]}
 
 
 def undone(site):

@@ -81,8 +81,8 @@ def submit_as_worker(worker, job_id, batch_job_id):
 
 class World:
     """Users alice and bob, admin root, the worker, the site agents of clusters default and
-    archer (both in pull mode), and a job of alice's (X) and of bob's (Y) on cluster
-    default, both submitted, with an agent token each."""
+    archer, and a job of alice's (X) and of bob's (Y) on cluster default, both submitted,
+    with an agent token each."""
 
     def __init__(self, api):
         self.api = api

@@ -15,6 +15,7 @@ import threading
 from . import config as config_module
 from .api_client import ApiClient
 from .cluster import Cluster
+from .command_runner import CommandRunner
 from .consumer import Consumer
 from .errors import ConfigError, WorkerError
 from .handlers import Handlers
@@ -45,7 +46,13 @@ def main(argv=None):
         print(f"raycrafter-worker: {args.config}: {error}", file=sys.stderr)
         return 2
     workdir = tempfile.mkdtemp(prefix="raycrafter-worker-")
-    clusters = {name: Cluster(profile, workdir) for name, profile in config.clusters.items()}
+    clusters = {}
+    for name, profile in config.clusters.items():
+        if profile.access == "ssh":
+            clusters[name] = Cluster(profile, workdir)
+        else:  # its site agent asks the API for its commands (site_agent.py)
+            log.info("cluster %s is reached by its site agent (access %s), not over SSH",
+                     name, profile.access)
     try:
         if args.check:
             return check(clusters)
@@ -75,9 +82,10 @@ def serve(config, clusters, workdir):
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits)
-    consumer = Consumer(config, handlers, stop)
+    runner = CommandRunner(handlers, config.retry_limit_seconds, stop)
+    consumer = Consumer(config, runner, stop)
     poller = Poller(api, clusters, workdir, config.lost_grace_seconds,
-                    waiting=handlers.waiting, take_turn=consumer.take_turn)
+                    waiting=handlers.waiting, take_turn=runner.take_turn)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)
     polling.start()
