@@ -111,7 +111,8 @@ async def serve(routes: List[Tuple[Address, Address]], source: Optional[str],
             servers.append(await asyncio.start_server(
                 lambda r, w, upstream=upstream: gateway.relay(upstream, r, w), host, port))
     except OSError as error:
-        log.error("cannot listen on %s:%d: %s", host, port, error.strerror or error)
+        log.error("cannot listen on %s:%d: %s", host, port,
+                  os.strerror(error.errno) if error.errno else error)
         for server in servers:
             server.close()
         return EXIT_CANNOT_LISTEN

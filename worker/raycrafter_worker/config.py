@@ -5,6 +5,7 @@ that names the profile and the key instead of failing the first job that uses it
 """
 import dataclasses
 import os
+import pwd
 import re
 import tomllib
 import urllib.parse
@@ -295,7 +296,13 @@ def parse_site(raw):
         raise ConfigError(f"[clusters] must hold exactly one cluster profile, the site "
                           f"agent's own, not {len(clusters)}")
     (name, body), = clusters.items()
-    profile = parse_profile(name, body)
+    # The site agent is the cluster's user on its login node: whose jobs it lists and
+    # counts (squeue --user, qselect -u) is its own account's.
+    account = pwd.getpwuid(os.getuid()).pw_name
+    if body.get("user", account) != account:
+        raise ConfigError(f"cluster profile {name!r}: user is {body['user']!r}, but the "
+                          f"site agent runs as {account!r}: run it as the cluster's user")
+    profile = parse_profile(name, {**body, "user": account})
     if profile.access != "pull":
         raise ConfigError(f"cluster profile {name!r}: a site agent serves a profile with "
                           f"access = 'pull', not {profile.access!r}")

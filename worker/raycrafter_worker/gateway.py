@@ -51,8 +51,9 @@ def ensure_command(profile):
             f"if i=$(cat \"$p\" 2>/dev/null) && [ -n \"$i\" ] && kill -0 \"$i\" 2>/dev/null "
             f"&& grep -aqF -- \"$p\" \"/proc/$i/cmdline\" 2>/dev/null; then echo running; "
             f"exit 0; fi; rm -f -- \"$p\"; "
-            f"nohup setsid {start} >> \"$d/$h.log\" 2>&1 < /dev/null & "
-            f"n=0; until [ -s \"$p\" ]; do n=$((n + 1)); if [ $n -gt {_START_TRIES} ]; then "
+            f"nohup setsid {start} >> \"$d/$h.log\" 2>&1 < /dev/null & g=$!; "
+            f"n=0; until [ -s \"$p\" ]; do n=$((n + 1)); "
+            f"if [ $n -gt {_START_TRIES} ] || ! kill -0 \"$g\" 2>/dev/null; then "
             f"echo \"the gateway did not start on $h:\" >&2; tail -n 3 \"$d/$h.log\" >&2; "
             f"exit 1; fi; sleep {_START_PAUSE}; done; echo started")
 
