@@ -1,9 +1,11 @@
 """The deployment catalogue (catalogue.yaml beside this file) for shell scripts.
 
     catalogue.py roles                 every role, one per line, in the catalogue's order
-    catalogue.py checks [ROLE ...]     each check of these roles (all by default), one per
-                                       line: ROLE<TAB>NAME<TAB>COMMAND<TAB>LOG, with
-                                       each {SERVICE} in COMMAND the role's port of it
+    catalogue.py checks [ROLE ...]     each check of every host, then of these roles (all
+                                       by default), one per line:
+                                       ROLE<TAB>NAME<TAB>COMMAND<TAB>LOG, with each
+                                       {SERVICE} in COMMAND the port of that service (ROLE
+                                       is "host" for every host's own)
 
 Salt, Terraform, Vagrant and the tests read the YAML themselves.
 """
@@ -28,12 +30,12 @@ def main(argv):
         if unknown:
             sys.stderr.write(f"catalogue: no role {', '.join(unknown)}; roles: {', '.join(roles)}\n")
             return 2
-        for role in wanted:
+        for label, holder in [("host", catalogue["every_host"])] + [(role, roles[role]) for role in wanted]:
             ports = {service: spec.get("port", (spec.get("ports") or [None])[0])
-                     for service, spec in (roles[role].get("services") or {}).items()}
-            for name, check in (roles[role].get("checks") or {}).items():
+                     for service, spec in (holder.get("services") or {}).items()}
+            for name, check in (holder.get("checks") or {}).items():
                 command = check["command"].format_map(ports)
-                print("\t".join((role, name, command, check.get("log", ""))))
+                print("\t".join((label, name, command, check.get("log", ""))))
         return 0
     sys.stderr.write(__doc__)
     return 2

@@ -2,8 +2,8 @@
 """Write pillar/pillar.example from the components' defaults.yaml files.
 
 Every key a site may set is defined once, with its comment, in salt/COMPONENT/defaults.yaml;
-the example is those files under `raycrafter:COMPONENT`, in the order a reader meets the
-roles. Run after changing a default; tests/salt/test_render.py fails while the example is
+the example is those files under `raycrafter:COMPONENT`, the settings every component
+reads first, then the components by name. Run after changing a default; tests/salt/test_render.py fails while the example is
 out of date.
 
     python3 pillar/make_example.py            # rewrite pillar/pillar.example
@@ -14,9 +14,8 @@ import sys
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = REPOSITORY / "pillar" / "pillar.example"
-# Shared settings first, then the roles from the data up to the cluster.
-ORDER = ("common", "firewall", "cli", "postgres", "rabbitmq", "api", "nginx", "worker", "logserver",
-         "cluster", "nodeagent")
+# The settings every component reads come first.
+SHARED = "common"
 HEADER = """\
 # Every pillar key a site may set, with its default. Copy what you change into
 # /etc/raycrafter/pillar/site.sls (on the salt master, or on the host for ./appliance).
@@ -28,10 +27,7 @@ raycrafter:
 
 def components():
     found = {path.parent.name for path in (REPOSITORY / "salt").glob("*/defaults.yaml")}
-    unknown = found - set(ORDER)
-    if unknown:
-        raise SystemExit(f"make_example.py: place {sorted(unknown)} in ORDER")
-    return [name for name in ORDER if name in found]
+    return sorted(found, key=lambda name: (name != SHARED, name))
 
 
 def example():

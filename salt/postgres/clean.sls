@@ -6,3 +6,7 @@
 postgres-service-dead:
   service.dead:
     - name: postgresql
+
+postgres-exporter-service-dead:
+  service.dead:
+    - name: prometheus-postgres-exporter

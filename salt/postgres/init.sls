@@ -3,3 +3,4 @@ include:
   - salt.postgres.config
   - salt.postgres.service
   - salt.postgres.database
+  - salt.postgres.exporter

@@ -23,3 +23,14 @@ rabbitmq-{{ name }}-file-managed:
 {%- if common.tls.enabled %}
 {{- service_tls_files("rabbitmq", rabbitmq.tls_dir, "rabbitmq", "sls: salt.rabbitmq.package") }}
 {%- endif %}
+
+# The broker's own Prometheus plugin; the plugins the package enables by default stay off.
+rabbitmq-enabled-plugins-file-managed:
+  file.managed:
+    - name: /etc/rabbitmq/enabled_plugins
+    - contents: "[rabbitmq_prometheus]."
+    - user: root
+    - group: rabbitmq
+    - mode: "0640"
+    - require:
+      - sls: salt.rabbitmq.package

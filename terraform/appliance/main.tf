@@ -28,11 +28,15 @@ locals {
   ]...)
   address_of = { for role in keys(local.catalogue.roles) : role => [for name, host in local.hosts : host.address if host.role == role] }
 
-  # Every service of every role and of the salt master, with the roles whose hosts may
+  # Every service of every role, of every role's hosts (every_host's: the master is not
+  # a minion and runs none of them) and of the salt master, with the roles whose hosts may
   # reach it ("every_role": all of them) and the setting that names who else may.
   services = flatten([
     for role, spec in merge(local.catalogue.roles, { master = local.catalogue.master }) : [
-      for name, service in try(spec.services, {}) : {
+      for name, service in merge(
+        try(spec.services, {}),
+        { for name, service in local.catalogue.every_host.services : "${name}" => service if role != "master" },
+        ) : {
         role         = role
         name         = name
         from_port    = try(service.ports[0], service.port)
@@ -54,26 +58,24 @@ locals {
     ]) : "${pair.role}-${pair.from_port}-from-${pair.from_role}" => pair
   }
   # What is reached from outside the appliance, by the name of the setting that says from
-  # where (web_sources, ssh_sources, log_sources): each role's such services, and every
-  # host's own (SSH for operators) on every role that has hosts and on the master.
+  # where (web_sources, ssh_sources, log_sources, monitoring_sources): each role's such
+  # services, every host's own (SSH for operators) among them, and the master's SSH.
   outside_rules = merge(
     {
       for service in local.services : "${service.role}-${service.name}" => service
       if service.from_outside != null && (service.role == "master" || lookup(local.roles, service.role, 0) > 0)
     },
-    merge([
-      for group in concat(["master"], [for role, count in local.roles : role if count > 0]) : {
-        for name, service in local.catalogue.every_host.services : "${group}-${name}" => {
-          role         = group
-          name         = name
-          from_port    = try(service.ports[0], service.port)
-          to_port      = try(service.ports[1], service.port)
-          from_roles   = []
-          from_outside = service.from_outside
-          why          = service.why
-        }
-      }
-    ]...),
+    {
+      for name, service in local.catalogue.every_host.services : "master-${name}" => {
+        role         = "master"
+        name         = name
+        from_port    = try(service.ports[0], service.port)
+        to_port      = try(service.ports[1], service.port)
+        from_roles   = []
+        from_outside = service.from_outside
+        why          = service.why
+      } if try(service.from_outside, null) != null
+    },
   )
 
   # The master's site.sls: the hosts' network, so each host publishes its address on it
@@ -85,6 +87,17 @@ locals {
       var.web_name == null ? {} : { nginx = { server_names = [var.web_name] } },
     )
   }
+  # The data that must outlive its hosts: a volume for each host of a role the catalogue
+  # gives one, mounted at first boot before Salt runs (cloud-init/mount-volume.sh).
+  volumes = {
+    for name, host in local.hosts : name => {
+      role    = host.role
+      path    = local.catalogue.roles[host.role].volume.path
+      size_gb = local.catalogue.roles[host.role].volume.size_gb
+      label   = "rc-${host.role}"
+    } if try(local.catalogue.roles[host.role].volume, null) != null
+  }
+
   # Which minion holds which role: the master's word (pillar/roles.sls), never a grain.
   role_assignment = { for name, host in local.hosts : name => [host.role] }
 
@@ -93,6 +106,8 @@ locals {
   minion_user_data = {
     for name, host in local.hosts : name => templatefile("${path.module}/cloud-init/minion.yaml.tftpl", {
       id                = name
+      volume            = lookup(local.volumes, name, null)
+      mount_volume      = file("${path.module}/cloud-init/mount-volume.sh")
       master_address    = local.master_address
       salt_requirements = local.salt_requirements
       salt_constraints  = local.salt_constraints

@@ -13,6 +13,11 @@ output "catalogue" {
   value       = local.catalogue
 }
 
+output "volumes" {
+  description = "The volume of each host whose role's data must outlive it, by host name: role, path, size_gb and the file system label it is found by."
+  value       = local.volumes
+}
+
 output "roles" {
   description = "How many hosts each role has (the variable, or one of each role of the catalogue)."
   value       = local.roles

@@ -11,7 +11,7 @@ locals {
   # Every role that has hosts, and the master, gets a security group of its own.
   groups = toset(concat(["master"], [for role, count in module.appliance.roles : role if count > 0]))
   # Who may reach what from outside, by the setting the catalogue's services name.
-  outside_cidrs = { web_sources = var.web_client_cidrs, ssh_sources = var.ssh_client_cidrs, log_sources = var.log_client_cidrs }
+  outside_cidrs = { web_sources = var.web_client_cidrs, ssh_sources = var.ssh_client_cidrs, log_sources = var.log_client_cidrs, monitoring_sources = var.monitoring_client_cidrs }
 }
 
 resource "aws_vpc" "appliance" {
@@ -124,4 +124,23 @@ resource "aws_instance" "host" {
   # A minion that boots first retries until its master answers; starting the master first
   # only saves those retries.
   depends_on = [aws_instance.master]
+}
+
+# The data that must outlive its host (the catalogue's `volume` of its role): a volume of
+# its own, attached to the host, which mounts it at first boot (terraform/appliance). A
+# host replaced gets the same volume back.
+resource "aws_ebs_volume" "data" {
+  for_each          = module.appliance.volumes
+  availability_zone = aws_subnet.appliance.availability_zone
+  size              = each.value.size_gb
+  type              = "gp3"
+  encrypted         = true
+  tags              = { Name = "${each.key}-data", Role = each.value.role }
+}
+
+resource "aws_volume_attachment" "data" {
+  for_each    = module.appliance.volumes
+  device_name = "/dev/sdf"
+  volume_id   = aws_ebs_volume.data[each.key].id
+  instance_id = aws_instance.host[each.key].id
 }

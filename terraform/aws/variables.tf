@@ -51,6 +51,12 @@ variable "web_client_cidrs" {
   default     = []
 }
 
+variable "monitoring_client_cidrs" {
+  description = "Who may reach Prometheus and Alertmanager on the monitoring host (operators). Empty: nobody outside the appliance."
+  type        = list(string)
+  default     = []
+}
+
 variable "log_client_cidrs" {
   description = "Who else may send GELF records to the log server: a real cluster's compute nodes. Empty: only the stand-in cluster's hosts."
   type        = list(string)

@@ -40,6 +40,15 @@ resource "lxd_profile" "appliance" {
   }
 }
 
+# The data that must outlive its container (the catalogue's `volume` of its role): a
+# custom volume of the storage pool, mounted by LXD at the role's path. A container
+# replaced gets the same volume back.
+resource "lxd_volume" "data" {
+  for_each = module.appliance.volumes
+  name     = "${each.key}-data"
+  pool     = var.storage_pool
+}
+
 resource "lxd_container" "machine" {
   for_each = module.appliance.machines
   name     = each.key
@@ -55,6 +64,15 @@ resource "lxd_container" "machine" {
     name       = "eth0"
     type       = "nic"
     properties = { network = lxd_network.appliance.name, "ipv4.address" = each.value.address }
+  }
+
+  dynamic "device" {
+    for_each = contains(keys(module.appliance.volumes), each.key) ? [module.appliance.volumes[each.key]] : []
+    content {
+      name       = "data"
+      type       = "disk"
+      properties = { pool = var.storage_pool, source = lxd_volume.data[each.key].name, path = device.value.path }
+    }
   }
 
   dynamic "device" {

@@ -11,7 +11,7 @@ locals {
   groups = toset(concat(["master", "bastion"], [for role, count in module.appliance.roles : role if count > 0]))
   # Who may reach what from outside, by the setting the catalogue's services name; SSH
   # comes through the bastion only.
-  outside_cidrs   = { web_sources = var.web_client_cidrs, log_sources = var.log_client_cidrs }
+  outside_cidrs   = { web_sources = var.web_client_cidrs, log_sources = var.log_client_cidrs, monitoring_sources = var.monitoring_client_cidrs }
   ssh             = module.appliance.catalogue.every_host.services.ssh
   bastion_address = cidrhost(var.subnet_cidr, 5)
 }
@@ -148,4 +148,19 @@ resource "openstack_networking_floatingip_associate_v2" "public" {
   floating_ip = each.value.address
   port_id     = openstack_networking_port_v2.machine[each.key].id
   depends_on  = [openstack_networking_router_interface_v2.appliance]
+}
+
+# The data that must outlive its host (the catalogue's `volume` of its role): a Cinder
+# volume of its own, attached to the host, which mounts it at first boot
+# (terraform/appliance). A host replaced gets the same volume back.
+resource "openstack_blockstorage_volume_v3" "data" {
+  for_each = module.appliance.volumes
+  name     = "${each.key}-data"
+  size     = each.value.size_gb
+}
+
+resource "openstack_compute_volume_attach_v2" "data" {
+  for_each    = module.appliance.volumes
+  instance_id = openstack_compute_instance_v2.machine[each.key].id
+  volume_id   = openstack_blockstorage_volume_v3.data[each.key].id
 }

@@ -17,7 +17,7 @@ ROLE = "echo"
 MOVED_PORT = ("db", "postgresql", 6543)
 NEW_SECRET = "echo_token"
 ROLE_PORT = 7777
-ROLE_BLOCK = 80
+ROLE_BLOCK = 90
 ROLE_STATE = """# The throwaway role of tests/support/catalogue_copy.py.
 echo-marker-file-managed:
   file.managed:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -193,6 +194,19 @@ def test_a_highstate_of_the_logging_role_succeeds_through_the_master(applied, lx
                    handshake).strip() == "True"
     lxd.run("lxc", "exec", MASTER, "--", "python3", "-c",
             f"import sys\ntry:\n    {handshake}\nexcept OSError:\n    sys.exit(0)\nsys.exit(1)")
+
+
+def test_the_log_hosts_records_are_on_a_volume_that_outlives_the_host(applied, terraform, lxd,
+                                                                      variables):
+    """The logging role's data (the catalogue's `volume`) is a custom volume LXD mounts in
+    the container; the container made anew (-replace) finds what the old one wrote."""
+    host, path = "raycrafter-logging-1", "/var/log/raycrafter"
+    assert lxd.run("lxc", "exec", host, "--", "sh", "-c", f"mountpoint -q {path} && echo mounted").strip() == "mounted"
+    marker = uuid.uuid4().hex
+    lxd.run("lxc", "exec", host, "--", "sh", "-c", f"echo {marker} > {path}/outlives-the-host")
+    terraform(applied, "apply", "-input=false", "-auto-approve",
+              f'-replace=lxd_container.machine["{host}"]', *variables, timeout=600)
+    assert lxd.run("lxc", "exec", host, "--", "cat", f"{path}/outlives-the-host").strip() == marker
 
 
 def test_destroy_leaves_nothing(applied, terraform, lxd, variables):

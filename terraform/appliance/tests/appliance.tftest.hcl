@@ -69,6 +69,30 @@ run "a_minion_names_its_master_and_its_id_and_the_master_its_roles" {
   }
 }
 
+run "the_roles_whose_data_outlives_a_host_get_volumes_mounted_before_salt_runs" {
+  command = plan
+
+  assert {
+    condition = { for name, volume in output.volumes : name => [volume.path, volume.label] } == {
+      "raycrafter-db-1"      = ["/var/lib/postgresql", "rc-db"]
+      "raycrafter-web-1"     = ["/var/lib/raycrafter", "rc-web"]
+      "raycrafter-logging-1" = ["/var/log/raycrafter", "rc-logging"]
+    }
+    error_message = "the volumes differ from the catalogue's"
+  }
+  assert {
+    condition = yamldecode(output.minion_user_data["raycrafter-db-1"]).runcmd == [
+      ["/usr/local/sbin/raycrafter-volume", "/var/lib/postgresql", "rc-db"],
+      ["/usr/local/sbin/raycrafter-salt", "minion"],
+    ]
+    error_message = "the db host does not mount its volume before Salt"
+  }
+  assert {
+    condition     = yamldecode(output.minion_user_data["raycrafter-worker-1"]).runcmd == [["/usr/local/sbin/raycrafter-salt", "minion"]]
+    error_message = "a worker mounts a volume it has none of"
+  }
+}
+
 run "the_master_accepts_exactly_the_minions_it_was_made_with" {
   command = plan
 

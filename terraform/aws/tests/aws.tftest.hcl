@@ -89,3 +89,14 @@ run "users_reach_only_the_web_hosts_https_and_its_redirect" {
     error_message = "users reach more than the web host's HTTPS and its redirect"
   }
 }
+
+run "each_host_whose_data_outlives_it_gets_an_encrypted_volume_of_its_own" {
+  assert {
+    condition     = { for name, attachment in aws_volume_attachment.data : name => attachment.instance_id } == { for name in ["raycrafter-db-1", "raycrafter-web-1", "raycrafter-logging-1"] : name => aws_instance.host[name].id }
+    error_message = "the volumes are not attached to their hosts"
+  }
+  assert {
+    condition     = alltrue([for volume in aws_ebs_volume.data : volume.encrypted])
+    error_message = "a volume is not encrypted"
+  }
+}
