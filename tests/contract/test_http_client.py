@@ -6,7 +6,6 @@ took a 429 for a refusal and gave up)."""
 import http.server
 import json
 import socket
-import threading
 import types
 
 import pytest
@@ -19,6 +18,7 @@ from raycrafter_contract.wire.agent_calls import ClaimEnded, ClaimWait, parse_cl
 from raycrafter_nodeagent import api_client as agent_client
 from raycrafter_worker import api_client as worker_client
 from raycrafter_worker.errors import ApiConflict, PermanentError, TransientError
+from support.loopback_http import serving
 
 
 class Scripted(http.server.ThreadingHTTPServer):
@@ -55,12 +55,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    scripted = Scripted()
-    threading.Thread(target=scripted.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    yield scripted
-    scripted.shutdown()
-    scripted.server_close()
+    with serving(Scripted()) as scripted:
+        yield scripted
 
 
 def json_answer(status, document, **headers):

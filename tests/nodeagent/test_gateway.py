@@ -2,6 +2,7 @@
 stays end to end (a node agent connecting to the gateway verifies the API's certificate
 by the API's name, and its token travels inside TLS), the upstream sees the login node's
 own address, and the gateway ends by itself when idle."""
+import contextlib
 import http.server
 import json
 import os
@@ -9,11 +10,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 
 import pytest
 from raycrafter_contract.utilities.http_client import ApiConnection, NoAnswer
 
+from support.loopback_http import serving
 from support.polling import wait_for
 
 from .certificates import ThrowawayCa
@@ -45,24 +46,17 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
 def tls_api(tmp_path):
     """An HTTPS server on loopback with a certificate for the given name."""
     ca = ThrowawayCa(tmp_path / "ca")
-    servers = []
+    with contextlib.ExitStack() as servers:
+        def start(name):
+            certificate = ca.issue(name)
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certificate.cert_file, certificate.key_file)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            server.ca_file = str(ca.cert_file)
+            return servers.enter_context(serving(server))
 
-    def start(name):
-        certificate = ca.issue(name)
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certificate.cert_file, certificate.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        servers.append(server)
-        server.ca_file = str(ca.cert_file)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 @pytest.fixture

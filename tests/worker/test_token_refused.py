@@ -3,12 +3,12 @@ on with a replaced token without a restart, and while the file still holds the r
 one the call is transient, so that no job fails for it."""
 import http.server
 import json
-import threading
 
 import pytest
 
 from raycrafter_worker.api_client import ApiClient
 from raycrafter_worker.errors import TransientError
+from support.loopback_http import serving
 
 
 class TokenCheckingApi(http.server.ThreadingHTTPServer):
@@ -40,12 +40,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api():
-    server = TokenCheckingApi()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(TokenCheckingApi()) as server:
+        yield server
 
 
 def test_a_refused_token_is_read_again_from_its_file(api, tmp_path):

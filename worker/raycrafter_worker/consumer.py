@@ -21,7 +21,7 @@ from raycrafter_contract.messaging import ROUTING_KEY, parse_command
 from raycrafter_contract.utilities.backoff import Backoff
 from raycrafter_contract.utilities.broker_tls import broker_tls
 
-from .command_runner import ACK, REQUEUE, CommandRunner
+from .command_runner import ACK, REQUEUE
 from .retry import sleep_unless_stopped
 
 log = logging.getLogger(__name__)

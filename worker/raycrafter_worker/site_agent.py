@@ -14,7 +14,6 @@ Exit status: 0 after a clean stop (SIGTERM/SIGINT), and when another site agent 
 same configuration holds its lock file; 2 for a bad configuration; 1 when ``--check``
 cannot list the queue or is refused by the API.
 """
-import argparse
 import fcntl
 import logging
 import os
@@ -28,10 +27,11 @@ from . import config as config_module
 from .api_client import ApiClient
 from .cluster import Cluster
 from .command_runner import CommandRunner
-from .errors import ConfigError, WorkerError
+from .errors import WorkerError
 from .handlers import Handlers
 from .local_transport import LocalStager, LocalTransport
 from .poller import Poller, PollLoop
+from .program import configured
 from .site_commands import CommandFetcher
 
 log = logging.getLogger("raycrafter_siteagent")
@@ -40,23 +40,11 @@ CONFIG_ENV = "RAYCRAFTER_SITEAGENT_CONFIG"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="raycrafter-siteagent",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=os.environ.get(CONFIG_ENV),
-                        help=f"the site agent's TOML configuration [{CONFIG_ENV}]")
-    parser.add_argument("--check", action="store_true",
-                        help="check the configuration, list the queue and ask the API, then "
-                             "exit")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.config:
-        parser.error(f"--config (or {CONFIG_ENV}) is required")
-    try:
-        config = config_module.load_site(args.config)
-    except ConfigError as error:
-        print(f"raycrafter-siteagent: {args.config}: {error}", file=sys.stderr)
+    args, config = configured(
+        "raycrafter-siteagent", __doc__.split("\n")[0], CONFIG_ENV,
+        "check the configuration, list the queue and ask the API, then exit",
+        config_module.load_site, argv)
+    if config is None:
         return 2
     with open(os.open(config.lock_file, os.O_RDWR | os.O_CREAT, 0o600), "r+") as lock:
         try:
