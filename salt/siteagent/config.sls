@@ -12,7 +12,13 @@
 include:
   - salt.siteagent.install
 {%- if stand_in %}
-  - salt.cluster.account
+
+# A site's own account exists already. The stand-in's is the cluster role's, which the
+# host of a site agent has also where it holds no cluster role (a host of its own).
+siteagent-account-user-present:
+  user.present:
+    - name: {{ profile.user }}
+    - shell: /bin/bash
 {%- endif %}
 
 siteagent-config-directory-file-directory:
@@ -24,7 +30,7 @@ siteagent-config-directory-file-directory:
     - makedirs: True
 {%- if stand_in %}
     - require:
-      - user: cluster-user-present
+      - user: siteagent-account-user-present
 {%- endif %}
 
 siteagent-api-token-file-managed:
