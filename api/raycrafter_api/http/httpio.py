@@ -21,6 +21,12 @@ def principal(*kinds):
     return caller
 
 
+def worker_side():
+    """The worker, or a site agent: it acts as the worker for its own cluster's jobs, which
+    each route checks (job_lookup.job_for_worker)."""
+    return principal("worker", "site")
+
+
 def agent_of(job_id):
     """The agent principal of ``job_id``; an agent of another job is refused (403)."""
     caller = principal("agent")
