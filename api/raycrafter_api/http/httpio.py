@@ -21,10 +21,13 @@ def principal(*kinds):
     return caller
 
 
+# The worker, or a site agent: it acts as the worker for its own cluster's jobs, which
+# each route checks (job_lookup.job_for_worker).
+WORKER_SIDE = ("worker", "site")
+
+
 def worker_side():
-    """The worker, or a site agent: it acts as the worker for its own cluster's jobs, which
-    each route checks (job_lookup.job_for_worker)."""
-    return principal("worker", "site")
+    return principal(*WORKER_SIDE)
 
 
 def agent_of(job_id):

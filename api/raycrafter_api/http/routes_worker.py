@@ -5,6 +5,7 @@ from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
 from raycrafter_contract.wire.worker_calls import EXIT_STATUS_MAX, EXIT_STATUS_MIN, StoredImage
 
+from .. import auth
 from ..frames import frame_results
 from ..jobs import job_lookup, job_states, job_views, submissions, worker_reports
 from ..problems import bad_field
