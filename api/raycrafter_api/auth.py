@@ -1,4 +1,4 @@
-"""Bearer tokens and the principals they stand for (user, admin, worker, agent)."""
+"""Bearer tokens and the principals they stand for (user, admin, worker, agent, site)."""
 import dataclasses
 import hashlib
 import re
@@ -21,11 +21,13 @@ _REVOKED = {"agent": "this agent token was revoked: its batch job ended, or the 
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``kind`` is user, admin, worker or agent."""
+    """Who is calling: ``kind`` is user, admin, worker, agent or site (a site agent, which
+    acts as the worker for the jobs of its ``cluster`` only)."""
     kind: str
     user_id: int | None = None
     user_name: str | None = None
     job_id: int | None = None
+    cluster: str | None = None
 
     @property
     def actor(self):
@@ -34,6 +36,8 @@ class Principal:
             return f"{self.kind}:{self.user_name}"
         if self.kind == "agent":
             return f"agent:job-{self.job_id}"
+        if self.kind == "site":
+            return f"site:{self.cluster}"
         return self.kind
 
 
@@ -58,17 +62,18 @@ def validate_token_text(token):
 
 
 def store_token(token, kind, user=None, job=None, managed=False, attempt=None,
-                expires_at=None):
+                expires_at=None, cluster=None):
     """Store the hash of a plaintext token; the plaintext is never stored."""
-    return Token.create(kind=kind, user=user, job=job, attempt=attempt,
+    return Token.create(kind=kind, user=user, job=job, attempt=attempt, cluster=cluster,
                         token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH],
                         managed=managed, created_at=timeutil.now(), expires_at=expires_at)
 
 
-def issue_token(kind, user=None, job=None, attempt=None, expires_at=None):
+def issue_token(kind, user=None, job=None, attempt=None, expires_at=None, cluster=None):
     """Create a fresh token and return its plaintext (shown once)."""
     token = new_token()
-    store_token(token, kind, user=user, job=job, attempt=attempt, expires_at=expires_at)
+    store_token(token, kind, user=user, job=job, attempt=attempt, expires_at=expires_at,
+                cluster=cluster)
     return token
 
 
@@ -92,8 +97,8 @@ def authenticate(header):
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
     # What a principal is made of, and no more: this runs on every request.
-    row = (Token.select(Token.kind, Token.job, Token.revoked_at, Token.expires_at, User.id,
-                        User.name, User.role)
+    row = (Token.select(Token.kind, Token.job, Token.cluster, Token.revoked_at, Token.expires_at,
+                        User.id, User.name, User.role)
            .join(User, peewee.JOIN.LEFT_OUTER)
            .where(Token.token_hash == hash_token(token))
            .first())
@@ -109,7 +114,15 @@ def authenticate(header):
         return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
     if row.kind == "agent":
         return Principal(kind="agent", job_id=row.job_id)
+    if row.kind == "site":
+        return Principal(kind="site", cluster=row.cluster)
     return Principal(kind=row.kind)
+
+
+def may_reach_cluster(principal, cluster):
+    """Whether a worker-side principal may act on a job of ``cluster``: the worker on
+    every one, a site agent on its own cluster's only."""
+    return principal.kind == "worker" or principal.cluster == cluster
 
 
 def require(principal, *kinds):

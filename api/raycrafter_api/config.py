@@ -4,7 +4,7 @@ import os
 import tomllib
 
 from raycrafter_contract import messaging
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog
@@ -34,6 +34,10 @@ class Config:
     max_submissions: int = 3
     default_cluster: str = "default"
     clusters: tuple = ("default",)
+    # Clusters reached in pull mode: their site agents ask for their commands over HTTPS
+    # (routes_site.py), so the relay publishes none of them. With any, a job may also
+    # leave its cluster open (OPEN_CLUSTER) for one of them to take.
+    pull_clusters: tuple = ()
     reconcile_after_seconds: dict = dataclasses.field(
         default_factory=lambda: {"pending": 300, "staging": 900, "collecting": 900})
     reconcile_interval_seconds: float = 30.0
@@ -56,6 +60,17 @@ class Config:
     def scene_limits(self):
         return SceneLimits(max_members=self.max_archive_members,
                            max_bytes=self.max_archive_bytes)
+
+    @property
+    def job_clusters(self):
+        """What a job may name as its cluster: a profile, or none yet while a site agent
+        may take it."""
+        return self.clusters + ((OPEN_CLUSTER,) if self.pull_clusters else ())
+
+    @property
+    def clusters_not_on_the_broker(self):
+        """Clusters whose commands stay in the outbox for their site agents."""
+        return self.pull_clusters + (OPEN_CLUSTER,)
 
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
@@ -110,11 +125,9 @@ def from_dict(raw):
         elif key in values:
             values[key] = float(values[key])
     if "clusters" in values:
-        clusters = values["clusters"]
-        if (not isinstance(clusters, list) or not clusters
-                or not all(isinstance(c, str) and c for c in clusters)):
-            raise ConfigError("config key 'clusters' must be a non-empty list of names")
-        values["clusters"] = tuple(clusters)
+        values["clusters"] = _names(values["clusters"], "clusters", empty=False)
+    if "pull_clusters" in values:
+        values["pull_clusters"] = _names(values["pull_clusters"], "pull_clusters", empty=True)
     if values.get("consul_agent"):
         values = _resolved_in_consul(values)
     if "reconcile_after_seconds" in values:
@@ -126,13 +139,27 @@ def from_dict(raw):
     if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
         raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
                           f"characters (a secret of 256 bits, as Salt generates)")
-    if config.default_cluster not in config.clusters:
+    if OPEN_CLUSTER in config.clusters:
+        raise ConfigError(f"config key 'clusters': {OPEN_CLUSTER!r} names a job's open "
+                          f"cluster, not a cluster profile")
+    if config.default_cluster not in config.job_clusters:
         raise ConfigError(f"default_cluster {config.default_cluster!r} is not in clusters "
                           f"{list(config.clusters)}")
+    strays = sorted(set(config.pull_clusters) - set(config.clusters))
+    if strays:
+        raise ConfigError(f"pull_clusters {strays} are not in clusters {list(config.clusters)}")
     if not (config.database_url.startswith("sqlite:///")
             or config.database_url.startswith("postgresql://")):
         raise ConfigError("database_url must start with sqlite:/// or postgresql://")
     return config
+
+
+def _names(names, key, empty):
+    if (not isinstance(names, (list, tuple)) or not (names or empty)
+            or not all(isinstance(name, str) and name for name in names)):
+        raise ConfigError(f"config key {key!r} must be a {'' if empty else 'non-empty '}"
+                          f"list of names")
+    return tuple(names)
 
 
 def _resolved_in_consul(values):

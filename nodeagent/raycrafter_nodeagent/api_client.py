@@ -8,7 +8,7 @@ good (stop).
 """
 
 import json
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.utilities.http_client import (ApiConnection, CallFailed, ErrorAnswer,
                                                       NoAnswer)
@@ -53,9 +53,10 @@ class ApiClient:
     """One method per agent call of one job; each returns the answer's wire record."""
 
     def __init__(self, base_url: str, job_id: int, token: str, ca_file: Optional[str],
-                 timeout: float) -> None:
+                 timeout: float, connect_to: Optional[Tuple[str, int]] = None) -> None:
         self._api = ApiConnection("%s%s/agent/jobs/%d" % (base_url, API_PATH, job_id), token,
-                                  ca_file, timeout, "raycrafter-nodeagent/" + __version__)
+                                  ca_file, timeout, "raycrafter-nodeagent/" + __version__,
+                                  connect_to)
 
     def claim(self, holder: str, max_frames: int = 1) -> ClaimAnswer:
         return self._post("/claim", ClaimRequest(holder, max_frames), parse_claim_answer)

@@ -54,6 +54,9 @@ class LogServer:
 @dataclass(frozen=True)
 class Config:
     api_url: str
+    # Where the API's calls connect, when not to the URL's host: the login node's gateway
+    # on a cluster whose compute nodes have no way out. TLS still verifies the URL's name.
+    api_connect_to: Optional[Tuple[str, int]]
     ca_file: Optional[str]
     job_id: int
     token: str = field(repr=False)
@@ -144,6 +147,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     api.add_argument("--api-url", default=env("API_URL"),
                      help="the API server, e.g. https://raycrafter.example.org (the agent adds /api/v1) "
                      "[RAYCRAFTER_API_URL]")
+    api.add_argument("--api-connect-to", default=env("API_CONNECT_TO"), metavar="HOST:PORT",
+                     help="connect to this address for every API call instead of the URL's "
+                     "host, whose certificate is still verified by the URL's name (a gateway "
+                     "on the login node) [RAYCRAFTER_API_CONNECT_TO]")
     api.add_argument("--ca-file", default=env("CA_FILE"),
                      help="CA bundle that signed the API's certificate; the system store if "
                      "unset [RAYCRAFTER_CA_FILE]")
@@ -267,7 +274,9 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if not args.job_dir:
         raise ConfigError("--job-dir (RAYCRAFTER_JOB_DIR) is required")
     job_id = _job_id(args.job_id)
-    api_url = _api_url(args.api_url)
+    connect_to = (None if args.api_connect_to is None
+                  else host_and_port(args.api_connect_to, "--api-connect-to"))
+    api_url = _api_url(args.api_url, connect_to)
     job_dir = os.path.abspath(args.job_dir)
     if not os.path.isdir(os.path.join(job_dir, JOB_INPUT_DIR)):
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
@@ -279,6 +288,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")
     return Config(
         api_url=api_url,
+        api_connect_to=connect_to,
         ca_file=_existing_file(args.ca_file, "--ca-file"),
         job_id=job_id,
         token=read_token(token_file),
@@ -336,11 +346,21 @@ def _job_id(value: Optional[str]) -> int:
     return job_id
 
 
-def _api_url(url: str) -> str:
-    """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node)."""
-    if token_may_go_to(url):
+def _api_url(url: str, connect_to: Optional[Tuple[str, int]]) -> str:
+    """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node),
+    where the calls connect to (``connect_to``) as well as in the URL."""
+    if token_may_go_to(url, connect_to[0] if connect_to else None):
         return url.rstrip("/")
-    raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
+    raise ConfigError("--api-url must be an https:// URL (plain http only to loopback, "
+                      "--api-connect-to too), not %r" % url)
+
+
+def host_and_port(text: str, option: str) -> Tuple[str, int]:
+    """``HOST:PORT`` (``[V6]:PORT`` for an IPv6 address) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("%s wants HOST:PORT, not %r" % (option, text))
+    return host.strip("[]"), int(port)
 
 
 

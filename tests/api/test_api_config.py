@@ -41,11 +41,25 @@ def test_load_from_toml_file(tmp_path):
     ({"reconcile_after_seconds": {"running": 5}}, "unknown state 'running'"),
     ({"reconcile_after_seconds": {"pending": -1}}, "reconcile_after_seconds.pending"),
     ({"relay_poll_seconds": 0}, "relay_poll_seconds"),
+    ({"pull_clusters": ["nope"]}, r"pull_clusters \['nope'\] are not in clusters"),
+    ({"pull_clusters": "archer"}, "'pull_clusters' must be a list of names"),
+    ({"clusters": ["archer", "any"]}, "'any' names a job's open cluster"),
+    ({"default_cluster": "any"}, "default_cluster"),
 ])
 def test_invalid_config_is_refused_clearly(change, message):
     values = {k: v for k, v in {**BASE, **change}.items() if v is not None}
     with pytest.raises(config_module.ConfigError, match=message):
         config_module.from_dict(values)
+
+
+def test_a_job_may_leave_its_cluster_open_where_clusters_are_in_pull_mode():
+    values = {**BASE, "clusters": ["archer", "cirrus"], "default_cluster": "archer"}
+    assert config_module.from_dict(values).job_clusters == ("archer", "cirrus")
+    pulled = config_module.from_dict({**values, "pull_clusters": ["cirrus"]})
+    assert pulled.job_clusters == ("archer", "cirrus", "any")
+    assert pulled.clusters_not_on_the_broker == ("cirrus", "any")
+    assert config_module.from_dict({**values, "pull_clusters": ["cirrus"],
+                                    "default_cluster": "any"}).default_cluster == "any"
 
 
 def test_unreadable_or_invalid_files(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@
     with ApiServer(config) as api:          # migrates, starts, waits for /api/v1/health
         token = create_user(config, "alice")                 # a user's bearer token
         worker = ensure_worker_token(config)                 # the worker's service token
+        site = ensure_site_token(config, "archer")           # archer's site agent
         requests.get(f"{api.url}/jobs", headers={"Authorization": f"Bearer {token}"})
 
 ``api.url`` is ``http://127.0.0.1:PORT/api/v1``. The server (``raycrafter-api``, as the
@@ -71,13 +72,31 @@ def create_user(config_path, name, is_admin=False):
 
 def ensure_worker_token(config_path, token_dir=None):
     """Install a fresh worker service token and return it."""
-    token = secrets.token_urlsafe(32)
-    directory = token_dir or os.path.dirname(os.path.abspath(config_path))
-    token_file = os.path.join(directory, "worker.token")
-    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(token)
+    token_file = _new_token_file(config_path, token_dir, "worker.token")
     admin(config_path, "service-token", "ensure", "worker", "--token-file", token_file)
-    return token
+    return _read(token_file)
+
+
+def ensure_site_token(config_path, cluster, token_dir=None):
+    """Install a fresh token for the site agent of ``cluster`` (one of the config's
+    ``pull_clusters``) and return it."""
+    token_file = _new_token_file(config_path, token_dir, f"site-{cluster}.token")
+    admin(config_path, "site-token", "ensure", "--cluster", cluster, "--token-file",
+          token_file)
+    return _read(token_file)
+
+
+def _new_token_file(config_path, token_dir, name):
+    directory = token_dir or os.path.dirname(os.path.abspath(config_path))
+    token_file = os.path.join(directory, name)
+    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(secrets.token_urlsafe(32))
+    return token_file
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
 
 
 class ApiServer:

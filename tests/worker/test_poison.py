@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from raycrafter_worker import consumer as consumer_module
+from raycrafter_worker import command_runner
 from raycrafter_worker.batch_script import JobFiles
 from raycrafter_worker.errors import ApiConflict
 from support.api_testing import SCENE, tar_gz
@@ -201,14 +201,13 @@ class CrashingHandlers:
 
 
 def test_a_command_that_crashes_every_time_fails_its_job_after_a_bound(monkeypatch):
-    monkeypatch.setattr(consumer_module, "sleep_unless_stopped", lambda delay, stop: False)
+    monkeypatch.setattr(command_runner, "sleep_unless_stopped", lambda delay, stop: False)
     handlers = CrashingHandlers()
-    config = type("Config", (), {"retry_limit_seconds": 60})
-    consumer = consumer_module.Consumer(config, handlers, threading.Event())
+    runner = command_runner.CommandRunner(handlers, 60, threading.Event())
     message = {"command": "submit", "job_id": 7}
-    outcomes = [consumer.process(message) for _ in range(consumer_module.MAX_CRASHES)]
-    assert outcomes == [consumer_module.REQUEUE] * (consumer_module.MAX_CRASHES - 1) + [
-        consumer_module.ACK]
-    assert handlers.calls == consumer_module.MAX_CRASHES
+    outcomes = [runner.process(message) for _ in range(command_runner.MAX_CRASHES)]
+    assert outcomes == [command_runner.REQUEUE] * (command_runner.MAX_CRASHES - 1) + [
+        command_runner.ACK]
+    assert handlers.calls == command_runner.MAX_CRASHES
     reason = handlers.api.failed[7]
     assert "failed 3 times on this job's submit" in reason and "KeyError" in reason

@@ -10,7 +10,7 @@ import os
 import secrets
 import shlex
 
-from . import schedulers, staging
+from . import gateway, schedulers, staging
 from .batch_script import LAUNCHER_MESSAGES, JobFiles
 from .checksums import file_checksum
 from .command_failures import check
@@ -61,12 +61,15 @@ class ScriptEnding:
 
 
 class Cluster:
-    def __init__(self, profile, workdir):
+    """``transport`` and ``stager`` are the login node over SSH unless given: the site
+    agent, on the login node, gives its own (local_transport.py)."""
+
+    def __init__(self, profile, workdir, transport=None, stager=None):
         self.profile = profile
         self.name = profile.name
-        self.transport = SshTransport(profile)
+        self.transport = transport or SshTransport(profile)
         self.scheduler = schedulers.for_profile(profile)
-        self.stager = staging.for_profile(profile, self.transport, workdir)
+        self.stager = stager or staging.for_profile(profile, self.transport, workdir)
         # Which of a question's forms to start with: one the scheduler refused (an older
         # PBS without JSON) is not asked again.
         self._first_form = {}
@@ -161,6 +164,7 @@ class Cluster:
         Under a profile's ``max_queued_jobs`` the submission holds the cluster's queue
         lock from counting our batch jobs until the scheduler has answered, so several
         workers never hold more between them; QueueLimitReached when none is free."""
+        self.ensure_gateway()
         limit = self.profile.max_queued_jobs
         if not limit:
             return self._hand_over(files, name, agent_token, log_credential, script, owner,
@@ -180,6 +184,13 @@ class Cluster:
         finally:
             if not handing_over:
                 self._release(lock)
+
+    def ensure_gateway(self):
+        """Where the compute nodes have no way out, start the login node's gateway unless
+        it runs (gateway.py); nothing for a profile without one."""
+        if self.profile.gateway_host:
+            self.run_checked(gateway.ensure_command(self.profile),
+                             f"starting the gateway of cluster {self.name}")
 
     def places_taken(self, jobs):
         """How many of this appliance's batch jobs are queued or running."""

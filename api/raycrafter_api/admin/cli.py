@@ -171,21 +171,24 @@ def cmd_token_revoke(args):
     print(f"revoked token {matches[0].id} ({matches[0].kind}, prefix {matches[0].prefix})")
 
 
-def _ensure_token(token, kind, user=None):
-    """Make ``token`` the one active managed token of this principal; True if changed."""
+def _ensure_token(token, kind, user=None, cluster=None):
+    """Make ``token`` the one active managed token of this principal (a site agent's: of
+    its ``cluster``); True if changed."""
     token_hash = auth.hash_token(token)
     existing = Token.get_or_none(Token.token_hash == token_hash)
     owner = user.id if user else None
-    if existing and (existing.kind != kind or existing.user_id != owner):
+    if existing and (existing.kind != kind or existing.user_id != owner
+                     or existing.cluster != cluster):
         raise CliError("this token is already in use by another principal")
     changed = False
     if existing is None:
-        auth.store_token(token, kind, user=user, managed=True)
+        auth.store_token(token, kind, user=user, managed=True, cluster=cluster)
         changed = True
     elif existing.revoked_at is not None:
         raise CliError("this token was revoked; generate a new one")
     others = Token.update(revoked_at=timeutil.now()).where(
         Token.kind == kind, Token.user == owner if user else Token.user.is_null(),
+        Token.cluster == cluster if cluster else Token.cluster.is_null(),
         Token.managed == True, Token.revoked_at.is_null(),  # noqa: E712 (SQL comparison)
         Token.token_hash != token_hash).execute()
     return changed or others > 0
@@ -215,6 +218,31 @@ def cmd_service_token_ensure(args):
         changed = _ensure_token(token, args.service)
     _stateful(changed, f"installed the {args.service} service token" if changed
               else f"unchanged: the {args.service} service token is installed")
+
+
+def _check_cluster(cluster, config):
+    if cluster not in config.pull_clusters:
+        raise CliError(f"cluster {cluster!r} is not in pull mode: the API's pull_clusters are "
+                       f"{', '.join(config.pull_clusters) or 'none'}")
+    return cluster
+
+
+def cmd_site_token_create(args):
+    cluster = _check_cluster(args.cluster, args.settings)
+    with db.database.atomic():
+        token = auth.issue_token("site", cluster=cluster)
+    print(f"created a site agent token for cluster {cluster} (shown once, keep it secret; "
+          f"put it in the site agent's api_token_file):", file=sys.stderr)
+    print(token)
+
+
+def cmd_site_token_ensure(args):
+    cluster = _check_cluster(args.cluster, args.settings)
+    token = _read_token_file(args.token_file)
+    with db.database.atomic():
+        changed = _ensure_token(token, "site", cluster=cluster)
+    _stateful(changed, f"installed the site agent token of cluster {cluster}" if changed
+              else f"unchanged: the site agent token of cluster {cluster} is installed")
 
 
 def build_parser():
@@ -257,6 +285,19 @@ def build_parser():
     service_ensure.add_argument("service", choices=["worker"])
     service_ensure.add_argument("--token-file", required=True)
     service_ensure.set_defaults(func=cmd_service_token_ensure)
+
+    site = commands.add_parser(
+        "site-token", help="manage the tokens of site agents (clusters in pull mode)"
+    ).add_subparsers(dest="site_command", required=True)
+    site_create = site.add_parser("create", help="issue a token for a cluster's site agent "
+                                                 "and print it once")
+    site_create.add_argument("--cluster", required=True)
+    site_create.set_defaults(func=cmd_site_token_create)
+    site_ensure = site.add_parser("ensure", help="install a cluster's site agent token from "
+                                                 "a file (idempotent)")
+    site_ensure.add_argument("--cluster", required=True)
+    site_ensure.add_argument("--token-file", required=True)
+    site_ensure.set_defaults(func=cmd_site_token_ensure)
     return parser
 
 
@@ -292,6 +333,7 @@ def main(argv=None):
         with db.connection():
             if getattr(args, "needs_current_schema", True):
                 migrations.check_current()
+            args.settings = config
             args.func(args)
     except (CliError, config_module.ConfigError, migrations.SchemaOutdated) as error:
         print(f"raycrafter-admin: {error}", file=sys.stderr)

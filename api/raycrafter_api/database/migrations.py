@@ -161,8 +161,17 @@ def _token_lifetimes():
     )
 
 
+def _site_tokens():
+    """The cluster a site agent's token belongs to, and the outbox's commands by cluster,
+    which each site agent asks for."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(migrator.add_column("token", "cluster", peewee.CharField(max_length=64, null=True)))
+    database.execute_sql("CREATE INDEX command_unsent_by_cluster ON command "
+                         "(cluster, created_at) WHERE sent_at IS NULL")
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
-              _leased_frames_by_expiry, _token_lifetimes)
+              _leased_frames_by_expiry, _token_lifetimes, _site_tokens)
 LATEST = len(MIGRATIONS)
 
 

@@ -97,9 +97,10 @@ class Token(BaseModel):
     """A bearer token, stored only as its SHA-256 hash.
 
     ``kind`` says which principal it authenticates: ``user`` (with ``user``), ``worker``
-    (the service token) or ``agent`` (with ``job`` and the submission ``attempt`` it was
+    (the service token), ``agent`` (with ``job`` and the submission ``attempt`` it was
     issued for: valid only for that job's frames, and revoked once that attempt's batch
-    job ended, a newer attempt was recorded or the job is over). ``prefix`` (the first
+    job ended, a newer attempt was recorded or the job is over) or ``site`` (with
+    ``cluster``: a site agent, valid only for that cluster's jobs). ``prefix`` (the first
     characters of the plaintext) lets an operator name a token to revoke without the token
     itself. ``managed`` tokens were installed by ``token ensure``/``service-token ensure``
     and are replaced when the file changes. A token with ``expires_at`` is refused from
@@ -109,6 +110,7 @@ class Token(BaseModel):
     user = peewee.ForeignKeyField(User, null=True, backref="tokens")
     job = peewee.ForeignKeyField(Job, null=True, backref="tokens", on_delete="CASCADE")
     attempt = peewee.IntegerField(null=True)
+    cluster = peewee.CharField(max_length=64, null=True)
     token_hash = peewee.CharField(max_length=64, unique=True)
     prefix = peewee.CharField(max_length=16, index=True)
     managed = peewee.BooleanField(default=False)
@@ -137,7 +139,9 @@ class Command(BaseModel):
 
     ``sent_at`` is set only after the broker confirmed the message; until then the relay
     retries, so a command survives an API crash and a broker outage. ``id`` is the AMQP
-    ``message_id`` that consumers deduplicate by.
+    ``message_id`` that consumers deduplicate by. A command for a cluster in pull mode is
+    never published: its site agent asks for it, and ``sent_at`` is set once the site
+    agent has carried it out (routes_site.py).
     """
     id = peewee.CharField(max_length=36, primary_key=True)
     job = peewee.ForeignKeyField(Job, backref="commands", on_delete="CASCADE")

@@ -24,7 +24,6 @@ import json
 import uuid
 
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS, MAX_REASON_CHARS
-from raycrafter_contract.states import FRAME_STATES
 from raycrafter_contract.wire.agent_calls import (AGENT_PROTOCOL, AgentJob, ClaimEnded,
                                                   ClaimLeased, ClaimWait, HeartbeatAnswer,
                                                   LeaseTerms)

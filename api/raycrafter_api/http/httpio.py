@@ -21,6 +21,15 @@ def principal(*kinds):
     return caller
 
 
+# The worker, or a site agent: it acts as the worker for its own cluster's jobs, which
+# each route checks (job_lookup.job_for_worker).
+WORKER_SIDE = ("worker", "site")
+
+
+def worker_side():
+    return principal(*WORKER_SIDE)
+
+
 def agent_of(job_id):
     """The agent principal of ``job_id``; an agent of another job is refused (403)."""
     caller = principal("agent")

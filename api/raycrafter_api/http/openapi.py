@@ -20,10 +20,13 @@ from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADE
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import (JobPage, JobView, SceneView, WorkerJobList,
                                            WorkerJobView)
+from raycrafter_contract.wire.site_calls import (OpenJobsRequest, SiteCommand, SiteCommands,
+                                                 TakenJobs)
 from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_MIN,
                                                    BatchEndedReport, StoredImage, Submission,
                                                    TransitionReport, UncollectedFrames)
 
+from ..jobs.open_jobs import MAX_TAKEN
 from .record_schemas import RecordSchemas
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
@@ -127,6 +130,8 @@ def _refinements():
         TransitionReport: {"batch_job_id": BATCH_JOB_ID, "attempt": {
             "minimum": 1, "description": "The submission attempt the report is about; 409 "
                                          "stale_attempt once the job is on a newer one"}},
+        SiteCommand: {"created_at": TIME},
+        OpenJobsRequest: {"max_jobs": {"minimum": 1, "maximum": MAX_TAKEN}},
         BatchEndedReport: {
             "attempt": {"minimum": 1, "description": "The submission attempt whose batch job "
                         "ended; 409 stale_attempt once the job is on a newer one"},
@@ -331,6 +336,27 @@ def _worker_paths(records):
     }
 
 
+def _site_paths(records):
+    command = _path_param("command_id", "The command's id")
+    command["schema"] = {"type": "string"}
+    return {
+        "/api/v1/site/commands": {
+            "get": _op("The commands for the site agent's cluster not carried out yet, "
+                       "oldest first", True, _ok("The commands", records.ref(SiteCommands)),
+                       "400", "401", "403", tag="site", params=(PAGE[0],))},
+        "/api/v1/site/commands/{command_id}/done": {
+            "post": _op("The site agent carried the command out: it is not handed out "
+                        "again", True, _ok("The command", records.ref(SiteCommand)),
+                        "401", "403", "404", "415", tag="site",
+                        body=_json({"type": "object"}), params=(command,))},
+        "/api/v1/site/open-jobs": {
+            "post": _op("Take up to max_jobs of the oldest open pending jobs for the site "
+                        "agent's cluster", True, _ok("The jobs taken", records.ref(TakenJobs)),
+                        "400", "401", "403", "415", tag="site",
+                        body=_json(records.body(OpenJobsRequest)))},
+    }
+
+
 def _meta_paths(error):
     status = {"type": "object", "properties": {
         "status": {"const": "ok"}, "database": {"type": "string"},
@@ -357,7 +383,7 @@ def document():
     records = RecordSchemas(_refinements())
     error = records.ref(ErrorBody)
     paths = {**_meta_paths(error), **_user_paths(records), **_agent_paths(records),
-             **_worker_paths(records)}
+             **_worker_paths(records), **_site_paths(records)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Raycrafter API", "version": "1.0.0",
@@ -369,6 +395,7 @@ def document():
             "responses": {f"E{status}": {"description": text, "content": _json(error)}
                           for status, text in ERROR_CODES.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "User, worker or agent token"}},
+                                           "description": "User, worker, agent or site "
+                                                          "agent token"}},
         },
     }

@@ -38,8 +38,9 @@ def validate(fields, scene, config):
     if renderer not in RENDERERS:
         raise bad_field("renderer", f"unknown renderer (allowed: {', '.join(RENDERERS)})")
     cluster = fields.get("cluster") or config.default_cluster
-    if cluster not in config.clusters:
-        raise bad_field("cluster", f"unknown cluster (allowed: {', '.join(config.clusters)})")
+    if cluster not in config.job_clusters:
+        raise bad_field("cluster", f"unknown cluster (allowed: "
+                                   f"{', '.join(config.job_clusters)})")
     ini_name, ini = _ini_of(fields.get("ini_file"), scene)
     requested = parse_frames(fields.get("frames"), config.max_frames_per_job) \
         if fields.get("frames") else None

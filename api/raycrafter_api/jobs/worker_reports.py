@@ -10,8 +10,8 @@ from ..problems import bad_field, conflict, not_found
 from .job_states import check_transition, release_leases, transition
 
 
-def worker_transition(job_id, to, batch_job_id, reason, attempt=None):
-    """A state change the worker made happen. Asking for the state the job is already in
+def worker_transition(job_id, to, batch_job_id, reason, attempt=None, actor="worker"):
+    """A state change the worker (or a site agent, ``actor``) made happen. Asking for the state the job is already in
     is answered with the job unchanged, so a worker may safely retry; one naming an older
     submission ``attempt`` than the job's is refused (a late poll of batch job 1 must not
     touch attempt 2)."""
@@ -37,11 +37,11 @@ def worker_transition(job_id, to, batch_job_id, reason, attempt=None):
             raise conflict("no_submission", "record a submission before marking it submitted")
         if to == "done":
             _require_all_images(job)
-        transition(job, to, "worker", reason, **changes)
+        transition(job, to, actor, reason, **changes)
     return job
 
 
-def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config):
+def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config, actor="worker"):
     """A poll saw the batch job of submission ``attempt`` end (``seen``: what the scheduler
     showed, ``exit_status`` the batch script's, either may be None). While the job waits
     on that batch job, frames are left: it is submitted again, unless it has had
@@ -57,14 +57,14 @@ def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config):
                  + (f": {seen}" if seen else "")
                  + (f", exit status {exit_status}" if exit_status is not None else ""))
         if job.submit_attempt >= config.max_submissions:
-            transition(job, "failed", "worker",
+            transition(job, "failed", actor,
                        f"the batch job ended {job.submit_attempt} times before every "
                        f"frame was rendered (last: {ended}); check the frame logs, then "
                        f"resubmit with fewer frames per job")
             return job
         left = Frame.select().where(Frame.job == job.id, Frame.state != "done").count()
-        release_leases(job, "worker", "the batch job ended")
-        transition(job, "staging", "worker",
+        release_leases(job, actor, "the batch job ended")
+        transition(job, "staging", actor,
                    f"{ended}; {left} frame(s) left, submitting it again")
     return job
 
