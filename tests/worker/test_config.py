@@ -56,6 +56,9 @@ def test_a_complete_file_loads_with_defaults(tmp_path, top, profile_values):
     ({"colour": "blue"}, "cluster profile 'archer': unknown key(s) colour"),
     ({"port": "22"}, "cluster profile 'archer': port must be of type int"),
     ({"streams": "yes"}, "cluster profile 'archer': streams must be of type bool"),
+    # The size that once chose GridFTP: measured costs choose now.
+    ({"gridftp_min_bytes": 0}, "cluster profile 'archer': gridftp_min_bytes is no longer a "
+                               "setting: each batch goes the way measured to cost least"),
     ({"login_python": " "}, "cluster profile 'archer': login_python must name Python 3.8"),
     ({"allow_unconfined": "yes"}, "cluster profile 'archer': allow_unconfined must be of type"),
     ({"renderer_max_cpu_seconds": -1},

@@ -327,6 +327,10 @@ def parse_profile(name, raw, consul_agent=""):
     where = f"cluster profile {name!r}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
+    if "gridftp_min_bytes" in raw:
+        raise ConfigError(f"{where}: gridftp_min_bytes is no longer a setting: each batch "
+                          f"goes the way measured to cost least on the cluster (streams and "
+                          f"transfer say which ways the site permits); remove it")
     values = _typed(raw, _PROFILE_KEYS, where)
     # The login node, its log server and the API as compute nodes reach it; a node agent
     # is handed the addresses found here (compute nodes need no Consul agent).
