@@ -34,12 +34,6 @@ MAX_SESSIONS = 6
 # AES-CTR with HMAC-SHA2-256, takes two; sshd here moved a stream of 256 MiB at 47 MiB/s
 # with the latter and 236 MiB/s with the former, and a transfer is bound by that CPU.
 _CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
-# paramiko starts a new key exchange after 2**29 bytes. When the login node closes a
-# channel during one, paramiko's transport thread waits for the exchange it is itself
-# meant to carry on, and drops the connection after 30 s ("Key-exchange timed out waiting
-# for key negotiation"): a stream of 512 MiB ended so. RFC 4344 (section 3.2) allows
-# 2**32 blocks of a 128-bit cipher per key, as OpenSSH does.
-_REKEY_BYTES = 16 * 2 ** 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +207,7 @@ class SshTransport:
             client.connect(p.login_host, port=p.port, username=p.user, key_filename=p.key_file,
                            look_for_keys=False, allow_agent=False, timeout=CONNECT_TIMEOUT,
                            banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT,
-                           transport_factory=_transport_preferring_gcm)
+                           transport_factory=_Transport)
         except paramiko.BadHostKeyException as error:
             client.close()
             raise PermanentError(f"{self._where()}: the host key does not match the pinned "
@@ -236,8 +230,6 @@ class SshTransport:
         # the login node's delayed ACK (40 ms on Linux), ten times what the command costs.
         client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.get_transport().set_keepalive(30)
-        client.get_transport().packetizer.REKEY_BYTES = _REKEY_BYTES
-        client.get_transport().packetizer.REKEY_PACKETS = _REKEY_BYTES
         log.info("connected to %s", self._where())
         return client
 
@@ -314,12 +306,52 @@ class RemoteStream:
             raise TransientError(f"{self._what}: SSH connection lost: {error}")
 
 
-def _transport_preferring_gcm(sock, **options):
-    transport = paramiko.Transport(sock, **options)
-    offered = transport.get_security_options().ciphers
-    transport.get_security_options().ciphers = tuple(
-        [c for c in _CIPHERS if c in offered] + [c for c in offered if c not in _CIPHERS])
-    return transport
+class _Transport(paramiko.Transport):
+    """paramiko's Transport, AES-GCM first, and never waiting on itself during a key
+    exchange.
+
+    paramiko exchanges keys again after 2**29 bytes each way (and whenever sshd asks).
+    Until the exchange is over, channel messages must wait (RFC 4253, section 7.1), and
+    paramiko makes every sender wait for it, its own thread too: when a channel's CLOSE
+    from the login node arrives after paramiko asked for new keys, its thread waits to
+    answer it instead of reading the keys it waits for, and after 30 s drops the
+    connection ("Key-exchange timed out waiting for key negotiation", paramiko#822).
+    A stream ending near a multiple of 512 MiB was cut off so, with every command on the
+    connection. Here what that thread would send meanwhile is held, and sent right after
+    its own NEWKEYS, in order, before any other thread may send again.
+    """
+
+    def __init__(self, sock, **options):
+        super().__init__(sock, **options)
+        offered = self.get_security_options().ciphers
+        self.get_security_options().ciphers = tuple(
+            [c for c in _CIPHERS if c in offered] + [c for c in offered if c not in _CIPHERS])
+        self._held_during_kex = []
+        self._newkeys_sent = False
+
+    def _send_user_message(self, data):
+        if threading.current_thread() is self:
+            with self.clear_to_send_lock:
+                if not self.clear_to_send.is_set():
+                    # Between its own NEWKEYS and the login node's, it may send again.
+                    if self._newkeys_sent:
+                        self._send_message(data)
+                    else:
+                        self._held_during_kex.append(data)
+                    return
+        super()._send_user_message(data)
+
+    def _send_kex_init(self):
+        self._newkeys_sent = False
+        super()._send_kex_init()
+
+    def _activate_outbound(self):
+        super()._activate_outbound()
+        # The other threads wait for the login node's NEWKEYS.
+        self._newkeys_sent = True
+        held, self._held_during_kex = self._held_during_kex, []
+        for data in held:
+            self._send_message(data)
 
 
 def _short(command, limit=80):
