@@ -298,8 +298,17 @@ def paramiko_sftp(profile):
     client = paramiko.SSHClient()
     client.load_host_keys(profile.known_hosts_file)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(profile.login_host, port=profile.port, username=profile.user,
-                   key_filename=profile.key_file, look_for_keys=False, allow_agent=False)
+    for attempt in range(3):
+        try:
+            client.connect(profile.login_host, port=profile.port, username=profile.user,
+                           key_filename=profile.key_file, look_for_keys=False,
+                           allow_agent=False)
+            break
+        except paramiko.SSHException:
+            # A loaded sshd sometimes refuses a login: the worker would reconnect too.
+            if attempt == 2:
+                raise
+            time.sleep(1)
     client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         with client.open_sftp() as sftp:
