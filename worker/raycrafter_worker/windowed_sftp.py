@@ -15,8 +15,9 @@ a download to ``LOCAL.partial``, an upload to the partial path its caller gives.
 cut off (connection lost, worker killed) leaves the partial file, and the next transfer of
 the same file resumes from its length; the caller's checksum comparison afterwards is the proof, and a
 mismatch starts that file again from nothing. Per file, the requests that need no answer
-first go together: opening and asking the size is one round trip, the last data and the
-close another.
+first go together: opening and asking the size is one round trip. A small file then costs
+a round trip for its data and one for the close, and an upload one more for the rename:
+four, one more than paramiko's ``put`` takes without a partial name.
 
 The protocol is version 3 as OpenSSH's sftp-server speaks it (draft-ietf-secsh-filexfer-02,
 and the ``limits`` and ``posix-rename`` extensions of OpenSSH's PROTOCOL). Failures are
