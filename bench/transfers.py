@@ -36,6 +36,7 @@ role as root (like tests/worker); what it makes is removed at the end.
 import argparse
 import contextlib
 import io
+import logging
 import os
 import pathlib
 import re
@@ -89,6 +90,9 @@ def main():
     parser.add_argument("--sample", type=int, default=100,
                         help="files moved one by one at a delay, extended to the case")
     args = parser.parse_args()
+    # The stager says which way it chose, and why.
+    logging.basicConfig(level=logging.WARNING, format="    %(message)s")
+    logging.getLogger("raycrafter_worker.staging").setLevel(logging.INFO)
     print(f"sch_netem: {netem_available()[1]}; delays through the relay", flush=True)
     load_before = os.getloadavg()
     results = {}

@@ -15,9 +15,11 @@ a download to ``LOCAL.partial``, an upload to the partial path its caller gives.
 cut off (connection lost, worker killed) leaves the partial file, and the next transfer of
 the same file resumes from its length; the caller's checksum comparison afterwards is the proof, and a
 mismatch starts that file again from nothing. Per file, the requests that need no answer
-first go together: opening and asking the size is one round trip. A small file then costs
-a round trip for its data and one for the close, and an upload one more for the rename:
-four, one more than paramiko's ``put`` takes without a partial name.
+first go together: opening and asking the size is one round trip. A small file down then
+costs a round trip for its data and one for the close (a short read is asked for again on
+the open handle); up, its data and the close travel together, and the rename, sent once
+every write has succeeded, is the third: as many as paramiko's ``put`` takes without a
+partial name.
 
 The protocol is version 3 as OpenSSH's sftp-server speaks it (draft-ietf-secsh-filexfer-02,
 and the ``limits`` and ``posix-rename`` extensions of OpenSSH's PROTOCOL). Failures are
@@ -112,6 +114,7 @@ class WindowedSftp:
         except FileNotFoundError:
             start = 0
         handle = self._handle(self._answer(opened), remote)
+        closing = None
         try:
             if start > size:
                 self._answer(self._request(_FSETSTAT, _string(handle) + _U32.pack(
@@ -119,9 +122,17 @@ class WindowedSftp:
                 start = 0
             with open(local, "rb") as source:
                 source.seek(start)
-                self._write_from(handle, source, start, size, remote)
+                last_window = self._write_from(handle, source, start, size, remote)
+            # The server answers in order: the close travels with the last data.
+            closing = self._request(_CLOSE, _string(handle))
+            for request in last_window:
+                self._answer(request, remote)
         finally:
-            self._close(handle, remote)
+            if closing is None:
+                self._close(handle, remote)
+            else:
+                self._answer(closing, remote)
+        # Only once every write is known to have succeeded does the file take its name.
         self.rename(partial, remote)
 
     # -- single requests ----------------------------------------------------------------------
@@ -173,20 +184,24 @@ class WindowedSftp:
                 in_flight += length - count
 
     def _write_from(self, handle, source, offset, size, remote):
+        """Send ``source`` from ``offset`` to ``size`` as writes, at most IN_FLIGHT_BYTES
+        unanswered; returns the requests of the last window, whose answers are the
+        caller's to read."""
         pending = []
         in_flight = 0
-        while offset < size or pending:
-            while offset < size and in_flight < IN_FLIGHT_BYTES:
-                data = source.read(min(self.write_block, size - offset))
-                if not data:
-                    raise OSError(f"{source.name} became shorter while it was sent")
-                pending.append((self._request(_WRITE, _string(handle) + _U64.pack(offset)
-                                              + _string(data)), len(data)))
-                offset += len(data)
-                in_flight += len(data)
-            request, length = pending.pop(0)
-            in_flight -= length
-            self._answer(request, remote)
+        while offset < size:
+            while in_flight >= IN_FLIGHT_BYTES:
+                request, length = pending.pop(0)
+                in_flight -= length
+                self._answer(request, remote)
+            data = source.read(min(self.write_block, size - offset))
+            if not data:
+                raise OSError(f"{source.name} became shorter while it was sent")
+            pending.append((self._request(_WRITE, _string(handle) + _U64.pack(offset)
+                                          + _string(data)), len(data)))
+            offset += len(data)
+            in_flight += len(data)
+        return [request for request, _ in pending]
 
     # -- requests and answers -------------------------------------------------------------------
 
