@@ -14,6 +14,7 @@ from . import config as config_module
 from .database import db, migrations
 from .http import routes_agent, routes_meta, routes_user, routes_worker
 from .http.errors import ProblemPlugin, render_error
+from .metrics import exposition
 
 
 class DatabaseConnectionPlugin:
@@ -48,4 +49,8 @@ def create_app_from_env():
     """Entry point for waitress-serve: configuration from ``RAYCRAFTER_API_CONFIG``."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(config_module.load_from_env())
+    config = config_module.load_from_env()
+    app = create_app(config)
+    if config.metrics_listen:
+        exposition.serve(config.metrics_listen, config, with_database=True)
+    return app

@@ -31,6 +31,7 @@ from .. import timeutil
 from ..database.db import database, locked, write_transaction
 from ..database.models import Event, Frame, Job
 from ..jobs import job_states, job_views
+from ..metrics import series
 from ..problems import Problem, bad_field, conflict, not_found
 
 WAIT_SECONDS = 10
@@ -91,6 +92,9 @@ def expire_overdue(job, config, now):
         _count_attempt(job, frame, "system",
                        f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
                        f"heartbeats", config, now)
+    # Counted before the caller commits: its transaction is short and local, and a lease
+    # counted twice after a failed commit tells the operator no less.
+    series.LEASES_EXPIRED.inc(len(overdue))
     return bool(overdue)
 
 
@@ -289,10 +293,12 @@ def complete(job_id, number, body, config):
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise bad_field("size", "must be a positive integer (bytes)")
     log_tail = _text(body, "log_tail")
+    rendered = []
 
     def finish(job, frame, now):
         if frame.state == "done" and frame.lease_id == lease_id:
             return FrameStateAnswer("done")  # a retried call that already succeeded
+        rendered.append(frame.number)
         if job.state not in ("submitted", "running"):
             raise _job_not_active(job)
         if frame.state != "leased" or frame.lease_id != lease_id:
@@ -310,7 +316,11 @@ def complete(job_id, number, body, config):
         if not _frames_left(job_id) and current.state in ("submitted", "running"):
             job_states.transition(current, "collecting", "system", "every frame is rendered")
         return FrameStateAnswer("done")
-    return _run(job_id, number, lease_id, config, finish)
+    answer = _run(job_id, number, lease_id, config, finish)
+    if rendered:  # counted once committed, so a retried report is not counted again
+        series.FRAMES_COMPLETED.inc()
+        series.FRAME_RENDER_SECONDS.observe(render_seconds)
+    return answer
 
 
 def _another_leased_frame_held(job_id, frame):
@@ -356,7 +366,9 @@ def fail(job_id, number, body, config):
         holder = frame.lease_holder
         return FrameStateAnswer(_count_attempt(job, frame, f"agent:{holder}", reason, config,
                                                now))
-    return _run(job_id, number, lease_id, config, give_up)
+    answer = _run(job_id, number, lease_id, config, give_up)
+    series.FRAMES_FAILED.inc()
+    return answer
 
 
 def release(job_id, number, body, config):

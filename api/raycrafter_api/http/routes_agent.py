@@ -1,10 +1,16 @@
 """Node agent endpoints: an agent token may touch only the frames of its own job."""
 from ..frames import leases
+from ..metrics.series import AGENT_REQUEST_SECONDS
 from . import httpio
+
+_CLAIM_SECONDS = AGENT_REQUEST_SECONDS.labels("claim")
+_COMPLETE_SECONDS = AGENT_REQUEST_SECONDS.labels("complete")
+_FAIL_SECONDS = AGENT_REQUEST_SECONDS.labels("fail")
 
 
 def install(app, config):
     @app.post("/api/v1/agent/jobs/<job_id:int>/claim")
+    @_CLAIM_SECONDS.time()
     def claim(job_id):
         httpio.agent_of(job_id)
         body = httpio.json_body()
@@ -18,11 +24,13 @@ def install(app, config):
         return httpio.send_json(leases.heartbeat(job_id, number, body.get("lease_id"), config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/complete")
+    @_COMPLETE_SECONDS.time()
     def complete(job_id, number):
         httpio.agent_of(job_id)
         return httpio.send_json(leases.complete(job_id, number, httpio.json_body(), config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/fail")
+    @_FAIL_SECONDS.time()
     def fail(job_id, number):
         httpio.agent_of(job_id)
         return httpio.send_json(leases.fail(job_id, number, httpio.json_body(), config))

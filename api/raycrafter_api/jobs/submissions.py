@@ -6,6 +6,7 @@ from raycrafter_contract.wire.worker_calls import Submission
 from .. import timeutil
 from ..database.db import write_transaction
 from ..database.models import Job
+from ..metrics import series
 from ..problems import conflict, not_found
 
 
@@ -37,4 +38,8 @@ def record_submission(job_id, issue_agent_token, config):
             Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
                 Job.id == job.id).execute()
         token = issue_agent_token(job)
+    if not resumed:
+        series.SUBMISSIONS.inc()
+        if attempt > 1:
+            series.RESUBMISSIONS.inc()
     return Submission(attempt, batch_name(job.id, attempt), token, resumed)
