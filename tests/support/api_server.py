@@ -80,9 +80,10 @@ def ensure_worker_token(config_path, token_dir=None):
 
 
 class ApiServer:
-    def __init__(self, config_path, threads=16):
+    def __init__(self, config_path, threads=16, environment=None):
         self.config_path = str(config_path)
         self.threads = threads
+        self.environment = environment or {}
         self.port = None
         self.process = None
         self._log_path = self.config_path + ".server.log"
@@ -98,7 +99,7 @@ class ApiServer:
     def start(self):
         admin(self.config_path, "migrate")
         self.port = _free_port()
-        env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path)
+        env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path, **self.environment)
         with open(self._log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}",

@@ -70,6 +70,7 @@ class Cluster:
         # Which of a question's forms to start with: one the scheduler refused (an older
         # PBS without JSON) is not asked again.
         self._first_form = {}
+        metrics.known_cluster(self.name)
 
     def run(self, command, stdin=None, timeout=None):
         started = time.monotonic()

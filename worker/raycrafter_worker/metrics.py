@@ -54,6 +54,17 @@ STAGE_SECONDS = Histogram(
     registry=REGISTRY)
 
 
+def known_cluster(cluster):
+    """Every series of a cluster from the start, at zero: a rate needs a first sample, and
+    a scrape shows what is counted before anything happened."""
+    for series in (SSH_COMMAND_SECONDS, SSH_COMMAND_FAILURES, SUBMISSIONS,
+                   SUBMISSIONS_REFUSED):
+        series.labels(cluster)
+    for direction in ("in", "out"):
+        STAGE_BYTES.labels(cluster, direction)
+        STAGE_SECONDS.labels(cluster, direction)
+
+
 def count_batch_jobs(cluster, queued, running):
     BATCH_JOBS.labels(cluster, "queued").set(queued)
     BATCH_JOBS.labels(cluster, "running").set(running)

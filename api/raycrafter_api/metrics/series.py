@@ -12,6 +12,7 @@ commands it published), and every series is a counter or a histogram, so sums ov
 """
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
+from raycrafter_contract.messaging import COMMANDS
 from raycrafter_contract.utilities import metrics_endpoint
 
 # Before any series: they open their files in the directory as they are made.
@@ -56,3 +57,8 @@ COMMANDS_PUBLISHED = Counter(
 COMMANDS_CONFIRMED = Counter(
     "raycrafter_relay_commands_confirmed", "Outbox commands RabbitMQ confirmed, marked sent.",
     ["command"], registry=REGISTRY)
+
+# Every command's series from the start, at zero: a rate needs a first sample.
+for _command in COMMANDS:
+    COMMANDS_PUBLISHED.labels(_command)
+    COMMANDS_CONFIRMED.labels(_command)
