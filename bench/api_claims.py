@@ -19,6 +19,7 @@ of it. The goals: at least 50 % of the ceiling, and 1,000 frames per second with
 import argparse
 import concurrent.futures
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -75,9 +76,10 @@ def run_agents(count, seconds, one_round):
     return sum(frames) / seconds
 
 
-def bench_api(config, concurrency, seconds, max_frames):
-    with ApiServer(config, threads=16) as api:
-        user = Client(api.url, create_user(config, f"bench{concurrency}-{max_frames}"))
+def bench_api(config, concurrency, seconds, max_frames, environment=None):
+    with ApiServer(config, threads=16, environment=environment) as api:
+        user = Client(api.url, create_user(config, f"bench{concurrency}-{max_frames}-"
+                                                   f"{secrets.token_hex(3)}"))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()

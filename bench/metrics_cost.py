@@ -1,0 +1,123 @@
+"""What the API's metrics cost: frames per second with them on and off, and the time of a
+scrape with 10,000 jobs in the database (not a test).
+
+    python bench/metrics_cost.py [--database-url postgresql://...] [--seconds 10]
+                                 [--rounds 3] [--agents 32] [--max-frames 1 50]
+
+On is the API as Salt runs it: a multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``,
+each count a write to a memory-mapped file) and the metrics address served. Off is the
+same code without either: the counts stay in the process's memory and nobody reads them.
+On and off take turns, ``--rounds`` times each, and the medians are compared (goal: on at
+most 3 % slower). The agents are bench/api_claims.py's. Then 10,000 jobs spread over every
+state are written to the database and the metrics address is scraped 20 times: what
+Prometheus waits for each scrape (the database's gauges are read at scrape time).
+"""
+import argparse
+import datetime
+import os
+import statistics
+import tempfile
+import time
+
+from api_claims import bench_api
+from raycrafter_contract.states import JOB_STATES
+
+from raycrafter_api.database import db
+from raycrafter_api.database.models import Job, User
+from support.api_server import ApiServer, create_user, write_config
+from support.metrics_scrape import scrape
+from support.postgres import ThrowawayPostgres, free_port
+
+FRAMES_PER_JOB = 99_999
+SCRAPE_JOBS = 10_000
+
+
+def compare(config_values, tmp, args):
+    off = write_config(os.path.join(tmp, "off.toml"), **config_values)
+    on = write_config(os.path.join(tmp, "on.toml"), **config_values,
+                      metrics_listen=f"127.0.0.1:{free_port()}")
+    print(f"{'max_frames':>10}  {'agents':>6}  {'off frames/s':>12}  {'on frames/s':>11}  "
+          f"slower")
+    for max_frames in args.max_frames:
+        rates = {"off": [], "on": []}
+        for round_number in range(args.rounds):
+            rates["off"].append(bench_api(off, args.agents, args.seconds, max_frames))
+            directory = os.path.join(tmp, f"metrics-{max_frames}-{round_number}")
+            rates["on"].append(bench_api(on, args.agents, args.seconds, max_frames,
+                                         {"PROMETHEUS_MULTIPROC_DIR": directory}))
+        off_rate, on_rate = (statistics.median(rates[k]) for k in ("off", "on"))
+        print(f"{max_frames:>10}  {args.agents:>6}  {off_rate:>12.1f}  {on_rate:>11.1f}  "
+              f"{1 - on_rate / off_rate:6.1%}   (off {_listed(rates['off'])}; "
+              f"on {_listed(rates['on'])})", flush=True)
+
+
+def _listed(rates):
+    return ", ".join(f"{rate:.0f}" for rate in rates)
+
+
+def scrape_time(config_values, tmp):
+    metrics = f"127.0.0.1:{free_port()}"
+    config = write_config(os.path.join(tmp, "scrape.toml"), **config_values,
+                          metrics_listen=metrics)
+    with ApiServer(config, environment={
+            "PROMETHEUS_MULTIPROC_DIR": os.path.join(tmp, "metrics-scrape")}):
+        create_user(config, "scraped")
+        _write_jobs(config_values["database_url"], SCRAPE_JOBS)
+        url = f"http://{metrics}/metrics"
+        scrape(url)
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            samples = scrape(url)
+            times.append(time.perf_counter() - started)
+        jobs = sum(samples.value("raycrafter_jobs", state=state) for state in JOB_STATES)
+    print(f"scrape of the API's metrics with {jobs:.0f} jobs: median "
+          f"{statistics.median(times) * 1000:.1f} ms, slowest {max(times) * 1000:.1f} ms")
+
+
+def _write_jobs(url, count):
+    db.bind(url)
+    now = datetime.datetime.utcnow()
+    with db.connection():
+        owner = User.get(User.name == "scraped")
+        rows = [{"owner": owner.id, "name": f"scraped {n}", "state": JOB_STATES[n % len(JOB_STATES)],
+                 "scene_kind": "pov", "scene_file": "scene.pov", "scene_size": 1,
+                 "scene_checksum": "0" * 64, "renderer": "povray", "options": "{}",
+                 "frame_first": 1, "frame_last": 1, "frame_step": 1, "anim_initial_frame": 1,
+                 "anim_final_frame": 1, "anim_initial_clock": 0.0, "anim_final_clock": 1.0,
+                 "anim_cyclic": False, "width": 64, "height": 48, "cluster": "default",
+                 "created_at": now, "updated_at": now,
+                 "state_changed_at": now - datetime.timedelta(seconds=n)}
+                for n in range(count)]
+        with db.database.atomic():
+            for first in range(0, count, 1000):
+                Job.insert_many(rows[first:first + 1000]).execute()
+    db.dispose()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("RAYCRAFTER_BENCH_DATABASE_URL"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--agents", type=int, default=32)
+    parser.add_argument("--max-frames", type=int, nargs="+", default=[1, 50])
+    args = parser.parse_args()
+    postgres = None
+    url = args.database_url
+    if not url:
+        postgres = ThrowawayPostgres().start()
+        url = postgres.create_database("bench")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
+            values = {"database_url": url, "data_dir": os.path.join(tmp, "data"),
+                      "max_frames_per_job": FRAMES_PER_JOB}
+            compare(values, tmp, args)
+            scrape_time(values, tmp)
+    finally:
+        if postgres:
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
