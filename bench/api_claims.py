@@ -18,6 +18,7 @@ of it. The goals: at least 50 % of the ceiling, and 1,000 frames per second with
 """
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import secrets
 import subprocess
@@ -136,28 +137,33 @@ def main():
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--max-frames", type=int, nargs="+", default=[1, MAX_CHUNK_FRAMES])
     args = parser.parse_args()
-    postgres = None
-    url = args.database_url
-    if not url:
-        postgres = ThrowawayPostgres().start()
-        url = postgres.create_database("bench")
+    with bench_database(args.database_url) as url, \
+            tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
+        config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
+                              data_dir=os.path.join(tmp, "data"),
+                              max_frames_per_job=FRAMES_PER_JOB)
+        print(f"{'max_frames':>10}  {'agents':>6}  {'API frames/s':>12}  "
+              f"{'trivial frames/s':>16}  ratio")
+        for max_frames in args.max_frames:
+            for concurrency in (8, 32, 128):
+                api_rate = bench_api(config, concurrency, args.seconds, max_frames)
+                ceiling = bench_trivial(concurrency, args.seconds,
+                                        min(max_frames, MAX_CHUNK_FRAMES))
+                print(f"{max_frames:>10}  {concurrency:>6}  {api_rate:>12.1f}  "
+                      f"{ceiling:>16.1f}  {api_rate / ceiling:5.0%}", flush=True)
+
+
+@contextlib.contextmanager
+def bench_database(url):
+    """``url``, or a throwaway PostgreSQL's database while the block runs."""
+    if url:
+        yield url
+        return
+    postgres = ThrowawayPostgres().start()
     try:
-        with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
-            config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
-                                  data_dir=os.path.join(tmp, "data"),
-                                  max_frames_per_job=FRAMES_PER_JOB)
-            print(f"{'max_frames':>10}  {'agents':>6}  {'API frames/s':>12}  "
-                  f"{'trivial frames/s':>16}  ratio")
-            for max_frames in args.max_frames:
-                for concurrency in (8, 32, 128):
-                    api_rate = bench_api(config, concurrency, args.seconds, max_frames)
-                    ceiling = bench_trivial(concurrency, args.seconds,
-                                            min(max_frames, MAX_CHUNK_FRAMES))
-                    print(f"{max_frames:>10}  {concurrency:>6}  {api_rate:>12.1f}  "
-                          f"{ceiling:>16.1f}  {api_rate / ceiling:5.0%}", flush=True)
+        yield postgres.create_database("bench")
     finally:
-        if postgres:
-            postgres.stop()
+        postgres.stop()
 
 
 if __name__ == "__main__":

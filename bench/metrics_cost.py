@@ -19,16 +19,15 @@ import statistics
 import tempfile
 import time
 
-from api_claims import bench_api
+from api_claims import FRAMES_PER_JOB, bench_api, bench_database
 from raycrafter_contract.states import JOB_STATES
 
 from raycrafter_api.database import db
 from raycrafter_api.database.models import Job, User
 from support.api_server import ApiServer, create_user, write_config
 from support.metrics_scrape import scrape
-from support.postgres import ThrowawayPostgres, free_port
+from support.postgres import free_port
 
-FRAMES_PER_JOB = 99_999
 SCRAPE_JOBS = 10_000
 
 
@@ -103,20 +102,12 @@ def main():
     parser.add_argument("--agents", type=int, default=32)
     parser.add_argument("--max-frames", type=int, nargs="+", default=[1, 50])
     args = parser.parse_args()
-    postgres = None
-    url = args.database_url
-    if not url:
-        postgres = ThrowawayPostgres().start()
-        url = postgres.create_database("bench")
-    try:
-        with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
-            values = {"database_url": url, "data_dir": os.path.join(tmp, "data"),
-                      "max_frames_per_job": FRAMES_PER_JOB}
-            compare(values, tmp, args)
-            scrape_time(values, tmp)
-    finally:
-        if postgres:
-            postgres.stop()
+    with bench_database(args.database_url) as url, \
+            tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
+        values = {"database_url": url, "data_dir": os.path.join(tmp, "data"),
+                  "max_frames_per_job": FRAMES_PER_JOB}
+        compare(values, tmp, args)
+        scrape_time(values, tmp)
 
 
 if __name__ == "__main__":

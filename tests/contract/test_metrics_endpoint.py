@@ -1,7 +1,6 @@
 """The metrics address a service's processes share, over TLS, and the multiprocess
 directory only the first process of a service empties (raycrafter_contract.utilities.
 metrics_endpoint)."""
-import socket
 import ssl
 import subprocess
 import sys
@@ -12,12 +11,7 @@ import urllib.request
 import pytest
 
 from raycrafter_contract.utilities import metrics_endpoint
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support.postgres import free_port
 
 
 def saying(word):

@@ -265,22 +265,7 @@ def test_collect_stages_frames_out_and_uploads_them(api, broker, start_worker, l
     job = create_job(api, frames="1-3")
     publish(broker.admin_url, "submit", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "running"), timeout=60, message="running")
-    job_dir = f"{test_scratch}/raycrafter/{job['id']}"
-    token = login(f"cat {job_dir}/agent.token").stdout.strip()
-    agent = requests.Session()
-    agent.headers["Authorization"] = f"Bearer {token}"
-    for _ in range(3):  # play the node agent: render = put the PNG on scratch, complete
-        claim = agent.post(f"{api.url}/agent/jobs/{job['id']}/claim",
-                           json={"holder": "test"}).json()
-        image = PNG + str(claim["frame"]).encode()
-        path = f"{job_dir}/frames/frame_{claim['frame']:05d}.png"
-        _put(login, path, image)
-        response = agent.post(
-            f"{api.url}/agent/jobs/{job['id']}/frames/{claim['frame']}/complete",
-            json={"lease_id": claim["lease"]["id"], "render_seconds": 0.1,
-                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
-                  "log_tail": "ok"})
-        assert response.status_code == 200, response.text
+    render_as_the_agent(api, login, test_scratch, job["id"], 3, render_seconds=0.1)
     assert job_of(api, job["id"])["state"] == "collecting"
     publish(broker.admin_url, "collect", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "done"), timeout=60, message="done")
@@ -304,21 +289,7 @@ def test_a_24_frame_job_moves_the_api_and_worker_series_by_what_it_did(
     wait_for(lambda: scrape(worker_url).value("raycrafter_worker_batch_jobs", cluster=CLUSTER,
                                               state="running") == 1,
              timeout=30, message="the batch job counted running")
-    job_dir = f"{test_scratch}/raycrafter/{job['id']}"
-    token = login(f"cat {job_dir}/agent.token").stdout.strip()
-    agent = requests.Session()
-    agent.headers["Authorization"] = f"Bearer {token}"
-    for _ in range(24):  # play the node agent: render = put the PNG on scratch, complete
-        claim = agent.post(f"{api.url}/agent/jobs/{job['id']}/claim",
-                           json={"holder": "test"}).json()
-        image = PNG + str(claim["frame"]).encode()
-        _put(login, f"{job_dir}/frames/frame_{claim['frame']:05d}.png", image)
-        response = agent.post(
-            f"{api.url}/agent/jobs/{job['id']}/frames/{claim['frame']}/complete",
-            json={"lease_id": claim["lease"]["id"], "render_seconds": 2.0,
-                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
-                  "log_tail": "ok"})
-        assert response.status_code == 200, response.text
+    render_as_the_agent(api, login, test_scratch, job["id"], 24, render_seconds=2.0)
     publish(broker.admin_url, "collect", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "done"), timeout=120, message="done")
     api_after, worker_after = scrape(api.metrics_url), scrape(worker_url)
@@ -347,6 +318,25 @@ def test_a_24_frame_job_moves_the_api_and_worker_series_by_what_it_did(
                  "raycrafter_worker_ssh_command_duration_seconds_count", cluster=CLUSTER) >= 3
     assert worker_after.value("raycrafter_worker_ssh_command_failures_total",
                               cluster=CLUSTER) == 0
+
+
+def render_as_the_agent(api, login, test_scratch, job_id, frames, render_seconds):
+    """Play the node agent for ``frames`` frames: claim, put a PNG on scratch, complete."""
+    job_dir = f"{test_scratch}/raycrafter/{job_id}"
+    token = login(f"cat {job_dir}/agent.token").stdout.strip()
+    agent = requests.Session()
+    agent.headers["Authorization"] = f"Bearer {token}"
+    for _ in range(frames):
+        claim = agent.post(f"{api.url}/agent/jobs/{job_id}/claim",
+                           json={"holder": "test"}).json()
+        image = PNG + str(claim["frame"]).encode()
+        _put(login, f"{job_dir}/frames/frame_{claim['frame']:05d}.png", image)
+        response = agent.post(
+            f"{api.url}/agent/jobs/{job_id}/frames/{claim['frame']}/complete",
+            json={"lease_id": claim["lease"]["id"], "render_seconds": render_seconds,
+                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
+                  "log_tail": "ok"})
+        assert response.status_code == 200, response.text
 
 
 def _put(login, path, data):
