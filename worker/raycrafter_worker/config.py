@@ -141,6 +141,7 @@ class SiteConfig(_SceneLimited):
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
     open_jobs: int
     lock_file: str
     max_archive_members: int
@@ -194,13 +195,11 @@ _PROFILE_KEYS = {
     **{"renderer_" + name: (int, False, 0) for name in RENDERER_LIMITS},
 }
 
-_TOP_KEYS = {
+# What the worker and the site agent both read.
+_SHARED_KEYS = {
     "api_url": (str, True, None),
     "api_token_file": (str, True, None),
     "ca_file": (str, False, ""),
-    "amqp_url": (str, True, None),
-    "exchange": (str, False, messaging.EXCHANGE),
-    "queue": (str, False, messaging.QUEUE),
     "poll_interval_seconds": (float, False, 30.0),
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
@@ -211,6 +210,13 @@ _TOP_KEYS = {
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
+}
+
+_TOP_KEYS = {
+    **_SHARED_KEYS,
+    "amqp_url": (str, True, None),
+    "exchange": (str, False, messaging.EXCHANGE),
+    "queue": (str, False, messaging.QUEUE),
     # Where a site runs Consul: the local agent, and which settings take their address
     # from a healthy instance of which service, once at start
     # (raycrafter_contract.utilities.consul_catalog).
@@ -220,24 +226,15 @@ _TOP_KEYS = {
 
 
 _SITE_KEYS = {
-    "api_url": (str, True, None),
-    "api_token_file": (str, True, None),
-    "ca_file": (str, False, ""),
-    "poll_interval_seconds": (float, False, 30.0),
+    **_SHARED_KEYS,
     # How often the API is asked for the cluster's commands (site_commands.py).
     "command_poll_seconds": (float, False, 5.0),
-    "prefetch": (int, False, 2),
-    "lost_grace_seconds": (float, False, 600.0),
-    "retry_limit_seconds": (float, False, 300.0),
     # How many jobs left open (cluster "any") the cluster may hold waiting to be
     # submitted; 0: it takes none.
     "open_jobs": (int, False, 0),
     # Held (flock) while the site agent runs, so that one started again (by cron, say)
     # while it runs exits at once; empty: ~/.raycrafter-siteagent-CLUSTER.lock.
     "lock_file": (str, False, ""),
-    "max_archive_members": (int, False, SceneLimits.max_members),
-    "max_archive_bytes": (int, False, SceneLimits.max_bytes),
-    "clusters": (dict, True, None),
 }
 
 
@@ -291,7 +288,8 @@ def parse_site(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
-    for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch"):
+    for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch",
+                "stage_in_disk_wait_seconds"):
         if values[key] <= 0:
             raise ConfigError(f"{key} must be positive")
     if values["open_jobs"] < 0:
