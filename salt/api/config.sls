@@ -53,3 +53,17 @@ api-config-file-managed:
     - mode: "0600"
     - require:
       - file: api-config-directory-file-directory
+
+# raycrafter-admin on root's PATH, reading this host's configuration without --config
+# (a --config or RAYCRAFTER_API_CONFIG of the operator's own still wins).
+api-admin-command-file-managed:
+  file.managed:
+    - name: /usr/local/sbin/raycrafter-admin
+    - mode: "0755"
+    - contents: |
+        #!/bin/sh
+        # File managed by Salt (salt/api). Edits are overwritten.
+        RAYCRAFTER_API_CONFIG=${RAYCRAFTER_API_CONFIG:-{{ api.config_file }}} \
+            exec {{ api.venv }}/bin/raycrafter-admin "$@"
+    - require:
+      - file: api-config-file-managed

@@ -68,7 +68,7 @@ def test_upgrade_keeps_existing_data(empty_database):
             (kind, user, job, auth.hash_token(token), token[:8], False, now))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
-    assert migrations.migrate_to() == [2, 3, 4, 5, 6, 7]
+    assert migrations.migrate_to() == [2, 3, 4, 5, 6, 7, 8]
     # Both still work; the agent's counts as older than any attempt, so the next end of a
     # batch job of its job revokes it.
     assert auth.authenticate(f"Bearer {user_token}").user_name == "alice"

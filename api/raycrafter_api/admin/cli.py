@@ -115,11 +115,35 @@ def _active_tokens():
 
 
 def cmd_user_list(args):
-    print(f"{'id':>4}  {'name':<24} {'role':<6} {'tokens':>6}  created")
+    print(f"{'id':>4}  {'name':<24} {'role':<6} {'tokens':>6}  {'created':<20}  disabled")
     for user in User.select().order_by(User.id):
         active = _active_tokens().where(Token.user == user).count()
+        disabled = timeutil.iso(user.disabled_at) if user.disabled_at else ""
         print(f"{user.id:>4}  {user.name:<24} {user.role:<6} {active:>6}  "
-              f"{timeutil.iso(user.created_at)}")
+              f"{timeutil.iso(user.created_at):<20}  {disabled}".rstrip())
+
+
+def cmd_user_disable(args):
+    """Refuse every token of the user from now on; their jobs and tokens are kept, so
+    `user enable` gives them back."""
+    user = _existing_user(args.name)
+    if user.disabled_at is None:
+        User.update(disabled_at=timeutil.now()).where(User.id == user.id).execute()
+    print(f"user {user.name} disabled: every token of theirs is refused (401 user_disabled)",
+          file=sys.stderr)
+
+
+def cmd_user_enable(args):
+    user = _existing_user(args.name)
+    User.update(disabled_at=None).where(User.id == user.id).execute()
+    print(f"user {user.name} enabled", file=sys.stderr)
+
+
+def _existing_user(name):
+    user = User.get_or_none(User.name == _check_name(name))
+    if user is None:
+        raise CliError(f"no user {name!r} (raycrafter-admin user list names them)")
+    return user
 
 
 def cmd_token_create(args):
@@ -260,6 +284,11 @@ def build_parser():
     _expiry_options(add)
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
+    for name, func, text in (("disable", cmd_user_disable, "refuse every token of a user"),
+                             ("enable", cmd_user_enable, "accept a disabled user's tokens again")):
+        command = user.add_parser(name, help=text)
+        command.add_argument("name")
+        command.set_defaults(func=func)
 
     token = commands.add_parser("token", help="manage tokens").add_subparsers(
         dest="token_command", required=True)
