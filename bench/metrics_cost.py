@@ -2,7 +2,8 @@
 scrape with 10,000 jobs in the database (not a test).
 
     python bench/metrics_cost.py [--database-url postgresql://...] [--seconds 10]
-                                 [--rounds 3] [--agents 32] [--max-frames 1 50]
+                                 [--rounds 3] [--agents 32] [--modes 1 50/10]
+                                 [--processes N]
 
 On is the API as Salt runs it: a multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``,
 each count a write to a memory-mapped file) and the metrics address served. Off is the
@@ -19,7 +20,7 @@ import statistics
 import tempfile
 import time
 
-from api_claims import FRAMES_PER_JOB, bench_api, bench_database
+from api_claims import FRAMES_PER_JOB, SHIPPED, Mode, bench_api, bench_database
 from raycrafter_contract.states import JOB_STATES
 
 from raycrafter_api.database import db
@@ -35,17 +36,19 @@ def compare(config_values, tmp, args):
     off = write_config(os.path.join(tmp, "off.toml"), **config_values)
     on = write_config(os.path.join(tmp, "on.toml"), **config_values,
                       metrics_listen=f"127.0.0.1:{free_port()}")
-    print(f"{'max_frames':>10}  {'agents':>6}  {'off frames/s':>12}  {'on frames/s':>11}  "
+    print(f"API: {args.processes} process(es)")
+    print(f"{'mode':>10}  {'agents':>6}  {'off frames/s':>12}  {'on frames/s':>11}  "
           f"slower")
-    for max_frames in args.max_frames:
+    for mode in map(Mode, args.modes):
         rates = {"off": [], "on": []}
         for round_number in range(args.rounds):
-            rates["off"].append(bench_api(off, args.agents, args.seconds, max_frames))
-            directory = os.path.join(tmp, f"metrics-{max_frames}-{round_number}")
-            rates["on"].append(bench_api(on, args.agents, args.seconds, max_frames,
-                                         {"PROMETHEUS_MULTIPROC_DIR": directory}))
+            rates["off"].append(bench_api(off, args.agents, args.seconds, mode,
+                                          args.processes, None))
+            directory = os.path.join(tmp, f"metrics-{mode.max_frames}-{round_number}")
+            rates["on"].append(bench_api(on, args.agents, args.seconds, mode, args.processes,
+                                         None, {"PROMETHEUS_MULTIPROC_DIR": directory}))
         off_rate, on_rate = (statistics.median(rates[k]) for k in ("off", "on"))
-        print(f"{max_frames:>10}  {args.agents:>6}  {off_rate:>12.1f}  {on_rate:>11.1f}  "
+        print(f"{mode.text:>10}  {args.agents:>6}  {off_rate:>12.1f}  {on_rate:>11.1f}  "
               f"{1 - on_rate / off_rate:6.1%}   (off {_listed(rates['off'])}; "
               f"on {_listed(rates['on'])})", flush=True)
 
@@ -58,7 +61,7 @@ def scrape_time(config_values, tmp):
     metrics = f"127.0.0.1:{free_port()}"
     config = write_config(os.path.join(tmp, "scrape.toml"), **config_values,
                           metrics_listen=metrics)
-    with ApiServer(config, environment={
+    with ApiServer(config, processes=SHIPPED["processes"], environment={
             "PROMETHEUS_MULTIPROC_DIR": os.path.join(tmp, "metrics-scrape")}):
         create_user(config, "scraped")
         _write_jobs(config_values["database_url"], SCRAPE_JOBS)
@@ -100,7 +103,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--agents", type=int, default=32)
-    parser.add_argument("--max-frames", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--modes", nargs="+", default=["1", "50/10"],
+                        help="bench/api_claims.py's modes")
+    parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
     args = parser.parse_args()
     with bench_database(args.database_url) as url, \
             tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:

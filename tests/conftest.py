@@ -25,7 +25,9 @@ SERVICE_FIXTURES = frozenset({
     "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
     "rabbitmq",                                    # a throwaway RabbitMQ node
     "api_server",                                  # the API as a process (CLI tests)
-    "setup",                                       # the API, node agents and syslog-ng
+    "setup",                                       # the API, node agents and the log server
+    "log_server",                                  # the log server as a process
+    "front_doors",                                 # nginx in front of the API
     "salt_factories",                              # Salt daemons and salt-call
     "namespace",                                   # Terraform in a network namespace
     "cluster_secrets",                             # the applied cluster role (worker)

@@ -1,11 +1,12 @@
 """Node agent endpoints: an agent token may touch only the frames of its own job."""
-from ..frames import leases
+from ..frames import frame_reports, leases
 from ..metrics.series import AGENT_REQUEST_SECONDS
 from . import httpio
 
 _CLAIM_SECONDS = AGENT_REQUEST_SECONDS.labels("claim")
 _COMPLETE_SECONDS = AGENT_REQUEST_SECONDS.labels("complete")
 _FAIL_SECONDS = AGENT_REQUEST_SECONDS.labels("fail")
+_REPORT_SECONDS = AGENT_REQUEST_SECONDS.labels("report")
 
 
 def install(app, config):
@@ -27,15 +28,23 @@ def install(app, config):
     @_COMPLETE_SECONDS.time()
     def complete(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.complete(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.complete(job_id, number, httpio.json_body(),
+                                                       config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/fail")
     @_FAIL_SECONDS.time()
     def fail(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.fail(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.fail(job_id, number, httpio.json_body(), config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/release")
     def release(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.release(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.release(job_id, number, httpio.json_body(),
+                                                      config))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/reports")
+    @_REPORT_SECONDS.time()
+    def reports(job_id):
+        httpio.agent_of(job_id)
+        return httpio.send_json(frame_reports.report(job_id, httpio.json_body(), config))
