@@ -5,13 +5,13 @@ import datetime
 
 import pytest
 
-from raycrafter_api import auth, timeutil
+from raycrafter_api import timeutil
 from raycrafter_api.database import db
-from raycrafter_api.database.models import Frame, Job, User
+from raycrafter_api.database.models import Frame, Job
 from raycrafter_api.metrics import series
 from support.api_server import ApiServer, write_config
 from support.api_testing import Client, World
-from support.gelf_receiver import free_port
+from support.postgres import free_port
 from support.metrics_scrape import scrape
 
 FRAMES = 24
@@ -52,28 +52,6 @@ def test_a_retried_complete_is_counted_once(world):
     assert counted("raycrafter_frames_completed_total") == done + 1
 
 
-class ProcessesApi:
-    """What ``World`` needs of an API, here one served by separate processes: tokens are
-    made in the shared database, requests go to one process's URL."""
-
-    def __init__(self, url):
-        self.url = url
-
-    def client(self, token=None):
-        return Client(self.url, token)
-
-    user_token = staticmethod(lambda name, role="user": _token("user", name, role))
-    worker_token = staticmethod(lambda: _token("worker"))
-
-
-def _token(kind, name=None, role="user"):
-    with db.connection():
-        if kind == "worker":
-            return auth.issue_token("worker")
-        user = User.create(name=name, role=role, created_at=timeutil.now())
-        return auth.issue_token("user", user=user)
-
-
 @pytest.fixture
 def api_processes(tmp_path, database_url):
     """Two API processes sharing a multiprocess directory and one metrics address, as
@@ -95,10 +73,10 @@ def api_processes(tmp_path, database_url):
 
 @pytest.mark.postgres_only
 def test_a_24_frame_job_moves_the_series_by_its_frames_summed_over_the_processes(
-        api_processes):
+        api_processes, api_at):
     servers, metrics_url, directory = api_processes
     before = scrape(metrics_url)
-    world = World(ProcessesApi(servers[0].url))  # jobs X and Y, submitted
+    world = World(api_at(servers[0].url))  # jobs X and Y, submitted
     job_id = world.create_job(world.alice, frames=f"1-{FRAMES}")["id"]
     token = world.submit(job_id)
     agents = [Client(server.url, token) for server in servers]
@@ -154,9 +132,9 @@ def test_a_24_frame_job_moves_the_series_by_its_frames_summed_over_the_processes
 
 
 @pytest.mark.postgres_only
-def test_the_oldest_job_in_each_state_is_read_from_the_database(api_processes):
+def test_the_oldest_job_in_each_state_is_read_from_the_database(api_processes, api_at):
     servers, metrics_url, _ = api_processes
-    world = World(ProcessesApi(servers[0].url))
+    world = World(api_at(servers[0].url))
     with db.connection():
         Job.update(state_changed_at=timeutil.now() - datetime.timedelta(hours=2)).where(
             Job.id == world.job_y["id"]).execute()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from support.api_server import ApiServer, ensure_worker_token, write_config
-from support.gelf_receiver import free_port
+from support.postgres import free_port
 from support.metrics_scrape import scrape
 from support.polling import wait_for
 from support.postgres import ThrowawayPostgres

@@ -12,7 +12,7 @@ from raycrafter_contract.messaging import QUEUE
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
 from support.api_testing import SCENE, tar_gz
-from support.gelf_receiver import free_port
+from support.postgres import free_port
 from support.metrics_scrape import scrape
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
