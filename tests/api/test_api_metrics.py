@@ -10,7 +10,7 @@ from raycrafter_api.database import db
 from raycrafter_api.database.models import Frame, Job
 from raycrafter_api.metrics import series
 from support.api_server import ApiServer, write_config
-from support.api_testing import Client, World
+from support.api_testing import PNG, Client, World, sha256
 from support.postgres import free_port
 from support.metrics_scrape import scrape
 
@@ -50,6 +50,27 @@ def test_a_retried_complete_is_counted_once(world):
     assert world.complete(world.agent_x, job_id, claim).status_code == 200
     assert world.complete(world.agent_x, job_id, claim).status_code == 200
     assert counted("raycrafter_frames_completed_total") == done + 1
+
+
+def test_a_report_of_several_frames_counts_each_once(world):
+    job_id = world.create_job(world.alice, frames="1-3")["id"]
+    agent = world.api.client(world.submit(job_id))
+    claim = world.claim(agent, job_id, max_frames=3)
+    assert len(claim["frames"]) == 1  # nothing rendered yet: the first chunk is one frame
+    first = {"lease_id": claim["lease"]["id"], "done": [
+        {"frame": claim["frame"], "render_seconds": 4.0, "checksum": sha256(PNG),
+         "size": len(PNG)}]}
+    assert agent.post(f"/agent/jobs/{job_id}/reports", json=first).status_code == 200
+    chunk = world.claim(agent, job_id, max_frames=3)
+    report = {"lease_id": chunk["lease"]["id"], "done": [
+        {"frame": number, "render_seconds": 4.0, "checksum": sha256(PNG), "size": len(PNG)}
+        for number in chunk["frames"]]}
+    done, rendered = (counted("raycrafter_frames_completed_total"),
+                      counted("raycrafter_frame_render_seconds_count"))
+    assert agent.post(f"/agent/jobs/{job_id}/reports", json=report).status_code == 200
+    assert agent.post(f"/agent/jobs/{job_id}/reports", json=report).status_code == 200
+    assert counted("raycrafter_frames_completed_total") == done + len(chunk["frames"]) == done + 2
+    assert counted("raycrafter_frame_render_seconds_count") == rendered + 2
 
 
 @pytest.fixture
