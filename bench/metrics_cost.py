@@ -9,7 +9,12 @@ On is the API as Salt runs it: a multiprocess directory (``PROMETHEUS_MULTIPROC_
 each count a write to a memory-mapped file) and the metrics address served. Off is the
 same code without either: the counts stay in the process's memory and nobody reads them.
 On and off take turns, ``--rounds`` times each, and the medians are compared (goal: on at
-most 3 % slower). The agents are bench/api_claims.py's. Then 10,000 jobs spread over every
+most 3 % slower). On a machine other work shares, that comparison is noisier than the
+difference; so the bench also times what metrics add to a frame by themselves (the frame
+counted, its render time observed, a request timed), in a process each way, and sets it
+against what the API could spend: at the rate measured with metrics on, their CPU seconds
+per second over the machine's cores, an upper bound on how much slower they make it. The
+agents are bench/api_claims.py's. Then 10,000 jobs spread over every
 state are written to the database and the metrics address is scraped 20 times: what
 Prometheus waits for each scrape (the database's gauges are read at scrape time).
 """
@@ -17,6 +22,8 @@ import argparse
 import datetime
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -36,9 +43,11 @@ def compare(config_values, tmp, args):
     off = write_config(os.path.join(tmp, "off.toml"), **config_values)
     on = write_config(os.path.join(tmp, "on.toml"), **config_values,
                       metrics_listen=f"127.0.0.1:{free_port()}")
-    print(f"API: {args.processes} process(es)")
+    per_frame = counting_cost(tmp)
+    print(f"API: {args.processes} process(es); metrics' CPU: their cost per frame times "
+          f"the rate, over {os.cpu_count()} cores")
     print(f"{'mode':>10}  {'agents':>6}  {'off frames/s':>12}  {'on frames/s':>11}  "
-          f"slower")
+          f"slower  metrics' CPU")
     for mode in map(Mode, args.modes):
         rates = {"off": [], "on": []}
         for round_number in range(args.rounds):
@@ -48,9 +57,38 @@ def compare(config_values, tmp, args):
             rates["on"].append(bench_api(on, args.agents, args.seconds, mode, args.processes,
                                          None, {"PROMETHEUS_MULTIPROC_DIR": directory}))
         off_rate, on_rate = (statistics.median(rates[k]) for k in ("off", "on"))
+        share = per_frame * on_rate / os.cpu_count()
         print(f"{mode.text:>10}  {args.agents:>6}  {off_rate:>12.1f}  {on_rate:>11.1f}  "
-              f"{1 - on_rate / off_rate:6.1%}   (off {_listed(rates['off'])}; "
+              f"{1 - on_rate / off_rate:6.1%}  {share:9.2%}   (off {_listed(rates['off'])}; "
               f"on {_listed(rates['on'])})", flush=True)
+
+
+COUNTING = """
+import time
+from raycrafter_api.metrics import series
+timer = series.AGENT_REQUEST_SECONDS.labels("report")
+started = time.process_time()
+for _ in range(100_000):
+    with timer.time():
+        series.FRAMES_COMPLETED.inc()
+        series.FRAME_RENDER_SECONDS.observe(0.1)
+print((time.process_time() - started) / 100_000)
+"""
+
+
+def counting_cost(tmp):
+    """CPU seconds the metrics of one frame take, off and on (a multiprocess directory)."""
+    costs = {}
+    for name, extra in (("off", {}), ("on", {"PROMETHEUS_MULTIPROC_DIR":
+                                              os.path.join(tmp, "metrics-counting")})):
+        environment = {key: value for key, value in os.environ.items()
+                       if key != "PROMETHEUS_MULTIPROC_DIR"}
+        costs[name] = float(subprocess.run([sys.executable, "-c", COUNTING],
+                                           env={**environment, **extra}, check=True,
+                                           capture_output=True, text=True).stdout)
+    print(f"metrics per frame (counted, observed, timed): off {costs['off'] * 1e6:.1f} µs, "
+          f"on {costs['on'] * 1e6:.1f} µs of CPU")
+    return costs["on"]
 
 
 def _listed(rates):
