@@ -2,6 +2,8 @@
 API processes sum into one scrape on their shared metrics address, and what the database
 knows (jobs by state, the outbox) is read from it whichever process answers."""
 import datetime
+import subprocess
+import sys
 
 import pytest
 
@@ -13,6 +15,7 @@ from support.api_server import ApiServer, write_config
 from support.api_testing import PNG, Client, World, sha256
 from support.postgres import free_port
 from support.metrics_scrape import scrape
+from support.polling import wait_for
 
 FRAMES = 24
 RENDER_SECONDS = 1.5
@@ -164,3 +167,38 @@ def test_the_oldest_job_in_each_state_is_read_from_the_database(api_processes, a
                                  state="submitted") < 7300
     assert samples.value("raycrafter_jobs_oldest_in_state_seconds", state="pending") == 0
     assert "raycrafter_jobs_oldest_in_state_seconds" in samples.names()
+
+
+def test_the_relay_serves_its_metrics_and_counts_the_leases_it_expires(tmp_path, database_url,
+                                                                        world):
+    """The relay as Supervisor runs it: its own registry on its own address. No broker is
+    configured, so it publishes nothing and its reconcile still expires leases."""
+    job_id = world.job_x["id"]
+    world.claim(world.agent_x, job_id)
+    with db.connection():
+        Frame.update(lease_expires_at=timeutil.now() - datetime.timedelta(seconds=600)).where(
+            Frame.job == job_id, Frame.state == "leased").execute()
+    listen = f"127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "relay.toml", database_url=database_url,
+                          data_dir=str(tmp_path / "data"), clusters=["default", "archer"],
+                          relay_metrics_listen=listen)
+    relay = subprocess.Popen([sys.executable, "-m", "raycrafter_api.outbox.relay",
+                              "--config", config], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.STDOUT)
+    try:
+        samples = wait_for(lambda: _expired(f"http://{listen}/metrics"), timeout=30,
+                           message="the relay's scrape counting the expired lease")
+    finally:
+        relay.terminate()
+        relay.wait(timeout=15)
+    assert samples.value("raycrafter_leases_expired_total") == 1
+    assert samples.value("raycrafter_relay_commands_published_total", command="submit") == 0
+    assert "raycrafter_jobs" not in samples.names()  # the API's scrape reads the database
+
+
+def _expired(url):
+    try:
+        samples = scrape(url)
+    except OSError:
+        return None
+    return samples if samples.value("raycrafter_leases_expired_total") else None
