@@ -24,7 +24,8 @@ LOOPBACK = "127.0.0.1"
 SERVICE_FIXTURES = frozenset({
     "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
     "rabbitmq",                                    # a throwaway RabbitMQ node
-    "api_server",                                  # the API as a process (CLI tests)
+    "api_server",                                  # the API as a process (CLI, dashboard)
+    "browser",                                     # headless Chromium (dashboard)
     "setup",                                       # the API, node agents and syslog-ng
     "salt_factories",                              # Salt daemons and salt-call
     "namespace",                                   # Terraform in a network namespace

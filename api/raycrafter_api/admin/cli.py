@@ -5,15 +5,14 @@ The ``ensure`` commands and ``migrate`` are idempotent and end with one line in 
 ``stateful: True`` reports a change only when something changed.
 """
 import argparse
-import re
 import shlex
 import sys
 
 from .. import auth, config as config_module, timeutil
+from ..accounts import users
 from ..database import db, migrations
 from ..database.models import Token, User
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from ..problems import Problem
 
 
 class CliError(Exception):
@@ -25,10 +24,10 @@ def _stateful(changed, comment):
 
 
 def _check_name(name):
-    if not _NAME.match(name):
-        raise CliError(f"invalid user name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . - "
-                       f"starting with a letter or digit")
-    return name
+    try:
+        return users.check_name(name)
+    except Problem as problem:
+        raise CliError(problem.message.removeprefix("name: ")) from None
 
 
 def _read_token_file(path):
@@ -55,12 +54,10 @@ def cmd_migrate(args):
 
 def cmd_user_add(args):
     name = _check_name(args.name)
-    with db.database.atomic():
-        if User.get_or_none(User.name == name):
-            raise CliError(f"user {name!r} already exists")
-        user = User.create(name=name, role="admin" if args.admin else "user",
-                           created_at=timeutil.now())
-        token = auth.issue_token("user", user=user)
+    try:
+        user, token = users.add_user(name, "admin" if args.admin else "user")
+    except Problem as problem:
+        raise CliError(problem.message) from None
     print(f"created {user.role} {name}; token (shown once, keep it secret):", file=sys.stderr)
     print(token)
 

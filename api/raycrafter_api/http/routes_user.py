@@ -3,7 +3,7 @@ import os
 
 import bottle
 
-from ..frames import frame_results
+from ..frames import frame_results, thumbnails
 from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
                     job_views)
 from ..problems import bad_field
@@ -24,6 +24,12 @@ def install(app, config):
         httpio.principal(*USERS)
         bottle.response.status = 204
         return ""
+
+    @app.get("/api/v1/me")
+    def who_am_i():
+        """Who the token stands for: the dashboard shows an admin's pages to admins only."""
+        caller = httpio.principal(*USERS)
+        return httpio.send_json({"name": caller.user_name, "role": caller.kind})
 
     @app.post("/api/v1/jobs")
     def create_job():
@@ -58,16 +64,19 @@ def install(app, config):
     @app.get("/api/v1/jobs")
     def list_jobs():
         caller = httpio.principal(*USERS)
-        state = bottle.request.query.get("state") or None
+        query = bottle.request.query
+        state = query.get("state") or None
         if state:
             job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
-        return httpio.send_json(job_views.list_for(caller, state, limit, offset))
+        return httpio.send_json_revalidated(job_views.list_for(
+            caller, limit, offset, state=state, name=query.get("name") or None,
+            owner=query.get("owner") or None))
 
     @app.get("/api/v1/jobs/<job_id:int>")
     def get_job(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        return httpio.send_json(job_views.view_of(job))
+        return httpio.send_json_revalidated(job_views.view_of(job))
 
     @app.post("/api/v1/jobs/<job_id:int>/cancel")
     def cancel_job(job_id):
@@ -78,18 +87,26 @@ def install(app, config):
     def job_events(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
-        return httpio.send_json(events.list_page(job, limit, offset))
+        return httpio.send_json_revalidated(events.list_page(job, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames")
     def job_frames(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
-        return httpio.send_json(frame_results.list_page(job, limit, offset))
+        return httpio.send_json_revalidated(frame_results.list_page(
+            job, limit, offset, httpio.time_param("changed_since")))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
     def frame_image(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         return httpio.send_file(frame_results.image_path(config, job, number), "image/png")
+
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/thumbnail")
+    def frame_thumbnail(job_id, number):
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
+        # A frame's image never changes once stored, so neither does its thumbnail.
+        return httpio.send_file(thumbnails.thumbnail_path(config, job, number), "image/png",
+                                headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
     def frame_log(job_id, number):
