@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from support.api_testing import assert_error, sha256
+from support.api_testing import PNG, assert_error, sha256
 
 from raycrafter_contract.naming import frame_file_name
 
@@ -109,6 +109,14 @@ def test_a_thumbnail_is_made_once_beside_the_frame_and_keeps_the_aspect(world, a
     assert_error(world.alice.get(f"/jobs/{job_id}/frames/3/thumbnail"), 404,
                  "image_not_available")
     assert_error(world.bob.get(f"/jobs/{job_id}/frames/1/thumbnail"), 404)
+
+
+def test_a_frame_image_that_does_not_decode_has_no_thumbnail(world):
+    job_id = world.job_x["id"]
+    render_and_collect(world, job_id, world.agent_x, {1: PNG})
+    assert_error(world.alice.get(f"/jobs/{job_id}/frames/1/thumbnail"), 404,
+                 "thumbnail_not_available")
+    assert world.alice.get(f"/jobs/{job_id}/frames/1").content == PNG
 
 
 def test_who_a_token_stands_for(world):

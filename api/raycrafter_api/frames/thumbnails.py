@@ -3,9 +3,10 @@ image, kept beside it, one image in memory at a time."""
 import os
 import tempfile
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from raycrafter_contract.naming import MAX_IMAGE_SIDE
 
+from ..problems import NotFound
 from . import frame_results
 
 THUMBNAIL_SIDE = 320
@@ -19,7 +20,14 @@ def thumbnail_path(config, job, number):
     image = frame_results.image_path(config, job, number)
     path = os.path.splitext(image)[0] + ".thumbnail.png"
     if not os.path.exists(path):
-        _make(image, path)
+        try:
+            _make(image, path)
+        # The image was checked to begin as a PNG, not to decode as one.
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                Image.DecompressionBombError) as error:
+            raise NotFound("thumbnail_not_available",
+                           f"frame {number}'s image cannot be read as a picture: {error}",
+                           {"frame": number}) from None
     return path
 
 
