@@ -97,10 +97,12 @@ def test_a_user_submits_watches_frames_appear_plays_and_reads_a_log(
     images = render_with_the_node_agent(tmp_path, api_server, worker, job_id)
     tiles = wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "#thumbnails img"))
                  == len(FRAMES) and browser.find_elements(By.CSS_SELECTOR, "#thumbnails img"))
-    shown = {int(tile.find_element(By.XPATH, "..").get_attribute("data-frame")):
-             browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth,"
-                                    " arguments[0].naturalHeight]", tile) for tile in tiles}
-    assert shown == {number: [True, 320, 240] for number in FRAMES}
+
+    def loaded():
+        return {int(tile.find_element(By.XPATH, "..").get_attribute("data-frame")):
+                browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth,"
+                                       " arguments[0].naturalHeight]", tile) for tile in tiles}
+    wait(browser, lambda: loaded() == {number: [True, 320, 240] for number in FRAMES})
     rendered = {number: Image.open(io.BytesIO(image)).convert("RGB").resize(
         (320, 240), Image.Resampling.LANCZOS) for number, image in images.items()}
     for number in FRAMES:

@@ -227,14 +227,18 @@ async function cancelSelected() {
 
 function openJob(id) {
   show("job-view");
-  for (const url of state.job ? state.job.thumbnails.values() : []) { URL.revokeObjectURL(url); }
-  state.job = { id, frames: new Map(), thumbnails: new Map(), changedSince: null, player: null,
-                playing: 0 };
+  if (state.job) {
+    state.job.visible.disconnect();
+    for (const url of state.job.thumbnails.values()) { url.then(URL.revokeObjectURL, () => {}); }
+  }
+  state.job = { id, frames: new Map(), tiles: new Map(), thumbnails: new Map(),
+                visible: watchTiles(id), changedSince: null, player: null, playing: 0 };
   $("thumbnails").replaceChildren();
   $("events-table").tBodies[0].replaceChildren();
   $("frame-log").textContent = "Choose a frame to read its log.";
   $("frame-log-title").textContent = "Frame log";
   $("player-image").removeAttribute("src");
+  delete $("player-image").dataset.frame;
   $("player-caption").textContent = "no frame rendered yet";
   $("job-play").textContent = "Play";
   showError("job-message", null);
@@ -269,29 +273,49 @@ async function refreshFrames(id) {
     const query = new URLSearchParams({ limit: FRAME_PAGE, offset });
     if (state.job.changedSince) { query.set("changed_since", state.job.changedSince); }
     const page = await (await call(`/jobs/${id}/frames?${query}`)).json();
-    for (const frame of page.frames) { await showFrame(id, frame); }
+    for (const frame of page.frames) { showFrame(id, frame); }
     offset = page.next_offset;
   }
   state.job.changedSince = started;
 }
 
-async function showFrame(id, frame) {
+// A tile per frame with an image; its thumbnail is fetched once it scrolls into view, so
+// a 10,000-frame job loads what is looked at.
+function showFrame(id, frame) {
   state.job.frames.set(frame.number, frame);
-  if (!frame.image_available || state.job.thumbnails.has(frame.number)) { return; }
-  const response = await call(`/jobs/${id}/frames/${frame.number}/thumbnail`);
-  const url = URL.createObjectURL(await response.blob());
-  if (!state.job || state.job.id !== id) { URL.revokeObjectURL(url); return; }
-  state.job.thumbnails.set(frame.number, url);
+  if (!frame.image_available || state.job.tiles.has(frame.number)) { return; }
   const tile = element("figure", null, "thumbnail");
   tile.dataset.frame = frame.number;
   const image = element("img");
-  image.src = url;
   image.alt = `frame ${frame.number}`;
+  image.width = 120;
   tile.append(image, element("figcaption", `frame ${frame.number}`));
   tile.addEventListener("click", () => openLog(id, frame.number));
+  state.job.tiles.set(frame.number, tile);
   const later = [...$("thumbnails").children].find((t) => Number(t.dataset.frame) > frame.number);
   $("thumbnails").insertBefore(tile, later || null);
-  if (!state.job.player) { showPlayerFrame(frame.number); }
+  state.job.visible.observe(tile);
+  if (!state.job.player && !$("player-image").dataset.frame) { showPlayerFrame(frame.number); }
+}
+
+async function thumbnail(id, number) {
+  if (!state.job.thumbnails.has(number)) {
+    const loading = call(`/jobs/${id}/frames/${number}/thumbnail`)
+      .then((response) => response.blob()).then((blob) => URL.createObjectURL(blob));
+    state.job.thumbnails.set(number, loading);
+    loading.catch(() => state.job.thumbnails.delete(number));
+  }
+  return state.job.thumbnails.get(number);
+}
+
+function watchTiles(id) {
+  return new IntersectionObserver((entries, observer) => {
+    for (const entry of entries.filter((e) => e.isIntersecting)) {
+      const number = Number(entry.target.dataset.frame);
+      observer.unobserve(entry.target);
+      thumbnail(id, number).then((url) => { entry.target.querySelector("img").src = url; });
+    }
+  }, { rootMargin: "200px" });
 }
 
 async function openLog(id, number) {
@@ -311,8 +335,9 @@ async function refreshEvents(id) {
     row([when(e.at), e.actor, e.frame ?? "", e.from ?? "", e.to, e.reason ?? ""])));
 }
 
-function showPlayerFrame(number) {
-  $("player-image").src = state.job.thumbnails.get(number);
+async function showPlayerFrame(number) {
+  const url = await thumbnail(state.job.id, number);
+  $("player-image").src = url;
   $("player-image").dataset.frame = number;
   $("player-caption").textContent = `frame ${number}`;
 }
@@ -322,15 +347,17 @@ function pausePlayer() {
   $("job-play").textContent = "Play";
 }
 
-// The animation from the thumbnails rendered so far, in frame order, round and round.
+// The animation: the thumbnails of the frames rendered so far, in frame order, round and
+// round; a frame is shown once its thumbnail is here, so a slow one holds the pace back.
 function togglePlayer() {
   if (state.job.player) { pausePlayer(); return; }
   const fps = Math.min(60, Math.max(1, Number($("job-fps").value) || 8));
+  let showing = null;
   state.job.player = setInterval(() => {
-    const numbers = [...state.job.thumbnails.keys()].sort((a, b) => a - b);
-    if (!numbers.length) { return; }
+    const numbers = [...state.job.tiles.keys()].sort((a, b) => a - b);
+    if (!numbers.length || showing) { return; }
     state.job.playing = (state.job.playing + 1) % numbers.length;
-    showPlayerFrame(numbers[state.job.playing]);
+    showing = showPlayerFrame(numbers[state.job.playing]).finally(() => { showing = null; });
   }, 1000 / fps);
   $("job-play").textContent = "Pause";
 }
