@@ -34,6 +34,9 @@ def test_migrations_build_exactly_the_models_schema(empty_database):
     expiry = {index.name: index for index in db.database.get_indexes("frame")}[
         "frame_leased_by_expiry"]
     assert expiry.columns == ["job_id", "lease_expires_at"] and "leased" in expiry.sql
+    by_change = {index.name: index for index in db.database.get_indexes("frame")}[
+        "frame_by_change"]
+    assert by_change.columns == ["job_id", "updated_at"]
 
 
 def test_upgrade_keeps_existing_data(empty_database):
@@ -56,7 +59,7 @@ def test_upgrade_keeps_existing_data(empty_database):
         f"VALUES ({', '.join([mark] * 6)})", ("c-1", 1, "submit", "default", now, None))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
-    assert migrations.migrate_to() == [2, 3, 4, 5]
+    assert migrations.migrate_to() == list(range(2, migrations.LATEST + 1))
     command = Command.get_by_id("c-1")
     assert command.job.name == "old job" and command.publish_attempts == 0
     assert command.last_error is None

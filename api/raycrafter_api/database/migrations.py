@@ -150,8 +150,14 @@ def _leased_frames_by_expiry():
                          "(job_id, lease_expires_at) WHERE state = 'leased'")
 
 
+def _frames_by_change():
+    """A job's frames in order of their last change, so a viewer polling a large job for
+    what changed since its last look reads those frames, not all of them."""
+    database.execute_sql("CREATE INDEX frame_by_change ON frame (job_id, updated_at)")
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
-              _leased_frames_by_expiry)
+              _leased_frames_by_expiry, _frames_by_change)
 LATEST = len(MIGRATIONS)
 
 
