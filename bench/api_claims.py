@@ -1,23 +1,38 @@
 """Frames leased and completed per second with 8, 32 and 128 agents (not a test).
 
     python bench/api_claims.py [--database-url postgresql://...] [--seconds 10]
-                               [--max-frames 1 50]
+                               [--modes 1 50 50/10] [--processes N] [--through-nginx]
 
 The URL may also come from RAYCRAFTER_BENCH_DATABASE_URL; without one a throwaway
 PostgreSQL is started (tests/support/postgres.py). The database must be empty or already
-migrated by this version; the bench adds users and jobs to it. The API runs under waitress
-(16 threads) in a subprocess; next to each figure is the same stack (bottle on waitress,
-16 threads) answering a trivial JSON route, counted the same way (two requests per
-claim+complete): the ceiling the API could reach. The client is Python threads on the
+migrated by this version; the bench adds users and jobs to it. The API runs as the
+appliance runs it (``raycrafter-api``: ``--processes`` processes sharing the port, the
+shipped default unless given, 16 threads each) in subprocesses; next to each figure is the
+same stack (bottle on waitress, one process of 16 threads) answering a trivial JSON route,
+counted the same way: the ceiling the API could reach. The client is Python threads on the
 same machine, so both figures include its cost.
 
-``--max-frames`` lists the modes: 1 is a claim per frame (as before chunks); N asks each
-claim for up to N frames (a chunk, as many as the API's chunk sizing gives) and completes
-each of them, and the trivial route then answers one request per chunk plus one per frame
-of it. The goals: at least 50 % of the ceiling, and 1,000 frames per second with chunks.
+``--modes`` lists how the agents work, each for 8, 32 and 128 agents:
+- ``1``: a claim per frame, then its completion (as before chunks);
+- ``M``: each claim asks for up to M frames (a chunk, as many as the API's chunk sizing
+  gives), then completes each of them in a call of its own (an agent of protocol 1);
+- ``M/B``: the same chunks, their frames reported B at a time (protocol 2), each report
+  after a heartbeat through its first frame, the question the agent asks before it places
+  frames. The node agent reports what finished since its last report, at most once a
+  second: with the frames of 0.1 s the bench reports, B is 10.
+The ceiling answers one request per claim plus one per frame, as the trivial route always
+has; for ``M/B`` the trivial route is also timed answering the same calls as the API
+(``same calls``). The goals: at least 50 % of the ceiling, and 1,000 frames per second
+with chunks.
+
+``--through-nginx`` puts the appliance's nginx (its Salt template rendered, TLS, the
+sender check before every body) in front of the API and of the trivial route alike (which
+answers the sender check as trivially); ``--without-sender-check`` leaves that check out,
+to tell what it costs.
 """
 import argparse
 import concurrent.futures
+import math
 import os
 import subprocess
 import sys
@@ -26,45 +41,74 @@ import threading
 import time
 
 import requests
+import yaml
 from raycrafter_api.config import Config
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
 from support.api_testing import PNG, Client, job_fields, scene_upload, sha256
+from support.nginx_front import NginxFront
 from support.polling import wait_for
 from support.postgres import ThrowawayPostgres, free_port
+from support.salt_tree import REPOSITORY
 
 TRIVIAL_APP = """
 import bottle, json, logging, sys, waitress
 # Its queue-depth warnings would flood the table (the API's go to its log file).
 logging.getLogger("waitress").setLevel(logging.ERROR)
 app = bottle.Bottle()
-@app.post("/ping")
+@app.post("/api/v1/ping")
 def ping():
     bottle.response.content_type = "application/json"
     return json.dumps({"status": "ok"})
+# What nginx asks before it reads a body (the API's sender check), answered as trivially.
+@app.get("/api/v1/sender-check")
+def sender_check():
+    bottle.response.status = 204
+    return ""
 waitress.serve(app, listen="127.0.0.1:" + sys.argv[1], threads=16, _quiet=True)
 """
 FRAMES_PER_JOB = 99_999
 # The API's cap on a chunk (its default): what a claim gets here, since the bench reports
 # every frame rendered in 0.1 s.
 MAX_CHUNK_FRAMES = Config.__dataclass_fields__["max_chunk_frames"].default
+SHIPPED = yaml.safe_load((REPOSITORY / "salt" / "api" / "defaults.yaml").read_text())
+THREADS = 16
 
 
-def run_agents(count, seconds, one_round):
+class Mode:
+    """``M`` or ``M/B`` (see above)."""
+
+    def __init__(self, text):
+        self.text = text
+        chunk, _, batch = text.partition("/")
+        self.max_frames = int(chunk)
+        self.batch = int(batch) if batch else None
+        self.chunk = min(self.max_frames, MAX_CHUNK_FRAMES)
+
+    def calls_per_chunk(self):
+        """What an agent sends the API for one chunk."""
+        if self.batch is None:
+            return 1 + self.chunk
+        return 1 + 2 * math.ceil(self.chunk / self.batch)
+
+
+def run_agents(count, seconds, one_round, verify):
     """Run ``one_round(session, index)`` over and over in ``count`` threads for
-    ``seconds``; it yields once per frame completed. Frames per second completed within
-    the time: a round cut off by the end counts only the frames completed before it (a
-    chunk's round is as long as 51 requests)."""
+    ``seconds``; it yields the frames completed as it completes them. Frames per second
+    completed within the time: a round cut off by the end counts only the frames completed
+    before it (a chunk's round is as long as 51 requests)."""
     stop = threading.Event()
     frames = [0] * count
 
     def agent(index):
         with requests.Session() as session:
+            session.verify = verify
+            session.trust_env = False  # REQUESTS_CA_BUNDLE would take verify's place
             while not stop.is_set():
-                for _ in one_round(session, index):
+                for done in one_round(session, index):
                     if stop.is_set():
                         return
-                    frames[index] += 1
+                    frames[index] += done
 
     with concurrent.futures.ThreadPoolExecutor(count) as pool:
         futures = [pool.submit(agent, i) for i in range(count)]
@@ -75,9 +119,43 @@ def run_agents(count, seconds, one_round):
     return sum(frames) / seconds
 
 
-def bench_api(config, concurrency, seconds, max_frames):
-    with ApiServer(config, threads=16) as api:
-        user = Client(api.url, create_user(config, f"bench{concurrency}-{max_frames}"))
+def agent_rounds(base, headers, mode):
+    """One round of an agent: claim a chunk, render nothing, report its frames."""
+    def claim_and_report(session, index):
+        lease = session.post(f"{base}/claim", json={"holder": f"n{index}",
+                                                    "max_frames": mode.max_frames},
+                             headers=headers).json()
+        if lease.get("status") != "leased":
+            raise RuntimeError(f"unexpected claim answer {lease}")
+        lease_id = lease["lease"]["id"]
+        done = [{"frame": frame, "render_seconds": 0.1, "checksum": sha256(PNG),
+                 "size": len(PNG)} for frame in lease["frames"]]
+        if mode.batch is None:
+            for report in done:
+                session.post(f"{base}/frames/{report['frame']}/complete", headers=headers,
+                             json=dict(report, lease_id=lease_id)).raise_for_status()
+                yield 1
+            return
+        for start in range(0, len(done), mode.batch):
+            batch = done[start:start + mode.batch]
+            session.post(f"{base}/frames/{batch[0]['frame']}/heartbeat", headers=headers,
+                         json={"lease_id": lease_id}).raise_for_status()
+            answer = session.post(f"{base}/reports", headers=headers,
+                                  json={"lease_id": lease_id, "done": batch})
+            answer.raise_for_status()
+            outcomes = answer.json()["frames"]
+            if any(outcome.get("frame_state") != "done" for outcome in outcomes):
+                raise RuntimeError(f"a report was refused: {outcomes}")
+            yield len(batch)
+    return claim_and_report
+
+
+def bench_api(config, concurrency, seconds, mode, processes, nginx):
+    with ApiServer(config, threads=THREADS, processes=processes) as api:
+        url = nginx.serve(api.port) if nginx else api.url
+        verify = nginx.certificate if nginx else True
+        name = f"bench{concurrency}-{mode.text.replace('/', '-')}"
+        user = Client(api.url, create_user(config, name))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()
@@ -87,42 +165,37 @@ def bench_api(config, concurrency, seconds, max_frames):
         worker.post(f"/worker/jobs/{job['id']}/transition",
                     json={"to": "submitted", "batch_job_id": "1"})
         headers = {"Authorization": f"Bearer {token}"}
-        base = f"{api.url}/agent/jobs/{job['id']}"
-
-        def claim_and_complete(session, index):
-            lease = session.post(f"{base}/claim", json={"holder": f"n{index}",
-                                                        "max_frames": max_frames},
-                                 headers=headers).json()
-            if lease.get("status") != "leased":
-                raise RuntimeError(f"unexpected claim answer {lease}")
-            for frame in lease["frames"]:
-                session.post(f"{base}/frames/{frame}/complete", headers=headers,
-                             json={"lease_id": lease["lease"]["id"], "render_seconds": 0.1,
-                                   "checksum": sha256(PNG), "size": len(PNG)}
-                             ).raise_for_status()
-                yield frame
-        return run_agents(concurrency, seconds, claim_and_complete)
+        return run_agents(concurrency, seconds,
+                          agent_rounds(f"{url}/agent/jobs/{job['id']}", headers, mode), verify)
 
 
-def bench_trivial(concurrency, seconds, chunk):
+def bench_trivial(concurrency, seconds, chunk, calls_per_chunk, nginx):
+    """The trivial route answering ``calls_per_chunk`` requests for each chunk of
+    ``chunk`` frames."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", TRIVIAL_APP, str(port)])
-    url = f"http://127.0.0.1:{port}/ping"
+    url = f"{nginx.serve(port) if nginx else f'http://127.0.0.1:{port}/api/v1'}/ping"
+    verify = nginx.certificate if nginx else True
+    # Every request carries a token, as the agents' do (nginx keys its limits by it).
+    headers = {"Authorization": "Bearer " + "t" * 43}
 
     def reachable():
         try:
-            return requests.post(url, timeout=1).ok
+            with requests.Session() as session:
+                session.trust_env = False
+                return session.post(url, timeout=1, verify=verify, headers=headers).ok
         except requests.ConnectionError:
             return False
     try:
         wait_for(reachable, timeout=20, message="the trivial server")
 
-        def claim_and_completes(session, index):
-            session.post(url, json={"holder": f"n{index}"}).raise_for_status()
-            for frame in range(chunk):
-                session.post(url, json={"lease_id": "x"}).raise_for_status()
-                yield frame
-        return run_agents(concurrency, seconds, claim_and_completes)
+        def claim_and_reports(session, index):
+            session.post(url, json={"holder": f"n{index}"}, headers=headers).raise_for_status()
+            calls = calls_per_chunk - 1
+            for call in range(calls):
+                session.post(url, json={"lease_id": "x"}, headers=headers).raise_for_status()
+                yield chunk * (call + 1) // calls - chunk * call // calls
+        return run_agents(concurrency, seconds, claim_and_reports, verify)
     finally:
         server.terminate()
         server.wait()
@@ -132,7 +205,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("RAYCRAFTER_BENCH_DATABASE_URL"))
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--max-frames", type=int, nargs="+", default=[1, MAX_CHUNK_FRAMES])
+    parser.add_argument("--modes", nargs="+", default=["1", str(MAX_CHUNK_FRAMES),
+                                                       f"{MAX_CHUNK_FRAMES}/10"])
+    parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
+    parser.add_argument("--agents", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--through-nginx", action="store_true")
+    parser.add_argument("--without-sender-check", action="store_true",
+                        help="through nginx, without its sender check (what it costs)")
     args = parser.parse_args()
     postgres = None
     url = args.database_url
@@ -141,18 +220,35 @@ def main():
         url = postgres.create_database("bench")
     try:
         with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
+            # One token serves every agent here: its rate is not what is measured.
+            nginx = NginxFront(sender_check=not args.without_sender_check,
+                               limits={"requests_per_token": 1_000_000,
+                                       "burst_per_token": 1_000_000}) \
+                if args.through_nginx else None
             config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
                                   data_dir=os.path.join(tmp, "data"),
                                   max_frames_per_job=FRAMES_PER_JOB)
-            print(f"{'max_frames':>10}  {'agents':>6}  {'API frames/s':>12}  "
-                  f"{'trivial frames/s':>16}  ratio")
-            for max_frames in args.max_frames:
-                for concurrency in (8, 32, 128):
-                    api_rate = bench_api(config, concurrency, args.seconds, max_frames)
-                    ceiling = bench_trivial(concurrency, args.seconds,
-                                            min(max_frames, MAX_CHUNK_FRAMES))
-                    print(f"{max_frames:>10}  {concurrency:>6}  {api_rate:>12.1f}  "
-                          f"{ceiling:>16.1f}  {api_rate / ceiling:5.0%}", flush=True)
+            print(f"API: {args.processes} process(es) of {THREADS} threads"
+                  f"{', behind nginx' if nginx else ''}"
+                  f"{' without its sender check' if args.without_sender_check else ''}")
+            print(f"{'mode':>6}  {'agents':>6}  {'API frames/s':>12}  {'ceiling frames/s':>16}"
+                  f"  ratio  {'same calls frames/s':>19}")
+            try:
+                for mode in map(Mode, args.modes):
+                    for concurrency in args.agents:
+                        api_rate = bench_api(config, concurrency, args.seconds, mode,
+                                             args.processes, nginx)
+                        ceiling = bench_trivial(concurrency, args.seconds, mode.chunk,
+                                                1 + mode.chunk, nginx)
+                        same = (bench_trivial(concurrency, args.seconds, mode.chunk,
+                                              mode.calls_per_chunk(), nginx)
+                                if mode.batch else None)
+                        print(f"{mode.text:>6}  {concurrency:>6}  {api_rate:>12.1f}  "
+                              f"{ceiling:>16.1f}  {api_rate / ceiling:5.0%}  "
+                              f"{f'{same:.1f}' if same else '':>19}", flush=True)
+            finally:
+                if nginx:
+                    nginx.close()
     finally:
         if postgres:
             postgres.stop()

@@ -6,6 +6,8 @@
                                        ROLE<TAB>NAME<TAB>COMMAND<TAB>LOG, with each
                                        {SERVICE} in COMMAND the port of that service (ROLE
                                        is "host" for every host's own)
+    catalogue.py packages [ROLE ...]   the Debian packages every host and these roles (all
+                                       by default) install, one line, space-separated
 
 Salt, Terraform, Vagrant and the tests read the YAML themselves.
 """
@@ -24,21 +26,26 @@ def main(argv):
     if argv[1:2] == ["roles"]:
         print("\n".join(roles))
         return 0
-    if argv[1:2] == ["checks"]:
-        wanted = argv[2:] or list(roles)
-        unknown = [role for role in wanted if role not in roles]
-        if unknown:
-            sys.stderr.write(f"catalogue: no role {', '.join(unknown)}; roles: {', '.join(roles)}\n")
-            return 2
-        for label, holder in [("host", catalogue["every_host"])] + [(role, roles[role]) for role in wanted]:
-            ports = {service: spec.get("port", (spec.get("ports") or [None])[0])
-                     for service, spec in (holder.get("services") or {}).items()}
-            for name, check in (holder.get("checks") or {}).items():
-                command = check["command"].format_map(ports)
-                print("\t".join((label, name, command, check.get("log", ""))))
+    if argv[1:2] not in (["checks"], ["packages"]):
+        sys.stderr.write(__doc__)
+        return 2
+    wanted = argv[2:] or list(roles)
+    unknown = [role for role in wanted if role not in roles]
+    if unknown:
+        sys.stderr.write(f"catalogue: no role {', '.join(unknown)}; roles: {', '.join(roles)}\n")
+        return 2
+    if argv[1] == "packages":
+        holders = [catalogue["every_host"]] + [roles[role] for role in wanted]
+        print(" ".join(dict.fromkeys(package for holder in holders
+                                     for package in holder.get("packages") or [])))
         return 0
-    sys.stderr.write(__doc__)
-    return 2
+    for label, holder in [("host", catalogue["every_host"])] + [(role, roles[role]) for role in wanted]:
+        ports = {service: spec.get("port", (spec.get("ports") or [None])[0])
+                 for service, spec in (holder.get("services") or {}).items()}
+        for name, check in (holder.get("checks") or {}).items():
+            command = check["command"].format_map(ports)
+            print("\t".join((label, name, command, check.get("log", ""))))
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ SERVICE_FIXTURES = frozenset({
     "rabbitmq",                                    # a throwaway RabbitMQ node
     "api_server",                                  # the API as a process (CLI, dashboard)
     "browser",                                     # headless Chromium (dashboard)
-    "setup",                                       # the API, node agents and syslog-ng
+    "setup",                                       # the API, node agents and the log server
+    "log_server",                                  # the log server as a process
+    "front_doors",                                 # nginx in front of the API
     "salt_factories",                              # Salt daemons and salt-call
     "namespace",                                   # Terraform in a network namespace
     "cluster_secrets",                             # the applied cluster role (worker)

@@ -1,10 +1,11 @@
-"""Bearer tokens and the principals they stand for (user, admin, worker, agent)."""
+"""Bearer tokens and the principals they stand for (user, admin, worker, agent, site)."""
 import dataclasses
 import hashlib
 import re
 import secrets
 
 import peewee
+from raycrafter_contract.wire.errors import TOKEN_EXPIRED, TOKEN_REVOKED, USER_DISABLED
 
 from . import timeutil
 from .database.models import Token, User
@@ -14,15 +15,19 @@ PREFIX_LENGTH = 8
 # A token installed from a file must carry at least 256 bits: 43 URL-safe base64 characters.
 MIN_TOKEN_LENGTH = 43
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+# Why a revoked token is refused, by its kind: an agent's tells it that its work is over.
+_REVOKED = {"agent": "this agent token was revoked: its batch job ended, or the job did"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``kind`` is user, admin, worker or agent."""
+    """Who is calling: ``kind`` is user, admin, worker, agent or site (a site agent, which
+    acts as the worker for the jobs of its ``cluster`` only)."""
     kind: str
     user_id: int | None = None
     user_name: str | None = None
     job_id: int | None = None
+    cluster: str | None = None
 
     @property
     def actor(self):
@@ -31,6 +36,8 @@ class Principal:
             return f"{self.kind}:{self.user_name}"
         if self.kind == "agent":
             return f"agent:job-{self.job_id}"
+        if self.kind == "site":
+            return f"site:{self.cluster}"
         return self.kind
 
 
@@ -54,18 +61,31 @@ def validate_token_text(token):
                          f"(A-Z a-z 0-9 _ -), e.g. from secrets.token_urlsafe(32)")
 
 
-def store_token(token, kind, user=None, job=None, managed=False):
+def store_token(token, kind, user=None, job=None, managed=False, attempt=None,
+                expires_at=None, cluster=None):
     """Store the hash of a plaintext token; the plaintext is never stored."""
-    return Token.create(kind=kind, user=user, job=job, token_hash=hash_token(token),
-                        prefix=token[:PREFIX_LENGTH], managed=managed,
-                        created_at=timeutil.now())
+    return Token.create(kind=kind, user=user, job=job, attempt=attempt, cluster=cluster,
+                        token_hash=hash_token(token), prefix=token[:PREFIX_LENGTH],
+                        managed=managed, created_at=timeutil.now(), expires_at=expires_at)
 
 
-def issue_token(kind, user=None, job=None):
+def issue_token(kind, user=None, job=None, attempt=None, expires_at=None, cluster=None):
     """Create a fresh token and return its plaintext (shown once)."""
     token = new_token()
-    store_token(token, kind, user=user, job=job)
+    store_token(token, kind, user=user, job=job, attempt=attempt, expires_at=expires_at,
+                cluster=cluster)
     return token
+
+
+def revoke_agent_tokens(job_id, up_to_attempt=None):
+    """Revoke the job's agent tokens, or only those of submission attempts up to
+    ``up_to_attempt`` (its batch job ended, or a newer attempt was recorded): a token dies
+    with its batch job. Tokens issued before attempts were recorded with them belong to
+    some earlier attempt, and go too. Inside the caller's transaction."""
+    tokens = (Token.kind == "agent") & (Token.job == job_id) & Token.revoked_at.is_null()
+    if up_to_attempt is not None:
+        tokens &= (Token.attempt <= up_to_attempt) | Token.attempt.is_null()
+    Token.update(revoked_at=timeutil.now()).where(tokens).execute()
 
 
 def authenticate(header):
@@ -77,17 +97,35 @@ def authenticate(header):
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
     # What a principal is made of, and no more: this runs on every request.
-    row = (Token.select(Token.kind, Token.job, User.id, User.name, User.role)
+    row = (Token.select(Token.kind, Token.job, Token.cluster, Token.revoked_at, Token.expires_at,
+                        User.id, User.name, User.role, User.disabled_at)
            .join(User, peewee.JOIN.LEFT_OUTER)
-           .where(Token.token_hash == hash_token(token), Token.revoked_at.is_null())
+           .where(Token.token_hash == hash_token(token))
            .first())
     if row is None:
         raise Unauthenticated("unauthorized", "unknown or revoked token")
+    if row.revoked_at is not None:
+        raise Unauthenticated(TOKEN_REVOKED, _REVOKED.get(row.kind, "this token was revoked"))
+    if row.expires_at is not None and row.expires_at <= timeutil.now():
+        raise Unauthenticated(TOKEN_EXPIRED, f"this token expired at "
+                                             f"{timeutil.iso(row.expires_at)}; ask for a "
+                                             f"new one")
+    if row.kind == "user" and row.user.disabled_at is not None:
+        raise Unauthenticated(USER_DISABLED, f"user {row.user.name} was disabled by an "
+                                             f"administrator")
     if row.kind == "user":
         return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
     if row.kind == "agent":
         return Principal(kind="agent", job_id=row.job_id)
+    if row.kind == "site":
+        return Principal(kind="site", cluster=row.cluster)
     return Principal(kind=row.kind)
+
+
+def may_reach_cluster(principal, cluster):
+    """Whether a worker-side principal may act on a job of ``cluster``: the worker on
+    every one, a site agent on its own cluster's only."""
+    return principal.kind == "worker" or principal.cluster == cluster
 
 
 def require(principal, *kinds):

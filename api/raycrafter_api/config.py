@@ -4,12 +4,13 @@ import os
 import tomllib
 
 from raycrafter_contract import messaging
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
+MIN_KEY_CHARS = 32
 
 
 class ConfigError(Exception):
@@ -33,6 +34,10 @@ class Config:
     max_submissions: int = 3
     default_cluster: str = "default"
     clusters: tuple = ("default",)
+    # Clusters reached in pull mode: their site agents ask for their commands over HTTPS
+    # (routes_site.py), so the relay publishes none of them. With any, a job may also
+    # leave its cluster open (OPEN_CLUSTER) for one of them to take.
+    pull_clusters: tuple = ()
     reconcile_after_seconds: dict = dataclasses.field(
         default_factory=lambda: {"pending": 300, "staging": 900, "collecting": 900})
     reconcile_interval_seconds: float = 30.0
@@ -41,6 +46,11 @@ class Config:
     # to take about this long (one POV-Ray process renders the run), at most this many.
     chunk_target_seconds: float = 20.0
     max_chunk_frames: int = 50
+    # The key the log server checks node agents' log credentials with (shared with the
+    # logging role; raycrafter_contract.log_credentials), and how long a credential lasts:
+    # longer than a batch job may wait in its queue and run. No key, no credentials.
+    log_credential_key: str = ""
+    log_credential_seconds: int = 14 * 86400
     # Where a site runs Consul: the local agent, and which of the URLs above take their host
     # and port from a healthy instance of which service, once at start.
     consul_agent: str = ""
@@ -51,13 +61,24 @@ class Config:
         return SceneLimits(max_members=self.max_archive_members,
                            max_bytes=self.max_archive_bytes)
 
+    @property
+    def job_clusters(self):
+        """What a job may name as its cluster: a profile, or none yet while a site agent
+        may take it."""
+        return self.clusters + ((OPEN_CLUSTER,) if self.pull_clusters else ())
+
+    @property
+    def clusters_not_on_the_broker(self):
+        """Clusters whose commands stay in the outbox for their site agents."""
+        return self.pull_clusters + (OPEN_CLUSTER,)
+
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions",
-             "max_chunk_frames")
+             "max_chunk_frames", "log_credential_seconds")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
-             "default_cluster", "consul_agent")
+             "default_cluster", "consul_agent", "log_credential_key")
 
 
 def load(path):
@@ -104,11 +125,9 @@ def from_dict(raw):
         elif key in values:
             values[key] = float(values[key])
     if "clusters" in values:
-        clusters = values["clusters"]
-        if (not isinstance(clusters, list) or not clusters
-                or not all(isinstance(c, str) and c for c in clusters)):
-            raise ConfigError("config key 'clusters' must be a non-empty list of names")
-        values["clusters"] = tuple(clusters)
+        values["clusters"] = _names(values["clusters"], "clusters", empty=False)
+    if "pull_clusters" in values:
+        values["pull_clusters"] = _names(values["pull_clusters"], "pull_clusters", empty=True)
     if values.get("consul_agent"):
         values = _resolved_in_consul(values)
     if "reconcile_after_seconds" in values:
@@ -117,13 +136,30 @@ def from_dict(raw):
     if config.max_chunk_frames > MAX_CLAIM_FRAMES:
         raise ConfigError(f"config key 'max_chunk_frames' must be at most {MAX_CLAIM_FRAMES}, "
                           f"the most frames one claim may ask for")
-    if config.default_cluster not in config.clusters:
+    if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
+        raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
+                          f"characters (a secret of 256 bits, as Salt generates)")
+    if OPEN_CLUSTER in config.clusters:
+        raise ConfigError(f"config key 'clusters': {OPEN_CLUSTER!r} names a job's open "
+                          f"cluster, not a cluster profile")
+    if config.default_cluster not in config.job_clusters:
         raise ConfigError(f"default_cluster {config.default_cluster!r} is not in clusters "
                           f"{list(config.clusters)}")
+    strays = sorted(set(config.pull_clusters) - set(config.clusters))
+    if strays:
+        raise ConfigError(f"pull_clusters {strays} are not in clusters {list(config.clusters)}")
     if not (config.database_url.startswith("sqlite:///")
             or config.database_url.startswith("postgresql://")):
         raise ConfigError("database_url must start with sqlite:/// or postgresql://")
     return config
+
+
+def _names(names, key, empty):
+    if (not isinstance(names, (list, tuple)) or not (names or empty)
+            or not all(isinstance(name, str) and name for name in names)):
+        raise ConfigError(f"config key {key!r} must be a {'' if empty else 'non-empty '}"
+                          f"list of names")
+    return tuple(names)
 
 
 def _resolved_in_consul(values):

@@ -17,8 +17,12 @@ def is_loopback(host):
         return False
 
 
-def token_may_go_to(url):
+def token_may_go_to(url, connect_to=None):
     """True when a token may be sent to ``url``: an https:// URL, or an http:// URL whose
-    host is loopback (a test's API, or an SSH tunnel on a compute node)."""
+    host is loopback (a test's API, or an SSH tunnel on a compute node). Sent to another
+    address (``connect_to``, a host name, as through a gateway), plain HTTP needs that to
+    be loopback too: the bytes travel there, whatever the URL says."""
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and is_loopback(parts.hostname)
+        and (connect_to is None or is_loopback(connect_to)))

@@ -25,6 +25,10 @@ JOB_INPUT_DIR = "input"  # the scene and its assets
 JOB_FRAMES_DIR = "frames"  # frame_NNNNN.png
 JOB_LOGS_DIR = "logs"
 AGENT_TOKEN_FILE = "agent.token"  # mode 0600, never on a command line
+LOG_CREDENTIAL_FILE = "log.credential"  # the same: what the agents sign log records with
+# The cluster of a job left open: the site agents of several clusters take such jobs a few
+# at a time (docs/protocol.md, "Site agent calls"), so no cluster profile may bear it.
+OPEN_CLUSTER = "any"
 # Every frame image is a PNG file, and every PNG file begins with these bytes.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

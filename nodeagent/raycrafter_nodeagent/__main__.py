@@ -24,7 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     context = LogContext(config.job_id, socket.gethostname(), config.batch_job_id)
     shipping = setup_logging(config, context)
     client = ApiClient(config.api_url, config.job_id, config.token, config.ca_file,
-                       config.api_timeout)
+                       config.api_timeout, config.api_connect_to)
     try:
         status = Agent(config, client, context, stop).run()
     except ApiRefused as error:

@@ -17,19 +17,20 @@ import os
 import shlex
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from raycrafter_contract.animation import Animation
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_IMAGE_SIDE
 from raycrafter_contract.utilities.backoff import Backoff
 from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
-                                                  FrameStateAnswer)
+                                                  FrameDone, FrameFailed)
 from raycrafter_contract.wire.retrying import delay_before_retry
 
 from . import confinement, exit_codes, frames
 from .api_client import ApiClient, ApiUnavailable, ClaimAnswer, LeaseGone
 from .config import Config
+from .deliveries import Deliveries
 from .lease_keeper import LeaseKeeper
 from .limits import ProcessLimits
 from .log_context import LogContext
@@ -43,6 +44,7 @@ from .signals import StopRequest
 log = logging.getLogger(__name__)
 
 Renderer = Union[PovrayRenderer, CommandRenderer]
+Answer = TypeVar("Answer")
 
 # How long a stopping agent tries to hand its frame back before leaving it to lease expiry;
 # well inside the grace time batch systems give between SIGTERM and SIGKILL (Slurm: 30 s).
@@ -63,6 +65,7 @@ class Lease:
     seconds: float
     claimed_at: float
     job: AgentJob
+    protocol: int = 1  # the agent protocol the API speaks: 2 takes several frames a report
 
     @property
     def frame(self) -> int:
@@ -73,7 +76,7 @@ class Lease:
     def from_claim(cls, answer: ClaimLeased, claimed_at: float) -> "Lease":
         return cls(frames=answer.frames, attempt=answer.attempt, lease_id=answer.lease.id,
                    seconds=float(answer.lease.seconds), claimed_at=claimed_at,
-                   job=answer.job)
+                   job=answer.job, protocol=answer.protocol)
 
 
 @dataclass
@@ -89,13 +92,30 @@ class RenderRun:
     argv: List[str]
     limits: ProcessLimits
     frames: List[int]
-    last_finished_at: float = 0.0
+    started_at: float = 0.0
     started: int = 0    # frames the renderer began
     delivered: int = 0  # frames taken from the work directory (reported or failed)
+    # Of each frame finished, in order: when (monotonic), and its renderer's output.
+    finished_at: List[float] = field(default_factory=list)
+    log_tails: List[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return len(self.finished_at)
 
     @property
     def undelivered(self) -> List[int]:
         return self.frames[self.delivered:]
+
+    def finish_frame(self, log_tail: str) -> None:
+        """The renderer is done with the next frame of the run (its image is written)."""
+        self.finished_at.append(time.monotonic())
+        self.log_tails.append(log_tail)
+
+    def render_seconds(self, index: int) -> float:
+        """What the renderer spent on the run's frame ``index`` alone."""
+        since = self.finished_at[index - 1] if index else self.started_at
+        return self.finished_at[index] - since
 
 
 class Agent:
@@ -217,7 +237,8 @@ class Agent:
             try:
                 return self._client.claim(self._config.holder, self._claim_size())
             except LeaseGone as gone:
-                # 409 on claim: the job left its active states (failed, done) meanwhile.
+                # 409 on claim: the job left its active states (failed, done) meanwhile;
+                # or the token was revoked: this batch job or the job ended.
                 log.info("the API has no frame for this agent any more: %s", gone)
                 return ClaimEnded("finished")
             except ApiUnavailable as error:
@@ -289,8 +310,9 @@ class Agent:
         """Run the renderer confined and limited (confinement.py) in a work directory of
         its own, which is also its HOME and TMPDIR and holds only the files it is to write:
         nothing an earlier process left, a scene's povray.ini, another job's files or the
-        agent's token is within its reach. Each frame of the run is delivered as soon as
-        the renderer begins the next one. True if every frame of the run was done."""
+        agent's token is within its reach. The frames of the run are delivered from a
+        thread of their own as the renderer finishes them (deliveries.py), while it goes on
+        with the next. True if every frame of the run was done."""
         task = run.task
         frames.make_work_dir(task.work_dir, run.renderer.output_files(task),
                              run.renderer.discarded_files(task))
@@ -302,15 +324,17 @@ class Agent:
             for name in [name for name in environment if name.startswith("RAYCRAFTER_")]:
                 del environment[name]
             output = ForwardedOutput(self._config.output_lines, self._config.output_bytes)
-            run.last_finished_at = time.monotonic()
+            run.started_at = time.monotonic()
+            deliveries = Deliveries(lambda finished: self._deliver(run, finished))
 
             def watch(line: str) -> None:
                 if run.renderer.starts_frame(line) and run.started < len(run.frames):
                     run.started += 1
                     if run.started > 1:  # the frame before this one is written
                         output.end_frame()
-                        self._deliver(run, run.started - 1, process.log_tail())
+                        run.finish_frame(process.log_tail())
                         process.new_tail()
+                        deliveries.finished(run.finished)
                     # What the renderer says from here on is about this frame.
                     self._context.enter_frame(run.frames[run.started - 1],
                                               run.lease.attempt, run.lease.lease_id)
@@ -323,7 +347,8 @@ class Agent:
             log.info("rendering %s: %s", _frames_text(run.frames), _shell_words(run.argv))
             self._stop.call_on_signal(process.stop)
             try:
-                result = process.run()
+                with deliveries:
+                    result = process.run()
             finally:
                 self._stop.call_on_signal(None)
                 current[:] = []
@@ -334,117 +359,168 @@ class Agent:
             frames.remove_work_dir(task.work_dir)
 
     def _conclude(self, run: RenderRun, result: RenderResult) -> bool:
+        """After the renderer's end: deliver what it finished, fail the frame it broke
+        off, hand the rest back."""
         lease, keeper, renderer = run.lease, run.keeper, run.renderer
         if keeper.lost_reason is not None:
             log.warning("%s abandoned, renderer stopped: %s",
                         _frames_text(run.undelivered), keeper.lost_reason)
             return False
+        if result.returncode == 0:
+            while run.finished < len(run.frames):  # the last frame, at the renderer's exit
+                run.finish_frame(result.log_tail)
+        self._deliver(run, run.finished)
+        if not run.undelivered:
+            return True
         if self._stop.requested and result.returncode != 0:
             log.warning("%s received: renderer stopped, handing %s back",
                         self._stop.signal_name, _frames_text(run.undelivered))
             self._release(lease, keeper, run.undelivered)
             return False
-        if result.returncode != 0 and run.undelivered:
+        failed, *rest = run.undelivered
+        if result.returncode != 0:
             reason = "%s %s" % (renderer.name, _exit_description(result.returncode))
             detail = result.limit_reason or renderer.failure_detail(result.log_tail)
-            failed, *rest = run.undelivered
-            self._fail(lease, keeper, failed, reason + (": " + detail if detail else ""),
-                       result.log_tail)
-            self._release(lease, keeper, rest)
-            return False
-        self._deliver(run, len(run.frames), result.log_tail)
-        if run.undelivered:
-            missing, *rest = run.undelivered
-            self._fail(lease, keeper, missing, "%s exited cleanly but wrote no image for it"
-                       % renderer.name, result.log_tail)
-            self._release(lease, keeper, rest)
-            return False
-        return True
+            reason += ": " + detail if detail else ""
+        else:
+            reason = "%s exited cleanly but wrote no image for it" % renderer.name
+        self._fail(lease, keeper, failed, reason, result.log_tail)
+        self._release(lease, keeper, rest)
+        return False
 
-    def _deliver(self, run: RenderRun, finished: int, log_tail: str) -> None:
-        """Deliver the run's first ``finished`` frames that are not delivered yet: check
-        each image, put it into place if the API says the lease still holds it, and report
-        it (only then: a frame not placed is not reported)."""
+    def _deliver(self, run: RenderRun, finished: int) -> None:
+        """Deliver the run's first ``finished`` frames that are not delivered yet, together:
+        check each image, ask the API once whether the lease still holds them, put the good
+        ones into place, and report them all (a frame not placed is not reported).
+
+        One question serves them all, asked through the first of them: the frames of a
+        lease that are not reported yet leave it only together (its expiry, the end of its
+        batch job, the job's end) or by the agent's own report, so a lease that still holds
+        one of them holds them all."""
         images = run.renderer.output_files(run.task)
+        placeable: List[Tuple[int, frames.CheckedImage, FrameDone]] = []
+        broken: List[FrameFailed] = []
         while run.delivered < finished and run.keeper.lost_reason is None \
                 and frames.written(images[run.delivered]):
-            number, image = run.frames[run.delivered], images[run.delivered]
+            index, number = run.delivered, run.frames[run.delivered]
             run.delivered += 1
-            now = time.monotonic()
-            seconds, run.last_finished_at = now - run.last_finished_at, now
             try:
-                checked = frames.check(image, run.task.width, run.task.height)
+                checked = frames.check(images[index], run.task.width, run.task.height)
             except frames.BadImage as error:
-                self._fail(run.lease, run.keeper, number, str(error), log_tail)
+                log.error("frame %d failed: %s", number, error)
+                broken.append(FrameFailed(number, str(error), run.log_tails[index]))
                 continue
-            if not run.keeper.confirm(number):
-                log.warning("frame %d is not placed nor reported: the lease no longer holds "
-                            "it (%s)", number, run.keeper.lost_reason)
-                return
+            placeable.append((number, checked, FrameDone(
+                number, round(run.render_seconds(index), 3), checked.checksum, checked.size,
+                run.log_tails[index])))
+        if placeable and not run.keeper.confirm(placeable[0][0]):
+            numbers = [number for number, _, _ in placeable]
+            log.warning("%s %s not placed nor reported: the lease no longer holds %s (%s)",
+                        _frames_text(numbers), "is" if len(numbers) == 1 else "are",
+                        "it" if len(numbers) == 1 else "them", run.keeper.lost_reason)
+            return
+        for number, checked, done in placeable:
+            self._about(run.lease, number)
             path = frames.place(checked, self._config.frames_dir, number)
-            log.info("frame %d rendered in %.1f s: %s, %d bytes, sha256 %s", number, seconds,
-                     path, checked.size, checked.checksum)
-            self._report(run.lease, run.keeper, "completion", number,
-                         lambda: self._client.complete(number, run.lease.lease_id, seconds,
-                                                       checked.checksum, checked.size,
-                                                       log_tail))
+            log.info("frame %d rendered in %.1f s: %s, %d bytes, sha256 %s", number,
+                     done.render_seconds, path, checked.size, checked.checksum)
+        self._report_frames(run.lease, run.keeper, [done for _, _, done in placeable], broken)
+
+    def _about(self, lease: Lease, number: int) -> None:
+        """What is logged from here on in this thread is about frame ``number``."""
+        self._context.enter_frame(number, lease.attempt, lease.lease_id)
 
     def _fail(self, lease: Lease, keeper: Optional[LeaseKeeper], number: int, reason: str,
               log_tail: str) -> None:
         log.error("frame %d failed: %s", number, reason)
-        self._report(lease, keeper, "failure", number,
-                     lambda: self._client.fail(number, lease.lease_id, reason, log_tail))
+        self._report_frames(lease, keeper, [], [FrameFailed(number, reason, log_tail)])
 
-    def _report(self, lease: Lease, keeper: Optional[LeaseKeeper], what: str, number: int,
-                call: Callable[[], FrameStateAnswer]) -> None:
-        """Report an outcome, retrying through an outage for as long as the lease holds.
+    def _report_frames(self, lease: Lease, keeper: Optional[LeaseKeeper],
+                       done: List[FrameDone], failed: List[FrameFailed]) -> None:
+        """Report rendered and failed frames of the lease: in one call to an API that
+        takes several (agent protocol 2), else in a call each. Retried through an outage
+        for as long as the lease holds: past that the API hands the frames to someone else
+        anyway, and a report carrying the old lease id would be refused."""
+        keeps = _keeps(lease, keeper)
+        if lease.protocol >= 2 and len(done) + len(failed) > 1:
+            outcomes = self._retried("report of %s" % _frames_text(
+                [entry.frame for entry in done + failed]), keeps,
+                lambda: self._client.report(lease.lease_id, done, failed))
+            for outcome in outcomes or ():
+                what = "completion" if outcome.frame in {entry.frame for entry in done} \
+                    else "failure"
+                self._about(lease, outcome.frame)
+                if outcome.refused is not None:
+                    log.warning("the API refused the %s of frame %d: %s: %s", what,
+                                outcome.frame, outcome.refused.error, outcome.refused.message)
+                else:
+                    log.info("%s of frame %d recorded, frame is %s", what, outcome.frame,
+                             outcome.frame_state)
+            return
+        for entry in done:
+            self._report_one(keeps, "completion", entry.frame, lambda: self._client.complete(
+                entry.frame, lease.lease_id, entry.render_seconds, entry.checksum, entry.size,
+                entry.log_tail or ""))
+        for failure in failed:
+            self._report_one(keeps, "failure", failure.frame, lambda: self._client.fail(
+                failure.frame, lease.lease_id, failure.reason, failure.log_tail or ""))
 
-        Past that the API hands the frame to someone else anyway, and a report carrying
-        the old lease id would be refused.
-        """
+    def _report_one(self, keeps: Callable[[], float], what: str, number: int,
+                    call: Callable[[], Any]) -> None:
+        answer = self._retried("%s of frame %d" % (what, number), keeps, call)
+        if answer is not None:
+            log.info("%s of frame %d recorded, frame is %s", what, number, answer.frame_state)
+
+    def _retried(self, what: str, keeps: Callable[[], float],
+                 call: Callable[[], Answer]) -> Optional[Answer]:
+        """``call``'s answer, retrying through an outage while ``keeps()`` (the seconds
+        left to try) is positive; None if the API refused it (409) or time ran out."""
         backoff = Backoff(first=0.5, cap=30.0)
-        deadline = lease.claimed_at + lease.seconds
         while True:
             try:
-                answer = call()
+                return call()
             except LeaseGone as gone:
-                log.warning("the API refused the %s of frame %d: %s", what, number, gone)
-                return
+                log.warning("the API refused the %s: %s", what, gone)
+                return None
             except ApiUnavailable as error:
-                left = keeper.seconds_left if keeper is not None else deadline - time.monotonic()
+                left = keeps()
                 if left <= 0:
-                    log.error("could not report the %s of frame %d while its lease held; the "
-                              "API will hand it out again: %s", what, number, error)
-                    return
+                    log.error("could not report the %s while its lease held; the API will "
+                              "hand it out again: %s", what, error)
+                    return None
                 delay = delay_before_retry(backoff.next_delay(), error.retry_after, latest=left)
-                log.warning("reporting the %s of frame %d failed, keeping the result and retrying "
-                            "in %.1f s: %s", what, number, delay, error)
+                log.warning("reporting the %s failed, keeping the result and retrying in "
+                            "%.1f s: %s", what, delay, error)
                 time.sleep(delay)
-                continue
-            log.info("%s of frame %d recorded, frame is %s", what, number, answer.frame_state)
-            return
 
     def _release(self, lease: Lease, keeper: Optional[LeaseKeeper], numbers: List[int]) -> None:
-        """Hand frames back so they are rendered elsewhere at once, not after lease expiry."""
-        backoff = Backoff(first=0.5, cap=2.0)
+        """Hand frames back so they are rendered elsewhere at once, not after lease expiry:
+        all in one call to an API of protocol 2. Tried for RELEASE_PATIENCE_SECONDS while
+        the lease holds; after that the frames come back when the lease expires."""
+        if not numbers:
+            return
         give_up_at = time.monotonic() + RELEASE_PATIENCE_SECONDS
+
+        def patience() -> float:
+            if keeper is not None and not keeper.holds:
+                return 0.0
+            return give_up_at - time.monotonic()
+
+        if lease.protocol >= 2 and len(numbers) > 1:
+            outcomes = self._retried("release of %s" % _frames_text(numbers), patience,
+                                     lambda: self._client.report(lease.lease_id,
+                                                                 released=numbers))
+            for outcome in outcomes or ():
+                if outcome.refused is None:
+                    log.info("frame %d handed back to the API", outcome.frame)
+                else:
+                    log.info("frame %d was no longer ours to hand back: %s", outcome.frame,
+                             outcome.refused.error)
+            return
         for number in numbers:
-            while True:
-                try:
-                    self._client.release(number, lease.lease_id)
-                    log.info("frame %d handed back to the API", number)
-                    break
-                except LeaseGone as gone:
-                    log.info("frame %d was no longer ours to hand back: %s", number, gone)
-                    break
-                except ApiUnavailable as error:
-                    holds = keeper.holds if keeper is not None else True
-                    if time.monotonic() >= give_up_at or not holds:
-                        log.error("could not hand %s back (%s); they return to the queue when "
-                                  "the lease expires", _frames_text(numbers), error)
-                        return
-                    time.sleep(delay_before_retry(backoff.next_delay(), error.retry_after,
-                                                  latest=give_up_at - time.monotonic()))
+            if self._retried("release of frame %d" % number, patience,
+                             lambda: self._client.release(number, lease.lease_id)) is not None:
+                log.info("frame %d handed back to the API", number)
 
     def _renderer_for(self, job: AgentJob) -> Renderer:
         name = job.renderer
@@ -470,6 +546,13 @@ class Agent:
             width=width, height=height, options=dict(job.options),
             scene_path=frames.scene_path(self._config.input_dir, job.scene_file),
             input_dir=self._config.input_dir, work_dir="", threads=self._config.threads)
+
+
+def _keeps(lease: Lease, keeper: Optional[LeaseKeeper]) -> Callable[[], float]:
+    """How long the lease surely holds: the keeper's reckoning, else from the claim."""
+    if keeper is not None:
+        return lambda: keeper.seconds_left
+    return lambda: lease.claimed_at + lease.seconds - time.monotonic()
 
 
 def _runs(lease: Lease, renderer: Renderer, most: int) -> List[List[int]]:

@@ -2,19 +2,24 @@
 
 Every failure is sorted into one of three kinds, because the agent reacts to each
 differently: the API is unreachable or busy for now (retry later, no sooner than it asked:
-the contract's retry rule), the lease or the job is gone (409: stop this frame and move
-on), or the API refuses the agent for good (stop).
+the contract's retry rule), the lease or the job is gone (409, or the token revoked with
+the batch job or the job: stop this frame and move on), or the API refuses the agent for
+good (stop).
 """
 
-from typing import Optional, Union
+import json
+from typing import List, Optional, Sequence, Tuple, Union
 
 from raycrafter_contract.utilities.http_client import (ApiConnection, CallFailed, ErrorAnswer,
                                                       NoAnswer)
 from raycrafter_contract.wire.agent_calls import (ClaimEnded, ClaimLeased, ClaimRequest,
                                                   ClaimWait, CompleteReport, FailReport,
+                                                  FrameDone, FrameFailed, FrameOutcome,
                                                   FrameStateAnswer, HeartbeatAnswer,
-                                                  LeaseReport, parse_claim_answer)
-from raycrafter_contract.wire.endpoints import API_PATH
+                                                  LeaseReport, LeaseReports,
+                                                  LeaseReportsAnswer, parse_claim_answer)
+from raycrafter_contract.wire.endpoints import API_PATH, MAX_JSON_BODY_BYTES
+from raycrafter_contract.wire.errors import TOKEN_REVOKED
 
 from . import __version__
 
@@ -31,7 +36,8 @@ class ApiUnavailable(Exception):
 
 
 class LeaseGone(Exception):
-    """409: the lease expired and went elsewhere, or the job is no longer active."""
+    """409: the lease expired and went elsewhere, or the job is no longer active; or 401
+    with the agent's token revoked, because its batch job or its job ended."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__("%s: %s" % (code, message))
@@ -47,9 +53,10 @@ class ApiClient:
     """One method per agent call of one job; each returns the answer's wire record."""
 
     def __init__(self, base_url: str, job_id: int, token: str, ca_file: Optional[str],
-                 timeout: float) -> None:
+                 timeout: float, connect_to: Optional[Tuple[str, int]] = None) -> None:
         self._api = ApiConnection("%s%s/agent/jobs/%d" % (base_url, API_PATH, job_id), token,
-                                  ca_file, timeout, "raycrafter-nodeagent/" + __version__)
+                                  ca_file, timeout, "raycrafter-nodeagent/" + __version__,
+                                  connect_to)
 
     def claim(self, holder: str, max_frames: int = 1) -> ClaimAnswer:
         return self._post("/claim", ClaimRequest(holder, max_frames), parse_claim_answer)
@@ -71,6 +78,23 @@ class ApiClient:
         return self._post("/frames/%d/release" % frame, LeaseReport(lease_id),
                           FrameStateAnswer)
 
+    def report(self, lease_id: str, done: Sequence[FrameDone] = (),
+               failed: Sequence[FrameFailed] = (),
+               released: Sequence[int] = ()) -> List[FrameOutcome]:
+        """Report several frames of one lease in one call (agent protocol 2): one outcome
+        for each frame, in the order given. A report larger than the API reads goes in
+        parts."""
+        report = LeaseReports(lease_id, tuple(done), tuple(failed), tuple(released))
+        parts = [report]
+        outcomes: List[FrameOutcome] = []
+        while parts:
+            part = parts.pop(0)
+            if len(json.dumps(part.to_json())) > MAX_JSON_BODY_BYTES and _frame_count(part) > 1:
+                parts[:0] = _halves(part)
+                continue
+            outcomes.extend(self._post("/reports", part, LeaseReportsAnswer).frames)
+        return outcomes
+
     def _post(self, path, body, answer):  # type: ignore[no-untyped-def]
         try:
             return self._api.call("POST", path, body, answer)
@@ -78,10 +102,26 @@ class ApiClient:
             raise _classified(failure) from None
 
 
+def _frame_count(report: LeaseReports) -> int:
+    return len(report.done) + len(report.failed) + len(report.released)
+
+
+def _halves(report: LeaseReports) -> List[LeaseReports]:
+    """The report as two, each with about half of its frames, in their order."""
+    entries = ([("done", entry) for entry in report.done]
+               + [("failed", entry) for entry in report.failed]
+               + [("released", number) for number in report.released])
+    middle = len(entries) // 2
+    return [LeaseReports(report.lease_id, **{kind: tuple(item for k, item in part if k == kind)
+                                              for kind in ("done", "failed", "released")})
+            for part in (entries[:middle], entries[middle:])]
+
+
 def _classified(failure: CallFailed) -> Exception:
     if failure.transient:
         return ApiUnavailable("API unavailable: %s" % failure, failure.retry_after)
-    if isinstance(failure, ErrorAnswer) and failure.status == 409:
+    if isinstance(failure, ErrorAnswer) and (failure.status == 409
+                                             or failure.body.error == TOKEN_REVOKED):
         return LeaseGone(failure.body.error, failure.body.message)
     if isinstance(failure, NoAnswer) and failure.untrusted:
         return ApiRefused("%s (check --ca-file)" % failure)

@@ -18,7 +18,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from raycrafter_contract.addresses import token_may_go_to
 from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
-                                        JOB_LOGS_DIR, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS)
+                                        JOB_LOGS_DIR, LOG_CREDENTIAL_FILE, MAX_CLAIM_FRAMES,
+                                        MAX_HOLDER_CHARS)
 
 from .limits import SMALLEST_FILE_BYTES, RendererLimits, default_memory_bytes
 from .renderer_output import MAX_LINE_BYTES
@@ -37,18 +38,25 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class LogServer:
-    """Where GELF records go; ``server_name`` is the name the TLS certificate must carry."""
+    """Where GELF records go; ``server_name`` is the name the TLS certificate must carry,
+    ``credential`` what each record proves its job with (None: the worker wrote none, and
+    the log server would refuse every record)."""
 
     host: str
     port: int
     tls: bool
     ca_file: Optional[str]
     server_name: str
+    credential_file: str
+    credential: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class Config:
     api_url: str
+    # Where the API's calls connect, when not to the URL's host: the login node's gateway
+    # on a cluster whose compute nodes have no way out. TLS still verifies the URL's name.
+    api_connect_to: Optional[Tuple[str, int]]
     ca_file: Optional[str]
     job_id: int
     token: str = field(repr=False)
@@ -139,6 +147,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     api.add_argument("--api-url", default=env("API_URL"),
                      help="the API server, e.g. https://raycrafter.example.org (the agent adds /api/v1) "
                      "[RAYCRAFTER_API_URL]")
+    api.add_argument("--api-connect-to", default=env("API_CONNECT_TO"), metavar="HOST:PORT",
+                     help="connect to this address for every API call instead of the URL's "
+                     "host, whose certificate is still verified by the URL's name (a gateway "
+                     "on the login node) [RAYCRAFTER_API_CONNECT_TO]")
     api.add_argument("--ca-file", default=env("CA_FILE"),
                      help="CA bundle that signed the API's certificate; the system store if "
                      "unset [RAYCRAFTER_CA_FILE]")
@@ -233,6 +245,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     logs.add_argument("--log-server-name", default=env("LOG_SERVER_NAME"),
                       help="host name the log server's certificate must carry; default "
                       "--log-host [RAYCRAFTER_LOG_SERVER_NAME]")
+    logs.add_argument("--log-credential-file", default=env("LOG_CREDENTIAL_FILE"),
+                      help="what each record proves its job with (mode 0600); default "
+                      "JOB_DIR/%s [RAYCRAFTER_LOG_CREDENTIAL_FILE]" % LOG_CREDENTIAL_FILE)
     logs.add_argument("--log-queue-size", type=int, default=int(env("LOG_QUEUE_SIZE", "20000")),
                       help="records buffered while the log server is unreachable; the oldest "
                       "are dropped beyond it [RAYCRAFTER_LOG_QUEUE_SIZE]")
@@ -259,7 +274,9 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if not args.job_dir:
         raise ConfigError("--job-dir (RAYCRAFTER_JOB_DIR) is required")
     job_id = _job_id(args.job_id)
-    api_url = _api_url(args.api_url)
+    connect_to = (None if args.api_connect_to is None
+                  else host_and_port(args.api_connect_to, "--api-connect-to"))
+    api_url = _api_url(args.api_url, connect_to)
     job_dir = os.path.abspath(args.job_dir)
     if not os.path.isdir(os.path.join(job_dir, JOB_INPUT_DIR)):
         raise ConfigError("job directory %s has no input/ directory" % job_dir)
@@ -271,6 +288,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         raise ConfigError("--log-tail-lines and --log-queue-size must be at least 1")
     return Config(
         api_url=api_url,
+        api_connect_to=connect_to,
         ca_file=_existing_file(args.ca_file, "--ca-file"),
         job_id=job_id,
         token=read_token(token_file),
@@ -282,7 +300,7 @@ def _checked(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         povray=args.povray,
         renderer_commands=_renderer_commands(args.renderer_command,
                                              environ.get(ENV_PREFIX + "RENDERER_COMMANDS")),
-        log_server=_log_server(args),
+        log_server=_log_server(args, job_dir),
         log_queue_size=args.log_queue_size,
         log_flush_seconds=args.log_flush_seconds,
         log_tail_lines=args.log_tail_lines,
@@ -328,11 +346,21 @@ def _job_id(value: Optional[str]) -> int:
     return job_id
 
 
-def _api_url(url: str) -> str:
-    """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node)."""
-    if token_may_go_to(url):
+def _api_url(url: str, connect_to: Optional[Tuple[str, int]]) -> str:
+    """HTTPS only, except to a loopback address (tests, or an SSH tunnel on the node),
+    where the calls connect to (``connect_to``) as well as in the URL."""
+    if token_may_go_to(url, connect_to[0] if connect_to else None):
         return url.rstrip("/")
-    raise ConfigError("--api-url must be an https:// URL (plain http only to loopback), not %r" % url)
+    raise ConfigError("--api-url must be an https:// URL (plain http only to loopback, "
+                      "--api-connect-to too), not %r" % url)
+
+
+def host_and_port(text: str, option: str) -> Tuple[str, int]:
+    """``HOST:PORT`` (``[V6]:PORT`` for an IPv6 address) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("%s wants HOST:PORT, not %r" % (option, text))
+    return host.strip("[]"), int(port)
 
 
 
@@ -360,20 +388,34 @@ def read_token(path: str) -> str:
     A token readable by the group or the world may already be known to other users of the
     cluster, who could then report forged frames for this job.
     """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise ConfigError("token file %s does not exist" % path) from None
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        raise ConfigError(
-            "token file %s has mode %04o: it must be readable by its owner only "
-            "(chmod 600 %s)" % (path, mode, path))
-    with open(path, encoding="ascii") as handle:
-        token = handle.read().strip()
+    token = _read_private(path, "token file")
+    if token is None:
+        raise ConfigError("token file %s does not exist" % path)
     if not token:
         raise ConfigError("token file %s is empty" % path)
     return token
+
+
+def read_log_credential(path: str) -> Optional[str]:
+    """The log credential, or None when the worker wrote none (an API without the log
+    server's key); refused, as the token is, when others could have read it: with it they
+    could write this job's log records."""
+    return _read_private(path, "log credential file") or None
+
+
+def _read_private(path: str, what: str) -> Optional[str]:
+    """The stripped text of a file readable by its owner only; None if it does not exist."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            "%s %s has mode %04o: it must be readable by its owner only "
+            "(chmod 600 %s)" % (what, path, mode, path))
+    with open(path, encoding="ascii") as handle:
+        return handle.read().strip()
 
 
 def _renderer_commands(options: List[str], env_json: Optional[str]) -> Dict[str, List[str]]:
@@ -404,15 +446,18 @@ def _renderer_commands(options: List[str], env_json: Optional[str]) -> Dict[str,
     return commands
 
 
-def _log_server(args: argparse.Namespace) -> Optional[LogServer]:
+def _log_server(args: argparse.Namespace, job_dir: str) -> Optional[LogServer]:
     if not args.log_host:
         return None
     if not 0 < args.log_port < 65536:
         raise ConfigError("--log-port must be a TCP port number")
+    credential_file = args.log_credential_file or os.path.join(job_dir, LOG_CREDENTIAL_FILE)
     return LogServer(
         host=args.log_host,
         port=args.log_port,
         tls=args.log_tls,
         ca_file=_existing_file(args.log_ca_file, "--log-ca-file"),
         server_name=args.log_server_name or args.log_host,
+        credential_file=credential_file,
+        credential=read_log_credential(credential_file),
     )

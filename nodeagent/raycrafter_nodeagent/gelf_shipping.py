@@ -24,6 +24,7 @@ import time
 from typing import Deque, Dict, List, Optional
 
 from graypy.handler import BaseGELFHandler
+from raycrafter_contract import log_credentials
 from raycrafter_contract.utilities.backoff import Backoff
 
 # Enough to keep a busy renderer's lines flowing in few system calls, small enough that a
@@ -42,14 +43,16 @@ class GelfShippingHandler(BaseGELFHandler):
     """A logging handler that queues null-terminated GELF JSON frames for a sender thread.
 
     Each record carries ``_seq``, counting from 1 in the order records were queued, so gaps
-    on the log server show exactly which records were dropped.
+    on the log server show exactly which records were dropped, and the batch job's log
+    credential, without which the log server takes no record.
     """
 
-    def __init__(self, host: str, port: int, node: str, queue_size: int,
+    def __init__(self, host: str, port: int, node: str, credential: str, queue_size: int,
                  ssl_context: Optional[ssl.SSLContext] = None,
                  server_name: Optional[str] = None, connect_timeout: float = 5.0,
                  send_timeout: float = 10.0, max_backoff: float = 10.0) -> None:
         BaseGELFHandler.__init__(self, compress=False, localname=node, level_names=True)
+        self._credential = credential
         self._address = (host, port)
         self._ssl_context = ssl_context
         self._server_name = server_name or host
@@ -72,6 +75,7 @@ class GelfShippingHandler(BaseGELFHandler):
     def _make_gelf_dict(self, record: logging.LogRecord) -> Dict[str, object]:
         gelf = super()._make_gelf_dict(record)
         gelf["_seq"] = self.queued + 1
+        gelf[log_credentials.RECORD_FIELD] = self._credential
         return gelf
 
     def emit(self, record: logging.LogRecord) -> None:

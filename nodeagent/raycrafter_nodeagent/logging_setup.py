@@ -24,8 +24,14 @@ def setup_logging(config: Config, context: LogContext) -> Optional[GelfShippingH
     server = config.log_server
     if server is None:
         return None
+    if server.credential is None:
+        sys.stderr.write("raycrafter-nodeagent: warning: no log credential in %s: the log "
+                         "server takes no record without one, so they go to stderr only\n"
+                         % server.credential_file)
+        return None
     shipping = GelfShippingHandler(
-        server.host, server.port, node=socket.gethostname(), queue_size=config.log_queue_size,
+        server.host, server.port, node=socket.gethostname(), credential=server.credential,
+        queue_size=config.log_queue_size,
         ssl_context=tls_context(server.ca_file) if server.tls else None,
         server_name=server.server_name)
     shipping.addFilter(context)

@@ -29,7 +29,8 @@ api-data-directory-file-directory:
     - require:
       - user: api-user-present
 
-# Holds the database and broker passwords: readable by the API's user only.
+# Holds the database and broker passwords and the log credential key: readable by the
+# API's user only.
 api-config-file-managed:
   file.managed:
     # It holds a secret: no diff of it in Salt's output or its job returns.
@@ -44,6 +45,7 @@ api-config-file-managed:
         database_url: {{ postgres.url_base | replace("{user}", postgres.user) | replace("{password}", secrets.postgres_password | urlencode) | json }}
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.api_user) | replace("{password}", secrets.rabbitmq_api_password | urlencode) | json }}
         amqp_ca_file: {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
+        log_credential_key: {{ secrets.log_credential_key | json }}
         consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
         consul_services: {{ consul_services | json }}
     - user: {{ api.user }}
@@ -51,3 +53,17 @@ api-config-file-managed:
     - mode: "0600"
     - require:
       - file: api-config-directory-file-directory
+
+# raycrafter-admin on root's PATH, reading this host's configuration without --config
+# (a --config or RAYCRAFTER_API_CONFIG of the operator's own still wins).
+api-admin-command-file-managed:
+  file.managed:
+    - name: /usr/local/sbin/raycrafter-admin
+    - mode: "0755"
+    - contents: |
+        #!/bin/sh
+        # File managed by Salt (salt/api). Edits are overwritten.
+        RAYCRAFTER_API_CONFIG=${RAYCRAFTER_API_CONFIG:-{{ api.config_file }}} \
+            exec {{ api.venv }}/bin/raycrafter-admin "$@"
+    - require:
+      - file: api-config-file-managed

@@ -1,6 +1,7 @@
 # The schema, and the tokens generated with the deployment's secrets. Each command prints
 # Salt's stateful line (changed=yes|no), so an unchanged host reports no changes.
 {%- from "salt/api/map.jinja" import api with context %}
+{%- from "salt/siteagent/map.jinja" import siteagent with context %}
 {%- set admin = api.venv ~ "/bin/raycrafter-admin --config " ~ api.config_file %}
 {%- set token_dir = api.config_file.rsplit("/", 1)[0] %}
 
@@ -14,7 +15,9 @@ api-database-migrate-cmd-run:
     - runas: {{ api.user }}
     - require:
       - sls: salt.api.config
-{%- for name in ("admin", "worker") %}
+{#- The site agent's token, while its cluster is one the API serves in pull mode. #}
+{%- set site_token = siteagent.cluster in api.pull_clusters %}
+{%- for name in ("admin", "worker") + (("siteagent",) if site_token else ()) %}
 
 api-{{ name }}-token-file-managed:
   file.managed:
@@ -44,3 +47,15 @@ api-worker-token-cmd-run:
     - require:
       - cmd: api-database-migrate-cmd-run
       - file: api-worker-token-file-managed
+{%- if site_token %}
+
+# The site agent's token (the siteagent role's cluster, in pull mode): it reaches that
+# cluster's jobs only.
+api-siteagent-token-cmd-run:
+  cmd.run:
+    - name: {{ admin }} site-token ensure --cluster {{ siteagent.cluster }} --token-file {{ token_dir }}/siteagent.token
+    - stateful: True
+    - require:
+      - cmd: api-database-migrate-cmd-run
+      - file: api-siteagent-token-file-managed
+{%- endif %}

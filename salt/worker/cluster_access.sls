@@ -1,5 +1,6 @@
-# Per cluster profile: the worker's SSH key, the pinned host key, and an ssh config
-# block (alias raycrafter-PROFILE) that globus-url-copy's ssh uses for sshftp.
+# Per cluster profile the worker reaches over SSH: the worker's SSH key, the pinned host
+# key, and an ssh config block (alias raycrafter-PROFILE) that globus-url-copy's ssh uses
+# for sshftp.
 {%- from "salt/worker/map.jinja" import worker with context %}
 {%- from "salt/common/map.jinja" import secrets with context %}
 
@@ -14,7 +15,7 @@ worker-config-directory-file-directory:
     - mode: "0750"
     - require:
       - user: worker-user-present
-{%- for name, profile in worker.clusters | dictsort %}
+{%- for name, profile in worker.ssh_clusters | dictsort %}
 {%-   set host_key = profile.get("host_key") or " ".join(secrets.cluster_host_public_key.split()[:2]) %}
 
 worker-{{ name }}-ssh-key-file-managed:

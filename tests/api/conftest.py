@@ -95,6 +95,10 @@ class Api:
         with db.connection():
             return auth.issue_token("worker")
 
+    def site_token(self, cluster):
+        with db.connection():
+            return auth.issue_token("site", cluster=cluster)
+
 
 def serve(application):
     """Run waitress in a thread; its loop checks a flag so it can be stopped cleanly."""

@@ -88,6 +88,30 @@ def test_ensure_commands_are_idempotent_and_rotate(config_path, tmp_path):
             "Authorization": f"Bearer {user_file.read_text()}"}).status_code == 200
 
 
+def test_a_site_agents_token_is_for_one_cluster_in_pull_mode(tmp_path, database_url):
+    config_path = write_config(tmp_path / "api.toml", database_url=database_url,
+                               data_dir=str(tmp_path / "data"), clusters=["archer", "cirrus"],
+                               default_cluster="archer", pull_clusters=["cirrus"])
+    token_file = tmp_path / "site.token"
+    token_file.write_text(secrets.token_urlsafe(32))
+    ensure = ["site-token", "ensure", "--cluster", "cirrus", "--token-file", str(token_file)]
+    assert stateful(admin(config_path, *ensure)) == (
+        "yes", "installed the site agent token of cluster cirrus")
+    assert stateful(admin(config_path, *ensure))[0] == "no"
+    refused = admin(config_path, "site-token", "ensure", "--cluster", "archer",
+                    "--token-file", str(token_file), check=False)
+    assert refused.returncode == 1 and "'archer' is not in pull mode" in refused.stderr
+    issued = admin(config_path, "site-token", "create", "--cluster", "cirrus").stdout.strip()
+    with ApiServer(config_path) as api:
+        for token in (token_file.read_text(), issued):
+            answer = requests.get(f"{api.url}/site/commands",
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200 and answer.json() == {"commands": []}
+        archer = requests.get(f"{api.url}/worker/jobs", params={"cluster": "archer"},
+                              headers={"Authorization": f"Bearer {issued}"})
+        assert archer.status_code == 403
+
+
 def test_migrate_reports_salt_stateful_output(tmp_path):
     path = write_config(tmp_path / "fresh.toml", database_url=f"sqlite:///{tmp_path}/f.db",
                         data_dir=str(tmp_path / "d"))

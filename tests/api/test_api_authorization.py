@@ -1,6 +1,7 @@
 """The authorization matrix: every endpoint x every kind of caller.
 
-Job X belongs to alice; ``agent_x``/``agent_y`` are the agent tokens of jobs X and Y.
+Job X belongs to alice; ``agent_x``/``agent_y`` are the agent tokens of jobs X and Y;
+``site`` is the site agent of X's cluster, ``site_archer`` that of another cluster.
 An expected answer of ``OK`` is the endpoint's own answer once the caller is let in (for
 some calls that is a 409 about the job's state, which proves the caller got past the
 authorization checks); anything else is the exact (status, error code).
@@ -9,11 +10,19 @@ import pytest
 
 from support.api_testing import PNG, job_fields, scene_upload, sha256
 
-CALLERS = ("anonymous", "alice", "bob", "root", "worker", "agent_x", "agent_y")
+CALLERS = ("anonymous", "alice", "bob", "root", "worker", "agent_x", "agent_y", "site",
+           "site_archer")
 UNAUTHENTICATED = (401, "unauthorized")
 FORBIDDEN = (403, "forbidden")
 HIDDEN = (404, "not_found")
 OK = "ok"
+
+
+@pytest.fixture
+def config_values(config_values):
+    """Clusters default and archer are in pull mode, cirrus is the worker's."""
+    return {**config_values, "clusters": ["default", "archer", "cirrus"],
+            "pull_clusters": ["default", "archer"]}
 
 
 def expect(**answers):
@@ -27,7 +36,9 @@ def expect(**answers):
 USERS_OWN = expect(alice=OK, bob=HIDDEN, root=OK)
 USERS_ANY = expect(alice=OK, bob=OK, root=OK)
 AGENT_X = expect(agent_x=OK)
-WORKER = expect(worker=OK)
+WORKER = expect(worker=OK, site=OK)
+WORKER_LISTING = expect(worker=OK, site=OK, site_archer=OK)  # a site agent's: its own jobs
+SITE = expect(site=OK, site_archer=OK)
 PUBLIC = {caller: OK for caller in CALLERS}
 LEASE = {"lease_id": "not-the-lease"}
 
@@ -54,7 +65,7 @@ ENDPOINTS = [
      (409, "stale_lease")),
     ("POST", "/agent/jobs/{x}/frames/1/release", {"json": LEASE}, AGENT_X,
      (409, "stale_lease")),
-    ("GET", "/worker/jobs", {}, WORKER, (200, None)),
+    ("GET", "/worker/jobs", {}, WORKER_LISTING, (200, None)),
     ("GET", "/worker/jobs/{x}", {}, WORKER, (200, None)),
     ("GET", "/worker/jobs/{x}/input", {}, WORKER, (200, None)),
     ("POST", "/worker/jobs/{x}/submissions", {"json": {}}, WORKER,
@@ -64,6 +75,9 @@ ENDPOINTS = [
     ("PUT", "/worker/jobs/{x}/frames/1/image",
      {"data": PNG, "headers": {"Content-Type": "image/png", "X-Checksum-Sha256": sha256(PNG)}},
      WORKER, (409, "frame_not_done")),
+    ("GET", "/site/commands", {}, SITE, (200, None)),
+    ("POST", "/site/commands/c-0/done", {"json": {}}, SITE, (404, "not_found")),
+    ("POST", "/site/open-jobs", {"json": {"max_jobs": 1}}, SITE, (200, None)),
 ]
 
 
@@ -80,6 +94,9 @@ def test_authorization_matrix(world, method, path, arguments, answers, allowed):
     expected = {caller: allowed if answer == OK else answer for caller, answer in answers.items()}
     if path == "/jobs/{x}/cancel":
         expected["root"] = (409, "illegal_transition")  # alice cancelled it just before
+    if path in ("/jobs/{x}/cancel", "/worker/jobs/{x}/batch-ended"):
+        # The job's end, or its batch job's, revoked its agent's token before it called.
+        expected["agent_x"] = (401, "token_revoked")
     assert seen == expected
 
 

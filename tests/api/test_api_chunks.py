@@ -159,3 +159,30 @@ def test_a_claim_for_a_bad_number_of_frames_is_refused(world, job, max_frames):
     response = agent.post(f"/agent/jobs/{job_id}/claim",
                           json={"holder": "nid001", "max_frames": max_frames})
     assert_error(response, 400, field="max_frames")
+
+
+@pytest.mark.parametrize("spelling", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_render_time_that_is_no_finite_number_is_refused_and_chunks_go_on(world, job,
+                                                                             spelling):
+    # Python's json takes these spellings; one NaN render time in the job's mean once made
+    # every chunked claim of the job answer 500.
+    job_id, agent = job
+    claim = world.claim(agent, job_id, max_frames=50)
+    text = ('{"lease_id": "%s", "render_seconds": %s, "checksum": "%s", "size": %d}'
+            % (claim["lease"]["id"], spelling, "0" * 64, 1))
+    response = agent.post(f"/agent/jobs/{job_id}/frames/1/complete", data=text,
+                          headers={"Content-Type": "application/json"})
+    body = assert_error(response, 400, "invalid_field", "render_seconds")
+    assert body["message"] == f"render_seconds: must be a finite number, not {spelling}"
+    assert frame_row(job_id, 1).state == "leased"
+    assert world.complete(agent, job_id, claim).status_code == 200
+    assert world.claim(agent, job_id, max_frames=50)["frames"] == [2, 3, 4, 5]
+
+
+def test_a_number_that_is_not_finite_is_refused_wherever_it_sits_in_a_body(world, job):
+    job_id, _ = job
+    response = world.worker.post(f"/worker/jobs/{job_id}/transition",
+                                 data='{"to": "running", "notes": [1, {"load": NaN}]}',
+                                 headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_field", "notes[1].load")
+    assert world.job(job_id)["state"] == "submitted"

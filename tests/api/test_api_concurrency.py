@@ -1,5 +1,5 @@
 """Many agents claiming at once never get the same frame, and the job is rendered exactly
-once (real HTTP against waitress)."""
+once (real HTTP against waitress, in one process or two)."""
 import collections
 import concurrent.futures
 
@@ -15,12 +15,15 @@ FRAMES = 160
 
 
 # One frame per claim, and chunks: their frames are completed one by one, each completion
-# deciding whether it was the one that left nothing to render.
+# deciding whether it was the one that left nothing to render; by one API process, and by
+# two sharing the port as the appliance runs them.
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("max_frames", [1, 8])
-def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url, max_frames):
+def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url, max_frames,
+                                                        processes):
     config = write_config(tmp_path / "api.toml", database_url=database_url,
                           data_dir=str(tmp_path / "data"), max_frames_per_job=FRAMES)
-    with ApiServer(config, threads=16) as api:
+    with ApiServer(config, threads=16, processes=processes) as api:
         alice = Client(api.url, create_user(config, "alice"))
         job = alice.post("/jobs", files=scene_upload(),
                          data=job_fields(frames=f"1-{FRAMES}")).json()
@@ -35,6 +38,7 @@ def test_concurrent_claims_never_hand_out_a_frame_twice(tmp_path, database_url, 
                 answer = client.post(f"/agent/jobs/{job['id']}/claim",
                                      json={"holder": f"nid{number:03d}",
                                            "max_frames": max_frames}).json()
+                assert "status" in answer, answer
                 if answer["status"] != "leased":
                     client.close()
                     return rendered, answer["status"]

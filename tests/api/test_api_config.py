@@ -33,17 +33,33 @@ def test_load_from_toml_file(tmp_path):
     ({"lease_seconds": "5"}, "lease_seconds"),
     ({"max_attempts": True}, "max_attempts"),
     ({"max_chunk_frames": 1001}, "'max_chunk_frames' must be at most 1000"),
+    ({"log_credential_key": "short"}, "'log_credential_key' must be at least 32 characters"),
+    ({"log_credential_seconds": 0}, "log_credential_seconds"),
     ({"clusters": []}, "clusters"),
     ({"default_cluster": "nope"}, "default_cluster"),
     ({"database_url": "mysql://x"}, "database_url"),
     ({"reconcile_after_seconds": {"running": 5}}, "unknown state 'running'"),
     ({"reconcile_after_seconds": {"pending": -1}}, "reconcile_after_seconds.pending"),
     ({"relay_poll_seconds": 0}, "relay_poll_seconds"),
+    ({"pull_clusters": ["nope"]}, r"pull_clusters \['nope'\] are not in clusters"),
+    ({"pull_clusters": "archer"}, "'pull_clusters' must be a list of names"),
+    ({"clusters": ["archer", "any"]}, "'any' names a job's open cluster"),
+    ({"default_cluster": "any"}, "default_cluster"),
 ])
 def test_invalid_config_is_refused_clearly(change, message):
     values = {k: v for k, v in {**BASE, **change}.items() if v is not None}
     with pytest.raises(config_module.ConfigError, match=message):
         config_module.from_dict(values)
+
+
+def test_a_job_may_leave_its_cluster_open_where_clusters_are_in_pull_mode():
+    values = {**BASE, "clusters": ["archer", "cirrus"], "default_cluster": "archer"}
+    assert config_module.from_dict(values).job_clusters == ("archer", "cirrus")
+    pulled = config_module.from_dict({**values, "pull_clusters": ["cirrus"]})
+    assert pulled.job_clusters == ("archer", "cirrus", "any")
+    assert pulled.clusters_not_on_the_broker == ("cirrus", "any")
+    assert config_module.from_dict({**values, "pull_clusters": ["cirrus"],
+                                    "default_cluster": "any"}).default_cluster == "any"
 
 
 def test_unreadable_or_invalid_files(tmp_path, monkeypatch):
@@ -63,8 +79,10 @@ def test_a_database_url_is_read_with_its_percent_encoding_undone():
     from raycrafter_api.database.db import connect_database
     database = connect_database("postgresql://us%40er:p%2Fw%3A%25@db.example:6432/my%20db")
     assert database.database == "my db"
-    assert database.connect_params == {"user": "us@er", "password": "p/w:%",
-                                       "host": "db.example", "port": 6432}
+    credentials = {key: value for key, value in database.connect_params.items()
+                   if key != "connection_factory"}
+    assert credentials == {"user": "us@er", "password": "p/w:%", "host": "db.example",
+                           "port": 6432}
 
 
 def test_urls_take_a_healthy_instance_from_consul_at_start():

@@ -194,3 +194,11 @@ def test_the_dashboard_is_served_with_a_content_security_policy(world, api):
     assert world.anonymous.session.get(origin + "/dashboard/../app.py").status_code == 404
     assert world.anonymous.session.get(origin + "/dashboard", allow_redirects=False
                                        ).headers["Location"].endswith("/dashboard/")
+
+
+def test_only_an_admins_body_is_read_on_the_admins_routes(world):
+    """nginx asks before it reads a body: a user's body for an admin's route stays unread."""
+    def asks(client):
+        return client.get("/sender-check",
+                          headers={"X-Original-URI": "/api/v1/admin/users"}).status_code
+    assert (asks(world.alice), asks(world.worker), asks(world.root)) == (403, 403, 204)

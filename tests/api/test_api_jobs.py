@@ -260,3 +260,13 @@ def test_the_planner_counts_a_new_jobs_frames_at_once(world):
     # reads the lease queries off the index on job_id alone, every frame of the job each time.
     assert plan[0]["Plan"]["Plan Rows"] >= 25
 
+
+
+@pytest.mark.parametrize("options, field", [
+    ('{"declare": {"Speed": Infinity}}', "options.declare.Speed"),
+    ('{"antialias_threshold": NaN}', "options.antialias_threshold"),
+])
+def test_options_holding_a_number_that_is_not_finite_are_refused(world, options, field):
+    response = world.alice.post("/jobs", files=scene_upload(), data=job_fields(options=options))
+    body = assert_error(response, 400, "invalid_field", field)
+    assert "must be a finite number" in body["message"]

@@ -54,7 +54,8 @@ def test_claim_answers_wait_before_submission_and_stop_after(world):
     # Its batch job started before the worker reported it submitted: soon, again.
     assert world.claim(agent, job["id"]) == {"status": "wait", "retry_after": 1}
     world.alice.post(f"/jobs/{job['id']}/cancel")
-    assert world.claim(agent, job["id"]) == {"status": "cancelled"}
+    assert_error(agent.post(f"/agent/jobs/{job['id']}/claim", json={"holder": "nid001"}),
+                 401, "token_revoked")
 
 
 def test_complete_every_frame_moves_job_to_collecting_with_collect_command(world):
@@ -179,7 +180,8 @@ def test_failures_retry_then_fail_frame_and_job_with_a_reason(world):
     job = world.job(job_id)
     assert job["state"] == "failed"
     assert "frame 1 failed 3 times" in job["error"] and "Parse Error" in job["error"]
-    assert claim_body(world, job_id) == {"status": "cancelled"}
+    assert_error(world.agent_x.post(f"/agent/jobs/{job_id}/claim", json={"holder": "nid001"}),
+                 401, "token_revoked")
     with db.connection():
         assert Command.select().where(Command.job == job_id,
                                       Command.command == "cancel").count() == 1
@@ -205,8 +207,8 @@ def test_heartbeat_on_a_cancelled_job_tells_the_agent_to_stop(world):
     world.alice.post(f"/jobs/{job_id}/cancel")
     url = f"/agent/jobs/{job_id}/frames/{claim['frame']}"
     assert_error(world.agent_x.post(f"{url}/heartbeat", json={"lease_id": claim["lease"]["id"]}),
-                 409, "job_not_active")
-    assert_error(world.complete(world.agent_x, job_id, claim), 409, "job_not_active")
+                 401, "token_revoked")
+    assert_error(world.complete(world.agent_x, job_id, claim), 401, "token_revoked")
 
 
 @pytest.mark.parametrize("body, field", [

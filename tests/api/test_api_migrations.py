@@ -3,9 +3,10 @@ import secrets
 
 import pytest
 
-from raycrafter_api import app as app_module, config as config_module
+from raycrafter_api import app as app_module, auth, config as config_module
 from raycrafter_api.database import db, migrations
 from raycrafter_api.database.models import MODELS, Command
+from raycrafter_api.problems import Unauthenticated
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -37,6 +38,9 @@ def test_migrations_build_exactly_the_models_schema(empty_database):
     by_change = {index.name: index for index in db.database.get_indexes("frame")}[
         "frame_by_change"]
     assert by_change.columns == ["job_id", "updated_at"]
+    by_cluster = {index.name: index for index in db.database.get_indexes("command")}[
+        "command_unsent_by_cluster"]
+    assert by_cluster.columns == ["cluster", "created_at"] and "sent_at" in by_cluster.sql
 
 
 def test_upgrade_keeps_existing_data(empty_database):
@@ -57,9 +61,24 @@ def test_upgrade_keeps_existing_data(empty_database):
     db.database.execute_sql(
         f"INSERT INTO command (id, job_id, command, cluster, created_at, sent_at) "
         f"VALUES ({', '.join([mark] * 6)})", ("c-1", 1, "submit", "default", now, None))
+    # An agent token issued before tokens knew their attempt, and a user's.
+    agent_token, user_token = auth.new_token(), auth.new_token()
+    for kind, user, job, token in (("agent", None, 1, agent_token),
+                                   ("user", 1, None, user_token)):
+        db.database.execute_sql(
+            f"INSERT INTO token (kind, user_id, job_id, token_hash, prefix, managed, "
+            f"created_at) VALUES ({', '.join([mark] * 7)})",
+            (kind, user, job, auth.hash_token(token), token[:8], False, now))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
     assert migrations.migrate_to() == list(range(2, migrations.LATEST + 1))
+    # Both still work; the agent's counts as older than any attempt, so the next end of a
+    # batch job of its job revokes it.
+    assert auth.authenticate(f"Bearer {user_token}").user_name == "alice"
+    assert auth.authenticate(f"Bearer {agent_token}").job_id == 1
+    auth.revoke_agent_tokens(1, up_to_attempt=1)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        auth.authenticate(f"Bearer {agent_token}")
     command = Command.get_by_id("c-1")
     assert command.job.name == "old job" and command.publish_attempts == 0
     assert command.last_error is None

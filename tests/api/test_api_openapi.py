@@ -10,7 +10,8 @@ from raycrafter_api import app as app_module, config as config_module
 from raycrafter_contract.wire.agent_calls import (ClaimEnded, ClaimLeased, ClaimRequest,
                                                   ClaimWait, CompleteReport, FailReport,
                                                   FrameStateAnswer, HeartbeatAnswer,
-                                                  LeaseReport)
+                                                  LeaseReport, LeaseReports,
+                                                  LeaseReportsAnswer)
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import JobPage, JobView, WorkerJobList, WorkerJobView
 from raycrafter_contract.wire.records import Record
@@ -68,6 +69,8 @@ RECORDS = {
         [FrameStateAnswer],
     ("post", "/api/v1/agent/jobs/{job_id}/frames/{number}/fail", "request"): [FailReport],
     ("post", "/api/v1/agent/jobs/{job_id}/frames/{number}/release", "request"): [LeaseReport],
+    ("post", "/api/v1/agent/jobs/{job_id}/reports", "request"): [LeaseReports],
+    ("post", "/api/v1/agent/jobs/{job_id}/reports", "200"): [LeaseReportsAnswer],
     ("get", "/api/v1/worker/jobs", "200"): [WorkerJobList],
     ("get", "/api/v1/worker/jobs/{job_id}", "200"): [WorkerJobView],
     ("post", "/api/v1/worker/jobs/{job_id}/submissions", "201"): [Submission],

@@ -45,6 +45,7 @@ def test_submission_is_recorded_before_submitting_with_a_fresh_agent_token(world
     first = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()
     assert first["attempt"] == 1 and first["batch_name"] == f"rc-{job_id}-a1"
     assert first["resumed"] is False
+    assert "log_credential" not in first  # this API holds no key of the log server's
     # Not reported submitted yet: the same attempt again (a restarted or second worker),
     # with a token of its own; no attempt is spent.
     again = world.worker.post(f"/worker/jobs/{job_id}/submissions", json={}).json()

@@ -26,3 +26,14 @@ def test_a_token_goes_over_https_or_in_clear_to_loopback(url):
                                  "127.0.0.1:8080", ""])
 def test_a_token_never_goes_in_clear_elsewhere(url):
     assert not token_may_go_to(url)
+
+
+@pytest.mark.parametrize("url, connect_to, allowed", [
+    ("https://api.example.org", "login-ib.example.org", True),
+    ("http://127.0.0.1:8080", "127.0.0.1", True),
+    ("http://localhost:8080", "10.0.0.5", False),
+    ("http://api.example.org", "127.0.0.1", False),
+])
+def test_in_clear_the_address_connected_to_must_be_loopback_too(url, connect_to, allowed):
+    """Through a gateway the bytes go to ``connect_to``, whatever the URL names."""
+    assert token_may_go_to(url, connect_to) is allowed

@@ -6,7 +6,6 @@ took a 429 for a refusal and gave up)."""
 import http.server
 import json
 import socket
-import threading
 import types
 
 import pytest
@@ -15,10 +14,11 @@ from raycrafter_cli import http as cli_http
 from raycrafter_contract.utilities.http_client import (ApiConnection, ErrorAnswer, NoAnswer,
                                                        Redirected, UnexpectedAnswer,
                                                        UnreadableAnswer)
-from raycrafter_contract.wire.agent_calls import ClaimWait, parse_claim_answer
+from raycrafter_contract.wire.agent_calls import ClaimEnded, ClaimWait, parse_claim_answer
 from raycrafter_nodeagent import api_client as agent_client
 from raycrafter_worker import api_client as worker_client
 from raycrafter_worker.errors import ApiConflict, PermanentError, TransientError
+from support.loopback_http import serving
 
 
 class Scripted(http.server.ThreadingHTTPServer):
@@ -55,12 +55,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    scripted = Scripted()
-    threading.Thread(target=scripted.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    yield scripted
-    scripted.shutdown()
-    scripted.server_close()
+    with serving(Scripted()) as scripted:
+        yield scripted
 
 
 def json_answer(status, document, **headers):
@@ -87,6 +83,18 @@ def test_a_call_sends_the_token_and_json_and_reads_the_answer_as_its_record(serv
     assert headers["Authorization"] == "Bearer t0ken"
     assert headers["User-Agent"] == "test-client/1"
     assert headers["Content-Type"] == "application/json"
+
+
+def test_connect_to_reaches_another_address_under_the_urls_name(server):
+    """curl's --connect-to: the call goes to ``connect_to``; the URL's host is still the
+    one the request names (and the one TLS would verify)."""
+    server.answer = json_answer(200, {"status": "finished"})
+    behind = ApiConnection("http://api.invalid:4711/api/v1", "t0ken", None, 5, "t/1",
+                           connect_to=("127.0.0.1", server.server_port))
+    assert behind.call("POST", "/agent/jobs/1/claim", {"holder": "n1"},
+                       parse_claim_answer) == ClaimEnded("finished")
+    _, path, headers, _ = server.requests[-1]
+    assert (path, headers["Host"]) == ("/api/v1/agent/jobs/1/claim", "api.invalid:4711")
 
 
 def test_429_with_retry_after_is_transient_and_says_how_long(server, api):
@@ -133,6 +141,15 @@ def test_json_outside_the_protocol_is_not(server, api):
     server.answer = json_answer(200, {"status": "wait"})
     with pytest.raises(UnexpectedAnswer, match=r"ClaimWait\.retry_after is missing"):
         api.call("POST", "/agent/jobs/1/claim", {}, parse_claim_answer)
+
+
+def test_an_answer_holding_a_number_that_is_not_finite_is_outside_the_protocol(server, api):
+    server.answer = (200, {"Content-Type": "application/json"},
+                     b'{"status": "wait", "retry_after": NaN}')
+    with pytest.raises(UnexpectedAnswer, match=r"retry_after must be a finite number, not "
+                                               r"NaN") as failure:
+        api.call("POST", "/agent/jobs/1/claim", {}, parse_claim_answer)
+    assert not failure.value.transient
 
 
 def test_no_answer_at_all_is_transient():

@@ -8,6 +8,7 @@ from raycrafter_contract.animation import Animation
 from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
                                                   CompleteReport, LeaseTerms,
                                                   parse_claim_answer)
+from raycrafter_contract.wire import json_text
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import FrameSpan, WorkerJobView
 from raycrafter_contract.wire.records import WireError
@@ -20,7 +21,8 @@ LEASED = {"status": "leased", "frame": 3, "frames": [3, 4], "attempt": 1,
                   "frames": {"first": 1, "last": 24, "step": 1},
                   "animation": {"initial_frame": 1, "final_frame": 24, "initial_clock": 0,
                                 "final_clock": 1.0, "cyclic": False},
-                  "renderer": "povray", "options": {"quality": 9}, "scene_file": "a.pov"}}
+                  "renderer": "povray", "options": {"quality": 9}, "scene_file": "a.pov"},
+          "protocol": 2}
 WORKER_JOB = {"id": 7, "name": "orbit", "owner": "alice", "state": "running", "error": None,
               "frames": {"first": 1, "last": 24, "step": 1, "count": 24},
               "animation": {"initial_frame": 1, "final_frame": 24, "initial_clock": 0.0,
@@ -31,7 +33,7 @@ WORKER_JOB = {"id": 7, "name": "orbit", "owner": "alice", "state": "running", "e
               "scene": {"kind": "pov", "size": 12, "checksum": "ab" * 32},
               "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:01:00Z",
               "submit_attempt": 1, "batch_name": "rc-7-a1", "batch_job_id": "4242",
-              "scene_file": "scene.pov"}
+              "scene_file": "scene.pov", "state_changed_at": "2026-11-22T10:01:00Z"}
 
 
 def test_a_claim_answer_reads_into_its_record_and_back():
@@ -41,7 +43,7 @@ def test_a_claim_answer_reads_into_its_record_and_back():
         lease=LeaseTerms("l-1", "2026-11-22T10:00:00Z", 300),
         job=AgentJob(id=7, width=320, height=240, frames=FrameSpan(1, 24, 1),
                      animation=Animation(1, 24, 0.0, 1.0, False), renderer="povray",
-                     options={"quality": 9}, scene_file="a.pov"))
+                     options={"quality": 9}, scene_file="a.pov"), protocol=2)
     assert isinstance(answer.job.animation.initial_clock, float)  # JSON 0 is a number
     assert answer.to_json() == dict(LEASED, job=dict(LEASED["job"], animation=dict(
         LEASED["job"]["animation"], initial_clock=0.0)))
@@ -60,12 +62,13 @@ def test_every_other_claim_answer(document, record):
 
 def test_an_older_apis_answer_gets_the_defaults_it_implies():
     """Before chunks one frame came alone; before animations, renderers and INI files the
-    job said only what to render."""
+    job said only what to render; before reports of several frames a lease named no agent
+    protocol."""
     older = dict(LEASED, job={"id": 7, "width": 320, "height": 240,
                               "frames": {"first": 1, "last": 24, "step": 1}})
-    del older["frames"]
+    del older["frames"], older["protocol"]
     answer = parse_claim_answer(older)
-    assert answer.frames == (3,)
+    assert answer.frames == (3,) and answer.protocol == 1
     assert (answer.job.animation, answer.job.renderer, answer.job.options,
             answer.job.scene_file) == (None, "povray", {}, "scene.pov")
 
@@ -100,6 +103,9 @@ def test_the_worker_job_view_and_its_checks():
     assert (job.state, job.submit_attempt, job.batch_name, job.frames.count) == (
         "running", 1, "rc-7-a1", 24)
     assert job.to_json() == WORKER_JOB
+    # An API from before it said when the job entered its state.
+    older = {k: v for k, v in WORKER_JOB.items() if k != "state_changed_at"}
+    assert WorkerJobView.from_json(older).state_changed_at is None
     with pytest.raises(WireError, match=r"WorkerJobView\.state must be 'pending' or "):
         WorkerJobView.from_json(dict(WORKER_JOB, state="paused"))
     with pytest.raises(WireError, match=r"WorkerJobView\.batch_job_id is missing"):
@@ -126,3 +132,57 @@ def test_nullable_fields_and_the_error_body():
     frames = UncollectedFrames.from_json({"frames": [{"number": 1, "checksum": None,
                                                       "size": None}], "total": 1})
     assert frames.frames[0].checksum is None
+
+
+@pytest.mark.parametrize("text, field, spelling", [
+    ('{"render_seconds": NaN}', "render_seconds", "NaN"),
+    ('{"render_seconds": Infinity}', "render_seconds", "Infinity"),
+    ('{"a": [0, {"b": -Infinity}]}', "a[1].b", "-Infinity"),
+    # Standard JSON, but no float holds it: Python's json makes it infinity.
+    ('{"size": 1e999}', "size", "1e999"),
+    ("NaN", "body", "NaN"),
+])
+def test_json_text_refuses_every_number_that_is_not_finite_naming_its_field(text, field,
+                                                                           spelling):
+    with pytest.raises(json_text.NonFiniteNumber) as refused:
+        json_text.loads(text)
+    assert (refused.value.field, refused.value.problem) == (
+        field, f"must be a finite number, not {spelling}")
+    assert isinstance(refused.value, WireError)
+
+
+def test_json_text_reads_everything_else_as_json_does():
+    text = '{"a": [1, 2.5, -0.0, 1e300, null, true, "NaN"], "b": {"c": 12345678901234567890}}'
+    assert json_text.loads(text) == json.loads(text)
+    with pytest.raises(ValueError):
+        json_text.loads("{not json")
+
+
+def test_a_record_refuses_a_float_field_that_is_not_finite():
+    with pytest.raises(WireError, match=r"CompleteReport\.render_seconds must be a finite "
+                                        r"number, not nan"):
+        CompleteReport.from_json({"lease_id": "l", "render_seconds": float("nan"),
+                                  "checksum": "ab" * 32, "size": 10})
+
+
+def test_a_report_of_several_frames_reads_into_its_record_and_back():
+    from raycrafter_contract.wire.agent_calls import (FrameDone, FrameFailed, FrameOutcome,
+                                                      LeaseReports, LeaseReportsAnswer)
+    document = {"lease_id": "l-1",
+                "done": [{"frame": 3, "render_seconds": 1, "checksum": "0" * 64, "size": 9}],
+                "failed": [{"frame": 4, "reason": "Parse Error", "log_tail": "line 4"}],
+                "released": [5, 6]}
+    report = LeaseReports.from_json(document)
+    assert report == LeaseReports("l-1", (FrameDone(3, 1.0, "0" * 64, 9),),
+                                  (FrameFailed(4, "Parse Error", "line 4"),), (5, 6))
+    assert report.to_json() == dict(document, done=[dict(document["done"][0],
+                                                         render_seconds=1.0)])
+    assert LeaseReports.from_json({"lease_id": "l-1", "released": [5]}).done == ()
+    with pytest.raises(WireError, match=r"LeaseReports\.done\[0\]\.checksum is missing"):
+        LeaseReports.from_json({"lease_id": "l-1", "done": [{"frame": 3, "render_seconds": 1,
+                                                             "size": 9}]})
+    answer = LeaseReportsAnswer.from_json({"frames": [
+        {"frame": 3, "frame_state": "done", "refused": None},
+        {"frame": 4, "refused": {"error": "stale_lease", "message": "m", "details": None}}]})
+    assert answer.frames == (FrameOutcome(3, "done"),
+                             FrameOutcome(4, refused=ErrorBody("stale_lease", "m", None)))

@@ -32,7 +32,7 @@ def progressed(now, before):
 
 
 FAULTS = [
-    ("api", lambda job_id: services.kill_supervised("raycrafter-api")),
+    ("api", lambda job_id: services.kill_supervised("raycrafter-api:*")),
     ("worker", lambda job_id: services.kill_supervised("raycrafter-worker:*")),
     ("node agent", kill_node_agent),
     ("rabbitmq", lambda job_id: services.kill_rabbitmq()),

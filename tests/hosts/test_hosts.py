@@ -10,9 +10,11 @@ import re
 import shlex
 import subprocess
 import time
+import tomllib
 import uuid
 
 import pytest
+from raycrafter_contract import log_credentials
 
 from support.cluster_records import JOB_COMPLETION_LOG, completion_records_in
 from support.hosts import BRIDGE, REPOSITORY, appliance_hosts, machine_addresses
@@ -214,22 +216,32 @@ def test_plaintext_is_refused_on_every_link(hosts):
     answer = hosts.run("worker", "curl -s -o /dev/null -w '%{http_code}' http://web:443/api/v1/health; true")
     assert answer == "400", answer
     # A GELF record sent in plain text never reaches the log server's records; the same
-    # record over TLS does.
+    # record over TLS does, and only with its job's log credential.
     records = "/var/log/raycrafter/gelf/records.jsonl"
-    plain, secure = (f"plain-{uuid.uuid4().hex}", f"tls-{uuid.uuid4().hex}")
+    key = tomllib.loads(hosts.run("logging", "cat /etc/raycrafter/logserver/logserver.toml"))[
+        "credential_key"].encode()
+    credential = log_credentials.issue(key, 4242, 1, int(time.time()) + 600)
+    plain, secure, unsigned = (f"plain-{uuid.uuid4().hex}", f"tls-{uuid.uuid4().hex}",
+                               f"unsigned-{uuid.uuid4().hex}")
     send = ("import json, socket, ssl, sys\n"
-            "record = json.dumps({'version': '1.1', 'host': 'cluster', 'short_message': sys.argv[1]}).encode() + b'\\0'\n"
+            "record = {'version': '1.1', 'host': 'cluster', 'short_message': sys.argv[1]}\n"
+            f"if sys.argv[3]:\n    record['{log_credentials.RECORD_FIELD}'] = sys.argv[3]\n"
             "sock = socket.create_connection(('logging', 12201), 5)\n"
             "if sys.argv[2] == 'tls':\n"
             f"    sock = ssl.create_default_context(cafile='{DEPLOYMENT_CA}').wrap_socket(sock, server_hostname='logging')\n"
-            "try:\n    sock.sendall(record); sock.close()\nexcept OSError:\n    pass\n")
-    hosts.run("cluster", f"python3 -c {shlex.quote(send)} {plain} plain")
-    hosts.run("cluster", f"python3 -c {shlex.quote(send)} {secure} tls")
+            "try:\n    sock.sendall(json.dumps(record).encode() + b'\\0'); sock.close()\n"
+            "except OSError:\n    pass\n")
+    for message, transport, signed in ((plain, "plain", credential), (unsigned, "tls", ""),
+                                       (secure, "tls", credential)):
+        hosts.run("cluster", f"python3 -c {shlex.quote(send)} {message} {transport} "
+                             f"{shlex.quote(signed)}")
     deadline = time.monotonic() + 30
     while secure not in hosts.run("logging", f"cat {records}") and time.monotonic() < deadline:
         time.sleep(1)
     logged = hosts.run("logging", f"cat {records}")
-    assert secure in logged and plain not in logged
+    assert secure in logged and plain not in logged and unsigned not in logged
+    assert json.loads(next(line for line in logged.splitlines() if secure in line))[
+        "_job_id"] == "4242"
 
 
 def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):

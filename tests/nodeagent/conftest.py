@@ -1,13 +1,15 @@
-"""Real pieces for the node agent's tests: the API (waitress + SQLite), POV-Ray, syslog-ng
-as the GELF receiver, and the agent itself as a subprocess, exactly as a batch job starts it.
+"""Real pieces for the node agent's tests: the API (waitress + SQLite), POV-Ray, the log
+server, and the agent itself as a subprocess, exactly as a batch job starts it.
 
 The test plays the worker: it creates a job as a user, moves it to ``submitted`` with the
-worker's token, lays out the job's scratch directory and writes the agent token (0600).
+worker's token, lays out the job's scratch directory and writes the agent token and the
+log credential (0600). The API and the log server share a throwaway credential key.
 """
 
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import sqlite3
@@ -25,7 +27,7 @@ from raycrafter_contract.naming import PNG_SIGNATURE
 
 from support import api_server
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
-from support.gelf_receiver import GelfReceiver
+from support.log_server import LogServerProcess
 from support.polling import wait_for
 
 SCENES = Path(__file__).parent / "scenes"
@@ -135,13 +137,17 @@ class Api:
 
     def submit(self, job_id):
         """What the worker does around qsub/sbatch; returns the fresh agent token."""
+        return self.submission(job_id)["agent_token"]
+
+    def submission(self, job_id):
+        """The same; returns the submission (its agent token and log credential)."""
         self.call("POST", "/worker/jobs/%d/transition" % job_id, self.worker_token,
                   {"to": "staging"})
-        token = self.call("POST", "/worker/jobs/%d/submissions" % job_id, self.worker_token,
-                          {})["agent_token"]
+        submission = self.call("POST", "/worker/jobs/%d/submissions" % job_id,
+                               self.worker_token, {})
         self.call("POST", "/worker/jobs/%d/transition" % job_id, self.worker_token,
                   {"to": "submitted", "batch_job_id": BATCH_JOB_ID})
-        return token
+        return submission
 
     def use_renderer(self, job_id, name):
         """Make a job ask for the command renderer ``name``.
@@ -237,15 +243,19 @@ def _children(pid):
         return []
 
 
-def make_job_dir(scratch, job_id, scene, agent_token):
-    """SCRATCH/raycrafter/JOB_ID with input/scene.pov, frames/, logs/, agent.token (0600)."""
+def make_job_dir(scratch, job_id, scene, agent_token, log_credential=None):
+    """SCRATCH/raycrafter/JOB_ID with input/scene.pov, frames/, logs/, agent.token and,
+    if there is one, log.credential (both 0600)."""
     job_dir = Path(scratch) / "raycrafter" / str(job_id)
     for sub in ("input", "frames", "logs"):
         (job_dir / sub).mkdir(parents=True)
     (job_dir / "input" / "scene.pov").write_bytes(Path(scene).read_bytes())
-    fd = os.open(job_dir / "agent.token", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(agent_token + "\n")
+    secrets_of_job = {"agent.token": agent_token, "log.credential": log_credential}
+    for name, text in secrets_of_job.items():
+        if text is not None:
+            fd = os.open(job_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text + "\n")
     return job_dir
 
 
@@ -254,20 +264,22 @@ class Setup:
 
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
+        self.log_key = secrets.token_urlsafe(32)  # the API's and the log server's
         self.api = None
         self.receiver = None
         self.agents = []
         self.orphans = []
 
     def start_api(self, **settings):
-        self.api = Api(self.tmp_path, **settings)
+        self.api = Api(self.tmp_path, **dict({"log_credential_key": self.log_key}, **settings))
         return self.api
 
     def start_receiver(self, certificate=None):
-        """syslog-ng receiving GELF; over TLS with a ``certificates.ServerCertificate``."""
+        """The log server; over TLS with a ``support.certificates.ServerCertificate``."""
         tls = {} if certificate is None else dict(cert_file=certificate.cert_file,
                                                   key_file=certificate.key_file)
-        self.receiver = GelfReceiver(self.tmp_path / "gelf", **tls).start()
+        self.receiver = LogServerProcess(self.tmp_path / "gelf", key=self.log_key,
+                                         **tls).start()
         return self.receiver
 
     def job(self, scene="sphere.pov", renderer=None, **job_fields):
@@ -276,8 +288,10 @@ class Setup:
         job_id = self.api.create_job(SCENES / scene, **job_fields)
         if renderer is not None:
             self.api.use_renderer(job_id, renderer)
-        token = self.api.submit(job_id)
-        return job_id, make_job_dir(self.tmp_path / "scratch", job_id, SCENES / scene, token)
+        submission = self.api.submission(job_id)
+        return job_id, make_job_dir(self.tmp_path / "scratch", job_id, SCENES / scene,
+                                    submission["agent_token"],
+                                    submission.get("log_credential"))
 
     def agent(self, job_dir, job_id, name, *extra_args, log=False, without_landlock=False):
         """The agent; ``without_landlock`` runs it on a kernel that refuses Landlock."""

@@ -179,6 +179,28 @@ def test_records_logged_while_the_log_server_is_down_arrive_when_it_is_back(setu
     assert any(r["short_message"].startswith("frame 1 rendered in") for r in records)
 
 
+def test_without_a_log_credential_records_stay_on_stderr_and_frames_are_rendered(setup):
+    """The worker writes none when the API holds no key of the log server's: the log server
+    would refuse every record, so the agent sends none and says so once."""
+    api = setup.start_api()
+    receiver = setup.start_receiver()
+    job_id, job_dir = setup.job(frames="1")
+    (job_dir / "log.credential").unlink()
+
+    agent = setup.agent(job_dir, job_id, "node-1", log=True)
+
+    assert agent.wait() == 0, agent.output()
+    assert api.frames(job_id)[1]["state"] == "done"
+    output = agent.output()
+    assert output.count("warning: no log credential in %s: the log server takes no record "
+                        "without one, so they go to stderr only"
+                        % (job_dir / "log.credential")) == 1
+    assert "frame 1 rendered in" in output and "log shipping:" not in output
+    time.sleep(1)  # the log server reports what it refused every half second
+    assert "without a valid log credential" not in receiver.output()
+    assert receiver.records() == []
+
+
 def test_dry_run_claims_a_frame_reports_the_command_and_hands_the_frame_back(setup):
     api = setup.start_api()
     job_id, job_dir = setup.job(frames="1-2", options={"quality": 9})

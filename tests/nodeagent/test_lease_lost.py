@@ -1,9 +1,10 @@
-"""A lease that goes away while its frame renders: the heartbeat gets 409 and the agent
+"""A lease that goes away while its frame renders: the heartbeat is refused and the agent
 must stop the renderer at once, report nothing for that lease, and carry on (docs step 3).
 
-Both 409s the API gives are covered: ``job_not_active`` (the job was cancelled; the next
-claim says so and the agent exits 0) and ``stale_lease`` (the lease expired and another
-node holds the frame; the agent goes back to claiming).
+Both refusals are covered: ``token_revoked`` (the job was cancelled, which revoked the
+agent's token; the next claim is refused the same way and the agent exits 0) and
+``stale_lease`` (the lease expired and another node holds the frame; the agent goes back
+to claiming).
 """
 
 import hashlib
@@ -41,11 +42,15 @@ def test_cancelling_the_job_mid_render_stops_povray_and_the_agent_exits(setup):
     assert agent.wait(timeout=15) == 0, agent.output()
     output = agent.output()
     assert "povray: received signal SIGTERM" in output
-    assert "frame 1 abandoned, renderer stopped: job_not_active" in output
-    assert "job %d is cancelled: no frame left for this agent" % job_id in output
+    # Cancelling the job revoked the agent's token: its next heartbeat learns the job ended.
+    assert "frame 1 abandoned, renderer stopped: token_revoked: this agent token was " \
+           "revoked" in output
+    assert "the API has no frame for this agent any more: token_revoked" in output
+    assert "no frame left for this agent" in output
     assert "claimed frame 2" not in output
     assert "the API refused" not in output  # no result was even tried
-    assert frame_events(api, job_id, 1) == [("agent:node-1", "leased", None)]
+    assert frame_events(api, job_id, 1) == [("agent:node-1", "leased", None),
+                                            ("user:alice", "pending", "the job is cancelled")]
     assert api.frame_log(job_id, 1) == ""
     assert api.job(job_id)["state"] == "cancelled"
     assert list((job_dir / "frames").iterdir()) == []

@@ -1,4 +1,4 @@
-"""GELF over TLS to a real syslog-ng TLS listener, with certificates made for each test.
+"""GELF over TLS to the log server's TLS listener, with certificates made for each test.
 
 The agent does TLS itself (ssl.create_default_context with --log-ca-file, the host name
 checked against --log-server-name), not with graypy's TLS handler; these tests hold it to
@@ -13,7 +13,10 @@ import ssl
 
 import pytest
 
-from .certificates import ThrowawayCa
+from raycrafter_contract import log_credentials
+
+from support.certificates import ThrowawayCa
+
 from .conftest import BATCH_JOB_ID, claims_in, png_size
 
 LOG_SERVER = "logs.raycrafter.test"
@@ -35,7 +38,8 @@ def send_verified(receiver, ca_file, server_name, message):
     """Ship one GELF record the way a well-configured client does, and close only after
     the server has read it (it closes its side once it saw our end of stream)."""
     context = ssl.create_default_context(cafile=str(ca_file))
-    record = {"version": "1.1", "host": "test", "short_message": message}
+    record = {"version": "1.1", "host": "test", "short_message": message,
+              log_credentials.RECORD_FIELD: receiver.credential(1)}
     with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=server_name) as tls:
             tls.sendall(json.dumps(record).encode() + b"\0")
@@ -68,6 +72,7 @@ def test_every_record_reaches_a_verified_tls_log_server_with_its_fields(setup, t
     assert sorted(leases) == [1, 2, 3]
     for record in records:
         assert record["_job_id"] == str(job_id)
+        assert record["_submit_attempt"] == "1"  # what its credential vouches for
         assert record["_node"] == record["host"] == node_name
         assert record["_batch_job_id"] == BATCH_JOB_ID
         if "_frame" in record:

@@ -28,6 +28,18 @@ def test_a_token_file_others_can_read_is_refused(tmp_path, mode):
     assert "has mode %04o: it must be readable by its owner only (chmod 600" % mode in result.stderr
 
 
+def test_a_log_credential_file_others_can_read_is_refused(tmp_path):
+    credential = tmp_path / "raycrafter" / "7" / "log.credential"
+    credential.parent.mkdir(parents=True)
+    credential.write_text("rclog1.7.1.1800000000.signature\n")
+    credential.chmod(0o644)
+    result = start(tmp_path, "--api-url", "https://api.example.org",
+                   "--log-host", "logs.example.org")
+    assert result.returncode == 2
+    assert ("log credential file %s has mode 0644: it must be readable by its owner only"
+            % credential) in result.stderr
+
+
 def test_a_missing_ca_file_is_named(tmp_path):
     result = start(tmp_path, "--api-url", "https://api.example.org",
                    "--ca-file", str(tmp_path / "missing-ca.pem"))

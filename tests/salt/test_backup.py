@@ -74,7 +74,8 @@ def restored(backups, tmp_path_factory):
         data_dir = tmp_path_factory.mktemp("restored") / "data"
         run("/usr/local/sbin/raycrafter-restore", "files", str(files), str(data_dir))
         config = write_config(tmp_path_factory.mktemp("config") / "api.toml", database_url=url,
-                              data_dir=str(data_dir), clusters=["standin"])
+                              data_dir=str(data_dir), clusters=["standin"],
+                              default_cluster="standin")
         with ApiServer(config) as api:
             yield server, api
     finally:

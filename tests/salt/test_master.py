@@ -11,9 +11,11 @@ import json
 import pathlib
 import socket
 import time
+import tomllib
 import uuid
 
 import pytest
+from raycrafter_contract import log_credentials
 
 from support.salt_tree import REPOSITORY, write_assignment
 
@@ -24,6 +26,7 @@ GPG_KEYDIR = pathlib.Path("/etc/raycrafter/gpg")
 MINION_ID = "raycrafter-logging"
 GELF_ADDRESS = ("127.0.0.1", 12201)
 RECORDS_FILE = pathlib.Path("/var/log/raycrafter/gelf/records.jsonl")
+LOGSERVER_CONFIG = pathlib.Path("/etc/raycrafter/logserver/logserver.toml")
 # Linux's limit for a Unix socket path (sizeof(sockaddr_un.sun_path) less the final NUL).
 AF_UNIX_PATH_MAX = 107
 
@@ -74,10 +77,20 @@ def logging_minion(salt_master):
         yield factory
 
 
-def gelf_record_arrives(marker, timeout=15):
-    """Send one GELF record over TCP and wait for the log server to write it out."""
+def log_credential(job_id):
+    """A log credential for ``job_id``, signed with the key the applied log server holds."""
+    with LOGSERVER_CONFIG.open("rb") as config:
+        key = tomllib.load(config)["credential_key"].encode()
+    return log_credentials.issue(key, job_id, 1, int(time.time()) + 600)
+
+
+def gelf_record_arrives(marker, credential=None, timeout=15):
+    """Send one GELF record over TCP and wait for the log server to write it out (None if
+    it did not)."""
     offset = RECORDS_FILE.stat().st_size if RECORDS_FILE.exists() else 0
     record = {"version": "1.1", "host": socket.gethostname(), "short_message": marker}
+    if credential is not None:
+        record[log_credentials.RECORD_FIELD] = credential
     with socket.create_connection(GELF_ADDRESS, timeout=5) as connection:
         connection.sendall(json.dumps(record).encode() + b"\0")
     deadline = time.monotonic() + timeout
@@ -105,8 +118,11 @@ def test_logging_role_applies_through_the_master(salt_master, logging_minion):
     assert "logserver-config-file-managed" in state_ids
     assert "postgres-service-running" not in state_ids
 
-    # What the role runs answers: a GELF record sent over TCP lands in the records file.
+    # What the role runs answers: a GELF record with a log credential sent over TCP lands
+    # in the records file, filed under the credential's job; one without is refused.
+    unsigned = f"salt-master-test-{uuid.uuid4()}"
+    assert gelf_record_arrives(unsigned, timeout=5) is None
     marker = f"salt-master-test-{uuid.uuid4()}"
-    record = gelf_record_arrives(marker)
+    record = gelf_record_arrives(marker, log_credential(424242))
     assert record is not None, f"the record {marker} did not reach {RECORDS_FILE}"
-    assert record["short_message"] == marker
+    assert (record["short_message"], record["_job_id"]) == (marker, "424242")

@@ -7,12 +7,14 @@
     with ApiServer(config) as api:          # migrates, starts, waits for /api/v1/health
         token = create_user(config, "alice")                 # a user's bearer token
         worker = ensure_worker_token(config)                 # the worker's service token
+        site = ensure_site_token(config, "archer")           # archer's site agent
         requests.get(f"{api.url}/jobs", headers={"Authorization": f"Bearer {token}"})
 
-``api.url`` is ``http://127.0.0.1:PORT/api/v1``. The server and ``raycrafter-admin`` run
-with the same Python as the tests (``sys.executable``), so ``raycrafter-api`` must be
-installed there (``pip install -e api``). ``ApiServer.stop()`` ends the subprocess;
-``api.log()`` returns its output for failure messages.
+``api.url`` is ``http://127.0.0.1:PORT/api/v1``. The server (``raycrafter-api``, as the
+appliance runs it; ``ApiServer(config, processes=2)`` for two processes on the port) and
+``raycrafter-admin`` run with the same Python as the tests (``sys.executable``), so
+``raycrafter-api`` must be installed there (``pip install -e api``). ``ApiServer.stop()``
+ends the subprocesses; ``api.log()`` returns their output for failure messages.
 """
 import os
 import secrets
@@ -70,22 +72,48 @@ def create_user(config_path, name, is_admin=False):
 
 def ensure_worker_token(config_path, token_dir=None):
     """Install a fresh worker service token and return it."""
-    token = secrets.token_urlsafe(32)
-    directory = token_dir or os.path.dirname(os.path.abspath(config_path))
-    token_file = os.path.join(directory, "worker.token")
-    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(token)
+    token_file = _new_token_file(config_path, token_dir, "worker.token")
     admin(config_path, "service-token", "ensure", "worker", "--token-file", token_file)
-    return token
+    return _read(token_file)
+
+
+def ensure_site_token(config_path, cluster, token_dir=None):
+    """Install a fresh token for the site agent of ``cluster`` (one of the config's
+    ``pull_clusters``) and return it."""
+    token_file = _new_token_file(config_path, token_dir, f"site-{cluster}.token")
+    admin(config_path, "site-token", "ensure", "--cluster", cluster, "--token-file",
+          token_file)
+    return _read(token_file)
+
+
+def _new_token_file(config_path, token_dir, name):
+    directory = token_dir or os.path.dirname(os.path.abspath(config_path))
+    token_file = os.path.join(directory, name)
+    with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(secrets.token_urlsafe(32))
+    return token_file
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
 
 
 class ApiServer:
-    def __init__(self, config_path, threads=16):
+    """The API as the appliance runs it (``raycrafter-api``): ``processes`` processes of
+    ``threads`` threads each, sharing one port. ``process`` is the first of them."""
+
+    def __init__(self, config_path, threads=16, processes=1):
         self.config_path = str(config_path)
         self.threads = threads
+        self.processes = []
+        self.count = processes
         self.port = None
-        self.process = None
         self._log_path = self.config_path + ".server.log"
+
+    @property
+    def process(self):
+        return self.processes[0] if self.processes else None
 
     @property
     def base(self):
@@ -100,18 +128,24 @@ class ApiServer:
         self.port = _free_port()
         env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path)
         with open(self._log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}",
-                 f"--threads={self.threads}", "--trusted-proxy=127.0.0.1",
-                 "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto",
-                 "--call", "raycrafter_api.app:create_app_from_env"],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
+            self._log_start = log.tell()
+            self.processes = [subprocess.Popen(
+                [sys.executable, "-m", "raycrafter_api.http.server",
+                 f"--listen=127.0.0.1:{self.port}", f"--threads={self.threads}",
+                 "--trusted-proxy=127.0.0.1",
+                 "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto"],
+                env=env, stdout=log, stderr=subprocess.STDOUT) for _ in range(self.count)]
         wait_for(self._answers, timeout=30, message=f"the API on port {self.port}")
         return self
 
     def _answers(self):
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the API exited with {self.process.returncode}:\n{self.log()}")
+        for process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited with {process.returncode}:\n{self.log()}")
+        with open(self._log_path, "rb") as log:
+            log.seek(self._log_start)
+            if log.read().count(b"Serving on ") < self.count:
+                return False  # not every process listens yet
         try:
             with urllib.request.urlopen(f"{self.url}/health", timeout=2):
                 return True
@@ -125,18 +159,19 @@ class ApiServer:
             return f.read()[-8000:]
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+                process.kill()
+                process.wait()
+        self.processes = []
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
-

@@ -80,8 +80,9 @@ def submit_as_worker(worker, job_id, batch_job_id):
 
 
 class World:
-    """Users alice and bob, admin root, the worker, and a job of alice's (X) and of bob's
-    (Y), both submitted, with an agent token each."""
+    """Users alice and bob, admin root, the worker, the site agents of clusters default and
+    archer, and a job of alice's (X) and of bob's (Y) on cluster default, both submitted,
+    with an agent token each."""
 
     def __init__(self, api):
         self.api = api
@@ -89,6 +90,8 @@ class World:
         self.bob = api.client(api.user_token("bob"))
         self.root = api.client(api.user_token("root", "admin"))
         self.worker = api.client(api.worker_token())
+        self.site = api.client(api.site_token("default"))
+        self.site_archer = api.client(api.site_token("archer"))
         self.anonymous = api.client()
         self.job_x = self.create_job(self.alice)
         self.job_y = self.create_job(self.bob)

@@ -4,6 +4,7 @@ The worker names every batch job ``rc-JOB-aATTEMPT`` (docs/worker.md, "Never sub
 twice"); these helpers read the queue and the job completion records
 (jobcomp/filetxt, the stand-in's accounting) by that name.
 """
+import collections
 import pathlib
 import subprocess
 
@@ -45,3 +46,15 @@ def completion_records_in(log_text, job_id):
         if pattern.match(fields.get("Name", "")):
             records.append(fields)
     return records
+
+
+def completion_names(prefix):
+    """Counter of the batch job names with this prefix (a test's own) in the job
+    completion log: how often each attempt reached Slurm."""
+    names = collections.Counter()
+    if JOB_COMPLETION_LOG.exists():
+        for line in JOB_COMPLETION_LOG.read_text().splitlines():
+            fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+            if fields.get("Name", "").startswith(prefix):
+                names[fields["Name"]] += 1
+    return names

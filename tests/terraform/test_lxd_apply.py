@@ -27,6 +27,8 @@ IMAGE_DIR = pathlib.Path("/var/cache/raycrafter/terraform-lxd-image")
 IMAGE_ALIAS = "raycrafter-bookworm"
 SALT_VENV = pathlib.Path("/opt/raycrafter/salt")
 ROLES = {"logging": 1, "cluster": 1}
+# The image holds the packages of the role the tier applies (the containers reach no archive).
+IMAGE_ROLES = ("logging",)
 MASTER = "raycrafter-master"
 MINIONS = ["raycrafter-cluster-1", "raycrafter-logging-1"]
 APT_LOCK = "/tmp/raycrafter-apt.lock"
@@ -43,10 +45,13 @@ def install_lxd():
 
 
 def image_fingerprint():
-    """The script and the Salt it copies make the image: a change to either rebuilds it."""
+    """The script, the Salt it copies and the catalogue's packages make the image: a change
+    to any rebuilds it."""
     salt = subprocess.run([str(SALT_VENV / "bin/pip"), "freeze"], check=True, capture_output=True,
                           text=True).stdout
-    return hashlib.sha256((tools.HERE / "lxd-image.sh").read_bytes() + salt.encode()).hexdigest()
+    packages = subprocess.run([str(SALT_VENV / "bin/python"), str(REPOSITORY / "pillar/catalogue.py"),
+                               "packages", *IMAGE_ROLES], check=True, capture_output=True, text=True).stdout
+    return hashlib.sha256((tools.HERE / "lxd-image.sh").read_bytes() + (salt + packages).encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,8 @@ def image():
     fingerprint = image_fingerprint()
     if not stamp.exists() or stamp.read_text() != fingerprint:
         # debootstrap reads Debian's archive: on the host, before anything runs in the namespace.
-        subprocess.run([str(tools.HERE / "lxd-image.sh"), str(IMAGE_DIR)], check=True, timeout=900)
+        subprocess.run([str(tools.HERE / "lxd-image.sh"), str(IMAGE_DIR), *IMAGE_ROLES], check=True,
+                       timeout=900)
         stamp.write_text(fingerprint)
     return IMAGE_DIR
 
@@ -142,7 +148,7 @@ def applied(initialized, terraform, lxd, variables):
 def salt(lxd, *argv):
     """A salt command on the master, its JSON output parsed."""
     # --static: one JSON document for all minions, once every one has returned.
-    options = ["--out=json"] + (["--static"] if argv[0] == "salt" else [])
+    options = ["--out=json"] + (["--static", "--timeout=600"] if argv[0] == "salt" else [])
     return json.loads(lxd.run("lxc", "exec", MASTER, "--", str(SALT_VENV / "bin" / argv[0]),
                               *options, *argv[1:], timeout=600))
 

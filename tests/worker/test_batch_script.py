@@ -54,6 +54,23 @@ def test_a_profile_passes_its_permission_and_its_renderer_limits_to_the_agent(tm
     assert {name: getattr(options, name) for name in limits} == limits
 
 
+def test_behind_a_gateway_the_agent_connects_to_the_login_node_and_verifies_the_real_names(
+        tmp_path):
+    """Compute nodes without a way out: the API's calls and the log records go to the
+    login node's gateway; the URL and the log server's name, which TLS verifies, stay."""
+    routed = profile(tmp_path, gateway_host="login-ib.example.org", gateway_port=8443,
+                     gateway_log_port=12202, log_host="logs.example.org", log_port=12201,
+                     log_tls=True, agent_ca_file="/etc/ca.pem")
+    options = agent_options(routed)
+    assert options.api_url == "https://api.example.org"
+    assert options.api_connect_to == "login-ib.example.org:8443"
+    assert (options.log_host, options.log_port) == ("login-ib.example.org", 12202)
+    assert options.log_server_name == "logs.example.org" and options.log_tls is True
+    direct = agent_options(profile(tmp_path, log_host="logs.example.org"))
+    assert direct.api_connect_to is None and direct.log_server_name is None
+    assert (direct.log_host, direct.log_port) == ("logs.example.org", 12201)
+
+
 def test_aprun_starts_one_agent_per_node_with_the_nodes_cores(tmp_path):
     cray = profile(tmp_path, scheduler="pbspro", launcher="aprun", nodes=4, cores_per_node=36)
     assert launcher(cray) == ["aprun", "-n", "4", "-N", "1", "-d", "36", "-cc", "depth"]

@@ -23,10 +23,11 @@ def job_files(cluster, job_id, attempt=1):
     return files
 
 
-def submit(cluster, job_id, files, job_name, token="s3cret-token"):
-    """Write the token and the batch script and hand the attempt to the scheduler, as the
-    worker does; returns the batch id."""
-    return cluster.submit(files, attempt_name(cluster, job_id, files), token,
+def submit(cluster, job_id, files, job_name, token="s3cret-token",
+           credential="rclog1.s3cret-credential"):
+    """Write the token, the log credential and the batch script and hand the attempt to
+    the scheduler, as the worker does; returns the batch id."""
+    return cluster.submit(files, attempt_name(cluster, job_id, files), token, credential,
                           script(cluster, job_id, job_name, files), "alice")
 
 
@@ -231,10 +232,13 @@ def test_the_submission_writes_token_and_script_from_stdin_in_private_files(
     cluster = make_cluster()
     files = job_files(cluster, 13)
     token = "tok-$(touch pwned) 'q\" `id` \\ end"
-    submit(cluster, 13, files, "private", token=token)
+    credential = "cred-$(touch pwned) 'q\" `id` \\ end"
+    submit(cluster, 13, files, "private", token=token, credential=credential)
     assert login(f"cat {files.token_file}").stdout == token
+    assert login(f"cat {files.log_credential_file}").stdout == credential
     assert login(f"cat {files.script}").stdout == script(cluster, 13, "private", files)
-    assert login(f"stat -c %a {files.token_file} {files.script}").stdout.split() == ["600"] * 2
+    assert login(f"stat -c %a {files.token_file} {files.log_credential_file} "
+                 f"{files.script}").stdout.split() == ["600"] * 3
     assert "pwned" not in login(f"ls -A {files.job_dir} {files.logs_dir} ~").stdout
     assert ".tmp" not in login(f"ls -A {files.job_dir} {files.logs_dir}").stdout
 

@@ -8,7 +8,8 @@ import pathlib
 import pytest
 
 from raycrafter_worker.command_failures import check, failure
-from raycrafter_worker.errors import PermanentError, QueueLimitReached, TransientError
+from raycrafter_worker.errors import (DiskFull, PermanentError, QueueLimitReached,
+                                     TransientError)
 from raycrafter_worker.transport import Result
 from real_captures import ELSEWHERE as ELSEWHERE_DIR, message_records
 
@@ -26,13 +27,14 @@ OWN_CAPTURES = {
     "sacct_disabled": PermanentError,  # Cluster.accounting reads it as "no data"
     "scancel_unknown": OK,
     # A full scratch or an exhausted quota, in the commands of a stage-in and a submission
-    # (captures/disk_full.sh): most likely another job's files, gone once collected.
-    "mkdir_no_space": TransientError,
-    "write_no_space": TransientError,
-    "tar_no_space": TransientError,
-    "mkdir_quota": TransientError,
-    "write_quota": TransientError,
-    "tar_quota": TransientError,
+    # (captures/disk_full.sh): most likely another job's files, gone once collected. A
+    # DiskFull is transient, and bounds a stage-in that keeps meeting it (handlers.py).
+    "mkdir_no_space": DiskFull,
+    "write_no_space": DiskFull,
+    "tar_no_space": DiskFull,
+    "mkdir_quota": DiskFull,
+    "write_quota": DiskFull,
+    "tar_quota": DiskFull,
 }
 
 # Each entry of captures/elsewhere/scheduler-error-messages.txt, by the words that tell it

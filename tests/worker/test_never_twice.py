@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
-from support.cluster_records import JOB_COMPLETION_LOG
+from support.cluster_records import completion_names
 from support.polling import wait_for
 from support.postgres import ThrowawayPostgres
 from support.worker_harness import (ThrowawaySshd, WorkerProcess, prepare_queue, publish,
@@ -200,17 +200,6 @@ class Killer(threading.Thread):
                     found.append((worker, step))
                     break
         return found
-
-
-def completion_names(prefix):
-    """Counter of batch job names in Slurm's job completion log with this test's prefix."""
-    names = collections.Counter()
-    if JOB_COMPLETION_LOG.exists():
-        for line in JOB_COMPLETION_LOG.read_text().splitlines():
-            fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
-            if fields.get("Name", "").startswith(prefix):
-                names[fields["Name"]] += 1
-    return names
 
 
 def queued_names(login, prefix):

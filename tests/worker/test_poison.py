@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from raycrafter_worker import consumer as consumer_module
+from raycrafter_worker import command_runner
 from raycrafter_worker.batch_script import JobFiles
 from raycrafter_worker.errors import ApiConflict
 from support.api_testing import SCENE, tar_gz
@@ -111,25 +111,59 @@ def test_a_full_disk_on_the_worker_holds_the_job_that_fills_it_and_fails_no_one(
         worker.stop()
 
 
+SCRATCH_OPTIONS = "uid=render,gid=render,mode=0700"
+
+
 @pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
 def test_a_full_scratch_holds_every_stage_in_until_there_is_room(api, broker, start_worker,
-                                                                test_scratch, transfer):
-    # One job's scene fills the cluster's scratch, which stops another's stage-in too.
-    # Neither fails; once there is room, both are submitted.
-    options = "uid=render,gid=render,mode=0700"
-    with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{options}") as remount:
+                                                                login, test_scratch, transfer):
+    # Other files fill the cluster's scratch (frames not collected yet, say): both jobs'
+    # stage-ins wait, neither fails, and once there is room both are submitted.
+    jobs_root = f"{test_scratch}/raycrafter"
+    with small_file_system(jobs_root, f"size=2m,{SCRATCH_OPTIONS}") as remount:
+        login(f"head -c 4M /dev/urandom > {jobs_root}/others", check=False)
         worker = start_worker(transfer=transfer, gridftp_min_bytes=0)
+        jobs = [create_archived_job(api, [("scene.pov", SCENE), ("noise.inc", os.urandom(MIB))],
+                                    name) for name in ("one user's", "another user's")]
+        for job in jobs:
+            publish(broker.admin_url, "submit", job["id"], CLUSTER)
+        for job in jobs:
+            wait_for(lambda: retried(worker, job), timeout=60, message="each job retried")
+        assert [job_of(api, job["id"])["state"] for job in jobs] == ["staging"] * 2
+        remount(f"size=64m,{SCRATCH_OPTIONS}")
+        for job in jobs:
+            wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
+        worker.stop()
+
+
+@pytest.mark.parametrize("transfer", ["gridftp", "sftp"])
+def test_a_scene_that_never_finds_room_fails_its_job_alone_after_the_wait(
+        api, broker, start_worker, login, test_scratch, transfer):
+    # One job's scene is bigger than the cluster's whole scratch. While it waits for room
+    # it holds none, so another job's stage-in goes through; once it has been in staging
+    # for stage_in_disk_wait_seconds it fails, with the last error as the reason.
+    with small_file_system(f"{test_scratch}/raycrafter", f"size=2m,{SCRATCH_OPTIONS}"):
+        worker = start_worker(settings={"stage_in_disk_wait_seconds": 40}, transfer=transfer,
+                              gridftp_min_bytes=0)
         big = create_archived_job(api, [("scene.pov", SCENE),
-                                        ("noise.inc", os.urandom(3 * MIB))], "fills scratch")
+                                        ("noise.inc", os.urandom(3 * MIB))], "too big")
         publish(broker.admin_url, "submit", big["id"], CLUSTER)
         wait_for(lambda: retried(worker, big), timeout=60, message="the big job retried")
         small = create_job(api, name="another user's")
         publish(broker.admin_url, "submit", small["id"], CLUSTER)
-        wait_for(lambda: retried(worker, small), timeout=60, message="the small job retried")
-        assert [job_of(api, job["id"])["state"] for job in (big, small)] == ["staging"] * 2
-        remount(f"size=64m,{options}")
-        for job in (big, small):
-            wait_for(lambda: submitted(api, job), timeout=120, message="both jobs submitted")
+        wait_for(lambda: submitted(api, small), timeout=90, message="the small job submitted")
+        assert job_of(api, big["id"])["state"] == "staging"
+        wait_for(lambda: in_state(api, big["id"], "failed"), timeout=180,
+                 message="the big job failed after the wait")
+        error = job_of(api, big["id"])["error"]
+        assert error.startswith("no room to stage the scene in on cluster stand-in for ")
+        assert ("No space left on device" if transfer == "gridftp"
+                else "bytes free, 3145728 needed") in error, error
+        assert "make room on the cluster's scratch" in error
+        assert job_of(api, small["id"])["state"] != "failed"
+        # What the big job had copied went with its failure.
+        assert login(f"test -e {test_scratch}/raycrafter/{big['id']}/input",
+                     check=False).returncode == 1
         worker.stop()
 
 
@@ -159,14 +193,13 @@ class CrashingHandlers:
 
 
 def test_a_command_that_crashes_every_time_fails_its_job_after_a_bound(monkeypatch):
-    monkeypatch.setattr(consumer_module, "sleep_unless_stopped", lambda delay, stop: False)
+    monkeypatch.setattr(command_runner, "sleep_unless_stopped", lambda delay, stop: False)
     handlers = CrashingHandlers()
-    config = type("Config", (), {"retry_limit_seconds": 60})
-    consumer = consumer_module.Consumer(config, handlers, threading.Event())
+    runner = command_runner.CommandRunner(handlers, 60, threading.Event())
     message = {"command": "submit", "job_id": 7}
-    outcomes = [consumer.process(message) for _ in range(consumer_module.MAX_CRASHES)]
-    assert outcomes == [consumer_module.REQUEUE] * (consumer_module.MAX_CRASHES - 1) + [
-        consumer_module.ACK]
-    assert handlers.calls == consumer_module.MAX_CRASHES
+    outcomes = [runner.process(message) for _ in range(command_runner.MAX_CRASHES)]
+    assert outcomes == [command_runner.REQUEUE] * (command_runner.MAX_CRASHES - 1) + [
+        command_runner.ACK]
+    assert handlers.calls == command_runner.MAX_CRASHES
     reason = handlers.api.failed[7]
     assert "failed 3 times on this job's submit" in reason and "KeyError" in reason

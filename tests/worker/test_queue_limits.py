@@ -144,7 +144,10 @@ def test_jobs_beyond_the_limit_wait_their_turn_and_users_share_the_place(
 
 LIMITING_SBATCH = """#!/bin/sh
 # Slurm's per-user submit limit (a QOS's MaxSubmitJobsPerUser) as sbatch reports it, for
-# this test's batch jobs.
+# this test's batch jobs. Slurm checks its limit under its own lock: so does this wrapper
+# (held until sbatch has queued the job), or two submissions at once would both pass.
+exec 9>"$(dirname "$0")/sbatch.lock"
+flock 9
 active=$(/usr/bin/squeue --noheader --me --format=%j | grep -c '^PREFIX')
 if [ "$active" -ge LIMIT ]; then
     echo "sbatch: error: QOSMaxSubmitJobPerUserLimit" >&2

@@ -326,3 +326,58 @@ def test_an_attempt_whose_marker_holds_an_answer_is_not_submitted_again(
              message="the recorded batch id adopted")
     assert worker_view(api, job["id"])["submit_attempt"] == 1
     assert batch_jobs(login, batch_prefix) == []
+
+
+# Holds every listing of the queue until the test opens the gate (GATE.open), saying that
+# one waits (GATE.waiting): a worker stopped between reading a job and listing its queue.
+GATED_SESSION = """#!/bin/bash
+case "$SSH_ORIGINAL_COMMAND" in
+    squeue*) touch GATE.waiting; while [ ! -e GATE.open ]; do sleep 0.1; done ;;
+esac
+exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"
+"""
+
+
+def test_a_worker_never_cancels_the_batch_job_of_a_newer_attempt(
+        api, broker, start_worker, login, fake_agent, batch_prefix, test_scratch,
+        own_login_node):
+    """Two workers hold a submit command each of a job whose attempt 1 ended: the first
+    read the job at attempt 1 and lists the queue only after the second has recorded and
+    submitted attempt 2. The first must leave attempt 2's batch job alone."""
+    fake_agent(300)
+    job = create_job(api)
+    worker_api = requests.Session()
+    worker_api.headers["Authorization"] = f"Bearer {api.worker_token}"
+    as_worker = f"{api.url}/worker/jobs/{job['id']}"
+    for path, body in (("/transition", {"to": "staging"}), ("/submissions", {}),
+                       ("/transition", {"to": "submitted", "batch_job_id": "999999"}),
+                       ("/batch-ended", {"attempt": 1, "reason": "in state NODE_FAIL"})):
+        assert worker_api.post(as_worker + path, json=body).ok
+    assert (worker_view(api, job["id"])["state"], worker_view(api, job["id"])[
+        "submit_attempt"]) == ("staging", 1)
+
+    gate, session = f"{test_scratch}/gate", f"{test_scratch}/session"
+    login(f"cat > {session} <<'SCRIPT'\n{GATED_SESSION.replace('GATE', gate)}SCRIPT\n"
+          f"chmod 0755 {session}")
+    sshd = own_login_node(force_command=session).start()
+    first = start_worker(port=sshd.port, known_hosts_file=sshd.known_hosts,
+                         settings={"prefetch": 1})
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: login(f"test -e {gate}.waiting", check=False).returncode == 0,
+             timeout=60, message="the first worker listing the queue")
+
+    start_worker()
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: worker_view(api, job["id"])["submit_attempt"] == 2
+             and in_state(api, job["id"], "submitted", "running"), timeout=90,
+             message="the second worker submitting attempt 2")
+    (newer,) = [b for b in batch_jobs(login, batch_prefix)
+                if b[1] == f"{batch_prefix}rc-{job['id']}-a2"]
+
+    login(f"touch {gate}.open")
+    wait_for(lambda: "left alone" in first.log() or "moved on" in first.log(), timeout=60,
+             message="the first worker done with its command")
+    assert [b for b in batch_jobs(login, batch_prefix) if b[0] == newer[0]][0][2] in (
+        "PENDING", "RUNNING"), first.log()
+    assert worker_view(api, job["id"])["batch_job_id"] == newer[0]
+    assert f"batch job {newer[0]} ({newer[1]}) of a newer attempt than 1" in first.log()

@@ -3,9 +3,7 @@
 Exit status: 0 after a clean stop, 2 for a bad configuration (the message names the
 profile and key), 1 if a cluster check (``--check``) fails.
 """
-import argparse
 import logging
-import os
 import shutil
 import signal
 import sys
@@ -15,10 +13,12 @@ import threading
 from . import config as config_module
 from .api_client import ApiClient
 from .cluster import Cluster
+from .command_runner import CommandRunner
 from .consumer import Consumer
-from .errors import ConfigError, WorkerError
+from .errors import WorkerError
 from .handlers import Handlers
 from .poller import Poller, PollLoop
+from .program import configured
 
 log = logging.getLogger("raycrafter_worker")
 
@@ -26,26 +26,20 @@ CONFIG_ENV = "RAYCRAFTER_WORKER_CONFIG"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="raycrafter-worker", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=os.environ.get(CONFIG_ENV),
-                        help=f"the worker's TOML configuration [{CONFIG_ENV}]")
-    parser.add_argument("--check", action="store_true",
-                        help="check the configuration and log in to every cluster, then exit")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("paramiko").setLevel(logging.WARNING)
-    logging.getLogger("pika").setLevel(logging.WARNING)
-    if not args.config:
-        parser.error(f"--config (or {CONFIG_ENV}) is required")
-    try:
-        config = config_module.load(args.config)
-    except ConfigError as error:
-        print(f"raycrafter-worker: {args.config}: {error}", file=sys.stderr)
+    args, config = configured(
+        "raycrafter-worker", __doc__.split("\n")[0], CONFIG_ENV,
+        "check the configuration and log in to every cluster, then exit", config_module.load,
+        argv)
+    if config is None:
         return 2
     workdir = tempfile.mkdtemp(prefix="raycrafter-worker-")
-    clusters = {name: Cluster(profile, workdir) for name, profile in config.clusters.items()}
+    clusters = {}
+    for name, profile in config.clusters.items():
+        if profile.access == "ssh":
+            clusters[name] = Cluster(profile, workdir)
+        else:  # its site agent asks the API for its commands (site_agent.py)
+            log.info("cluster %s is reached by its site agent (access %s), not over SSH",
+                     name, profile.access)
     try:
         if args.check:
             return check(clusters)
@@ -74,10 +68,12 @@ def serve(config, clusters, workdir):
         signal.signal(signum, lambda *_: stop.set())
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
-                        config.scene_limits)
-    consumer = Consumer(config, handlers, stop)
+                        config.scene_limits,
+                        stage_in_disk_wait_seconds=config.stage_in_disk_wait_seconds)
+    runner = CommandRunner(handlers, config.retry_limit_seconds, stop)
+    consumer = Consumer(config, runner, stop)
     poller = Poller(api, clusters, workdir, config.lost_grace_seconds,
-                    waiting=handlers.waiting, take_turn=consumer.take_turn)
+                    waiting=handlers.waiting, take_turn=runner.take_turn)
     polling = threading.Thread(target=PollLoop(poller, config.poll_interval_seconds, stop).run,
                                name="poller", daemon=True)
     polling.start()

@@ -3,20 +3,30 @@ over the contract's HTTP helper.
 
 Standard library only (urllib): the worker makes a handful of calls per job, so a
 dependency buys nothing. What is transient is the contract's retry rule (no answer, 5xx,
-429, ...); 409 becomes ApiConflict with the API's error code; anything else is permanent.
+429, ...); 409 becomes ApiConflict with the API's error code; anything else is permanent,
+but a refused token (401): the token file is read again and the call made with the new
+token, and while the file holds the refused one the call is transient, since no job is at
+fault and an operator replacing the token mends it. A site agent (site_agent.py) makes
+the same calls, and its own few (``site_commands``, ``command_done``, ``take_open_jobs``).
 """
 import hashlib
+import logging
 import os
+import threading
 import urllib.parse
 
 from raycrafter_contract.naming import MAX_REASON_CHARS
 from raycrafter_contract.utilities.http_client import ApiConnection, CallFailed, ErrorAnswer
 from raycrafter_contract.wire.endpoints import API_PATH, CHECKSUM_HEADER, SCENE_KIND_HEADER
 from raycrafter_contract.wire.jobs import WorkerJobList, WorkerJobView
+from raycrafter_contract.wire.site_calls import (OpenJobsRequest, SiteCommand, SiteCommands,
+                                                 TakenJobs)
 from raycrafter_contract.wire.worker_calls import (BatchEndedReport, StoredImage, Submission,
                                                    TransitionReport, UncollectedFrames)
 
 from .errors import ApiConflict, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 60
 USER_AGENT = "raycrafter-worker"
@@ -25,12 +35,12 @@ DOWNLOAD_CHUNK = 1 << 20
 
 class ApiClient:
     def __init__(self, base_url, token_file, ca_file=None):
-        with open(token_file, encoding="utf-8") as f:
-            token = f.read().strip()
-        if not token:
-            raise PermanentError(f"the API token file {token_file} is empty")
-        self._api = ApiConnection(base_url.rstrip("/") + API_PATH, token, ca_file,
-                                  TIMEOUT_SECONDS, USER_AGENT)
+        self._base_url = base_url.rstrip("/") + API_PATH
+        self._token_file = token_file
+        self._ca_file = ca_file
+        self._guard = threading.Lock()
+        self._token = self._read_token()
+        self._api = self._connection(self._token)
         self.base = self._api.base_url
 
     def list_jobs(self, cluster, states):
@@ -85,26 +95,82 @@ class ApiClient:
 
     def upload_frame(self, job_id, number, path, checksum):
         where = f"/worker/jobs/{int(job_id)}/frames/{int(number)}/image"
-        with open(path, "rb") as body:
-            return self._failures_sorted(self._api.send, "PUT", where, body, {
-                "Content-Type": "image/png", "Content-Length": str(os.path.getsize(path)),
-                CHECKSUM_HEADER: checksum}, StoredImage)
+        headers = {"Content-Type": "image/png", "Content-Length": str(os.path.getsize(path)),
+                   CHECKSUM_HEADER: checksum}
+
+        def upload(api):
+            with open(path, "rb") as body:
+                return api.send("PUT", where, body, headers, StoredImage)
+        return self._failures_sorted(upload)
+
+    def site_commands(self):
+        """The commands for the site agent's cluster not carried out yet, oldest first."""
+        return self._call("GET", "/site/commands", answer=SiteCommands).commands
+
+    def command_done(self, command_id):
+        return self._call("POST", f"/site/commands/{urllib.parse.quote(command_id)}/done",
+                          {}, answer=SiteCommand)
+
+    def take_open_jobs(self, max_jobs):
+        """Open jobs, now the site agent's cluster's; their ids."""
+        return self._call("POST", "/site/open-jobs", OpenJobsRequest(int(max_jobs)),
+                          answer=TakenJobs).jobs
 
     def _call(self, method, path, body=None, answer=None):
-        return self._failures_sorted(self._api.call, method, path, body, answer)
+        return self._failures_sorted(lambda api: api.call(method, path, body, answer))
 
     def _open(self, method, path, data=None, headers=None):
-        return self._failures_sorted(self._api.open, method, path, data, headers)
+        return self._failures_sorted(lambda api: api.open(method, path, data, headers))
 
     def _read(self, response, method, path, size=-1):
-        return self._failures_sorted(self._api.read, response, method, path, size)
+        return self._failures_sorted(lambda api: api.read(response, method, path, size))
 
-    @staticmethod
-    def _failures_sorted(function, *args):
+    def _failures_sorted(self, call):
+        api = self._api
         try:
-            return function(*args)
+            return call(api)
+        except CallFailed as failure:
+            if not (isinstance(failure, ErrorAnswer) and failure.status == 401):
+                raise _classified(failure) from None
+            refused = failure
+        if not self._token_replaced(api):
+            raise TransientError(f"{refused}; the API refuses the token in "
+                                 f"{self._token_file}: waiting for a new one there") from None
+        try:
+            return call(self._api)
         except CallFailed as failure:
             raise _classified(failure) from None
+
+    def _token_replaced(self, refused_with):
+        """Read the token file again after ``refused_with`` was refused: True when it holds
+        another token, which the calls use from now on."""
+        with self._guard:
+            if self._api is not refused_with:  # another thread read it meanwhile
+                return True
+            try:
+                token = self._read_token()
+            except PermanentError as error:  # being replaced: the next call reads it again
+                log.warning("%s", error)
+                return False
+            if token == self._token:
+                return False
+            log.info("the API refused the token; using the new one in %s", self._token_file)
+            self._token, self._api = token, self._connection(token)
+            return True
+
+    def _read_token(self):
+        try:
+            with open(self._token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        except OSError as error:
+            raise PermanentError(f"cannot read the API token file {self._token_file}: "
+                                 f"{error.strerror}") from None
+        if not token:
+            raise PermanentError(f"the API token file {self._token_file} is empty")
+        return token
+
+    def _connection(self, token):
+        return ApiConnection(self._base_url, token, self._ca_file, TIMEOUT_SECONDS, USER_AGENT)
 
 
 

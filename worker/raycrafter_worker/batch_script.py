@@ -15,7 +15,9 @@ import shlex
 import string
 
 from raycrafter_contract.naming import (AGENT_TOKEN_FILE, JOB_FRAMES_DIR, JOB_INPUT_DIR,
-                                        JOB_LOGS_DIR, frame_file_name)
+                                        JOB_LOGS_DIR, LOG_CREDENTIAL_FILE, frame_file_name)
+
+from . import gateway
 
 _TEMPLATE = string.Template("""\
 #!/bin/bash
@@ -66,6 +68,10 @@ class JobFiles:
         return f"{self.job_dir}/{AGENT_TOKEN_FILE}"
 
     @property
+    def log_credential_file(self):
+        return f"{self.job_dir}/{LOG_CREDENTIAL_FILE}"
+
+    @property
     def logs_prefix(self):
         """Every file of this attempt in logs/ is this plus a suffix."""
         return f"{self.logs_dir}/batch-{self.attempt}"
@@ -102,7 +108,9 @@ class JobFiles:
 
 def agent_command(profile, job_id, files):
     """The node agent's command line (docs/nodeagent.md); the token stays in its file. The
-    profile's name goes along, for the reasons the agent gives (allow_unconfined)."""
+    profile's name goes along, for the reasons the agent gives (allow_unconfined). Where
+    compute nodes have no way out, the agent reaches the API and the log server through
+    the login node's gateway (gateway.py)."""
     args = [profile.nodeagent, "--api-url", profile.agent_api_url, "--job-id", str(job_id),
             "--job-dir", files.job_dir, "--token-file", files.token_file,
             "--cluster", profile.name]
@@ -112,12 +120,14 @@ def agent_command(profile, job_id, files):
         args += ["--" + name.replace("_", "-"), str(value)]
     if profile.agent_ca_file:
         args += ["--ca-file", profile.agent_ca_file]
-    if profile.log_host:
+    if profile.gateway_host:
+        args += gateway.agent_arguments(profile)
+    elif profile.log_host:
         args += ["--log-host", profile.log_host, "--log-port", str(profile.log_port)]
-        if profile.log_tls:
-            args.append("--log-tls")
-            if profile.log_ca_file:
-                args += ["--log-ca-file", profile.log_ca_file]
+    if profile.log_host and profile.log_tls:
+        args.append("--log-tls")
+        if profile.log_ca_file:
+            args += ["--log-ca-file", profile.log_ca_file]
     return args
 
 

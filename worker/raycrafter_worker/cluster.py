@@ -11,7 +11,7 @@ import os
 import secrets
 import shlex
 
-from . import schedulers, staging
+from . import gateway, schedulers, staging
 from .batch_script import LAUNCHER_MESSAGES, JobFiles
 from .command_failures import check
 from .errors import PermanentError, QueueLimitReached, SubmittingElsewhere, TransientError
@@ -32,12 +32,15 @@ _CHECKSUM_SCRIPT = ('for p; do if [ -f "$p" ]; then s=$(wc -c < "$p") && '
 _MARKER_EXISTS = 75
 _LOCK_LOST = 77
 _LOCK_BUSY = 76
-# Writes the agent token (first line of stdin) to $1 and the batch script (the rest) to $2,
-# mode 0600, each through a temporary name ending in $3: workers resuming one attempt write
-# the same files at once, and one's rename must not take the other's half. read and printf
-# are the shell's own, so the token is on no command line.
-_WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && printf %s "$token" > "$1.$3" && '
-                        'mv -f "$1.$3" "$1" && cat > "$2.$3" && mv -f "$2.$3" "$2"')
+# Writes the agent token (first line of stdin) to $1, the log credential (the second) to
+# $2 and the batch script (the rest) to $3, mode 0600, each through a temporary name ending
+# in $4: workers resuming one attempt write the same files at once, and one's rename must
+# not take the other's half. read and printf are the shell's own, so neither secret is on
+# a command line.
+_WRITE_ATTEMPT_FILES = ('umask 077 && IFS= read -r token && IFS= read -r credential && '
+                        'printf %s "$token" > "$1.$4" && mv -f "$1.$4" "$1" && '
+                        'printf %s "$credential" > "$2.$4" && mv -f "$2.$4" "$2" && '
+                        'cat > "$3.$4" && mv -f "$3.$4" "$3"')
 # The remote shell gets the whole command as one argument, and Linux refuses a single
 # argument over 128 KiB (MAX_ARG_STRLEN): commands naming many files go in batches.
 MAX_COMMAND_ARGUMENTS_BYTES = 64 * 1024
@@ -60,12 +63,15 @@ class ScriptEnding:
 
 
 class Cluster:
-    def __init__(self, profile, workdir):
+    """``transport`` and ``stager`` are the login node over SSH unless given: the site
+    agent, on the login node, gives its own (local_transport.py)."""
+
+    def __init__(self, profile, workdir, transport=None, stager=None):
         self.profile = profile
         self.name = profile.name
-        self.transport = SshTransport(profile)
+        self.transport = transport or SshTransport(profile)
         self.scheduler = schedulers.for_profile(profile)
-        self.stager = staging.for_profile(profile, self.transport, workdir)
+        self.stager = stager or staging.for_profile(profile, self.transport, workdir)
         # Which of a question's forms to start with: one the scheduler refused (an older
         # PBS without JSON) is not asked again.
         self._first_form = {}
@@ -146,22 +152,25 @@ class Cluster:
                                  f"{len(jobs)} answers, got {len(endings)}")
         return dict(zip(jobs, endings))
 
-    def submit(self, files, name, agent_token, script, owner):
-        """Write the attempt's agent token and batch script, and hand the script to the
-        scheduler at most once per attempt (``files``: JobFiles), all in one command on the
-        login node. The token and the script come over stdin, so the token is never on a
-        command line; every submitter of the attempt writes them (the same script, a token
-        of its own, each valid). Then the same command creates the attempt's marker
-        directory and, only if it created it, submits and leaves the scheduler's answer
-        inside. Raises SubmittingElsewhere if the marker existed. A submission the
-        scheduler accepted is a turn of the job's ``owner`` (queue_turns.py).
+    def submit(self, files, name, agent_token, log_credential, script, owner):
+        """Write the attempt's agent token, log credential and batch script, and hand the
+        script to the scheduler at most once per attempt (``files``: JobFiles), all in one
+        command on the login node. They come over stdin, so no secret is ever on a command
+        line; every submitter of the attempt writes them (the same script, a token and a
+        credential of its own, each valid; an empty credential when the API issued none).
+        Then the same command creates the attempt's marker directory and, only if it
+        created it, submits and leaves the scheduler's answer inside. Raises
+        SubmittingElsewhere if the marker existed. A submission the scheduler accepted is
+        a turn of the job's ``owner`` (queue_turns.py).
 
         Under a profile's ``max_queued_jobs`` the submission holds the cluster's queue
         lock from counting our batch jobs until the scheduler has answered, so several
         workers never hold more between them; QueueLimitReached when none is free."""
+        self.ensure_gateway()
         limit = self.profile.max_queued_jobs
         if not limit:
-            return self._hand_over(files, name, agent_token, script, owner, None)
+            return self._hand_over(files, name, agent_token, log_credential, script, owner,
+                                   None)
         lock = QueueLock(self.profile, secrets.token_hex(8))
         self._take(lock, name)
         handing_over = False
@@ -172,10 +181,18 @@ class Cluster:
                     f"cluster {self.name} holds {taken} batch job(s) of this appliance, "
                     f"as many as its profile allows (max_queued_jobs = {limit})")
             handing_over = True
-            return self._hand_over(files, name, agent_token, script, owner, lock)
+            return self._hand_over(files, name, agent_token, log_credential, script, owner,
+                                   lock)
         finally:
             if not handing_over:
                 self._release(lock)
+
+    def ensure_gateway(self):
+        """Where the compute nodes have no way out, start the login node's gateway unless
+        it runs (gateway.py); nothing for a profile without one."""
+        if self.profile.gateway_host:
+            self.run_checked(gateway.ensure_command(self.profile),
+                             f"starting the gateway of cluster {self.name}")
 
     def places_taken(self, jobs):
         """How many of this appliance's batch jobs are queued or running."""
@@ -199,10 +216,11 @@ class Cluster:
         return TurnRecord.parse(self.run_checked(TurnRecord(self.profile).read_command(),
                                                  "reading the queue's turns").stdout)
 
-    def _hand_over(self, files, name, agent_token, script, owner, lock):
+    def _hand_over(self, files, name, agent_token, log_credential, script, owner, lock):
         marker = shlex.quote(files.submission_marker)
         write = (f"sh -c {shlex.quote(_WRITE_ATTEMPT_FILES)} sh "
-                 + shlex.join([files.token_file, files.script, secrets.token_hex(8)]))
+                 + shlex.join([files.token_file, files.log_credential_file, files.script,
+                               secrets.token_hex(8)]))
         submit = self.scheduler.submit_command(files.script, name, files.stdout, files.stderr)
         release = lock.release_command() if lock else ":"
         still_held = f"{lock.held_test()} || exit {_LOCK_LOST}; " if lock else ""
@@ -212,7 +230,7 @@ class Cluster:
                    f"echo $s > {marker}/status.tmp && mv {marker}/status.tmp {marker}/status; "
                    f"if [ $s = 0 ]; then {TurnRecord(self.profile).append_command(owner)}; fi; "
                    f"{release}; cat {marker}/output; cat {marker}/errors >&2; exit $s")
-        result = self.run(command, stdin=f"{agent_token}\n{script}")
+        result = self.run(command, stdin=f"{agent_token}\n{log_credential}\n{script}")
         if result.status == _MARKER_EXISTS and not result.stdout.strip():
             raise SubmittingElsewhere(f"{name} is being or was handed to the scheduler by "
                                       f"another command ({files.submission_marker})")
@@ -275,6 +293,10 @@ class Cluster:
             remove = (f"if s=$(cat {quoted}/status 2>/dev/null) && [ \"$s\" != 0 ]; then "
                       f"{remove}; fi")
         self.run_checked(remove, "removing a submission marker")
+
+    def remove_tree(self, path):
+        """Remove a file or a directory with everything in it, if it is there."""
+        self.run_checked(f"rm -rf -- {shlex.quote(path)}", f"removing {path}")
 
     def cancel(self, job_ids):
         """Remove these batch jobs. One that ended meanwhile is as good as cancelled: PBS

@@ -33,7 +33,7 @@ recorded on Slurm, PBS Professional, OpenPBS and Torque sites.
 import errno
 import re
 
-from .errors import PermanentError, QueueLimitReached, TransientError
+from .errors import DiskFull, PermanentError, QueueLimitReached, TransientError
 
 # strerror(ENOSPC) and strerror(EDQUOT), as GNU tools, sftp-server and GridFTP print them.
 DISK_FULL = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
@@ -68,7 +68,7 @@ def failure(result, action):
     text = " ".join((result.stderr + " " + result.stdout).split())
     message = f"{action} failed (exit {result.status}): {text or 'no output'}"
     if DISK_FULL.search(text):
-        return TransientError(message)
+        return DiskFull(message)
     if _PERMANENT.search(text):
         return PermanentError(message)
     if _QUEUE_LIMIT.search(text):

@@ -5,6 +5,7 @@ that names the profile and the key instead of failing the first job that uses it
 """
 import dataclasses
 import os
+import pwd
 import re
 import tomllib
 import urllib.parse
@@ -24,9 +25,15 @@ _SPLIT_SCHEDULER = ("scheduler 'pbs' now names its batch system: pbspro (PBS Pro
                     "what 'pbs' meant before)")
 LAUNCHERS = ("aprun", "srun")
 TRANSFERS = ("gridftp", "sftp")
+# How the appliance reaches a cluster: the worker over SSH, or a site agent on its login
+# node that asks the API for the cluster's work (site_agent.py).
+ACCESS = ("ssh", "pull")
+# What only a login over SSH needs.
+_SSH_KEYS = ("login_host", "user", "key_file", "known_hosts_file")
 _WALLTIME = re.compile(r"^(\d+:)?\d{1,2}:\d{2}:\d{2}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HOST = re.compile(r"^[A-Za-z0-9_.:-]+$")
 # What each renderer process on the cluster may use: profile key ``renderer_NAME``, handed
 # to the node agent as ``--NAME`` (docs/nodeagent.md); 0 leaves the agent's own default.
 RENDERER_LIMITS = ("max_file_bytes", "max_memory_bytes", "max_cpu_seconds",
@@ -38,6 +45,7 @@ class ClusterProfile:
     """How to reach one cluster and how to run a job on it."""
 
     name: str
+    access: str
     login_host: str
     port: int
     user: str
@@ -68,6 +76,11 @@ class ClusterProfile:
     command_timeout_seconds: float
     batch_prefix: str
     allow_unconfined: bool
+    gateway_host: str
+    gateway_port: int
+    gateway_log_port: int
+    gateway_source_address: str
+    gateway_program: str
     renderer_limits: dict  # name in RENDERER_LIMITS -> value, the ones the profile sets
 
     def batch_name(self, api_batch_name):
@@ -90,8 +103,16 @@ class ClusterProfile:
         return f"{self.jobs_root}/{int(job_id)}"
 
 
+class _SceneLimited:
+    @property
+    def scene_limits(self):
+        """The API's limits too: both read them from the same pillar key."""
+        return SceneLimits(max_members=self.max_archive_members,
+                           max_bytes=self.max_archive_bytes)
+
+
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(_SceneLimited):
     api_url: str
     api_token_file: str
     ca_file: str
@@ -102,24 +123,41 @@ class Config:
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
     max_archive_members: int
     max_archive_bytes: int
     clusters: dict
 
-    @property
-    def scene_limits(self):
-        """The API's limits too: both read them from the same pillar key."""
-        return SceneLimits(max_members=self.max_archive_members,
-                           max_bytes=self.max_archive_bytes)
+
+@dataclasses.dataclass(frozen=True)
+class SiteConfig(_SceneLimited):
+    """The site agent's (site_agent.py): the API, and the one cluster it serves."""
+
+    api_url: str
+    api_token_file: str
+    ca_file: str
+    poll_interval_seconds: float
+    command_poll_seconds: float
+    prefetch: int
+    lost_grace_seconds: float
+    retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
+    open_jobs: int
+    lock_file: str
+    max_archive_members: int
+    max_archive_bytes: int
+    cluster: ClusterProfile
 
 
 _PROFILE_KEYS = {
     # key: (type, required, default)
-    "login_host": (str, True, None),
+    "access": (str, False, "ssh"),
+    # Required with access ssh (_SSH_KEYS).
+    "login_host": (str, False, ""),
     "port": (int, False, 22),
-    "user": (str, True, None),
-    "key_file": (str, True, None),
-    "known_hosts_file": (str, True, None),
+    "user": (str, False, ""),
+    "key_file": (str, False, ""),
+    "known_hosts_file": (str, False, ""),
     "scheduler": (str, True, None),
     "scheduler_bin_dir": (str, False, ""),
     "launcher": (str, True, None),
@@ -146,23 +184,39 @@ _PROFILE_KEYS = {
     "batch_prefix": (str, False, ""),
     "consul_services": (dict, False, {}),
     "allow_unconfined": (bool, False, False),
+    # Compute nodes without a way out reach the API and the log server through a gateway
+    # on the login node (gateway.py): where they reach it (empty: no gateway), its ports,
+    # the login node's own address toward the API, and the program.
+    "gateway_host": (str, False, ""),
+    "gateway_port": (int, False, 18443),
+    "gateway_log_port": (int, False, 18201),
+    "gateway_source_address": (str, False, ""),
+    "gateway_program": (str, False, ""),
     **{"renderer_" + name: (int, False, 0) for name in RENDERER_LIMITS},
 }
 
-_TOP_KEYS = {
+# What the worker and the site agent both read.
+_SHARED_KEYS = {
     "api_url": (str, True, None),
     "api_token_file": (str, True, None),
     "ca_file": (str, False, ""),
-    "amqp_url": (str, True, None),
-    "exchange": (str, False, messaging.EXCHANGE),
-    "queue": (str, False, messaging.QUEUE),
     "poll_interval_seconds": (float, False, 30.0),
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
     "retry_limit_seconds": (float, False, 300.0),
+    # How long a stage-in that finds no room for its scene is retried before the job
+    # fails (handlers.py).
+    "stage_in_disk_wait_seconds": (float, False, 6 * 3600.0),
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
+}
+
+_TOP_KEYS = {
+    **_SHARED_KEYS,
+    "amqp_url": (str, True, None),
+    "exchange": (str, False, messaging.EXCHANGE),
+    "queue": (str, False, messaging.QUEUE),
     # Where a site runs Consul: the local agent, and which settings take their address
     # from a healthy instance of which service, once at start
     # (raycrafter_contract.utilities.consul_catalog).
@@ -171,16 +225,38 @@ _TOP_KEYS = {
 }
 
 
+_SITE_KEYS = {
+    **_SHARED_KEYS,
+    # How often the API is asked for the cluster's commands (site_commands.py).
+    "command_poll_seconds": (float, False, 5.0),
+    # How many jobs left open (cluster "any") the cluster may hold waiting to be
+    # submitted; 0: it takes none.
+    "open_jobs": (int, False, 0),
+    # Held (flock) while the site agent runs, so that one started again (by cron, say)
+    # while it runs exits at once; empty: ~/.raycrafter-siteagent-CLUSTER.lock.
+    "lock_file": (str, False, ""),
+}
+
+
 def load(path):
-    """Read and check the file at ``path``; raises ConfigError with a precise message."""
+    """Read and check the worker's file at ``path``; raises ConfigError with a precise
+    message."""
+    return parse(_read(path))
+
+
+def load_site(path):
+    """Read and check the site agent's file at ``path``."""
+    return parse_site(_read(path))
+
+
+def _read(path):
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as error:
         raise ConfigError(f"cannot read the configuration file {path}: {error.strerror}")
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}")
-    return parse(raw)
 
 
 def parse(raw):
@@ -193,8 +269,9 @@ def parse(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
-    if values["poll_interval_seconds"] <= 0:
-        raise ConfigError("poll_interval_seconds must be positive")
+    for key in ("poll_interval_seconds", "stage_in_disk_wait_seconds"):
+        if values[key] <= 0:
+            raise ConfigError(f"{key} must be positive")
     if values["prefetch"] < 1:
         raise ConfigError("prefetch must be at least 1")
     if not values["clusters"]:
@@ -203,6 +280,39 @@ def parse(raw):
                           for name, body in values["clusters"].items()}
     values["api_url"] = values["api_url"].rstrip("/")
     return Config(**values)
+
+
+def parse_site(raw):
+    values = _typed(raw, _SITE_KEYS, "the configuration")
+    _check_url(values["api_url"], ("https", "http"), "api_url")
+    _check_file(values["api_token_file"], "api_token_file")
+    if values["ca_file"]:
+        _check_file(values["ca_file"], "ca_file")
+    for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch",
+                "stage_in_disk_wait_seconds"):
+        if values[key] <= 0:
+            raise ConfigError(f"{key} must be positive")
+    if values["open_jobs"] < 0:
+        raise ConfigError("open_jobs must not be negative (0: take no open job)")
+    clusters = values.pop("clusters")
+    if len(clusters) != 1:
+        raise ConfigError(f"[clusters] must hold exactly one cluster profile, the site "
+                          f"agent's own, not {len(clusters)}")
+    (name, body), = clusters.items()
+    # The site agent is the cluster's user on its login node: whose jobs it lists and
+    # counts (squeue --user, qselect -u) is its own account's.
+    account = pwd.getpwuid(os.getuid()).pw_name
+    if body.get("user", account) != account:
+        raise ConfigError(f"cluster profile {name!r}: user is {body['user']!r}, but the "
+                          f"site agent runs as {account!r}: run it as the cluster's user")
+    profile = parse_profile(name, {**body, "user": account})
+    if profile.access != "pull":
+        raise ConfigError(f"cluster profile {name!r}: a site agent serves a profile with "
+                          f"access = 'pull', not {profile.access!r}")
+    values["api_url"] = values["api_url"].rstrip("/")
+    values["lock_file"] = values["lock_file"] or os.path.expanduser(
+        f"~/.raycrafter-siteagent-{name}.lock")
+    return SiteConfig(cluster=profile, **values)
 
 
 def parse_profile(name, raw, consul_agent=""):
@@ -219,15 +329,16 @@ def parse_profile(name, raw, consul_agent=""):
                         {"login_host": "port", "log_host": "log_port"})
     if values["scheduler"] == "pbs":
         raise ConfigError(f"{where}: {_SPLIT_SCHEDULER}")
-    for key, allowed in (("scheduler", SCHEDULERS), ("launcher", LAUNCHERS),
-                         ("transfer", TRANSFERS)):
+    for key, allowed in (("access", ACCESS), ("scheduler", SCHEDULERS),
+                         ("launcher", LAUNCHERS), ("transfer", TRANSFERS)):
         if values[key] not in allowed:
             raise ConfigError(f"{where}: {key} must be one of {', '.join(allowed)}, "
                               f"not {values[key]!r}")
     if values["gridftp_min_bytes"] < 0:
         raise ConfigError(f"{where}: gridftp_min_bytes must not be negative")
-    if not 0 < values["port"] < 65536 or not 0 < values["log_port"] < 65536:
-        raise ConfigError(f"{where}: port and log_port must be between 1 and 65535")
+    ports = ("port", "log_port", "gateway_port", "gateway_log_port")
+    if not all(0 < values[key] < 65536 for key in ports):
+        raise ConfigError(f"{where}: {', '.join(ports)} must be between 1 and 65535")
     if not _WALLTIME.match(values["walltime"]):
         raise ConfigError(f"{where}: walltime must look like HH:MM:SS, not "
                           f"{values['walltime']!r}")
@@ -252,14 +363,40 @@ def parse_profile(name, raw, consul_agent=""):
     if not all(isinstance(line, str) for line in values["setup"]):
         raise ConfigError(f"{where}: setup must be a list of strings (shell lines)")
     _check_url(values["agent_api_url"], ("https", "http"), f"{where}: agent_api_url")
+    _check_gateway(values, where)
+    if values["access"] == "ssh":
+        _check_ssh_login(values, where)
+    values["setup"] = tuple(values["setup"])
+    values["renderer_limits"] = _renderer_limits(values, where)
+    return ClusterProfile(name=name, **values)
+
+
+def _check_ssh_login(values, where):
+    for key in _SSH_KEYS:
+        if not values[key].strip():
+            raise ConfigError(f"{where}: {key} is required")
     _check_file(values["key_file"], f"{where}: key_file")
     _check_file(values["known_hosts_file"], f"{where}: known_hosts_file")
     if values["transfer"] == "gridftp" and not values["gridftp_host"]:
         raise ConfigError(f"{where}: transfer = 'gridftp' needs gridftp_host (the ssh "
                           f"alias globus-url-copy connects to)")
-    values["setup"] = tuple(values["setup"])
-    values["renderer_limits"] = _renderer_limits(values, where)
-    return ClusterProfile(name=name, **values)
+
+
+def _check_gateway(values, where):
+    """The gateway's addresses go onto command lines on the login node: host names and
+    addresses only. Its program is the node agent's neighbour unless the profile says."""
+    for key in ("gateway_host", "gateway_source_address"):
+        if values[key] and not _HOST.match(values[key]):
+            raise ConfigError(f"{where}: {key} must be a host name or an address, not "
+                              f"{values[key]!r}")
+    if values["gateway_host"] and values["log_host"] and not _HOST.match(values["log_host"]):
+        raise ConfigError(f"{where}: log_host must be a host name or an address")
+    program = values["gateway_program"] or \
+        values["nodeagent"].rsplit("/", 1)[0] + "/raycrafter-gateway"
+    if not program.startswith("/") or not _SAFE_PATH.match(program):
+        raise ConfigError(f"{where}: gateway_program must be an absolute path of letters, "
+                          f"digits and ._/-")
+    values["gateway_program"] = program
 
 
 def _renderer_limits(values, where):

@@ -5,17 +5,11 @@ connection (``process_data_events``), so heartbeats flow during long transfers a
 broker does not drop us. The handler thread hands its outcome back with
 ``add_callback_threadsafe``; the ack (or a requeue) is sent from the connection's thread,
 because pika's channels are not thread-safe. A message is acked only after the API has
-recorded the outcome (the job's new state, or its failure with a reason).
-
-Transient failures are retried inside the handler thread with exponential backoff and
-jitter for up to ``retry_limit_seconds``; after that the message goes back to the queue
-(nack + requeue) and will be tried again. Permanent failures fail the job through the API
-and the message is acked. An unexpected exception (a bug met by one job's data) is not
-retried without end: after ``MAX_CRASHES`` of the same command of the same job, the job
-fails with the exception as its reason, so it cannot hold a delivery slot for ever. On SIGTERM the worker stops taking messages, lets running
+recorded the outcome (the job's new state, or its failure with a reason); what an outcome
+is, retries included, is command_runner.py's. A message handed back is nacked with
+requeue and comes again. On SIGTERM the worker stops taking messages, lets running
 handlers reach their next safe point, and requeues whatever is not finished.
 """
-import collections
 import functools
 import logging
 import threading
@@ -26,18 +20,14 @@ import pika.exceptions
 from raycrafter_contract.messaging import ROUTING_KEY, parse_command
 from raycrafter_contract.utilities.backoff import Backoff
 from raycrafter_contract.utilities.broker_tls import broker_tls
-from raycrafter_contract.wire.retrying import delay_before_retry
 
-from .errors import ApiConflict, PermanentError, ShuttingDown, TransientError
+from .command_runner import ACK, REQUEUE
 from .retry import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 30.0
-MAX_CRASHES = 3
 _SEEN_LIMIT = 10_000
-
-ACK, REQUEUE, REJECT = "ack", "requeue", "reject"
 
 
 def connection_parameters(url, ca_file=None):
@@ -52,14 +42,13 @@ def connection_parameters(url, ca_file=None):
 
 
 class Consumer:
-    def __init__(self, config, handlers, stop_event):
+    def __init__(self, config, runner, stop_event):
         self.config = config
-        self.handlers = handlers
+        self.runner = runner
         self.stop_event = stop_event
         self._in_flight = 0
         self._guard = threading.Lock()
         self._seen = {}
-        self._crashes = collections.Counter()  # (job_id, command) -> unexpected exceptions
 
     def run(self):
         """Consume until ``stop_event`` is set, reconnecting with backoff after outages."""
@@ -118,7 +107,7 @@ class Consumer:
     def _work(self, connection, channel, delivery_tag, message):
         outcome = REQUEUE
         try:
-            outcome = self.process(message)
+            outcome = self.runner.process(message)
         finally:
             done = functools.partial(self._settle, channel, delivery_tag, message, outcome)
             try:
@@ -144,77 +133,3 @@ class Consumer:
         self._seen[command_id] = True
         while len(self._seen) > _SEEN_LIMIT:
             self._seen.pop(next(iter(self._seen)))
-
-    def process(self, message):
-        """Handle one command with retries; returns ACK or REQUEUE. Never raises."""
-        job_id, command = message["job_id"], message["command"]
-        backoff = Backoff()
-        deadline = time.monotonic() + self.config.retry_limit_seconds
-        while True:
-            try:
-                log.info("%s", self.handlers.handle(message))
-                self._crashes.pop((job_id, command), None)
-                return ACK
-            except ShuttingDown as error:
-                log.info("%s of job %s handed back: %s", command, job_id, error)
-                return REQUEUE
-            except ApiConflict as conflict:
-                if conflict.code == "max_submissions":
-                    return self._fail(job_id, command, conflict)
-                log.info("%s of job %s: the job moved on (%s); nothing to do",
-                         command, job_id, conflict)
-                return ACK
-            except PermanentError as error:
-                return self._fail(job_id, command, error)
-            except TransientError as error:
-                delay = delay_before_retry(backoff.next_delay(), error.retry_after)
-                if time.monotonic() + delay > deadline:
-                    log.warning("%s of job %s still failing, requeued: %s", command, job_id,
-                                error)
-                    return REQUEUE
-                log.warning("%s of job %s failed (%s); retrying in %.1f s", command, job_id,
-                            error, delay)
-                if sleep_unless_stopped(delay, self.stop_event):
-                    log.info("%s of job %s handed back: the worker is stopping",
-                             command, job_id)
-                    return REQUEUE
-            except Exception as error:  # a bug: keep the worker alive, and the others' jobs
-                key = (job_id, command)
-                self._crashes[key] += 1
-                if self._crashes[key] >= MAX_CRASHES:
-                    log.exception("%s of job %s crashed %d times; failing the job", command,
-                                  job_id, self._crashes[key])
-                    del self._crashes[key]
-                    return self._fail(job_id, command, PermanentError(
-                        f"the worker failed {MAX_CRASHES} times on this job's {command} "
-                        f"({type(error).__name__}: {error}); the operators have the trace "
-                        f"in the worker's log"))
-                log.exception("%s of job %s crashed; requeued", command, job_id)
-                sleep_unless_stopped(backoff.next_delay(), self.stop_event)
-                return REQUEUE
-
-    def take_turn(self, cluster, job_id):
-        """Submit a job whose turn for a place on ``cluster`` has come (poller.py), as if
-        its submit command had come again, in a thread of its own; if it cannot be
-        carried out now, the job waits for the next round."""
-        message = {"command": "submit", "job_id": job_id, "cluster": cluster}
-
-        def submit():
-            if self.process(message) == REQUEUE:
-                self.handlers.waiting.park(cluster, job_id)
-
-        threading.Thread(target=submit, name=f"turn-{job_id}", daemon=True).start()
-
-    def _fail(self, job_id, command, error):
-        if command == "cancel":
-            log.error("cancel of job %s failed: %s", job_id, error)
-            return ACK
-        log.error("%s of job %s failed permanently: %s", command, job_id, error)
-        try:
-            self.handlers.api.transition(job_id, "failed", reason=str(error))
-        except ApiConflict as conflict:
-            log.info("job %s not failed: %s", job_id, conflict)
-        except (TransientError, PermanentError) as report_error:
-            log.warning("cannot report the failure of job %s: %s", job_id, report_error)
-            return REQUEUE
-        return ACK

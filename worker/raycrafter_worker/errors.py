@@ -23,6 +23,12 @@ class TransientError(WorkerError):
         self.retry_after = retry_after
 
 
+class DiskFull(TransientError):
+    """A full file system or an exhausted quota, on the cluster's scratch or the worker's
+    own disk: most likely another job's files, so retried; a stage-in that keeps meeting
+    it is bounded (handlers.py, ``stage_in_disk_wait_seconds``)."""
+
+
 class PermanentError(WorkerError):
     """Retrying cannot help; the job fails with this message."""
 

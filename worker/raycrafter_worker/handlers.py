@@ -7,6 +7,7 @@ the attempt is recorded with the API first, the batch job carries its name
 (``rc-JOB-aATTEMPT``), and the scheduler is searched for that name before any submission
 and after any unclear failure.
 """
+import datetime
 import logging
 import os
 import tempfile
@@ -23,8 +24,8 @@ from . import batch_script, frame_collection
 from .batch_script import JobFiles
 from .cluster import file_checksum
 from .command_failures import DISK_FULL_ERRNOS
-from .errors import (ApiConflict, PermanentError, QueueLimitReached, ShuttingDown,
-                     TransientError)
+from .errors import (ApiConflict, DiskFull, PermanentError, QueueLimitReached,
+                     ShuttingDown, TransientError)
 from .queue_turns import WAITING_STATES, WaitingJobs, turn_order
 from .retry import sleep_unless_stopped
 from .staging import remote_trust_dir
@@ -39,7 +40,8 @@ STALE_SUBMISSION_SECONDS = 600
 
 class Handlers:
     def __init__(self, api, clusters, workdir, stop_event, retry_limit_seconds=300.0,
-                 scene_limits=SceneLimits(), waiting=None):
+                 scene_limits=SceneLimits(), waiting=None,
+                 stage_in_disk_wait_seconds=6 * 3600.0):
         self.api = api
         self.clusters = clusters
         self.workdir = workdir
@@ -48,6 +50,9 @@ class Handlers:
         self.scene_limits = scene_limits
         # Jobs that wait for a place on their cluster; the poller submits them in turn.
         self.waiting = waiting if waiting is not None else WaitingJobs()
+        self.stage_in_disk_wait_seconds = stage_in_disk_wait_seconds
+        # When this process first found no room for a job's scene (job id -> epoch).
+        self._no_room_since = {}
         self._job_locks = {}
         self._locks_guard = threading.Lock()
 
@@ -77,13 +82,13 @@ class Handlers:
                 return adopted
         try:
             self._take_turn(cluster, job, listed)
-            batch_id, name = self._stage_and_submit(cluster, job)
+            batch_id, name, attempt = self._stage_and_submit(cluster, job)
         except QueueLimitReached as limit:
             self.waiting.park(cluster.name, job_id)
             return f"job {job_id} waits for its turn on cluster {cluster.name}: {limit}"
         self.waiting.release(cluster.name, job_id)
         try:
-            self.api.transition(job_id, "submitted", batch_job_id=batch_id)
+            self.api.transition(job_id, "submitted", batch_job_id=batch_id, attempt=attempt)
         except ApiConflict:
             if self.api.get_job(job_id).state in ("failed", "cancelled"):
                 cluster.cancel([batch_id])
@@ -93,11 +98,15 @@ class Handlers:
 
     def _stage_and_submit(self, cluster, job):
         """Stage the scene in, record an attempt and hand it to the scheduler once; the
-        batch job's id and name."""
+        batch job's id and name, and the attempt."""
         job_id = job.id
         self._checkpoint()
         log.info("job %s: staging its scene in on %s", job_id, cluster.name)
-        self._stage_in(cluster, job)
+        try:
+            self._stage_in(cluster, job)
+        except DiskFull as error:
+            self._wait_for_room(cluster, job, error)
+        self._no_room_since.pop(job_id, None)
         self._checkpoint()
         submission = self.api.record_submission(job_id)
         log.info("job %s: attempt %s %s", job_id, submission.attempt,
@@ -106,8 +115,8 @@ class Handlers:
         script = batch_script.render(cluster.profile, job_id, job.name, files,
                                      cluster.scheduler.JOB_ID_VARIABLE)
         name = cluster.profile.batch_name(submission.batch_name)
-        return self._submit_once(cluster, name, files, submission.agent_token, script,
-                                 job.owner), name
+        return (self._submit_once(cluster, name, files, submission, script, job.owner), name,
+                submission.attempt)
 
     def _take_turn(self, cluster, job, listed):
         """Under a profile's ``max_queued_jobs``, go on only if a place is free and it is
@@ -131,23 +140,31 @@ class Handlers:
 
     def _adopt_or_clear_queue(self, cluster, job, listed):
         """In the ``listed`` batch jobs, adopt the current attempt's batch job if it is
-        queued or running (returns the line for the log), and cancel those of older
-        attempts."""
-        job_id = job.id
-        found = self._batch_jobs_of(cluster, job_id, listed)
-        current = next((b for b in found if b.active and job.batch_name
-                        and b.name == cluster.profile.batch_name(job.batch_name)), None)
+        queued or running, and cancel those of older attempts. A batch job of a newer
+        attempt than the job this command read means the job moved on meanwhile (another
+        worker recorded and submitted that attempt): it is that attempt's, never this
+        command's to cancel, and nothing is left to submit. Returns the line for the log
+        when the command is done."""
+        job_id, attempt = job.id, job.submit_attempt
+        active = [(number, b) for number, b in self._batch_jobs_of(cluster, job_id, listed)
+                  if b.active]
+        newer = [f"{b.id} ({b.name})" for number, b in active if number > attempt]
+        if newer:
+            return (f"job {job_id}: batch job {', '.join(newer)} of a newer attempt than "
+                    f"{attempt} is in the queue; left alone, nothing to submit")
+        current = next((b for number, b in active if number == attempt), None)
         if current:
             self.api.transition(job_id, "submitted", batch_job_id=current.id,
-                                reason=f"found {current.name} already in the queue")
+                                reason=f"found {current.name} already in the queue",
+                                attempt=attempt)
             return f"job {job_id}: adopted batch job {current.id} ({current.name})"
-        stale = [b.id for b in found if b.active]
+        stale = [b.id for number, b in active if number < attempt]
         if stale:
             log.warning("job %s: cancelling batch jobs %s of abandoned attempts", job_id, stale)
             cluster.cancel(stale)
         return None
 
-    def _submit_once(self, cluster, name, files, agent_token, script, owner):
+    def _submit_once(self, cluster, name, files, submission, script, owner):
         """Hand this attempt to the scheduler exactly once, whoever else tries.
 
         The submission command writes the agent token and the batch script, creates the
@@ -170,7 +187,8 @@ class Handlers:
                 self._wait_to_retry(backoff, deadline, last, name)
             try:
                 log.info("handing %s to the scheduler", name)
-                return cluster.submit(files, name, agent_token, script, owner)
+                return cluster.submit(files, name, submission.agent_token,
+                                      submission.log_credential or "", script, owner)
             except QueueLimitReached:
                 # Nothing was submitted; a refusal the scheduler gave is not kept.
                 cluster.forget_submission(marker, refused_only=True)
@@ -247,6 +265,25 @@ class Handlers:
             else:
                 log.info("job %s: its scene is on %s already", job.id, cluster.name)
 
+    def _wait_for_room(self, cluster, job, error):
+        """A stage-in that found no room for the scene (``error``), here or on the cluster.
+        Its part-copied scene is removed, so that the job holds no room while it waits and
+        another job's stage-in may fit meanwhile; then it is tried again (``error`` is
+        raised), until no room was found for ``stage_in_disk_wait_seconds``, counted from
+        when this process first met it and never before the job entered staging (waiting
+        for its turn on the cluster does not count): then a scene that never found room
+        fails its own job, with the last error, and no other."""
+        cluster.remove_tree(JobFiles(cluster.profile.job_dir(job.id), 0).input_dir)
+        now = time.time()
+        since = max(self._no_room_since.setdefault(job.id, now),
+                    _epoch(job.state_changed_at) or 0.0)
+        if now - since < self.stage_in_disk_wait_seconds:
+            raise error
+        self._no_room_since.pop(job.id, None)
+        raise PermanentError(f"no room to stage the scene in on cluster {cluster.name} for "
+                             f"{_duration(now - since)} (last: {error}); make room on the "
+                             f"cluster's scratch or in its quota, or submit a smaller scene")
+
     def _unpack(self, job, scene, tree):
         """The job's scene, downloaded to ``scene`` and unpacked into ``tree``. A full disk
         is transient, as it is on the login node (command_failures.py); any other failure
@@ -267,7 +304,7 @@ class Handlers:
         except OSError as error:
             if error.errno not in DISK_FULL_ERRNOS:
                 raise
-            raise TransientError(f"the worker's disk is full: {error}") from None
+            raise DiskFull(f"the worker's disk is full: {error}") from None
 
     # -- cancel ---------------------------------------------------------------------------
 
@@ -276,7 +313,7 @@ class Handlers:
         if not acts_on("cancel", job.state):
             return f"job {job_id} is {job.state}: not cancelling its batch job"
         cluster = self._cluster(job)
-        active = [b for b in self._batch_jobs_of(cluster, job_id, cluster.batch_jobs())
+        active = [b for _, b in self._batch_jobs_of(cluster, job_id, cluster.batch_jobs())
                   if b.active]
         if not active:
             return f"job {job_id}: no batch job left to cancel"
@@ -316,8 +353,9 @@ class Handlers:
 
     @staticmethod
     def _batch_jobs_of(cluster, job_id, listed):
+        """(attempt, batch job) for each of the ``listed`` batch jobs that is the job's."""
         pattern = batch_name_pattern(job_id, cluster.profile.batch_prefix)
-        return [b for b in listed if pattern.match(b.name)]
+        return [(int(match.group(1)), b) for b in listed if (match := pattern.match(b.name))]
 
     def _checkpoint(self):
         if self.stop_event.is_set():
@@ -326,3 +364,15 @@ class Handlers:
     def _job_lock(self, job_id):
         with self._locks_guard:
             return self._job_locks.setdefault(job_id, threading.Lock())
+
+
+def _epoch(moment):
+    """The API's ``2026-11-22T10:00:00Z`` in seconds since the epoch; None without one (an
+    API from before it said when a job entered its state)."""
+    if not moment:
+        return None
+    return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+
+
+def _duration(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"

@@ -9,6 +9,9 @@ exit file. One that simply vanished is reported as lost only after
 ``lost_grace_seconds``, because a scheduler restart or a failover can hide jobs for a
 while.
 
+While batch jobs of a cluster are queued or running, each round starts the login node's
+gateway again if the compute nodes need one and it is gone (gateway.py).
+
 The poller reports what it saw: a batch job that started (the job is ``running``), and
 a batch job that ended or was lost, with the attempt it belongs to, how it ended in words
 a user understands ("the batch job ran out of its walltime (TIMEOUT) after 00:10:00") and
@@ -63,6 +66,8 @@ class Poller:
         waiting = self.waiting.of(cluster.name)
         if not jobs and not waiting:
             return {}
+        if jobs:
+            self._keep_gateway(cluster)
         listed = cluster.batch_jobs()
         by_name = {b.name: b for b in listed}
         by_id = {b.id: b for b in listed}
@@ -85,6 +90,15 @@ class Poller:
         self._bring_in_frames(cluster, [job.id for job in jobs
                                         if reports[job.id] == "running"])
         return reports
+
+    @staticmethod
+    def _keep_gateway(cluster):
+        """The gateway, if the cluster needs one, started again if it is gone; a failure
+        is logged and tried again next round, never a reason to report nothing."""
+        try:
+            cluster.ensure_gateway()
+        except WorkerError as error:
+            log.warning("cluster %s: %s", cluster.name, error)
 
     def _give_turns(self, cluster, waiting, listed):
         """Submit the jobs this process found waiting whose turn has come: as many as the

@@ -24,7 +24,9 @@ the cluster (through GLOBUS_REMOTE_SSHFTP, the remote command the sshftp client 
 import logging
 import errno
 import os
+import posixpath
 import re
+import shlex
 import subprocess
 import tempfile
 import urllib.parse
@@ -32,8 +34,8 @@ import urllib.parse
 import paramiko
 
 from . import bundles
-from .command_failures import DISK_FULL
-from .errors import PermanentError, TransientError
+from .command_failures import DISK_FULL, DISK_FULL_ERRNOS
+from .errors import DiskFull, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +169,9 @@ def classify_gridftp_failure(text, count):
     if any(marker in text for marker in _PERMANENT_SSH):
         return PermanentError(f"GridFTP transfer failed: ssh refused the login: "
                               f"{' '.join(lines)}")
-    if replies and replies[0].group(1).startswith("5") and not DISK_FULL.search(text) \
+    if DISK_FULL.search(text):
+        return DiskFull(message)
+    if replies and replies[0].group(1).startswith("5") \
             and not any(marker in text for marker in _DATA_CONNECTION_FAILED):
         return PermanentError(message)
     return TransientError(message)
@@ -183,12 +187,13 @@ class SftpStager:
         self.transport = transport
 
     def upload(self, pairs, size):
-        self._each(pairs, lambda sftp, local, remote: sftp.put(local, remote))
+        self._each(pairs, lambda sftp, local, remote: sftp.put(local, remote),
+                   self._room_left)
 
     def download(self, pairs, size):
         self._each(pairs, lambda sftp, remote, local: sftp.get(remote, local))
 
-    def _each(self, pairs, step):
+    def _each(self, pairs, step, room_left=None):
         if not pairs:
             return
         with self.transport.sftp() as sftp:
@@ -201,7 +206,28 @@ class SftpStager:
                     if error.errno in _PERMANENT_ERRNOS:
                         raise PermanentError(f"SFTP transfer of {a} failed: "
                                              f"{error.strerror or error}")
-                    raise TransientError(f"SFTP transfer of {a} failed: {error}")
+                    message = f"SFTP transfer of {a} failed: {error}"
+                    if error.errno in DISK_FULL_ERRNOS:
+                        raise DiskFull(message)
+                    room = room_left(a, b) if room_left and error.errno is None else None
+                    if room is not None:
+                        raise DiskFull(f"{message}; {room}")
+                    raise TransientError(message)
+
+    def _room_left(self, local, remote):
+        """Why ``local`` does not fit at ``remote`` on the cluster, or None. OpenSSH's
+        sftp-server reports a full disk as a plain "Failure", so the file system is asked
+        (a quota it cannot see)."""
+        result = self.transport.run(shlex.join(["df", "-P", "-B1", "--",
+                                                posixpath.dirname(remote)]))
+        fields = result.stdout.splitlines()[-1].split() if result.status == 0 and \
+            result.stdout.strip() else []
+        if len(fields) < 4 or not fields[3].isdigit():
+            return None
+        free, needed = int(fields[3]), os.path.getsize(local)
+        if free >= needed:
+            return None
+        return f"its file system on the cluster has {free} bytes free, {needed} needed"
 
 
 def for_profile(profile, transport, workdir):

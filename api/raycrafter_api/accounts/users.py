@@ -21,8 +21,9 @@ def check_name(name):
     return name
 
 
-def add_user(name, role):
-    """A new user and its first token's plaintext (shown once)."""
+def add_user(name, role, expires_at=None):
+    """A new user and its first token's plaintext (shown once), valid until ``expires_at``
+    (naive UTC) or for good."""
     check_name(name)
     if role not in ROLES:
         raise bad_field("role", f"must be one of {', '.join(ROLES)}")
@@ -30,16 +31,16 @@ def add_user(name, role):
         if User.get_or_none(User.name == name):
             raise conflict("user_exists", f"user {name!r} already exists", {"name": name})
         user = User.create(name=name, role=role, created_at=timeutil.now())
-        return user, auth.issue_token("user", user=user)
+        return user, auth.issue_token("user", user=user, expires_at=expires_at)
 
 
-def create_token(user_id):
+def create_token(user_id, expires_at=None):
     """Another token for an existing user; its plaintext (shown once)."""
     with write_transaction():
         user = User.get_or_none(User.id == user_id)
         if user is None:
             raise not_found("user")
-        return user, auth.issue_token("user", user=user)
+        return user, auth.issue_token("user", user=user, expires_at=expires_at)
 
 
 def revoke_token(token_id):
@@ -55,16 +56,23 @@ def revoke_token(token_id):
         return token
 
 
+def active_tokens():
+    """Tokens neither revoked nor expired."""
+    return Token.select().where(Token.revoked_at.is_null(), Token.expires_at.is_null()
+                                | (Token.expires_at > timeutil.now()))
+
+
 def active_token_counts():
-    """{user_id: number of active tokens}, in one query."""
-    rows = (Token.select(Token.user, peewee.fn.COUNT(Token.id)).where(
-        Token.kind == "user", Token.revoked_at.is_null()).group_by(Token.user).tuples())
+    """{user_id: number of active user tokens}, in one query."""
+    rows = (active_tokens().select(Token.user, peewee.fn.COUNT(Token.id))
+            .where(Token.kind == "user").group_by(Token.user).tuples())
     return dict(rows)
 
 
-def user_view(user, active_tokens):
+def user_view(user, active):
     return {"id": user.id, "name": user.name, "role": user.role,
-            "created_at": timeutil.iso(user.created_at), "active_tokens": active_tokens}
+            "created_at": timeutil.iso(user.created_at),
+            "disabled_at": timeutil.iso(user.disabled_at), "active_tokens": active}
 
 
 def users():
@@ -76,6 +84,7 @@ def token_view(token, user_name):
     """A token as an administrator sees it: never its hash, only the prefix that names it."""
     return {"id": token.id, "user": user_name, "prefix": token.prefix,
             "managed": token.managed, "created_at": timeutil.iso(token.created_at),
+            "expires_at": timeutil.iso(token.expires_at),
             "revoked_at": timeutil.iso(token.revoked_at)}
 
 

@@ -1,13 +1,59 @@
 """The database handle: created unbound, bound once from the configuration."""
 import contextlib
+import time
 import urllib.parse
 
 import peewee
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
 # Enough for waitress's threads plus the relay; waits up to `timeout` s beyond that.
 POOL_SIZE = 64
+# A pooled connection that sat unused longer than this is asked whether it still works
+# before it serves a request (PooledConnections).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+class PooledConnections(PooledPostgresqlDatabase):
+    """The pool, asking a connection whether it still works only when it sat unused for a
+    while.
+
+    peewee's pool sends ``SELECT 1`` on every checkout, while it holds the database's one
+    lock: under load every request of every thread queued behind those round trips
+    (a fifth of the lease calls' time, docs/performance.md). A connection back in the pool
+    within the last second is used as it is; one idle for longer is asked first, so a
+    database that restarted (which takes longer than that) is noticed before a request
+    uses a dead connection."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._returned_at = {}
+
+    def _close(self, conn, close_conn=False):
+        self._returned_at[self.conn_key(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _close_raw(self, conn):
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
+
+    def _is_closed(self, conn):
+        returned_at = self._returned_at.pop(self.conn_key(conn), None)
+        if conn.closed:
+            return True
+        if returned_at is not None and time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return False
+        return super()._is_closed(conn)
+
+
+class PreparingConnection(psycopg2.extensions.connection):
+    """A PostgreSQL connection that knows which statements it has prepared (a prepared
+    statement lives as long as its session, which the pool keeps; statements.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared = set()
 
 
 def is_sqlite_url(url):
@@ -34,12 +80,12 @@ def connect_database(url):
     # Query parameters are libpq's own connection options, e.g. between hosts
     # ?sslmode=verify-full&sslrootcert=CA (salt/postgres/map.jinja).
     options = dict(urllib.parse.parse_qsl(parsed.query, strict_parsing=bool(parsed.query)))
-    return PooledPostgresqlDatabase(
+    return PooledConnections(
         urllib.parse.unquote(parsed.path.lstrip("/")),
         user=urllib.parse.unquote(parsed.username or "") or None,
         password=urllib.parse.unquote(parsed.password or "") or None,
         host=parsed.hostname, port=parsed.port, max_connections=POOL_SIZE,
-        stale_timeout=300, timeout=30, **options)
+        stale_timeout=300, timeout=30, connection_factory=PreparingConnection, **options)
 
 
 def bind(url):

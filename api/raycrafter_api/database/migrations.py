@@ -150,6 +150,32 @@ def _leased_frames_by_expiry():
                          "(job_id, lease_expires_at) WHERE state = 'leased'")
 
 
+def _token_lifetimes():
+    """An agent token's submission attempt, so it can be revoked with its batch job, and an
+    expiry a user token may carry. Agent tokens from before it have no attempt: they count
+    as older than any attempt, and go at the next end of a batch job or attempt recorded."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(
+        migrator.add_column("token", "attempt", peewee.IntegerField(null=True)),
+        migrator.add_column("token", "expires_at", peewee.DateTimeField(null=True)),
+    )
+
+
+def _site_tokens():
+    """The cluster a site agent's token belongs to, and the outbox's commands by cluster,
+    which each site agent asks for."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(migrator.add_column("token", "cluster", peewee.CharField(max_length=64, null=True)))
+    database.execute_sql("CREATE INDEX command_unsent_by_cluster ON command "
+                         "(cluster, created_at) WHERE sent_at IS NULL")
+
+
+def _disabled_users():
+    """A user an administrator disabled: their tokens are refused, their jobs kept."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(migrator.add_column("user", "disabled_at", peewee.DateTimeField(null=True)))
+
+
 def _frames_by_change():
     """A job's frames in order of their last change, so a viewer polling a large job for
     what changed since its last look reads those frames, not all of them."""
@@ -157,7 +183,8 @@ def _frames_by_change():
 
 
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
-              _leased_frames_by_expiry, _frames_by_change)
+              _leased_frames_by_expiry, _token_lifetimes, _site_tokens, _disabled_users,
+              _frames_by_change)
 LATEST = len(MIGRATIONS)
 
 

@@ -24,6 +24,9 @@ class User(BaseModel):
     name = peewee.CharField(max_length=64, unique=True)
     role = peewee.CharField(max_length=16)  # "user" | "admin"
     created_at = peewee.DateTimeField()
+    # Set by `raycrafter-admin user disable`: every token of the user is refused until
+    # `user enable`; the user's jobs go on.
+    disabled_at = peewee.DateTimeField(null=True)
 
 
 class Job(BaseModel):
@@ -97,18 +100,25 @@ class Token(BaseModel):
     """A bearer token, stored only as its SHA-256 hash.
 
     ``kind`` says which principal it authenticates: ``user`` (with ``user``), ``worker``
-    (the service token) or ``agent`` (with ``job``: valid only for that job's frames).
-    ``prefix`` (the first characters of the plaintext) lets an operator name a token to
-    revoke without the token itself. ``managed`` tokens were installed by
-    ``token ensure``/``service-token ensure`` and are replaced when the file changes.
+    (the service token), ``agent`` (with ``job`` and the submission ``attempt`` it was
+    issued for: valid only for that job's frames, and revoked once that attempt's batch
+    job ended, a newer attempt was recorded or the job is over) or ``site`` (with
+    ``cluster``: a site agent, valid only for that cluster's jobs). ``prefix`` (the first
+    characters of the plaintext) lets an operator name a token to revoke without the token
+    itself. ``managed`` tokens were installed by ``token ensure``/``service-token ensure``
+    and are replaced when the file changes. A token with ``expires_at`` is refused from
+    then on.
     """
     kind = peewee.CharField(max_length=16)
     user = peewee.ForeignKeyField(User, null=True, backref="tokens")
     job = peewee.ForeignKeyField(Job, null=True, backref="tokens", on_delete="CASCADE")
+    attempt = peewee.IntegerField(null=True)
+    cluster = peewee.CharField(max_length=64, null=True)
     token_hash = peewee.CharField(max_length=64, unique=True)
     prefix = peewee.CharField(max_length=16, index=True)
     managed = peewee.BooleanField(default=False)
     created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField(null=True)
     revoked_at = peewee.DateTimeField(null=True)
 
 
@@ -132,7 +142,9 @@ class Command(BaseModel):
 
     ``sent_at`` is set only after the broker confirmed the message; until then the relay
     retries, so a command survives an API crash and a broker outage. ``id`` is the AMQP
-    ``message_id`` that consumers deduplicate by.
+    ``message_id`` that consumers deduplicate by. A command for a cluster in pull mode is
+    never published: its site agent asks for it, and ``sent_at`` is set once the site
+    agent has carried it out (routes_site.py).
     """
     id = peewee.CharField(max_length=36, primary_key=True)
     job = peewee.ForeignKeyField(Job, backref="commands", on_delete="CASCADE")

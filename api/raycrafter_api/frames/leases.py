@@ -1,96 +1,143 @@
-"""Frame leases for node agents: claim, heartbeat, complete, fail, release, expiry.
+"""Frame leases for node agents: claim, heartbeat, expiry; what agents report of the
+frames they hold is ``frame_reports.py``'s.
 
 A claim leases a chunk: a run of consecutive frames under one lease id, rendered by one
-renderer process. Each frame of it is completed, failed or released on its own; a
-heartbeat through any frame of the chunk extends every frame still leased; when the lease
-expires, only the frames not yet done go back.
+renderer process. Each frame of it is completed, failed or released on its own (or several
+in one report); a heartbeat through any frame of the chunk extends every frame still
+leased; when the lease expires, only the frames not yet done go back.
 
 Locking (PostgreSQL): a claim picks its frames with ``FOR UPDATE SKIP LOCKED`` and never
-waits for another frame; calls on one frame lock that frame first (an agent heartbeats
-through its chunk's first frame, then the update takes the others, in the order of their
-numbers as every update of many frames does); ``complete`` may then lock one more leased
-frame, with ``SKIP LOCKED``, so it never waits for it; the job row is always the last lock
-taken (by a state change or by ``complete`` counting what is left), and its holder waits
-for nothing after it, so the locks cannot form a cycle. On SQLite every call runs in a
-``BEGIN IMMEDIATE`` transaction, which serialises writers.
+waits for another frame; a report locks the frames it names first, in the order of their
+numbers as every statement on many frames takes them (an agent heartbeats through its
+chunk's first frame, and the update takes the others); a completion may then lock one
+more leased frame, with ``SKIP LOCKED``, so it never waits for it; the job row is always
+the last lock taken (by a state change or by a completion counting what is left), and its
+holder waits for nothing after it, so the locks cannot form a cycle. On SQLite every call
+runs in a ``BEGIN IMMEDIATE`` transaction, which serialises writers.
+
+The statements every claim, heartbeat and report runs are SQL text written once
+(``database/statements.py``); what runs rarely (expiry, a job's change of state) goes
+through peewee's models.
 """
 import datetime
 import json
 import uuid
 
-import peewee
-
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS, MAX_REASON_CHARS
-from raycrafter_contract.states import FRAME_STATES
-from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased, ClaimWait,
-                                                  FrameStateAnswer, HeartbeatAnswer,
+from raycrafter_contract.wire.agent_calls import (AGENT_PROTOCOL, AgentJob, ClaimEnded,
+                                                  ClaimLeased, ClaimWait, HeartbeatAnswer,
                                                   LeaseTerms)
 from raycrafter_contract.wire.jobs import FrameSpan
 
 from .. import timeutil
-from ..database.db import database, locked, write_transaction
-from ..database.models import Event, Frame, Job
+from ..database.db import locked, write_transaction
+from ..database.models import Frame, Job
+from ..database.statements import Statement
 from ..jobs import job_states, job_views
-from ..problems import Problem, bad_field, conflict, not_found
+from ..problems import bad_field, conflict, not_found
 
 WAIT_SECONDS = 10
 # A batch job can start before the worker has reported it submitted, which it does right
 # after the scheduler answers: its agent asks again soon, as its first frame waits on it.
 UNREPORTED_WAIT_SECONDS = 1
-# A log tail longer than this keeps only its end (a failure reason: MAX_REASON_CHARS).
-LOG_TAIL_CHARS = 16_384
 # A chunk is sized from the render times of the job's last frames rendered, this many.
 RENDER_TIME_SAMPLE = 100
-# The frame states that keep a job from being rendered.
-UNFINISHED = tuple(state for state in FRAME_STATES if state != "done")
-# What lease calls read of a frame: not its log tail and error (up to 16 KiB each, kept
-# from a failed attempt), which they only write.
-LEASE_FIELDS = (Frame.id, Frame.job, Frame.number, Frame.state, Frame.attempts,
-                Frame.lease_id, Frame.lease_holder, Frame.lease_expires_at)
+# The job states in which agents render (their leases count, they may report frames).
+ACTIVE = ("submitted", "running")
+
+_AGENT_JOB_COLUMNS = ("id", "state", "width", "height", "frame_first", "frame_last",
+                      "frame_step", "anim_initial_frame", "anim_final_frame",
+                      "anim_initial_clock", "anim_final_clock", "anim_cyclic", "renderer",
+                      "options", "scene_file")
+_JOB_FOR_AGENTS = Statement(f"SELECT {', '.join(_AGENT_JOB_COLUMNS)} FROM job WHERE id = %s",
+                            _AGENT_JOB_COLUMNS)
+_JOB_STATE = Statement("SELECT state FROM job WHERE id = %s")
+_PENDING = Statement(
+    "SELECT id, number, attempts FROM frame WHERE job_id = %s AND state = 'pending' "
+    "ORDER BY number LIMIT %s{skip_locked}", ("id", "number", "attempts"))
+# A chunk is every frame of the job numbered from its first to its last, all of them
+# pending and locked by the claim.
+_LEASE_CHUNK = Statement(
+    "UPDATE frame SET state = 'leased', lease_id = %s, lease_holder = %s, "
+    "lease_expires_at = %s, updated_at = %s "
+    "WHERE job_id = %s AND state = 'pending' AND number BETWEEN %s AND %s")
+_CHUNK_LEASED_EVENTS = Statement(
+    "INSERT INTO event (job_id, frame, at, actor, from_state, to_state, reason) "
+    "SELECT job_id, number, %s, %s, 'pending', 'leased', NULL FROM frame "
+    "WHERE job_id = %s AND state = 'leased' AND number BETWEEN %s AND %s")
+_EVENT = Statement(
+    "INSERT INTO event (job_id, frame, at, actor, from_state, to_state, reason) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+# What lease calls read of a frame (not its log tail and error, up to 16 KiB each, which
+# they only write), and whether its lease is current: leased, and not past its expiry.
+FRAME_COLUMNS = ("id", "number", "state", "attempts", "lease_id", "lease_holder", "current")
+_FRAMES = Statement(
+    "SELECT id, number, state, attempts, lease_id, lease_holder, "
+    "state = 'leased' AND lease_expires_at >= %s FROM frame "
+    "WHERE job_id = %s AND number {numbers} ORDER BY number{lock}", FRAME_COLUMNS)
+_OVERDUE = Statement(
+    "SELECT id, number, state, attempts, lease_id, lease_holder, FALSE FROM frame "
+    "WHERE job_id = %s AND state = 'leased' AND lease_expires_at < %s "
+    "ORDER BY number{skip_locked}", FRAME_COLUMNS)
+_COUNT_ATTEMPT = Statement(
+    "UPDATE frame SET state = %s, attempts = %s, lease_id = NULL, lease_holder = NULL, "
+    "lease_expires_at = NULL, error = %s, updated_at = %s WHERE id = %s")
+# The whole heartbeat while all is well: the lease still holds the frame named (leased or
+# done under it), its other frames are not overdue, and the job is active.
+_EXTEND_HELD_LEASE = Statement(
+    "UPDATE frame SET lease_expires_at = %s, updated_at = %s "
+    "WHERE job_id = %s AND lease_id = %s AND state = 'leased' AND lease_expires_at >= %s "
+    "AND EXISTS (SELECT 1 FROM frame AS named WHERE named.job_id = %s "
+    "AND named.number = %s AND named.lease_id = %s AND named.state IN ('leased', 'done')) "
+    "AND EXISTS (SELECT 1 FROM job WHERE job.id = %s AND job.state IN ('submitted', 'running'))")
+_EXTEND_LEASE = Statement(
+    "UPDATE frame SET lease_expires_at = %s, updated_at = %s "
+    "WHERE job_id = %s AND lease_id = %s AND state = 'leased'")
+_RENDER_TIMES = Statement(
+    "SELECT (SELECT AVG(render_seconds) FROM (SELECT render_seconds FROM frame "
+    "WHERE job_id = %s AND state = 'done' ORDER BY number DESC LIMIT %s) AS recent), "
+    "(SELECT COUNT(DISTINCT lease_id) FROM frame WHERE job_id = %s AND state = 'leased')",
+    ("mean", "in_flight"))
+_PENDING_UP_TO = Statement(
+    "SELECT COUNT(*) FROM (SELECT 1 FROM frame WHERE job_id = %s AND state = 'pending' "
+    "LIMIT %s) AS pending")
+
+
+def record_events(job_id, frames, to, actor, reason, now):
+    """The event of each frame's change of state to ``to``, in one round trip."""
+    _EVENT.execute_many([(job_id, frame.number, now, actor, frame.state, to, reason)
+                         for frame in frames])
+
+
+def count_attempt(job_id, frame, actor, reason, config, now):
+    """One attempt at ``frame`` went wrong: back to pending, or failed (and the job with it)
+    after ``max_attempts``. Returns the frame's new state."""
+    attempts = frame.attempts + 1
+    to = "failed" if attempts >= config.max_attempts else "pending"
+    _COUNT_ATTEMPT.execute(to, attempts, _tail(reason, MAX_REASON_CHARS), now, frame.id)
+    record_events(job_id, [frame], to, actor, reason, now)
+    if to == "failed":
+        current = locked(Job.select().where(Job.id == job_id)).get()
+        job_states.fail(current, "system",
+                        f"frame {frame.number} failed {attempts} times (last: {reason}); "
+                        f"see `raycrafter logs {job_id} --frame {frame.number}` (or GET "
+                        f"/api/v1/jobs/{job_id}/frames/{frame.number}/log), fix the scene "
+                        f"or its settings, and submit a new job")
+    return to
 
 
 def _tail(text, limit):
     return None if text is None else text[-limit:]
 
 
-def _frame_events(frames, to, actor, reason, now):
-    """The event of each frame's change of state, in one statement: a chunk's claim moves
-    up to ``max_chunk_frames`` frames at once."""
-    Event.insert_many([{"job": frame.job_id, "frame": frame.number, "at": now, "actor": actor,
-                        "from_state": frame.state, "to_state": to, "reason": reason}
-                       for frame in frames]).execute()
-
-
-def _count_attempt(job, frame, actor, reason, config, now):
-    """One attempt at ``frame`` went wrong: back to pending, or failed (and the job with it)
-    after ``max_attempts``. Returns the frame's new state."""
-    attempts = frame.attempts + 1
-    to = "failed" if attempts >= config.max_attempts else "pending"
-    Frame.update(state=to, attempts=attempts, lease_id=None, lease_holder=None,
-                 lease_expires_at=None, error=_tail(reason, MAX_REASON_CHARS), updated_at=now
-                 ).where(Frame.id == frame.id).execute()
-    _frame_events([frame], to, actor, reason, now)
-    if to == "failed":
-        current = locked(Job.select().where(Job.id == job.id)).get()
-        job_states.fail(current, "system",
-                  f"frame {frame.number} failed {attempts} times (last: {reason}); "
-                  f"see `raycrafter logs {job.id} --frame {frame.number}` (or GET "
-                  f"/api/v1/jobs/{job.id}/frames/{frame.number}/log), fix the scene "
-                  f"or its settings, and submit a new job")
-    return to
-
-
-def expire_overdue(job, config, now):
+def expire_overdue(job_id, config, now):
     """Return frames whose lease ran out to pending (attempts + 1) or fail them. Answers
     whether it expired any, so that callers read the job and its frames again only then."""
-    overdue = list(locked(Frame.select(*LEASE_FIELDS)
-                          .where(Frame.job == job.id, Frame.state == "leased",
-                                 Frame.lease_expires_at < now)
-                          .order_by(Frame.number), skip_locked=True))
+    overdue = _OVERDUE.rows(job_id, now)
     for frame in overdue:
-        _count_attempt(job, frame, "system",
-                       f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
-                       f"heartbeats", config, now)
+        count_attempt(job_id, frame, "system",
+                      f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
+                      f"heartbeats", config, now)
     return bool(overdue)
 
 
@@ -101,7 +148,7 @@ def expire_all_overdue(config):
         Frame.state == "leased", Frame.lease_expires_at < now)})
     for job_id in job_ids:
         with write_transaction():
-            expire_overdue(Job.get_by_id(job_id), config, now)
+            expire_overdue(job_id, config, now)
     return job_ids
 
 
@@ -122,35 +169,42 @@ def claim(job_id, holder, config, max_frames=1):
         raise bad_field("max_frames", f"must be an integer from 1 to {MAX_CLAIM_FRAMES}")
     now = timeutil.now()
     with write_transaction():
-        job = Job.get_by_id(job_id)
+        job = _JOB_FOR_AGENTS.first(job_id)
+        if job is None:
+            raise not_found()
         if job.state in ("pending", "staging"):
             return ClaimWait(UNREPORTED_WAIT_SECONDS)
-        if job.state in ("submitted", "running") and expire_overdue(job, config, now):
-            job = Job.get_by_id(job_id)
+        if job.state in ACTIVE and expire_overdue(job_id, config, now):
+            job = _JOB_FOR_AGENTS.first(job_id)
         if job.state in ("cancelled", "failed"):
             return ClaimEnded("cancelled")
         if job.state in ("collecting", "done"):
             return ClaimEnded("finished")
         # One frame asked for needs no chunk sized (a chunk is never empty).
         size = 1 if max_frames == 1 else min(max_frames, chunk_size(job_id, config))
-        chunk = _consecutive(list(locked(
-            Frame.select(*LEASE_FIELDS).where(Frame.job == job_id, Frame.state == "pending")
-            .order_by(Frame.number).limit(size), skip_locked=True)), job.frame_step)
+        chunk = _consecutive(_PENDING.rows(job_id, size), job.frame_step)
         if not chunk:
             return _nothing_to_claim(job_id, now)
         lease_id = str(uuid.uuid4())
         expires = _lease(now, config)
-        Frame.update(state="leased", lease_id=lease_id, lease_holder=holder,
-                     lease_expires_at=expires, updated_at=now).where(
-            Frame.id.in_([frame.id for frame in chunk])).execute()
-        _frame_events(chunk, "leased", f"agent:{holder}", None, now)
+        first, last = chunk[0].number, chunk[-1].number
+        _LEASE_CHUNK.execute(lease_id, holder, expires, now, job_id, first, last)
+        _CHUNK_LEASED_EVENTS.execute(now, f"agent:{holder}", job_id, first, last)
         if job.state == "submitted":
-            job_states.transition_unless_moved(job, "running", f"agent:{holder}",
-                                         "the first frame was claimed")
-    return ClaimLeased(frame=chunk[0].number, attempt=chunk[0].attempts + 1,
+            _mark_running(job_id, holder)
+    return ClaimLeased(frame=first, attempt=chunk[0].attempts + 1,
                        frames=tuple(frame.number for frame in chunk),
                        lease=LeaseTerms(lease_id, timeutil.iso(expires), config.lease_seconds),
-                       job=agent_job_view(job))
+                       job=agent_job_view(job), protocol=AGENT_PROTOCOL)
+
+
+def _mark_running(job_id, holder):
+    """The job's first claim: submitted becomes running (unless another claim, or any other
+    change, moved the job meanwhile)."""
+    job = Job.get_by_id(job_id)
+    if job.state == "submitted":
+        job_states.transition_unless_moved(job, "running", f"agent:{holder}",
+                                           "the first frame was claimed")
 
 
 def chunk_size(job_id, config):
@@ -163,19 +217,13 @@ def chunk_size(job_id, config):
     Every query here reads a bounded number of index entries, whatever the job's size:
     a claim on a job of a million frames costs what it costs on a thousand
     (bench/claim_scaling.py)."""
-    recent = (Frame.select(Frame.render_seconds)
-              .where(Frame.job == job_id, Frame.state == "done")
-              .order_by(Frame.number.desc()).limit(RENDER_TIME_SAMPLE))
-    mean = Frame.select(peewee.fn.AVG(recent.c.render_seconds)).from_(recent).scalar()
+    mean, in_flight = _RENDER_TIMES.first(job_id, RENDER_TIME_SAMPLE, job_id)
     if mean is None:
         return 1
     by_time = int(config.chunk_target_seconds / max(float(mean), 0.001))
-    in_flight = (Frame.select(peewee.fn.COUNT(peewee.fn.DISTINCT(Frame.lease_id)))
-                 .where(Frame.job == job_id, Frame.state == "leased").scalar())
     largest = min(config.max_chunk_frames, by_time)
     # Past this many pending frames the fair share is no smaller than ``largest``.
-    pending = (Frame.select().where(Frame.job == job_id, Frame.state == "pending")
-               .limit(largest * (in_flight + 1)).count())
+    pending = _PENDING_UP_TO.value(job_id, largest * (in_flight + 1))
     fair_share = -(-pending // (in_flight + 1))
     return max(1, min(largest, fair_share))
 
@@ -203,191 +251,72 @@ def _nothing_to_claim(job_id, now):
 
 
 def agent_job_view(job):
-    """What an agent needs to render a frame of ``job``."""
+    """What an agent needs to render a frame of ``job`` (a row of its columns)."""
     return AgentJob(id=job.id, width=job.width, height=job.height,
                     frames=FrameSpan(job.frame_first, job.frame_last, job.frame_step),
-                    animation=job_views.animation_view(job), renderer=job.renderer,
-                    options=json.loads(job.options), scene_file=job.scene_file)
+                    animation=job_views.animation_view(
+                        job._replace(anim_cyclic=bool(job.anim_cyclic))),
+                    renderer=job.renderer, options=json.loads(job.options),
+                    scene_file=job.scene_file)
 
 
-def _held_frame(job_id, number, lease_id, config, now):
-    """The frame, locked, and its job, once an overdue lease of the frame has expired, so
-    the caller can compare ``lease_id`` with the current lease.
+def held_frames(job_id, numbers, config, now):
+    """The job's state and its frames numbered ``numbers`` ({number: row of
+    FRAME_COLUMNS}, locked), once overdue leases have expired, so the caller can compare
+    each frame's lease with the one it is reported under.
 
     A frame still leased tells by its own expiry, which every leased frame of its chunk
     shares (claims and heartbeats set them together). Any other frame (done, or handed
     back) may name a chunk whose other frames are overdue: then the job's overdue leases
     are expired. Other chunks' overdue leases are left to the next claim, which expires
     them before it looks for frames, and to the reconcile loop."""
-    if not isinstance(lease_id, str) or not lease_id:
-        raise bad_field("lease_id", "is required")
-    frame = locked(Frame.select(*LEASE_FIELDS)
-                   .where(Frame.job == job_id, Frame.number == number)).first()
-    if frame is None:
-        raise not_found("frame")
-    job = _job_state(job_id)
-    lease_current = frame.state == "leased" and frame.lease_expires_at >= now
-    if (job.state in ("submitted", "running") and not lease_current
-            and expire_overdue(job, config, now)):
-        frame = Frame.select(*LEASE_FIELDS).where(Frame.id == frame.id).get()
-        job = _job_state(job_id)
-    return job, frame
+    frames = _FRAMES.rows(now, job_id, numbers)
+    state = _JOB_STATE.value(job_id)
+    if (state in ACTIVE and not (len(frames) == len(numbers) and all(f.current for f in frames))
+            and expire_overdue(job_id, config, now)):
+        frames = _FRAMES.rows(now, job_id, numbers)
+        state = _JOB_STATE.value(job_id)
+    return state, {frame.number: frame for frame in frames}
 
 
-def _job_state(job_id):
-    """The job's id and state: all that a call on one of its frames reads of it (a state
-    change reads the whole job again, locked)."""
-    return Job.select(Job.id, Job.state).where(Job.id == job_id).get()
-
-
-def _stale(frame):
+def stale(frame):
     return conflict("stale_lease", f"lease is not the current lease of frame {frame.number}",
                     {"frame": frame.number, "frame_state": frame.state})
 
 
-def _job_not_active(job):
-    return conflict("job_not_active", f"the job is {job.state}", {"job_state": job.state})
-
-
-def _run(job_id, number, lease_id, config, action):
-    """Run ``action(job, frame, now)`` on a held frame. Expiry found on the way is committed
-    even when the call itself is refused, so a refusal never rolls back an expiry."""
-    now = timeutil.now()
-    with write_transaction():
-        job, frame = _held_frame(job_id, number, lease_id, config, now)
-        try:
-            return action(job, frame, now)
-        except Problem as problem:
-            refusal = problem
-    raise refusal
+def job_not_active(state):
+    return conflict("job_not_active", f"the job is {state}", {"job_state": state})
 
 
 def heartbeat(job_id, number, lease_id, config):
     """Extend the lease of every frame it still holds. The agent may name any frame of
     the chunk, also one it already completed: the lease lives on in its other frames."""
-    def extend(job, frame, now):
-        if job.state not in ("submitted", "running"):
-            raise _job_not_active(job)
-        if frame.lease_id != lease_id or frame.state not in ("leased", "done"):
-            raise _stale(frame)
-        expires = _lease(now, config)
-        held = Frame.update(lease_expires_at=expires, updated_at=now).where(
-            Frame.job == job_id, Frame.lease_id == lease_id, Frame.state == "leased").execute()
-        if not held:
-            raise _stale(frame)
+    if not isinstance(lease_id, str) or not lease_id:
+        raise bad_field("lease_id", "is required")
+    now = timeutil.now()
+    expires = _lease(now, config)
+    if _EXTEND_HELD_LEASE.execute(expires, now, job_id, lease_id, now, job_id, number,
+                                  lease_id, job_id).rowcount:
         return HeartbeatAnswer(timeutil.iso(expires))
-    return _run(job_id, number, lease_id, config, extend)
+    # Something is amiss: find out what, expiring what is overdue on the way (kept even
+    # though the heartbeat is refused).
+    with write_transaction():
+        state, frames = held_frames(job_id, [number], config, now)
+        refusal = _heartbeat_refusal(state, frames.get(number), lease_id)
+        if refusal is None:
+            if _EXTEND_LEASE.execute(expires, now, job_id, lease_id).rowcount:
+                return HeartbeatAnswer(timeutil.iso(expires))
+            refusal = stale(frames[number])
+    raise refusal
 
 
-def complete(job_id, number, body, config):
-    lease_id = body.get("lease_id")
-    checksum = body.get("checksum")
-    if not isinstance(checksum, str) or not _is_sha256(checksum):
-        raise bad_field("checksum", "must be a lowercase SHA-256 hex digest")
-    render_seconds = _number(body, "render_seconds")
-    size = body.get("size")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise bad_field("size", "must be a positive integer (bytes)")
-    log_tail = _text(body, "log_tail")
+def _heartbeat_refusal(state, frame, lease_id):
+    """Why a heartbeat through ``frame`` is refused, or None."""
+    if frame is None:
+        return not_found("frame")
+    if state not in ACTIVE:
+        return job_not_active(state)
+    if frame.lease_id != lease_id or frame.state not in ("leased", "done"):
+        return stale(frame)
+    return None
 
-    def finish(job, frame, now):
-        if frame.state == "done" and frame.lease_id == lease_id:
-            return FrameStateAnswer("done")  # a retried call that already succeeded
-        if job.state not in ("submitted", "running"):
-            raise _job_not_active(job)
-        if frame.state != "leased" or frame.lease_id != lease_id:
-            raise _stale(frame)
-        Frame.update(state="done", render_seconds=render_seconds, checksum=checksum,
-                     size=size, log_tail=_tail(log_tail, LOG_TAIL_CHARS),
-                     lease_expires_at=None, updated_at=now).where(
-            Frame.id == frame.id).execute()
-        _frame_events([frame], "done", f"agent:{frame.lease_holder}", None, now)
-        if _another_leased_frame_held(job_id, frame):
-            return FrameStateAnswer("done")  # frames are left when this commits
-        # Lock the job last, then count: concurrent completions of the last frames
-        # serialise here, so exactly one of them sees nothing left.
-        current = locked(Job.select().where(Job.id == job_id)).get()
-        if not _frames_left(job_id) and current.state in ("submitted", "running"):
-            job_states.transition(current, "collecting", "system", "every frame is rendered")
-        return FrameStateAnswer("done")
-    return _run(job_id, number, lease_id, config, finish)
-
-
-def _another_leased_frame_held(job_id, frame):
-    """Lock another leased frame of the job until this transaction ends, if one is free.
-
-    No one can complete a frame locked here, so it is still not done when this completion
-    commits: this completion cannot be the one that leaves nothing to render, and need not
-    lock the job (every completion of the job would otherwise queue for that lock in
-    turn). The completion that does leave nothing finds no such frame and counts under the
-    job's lock. SKIP LOCKED: this never waits; claims never meet the frame (they lock
-    pending ones), its holder's own calls on it wait until this commits. The most recently
-    leased first, as frames leased earlier are the likelier to be reported now. On SQLite
-    the transaction holds the database's write lock, which does the same."""
-    return locked(Frame.select(Frame.id)
-                  .where(Frame.job == job_id, Frame.state == "leased", Frame.id != frame.id)
-                  .order_by(Frame.lease_expires_at.desc()).limit(1), skip_locked=True
-                  ).first() is not None
-
-
-def _frames_left(job_id):
-    """Whether any frame of the job is not done: for each state other than done, its
-    highest frame number, read off the (job, state, number) index at the end claims have
-    not reached, so it costs the same however many frames are done or were claimed. (A
-    plain ``state != 'done'`` lets PostgreSQL read done frames until it meets another:
-    0.07 s with half a million done, on every frame completed.)"""
-    probes = [Frame.select(Frame.number).where(Frame.job == job_id, Frame.state == state)
-              .order_by(Frame.number.desc()).limit(1) for state in UNFINISHED]
-    return peewee.Select(columns=[peewee.fn.COALESCE(*probes)]).scalar(database) is not None
-
-
-def fail(job_id, number, body, config):
-    lease_id = body.get("lease_id")
-    reason = _text(body, "reason")
-    if not reason:
-        raise bad_field("reason", "is required")
-    log_tail = _text(body, "log_tail")
-
-    def give_up(job, frame, now):
-        if frame.state != "leased" or frame.lease_id != lease_id:
-            raise _stale(frame)
-        Frame.update(log_tail=_tail(log_tail, LOG_TAIL_CHARS)).where(
-            Frame.id == frame.id).execute()
-        holder = frame.lease_holder
-        return FrameStateAnswer(_count_attempt(job, frame, f"agent:{holder}", reason, config,
-                                               now))
-    return _run(job_id, number, lease_id, config, give_up)
-
-
-def release(job_id, number, body, config):
-    lease_id = body.get("lease_id")
-
-    def hand_back(job, frame, now):
-        if frame.state != "leased" or frame.lease_id != lease_id:
-            raise _stale(frame)
-        Frame.update(state="pending", lease_id=None, lease_holder=None,
-                     lease_expires_at=None, updated_at=now).where(Frame.id == frame.id).execute()
-        _frame_events([frame], "pending", f"agent:{frame.lease_holder}",
-                      "released by the agent", now)
-        return FrameStateAnswer("pending")
-    return _run(job_id, number, lease_id, config, hand_back)
-
-
-def _is_sha256(text):
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
-
-
-def _number(body, field):
-    value = body.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise bad_field(field, "must be a non-negative number")
-    return float(value)
-
-
-def _text(body, field):
-    value = body.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise bad_field(field, "must be a string")
-    return value

@@ -5,13 +5,15 @@ import json
 
 import bottle
 from raycrafter_contract.naming import DEFAULT_PAGE, MAX_PAGE
+from raycrafter_contract.wire import json_text
+from raycrafter_contract.wire.endpoints import MAX_JSON_BODY_BYTES
 from raycrafter_contract.wire.records import json_default
 
 from .. import auth
 from ..problems import bad_field
 from .errors import ApiError
 
-MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_BYTES = MAX_JSON_BODY_BYTES
 
 
 def principal(*kinds):
@@ -19,6 +21,15 @@ def principal(*kinds):
     caller = auth.authenticate(bottle.request.get_header("Authorization"))
     auth.require(caller, *kinds)
     return caller
+
+
+# The worker, or a site agent: it acts as the worker for its own cluster's jobs, which
+# each route checks (job_lookup.job_for_worker).
+WORKER_SIDE = ("worker", "site")
+
+
+def worker_side():
+    return principal(*WORKER_SIDE)
 
 
 def agent_of(job_id):
@@ -50,7 +61,9 @@ def json_body():
         raise ApiError(413, "too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes",
                        {"limit": MAX_JSON_BYTES})
     try:
-        body = json.loads(raw or b"{}")
+        body = json_text.loads(raw or b"{}")
+    except json_text.NonFiniteNumber as error:
+        raise bad_field(error.field, error.problem) from None
     except ValueError:
         raise bad_field("body", "is not valid JSON") from None
     if not isinstance(body, dict):

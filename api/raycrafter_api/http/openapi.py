@@ -10,18 +10,23 @@ from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MA
                                        MAX_IMAGE_SIDE, MAX_PAGE)
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
-from raycrafter_contract.wire.agent_calls import (AgentJob, ClaimEnded, ClaimLeased,
-                                                  ClaimRequest, ClaimWait, CompleteReport,
-                                                  FailReport, FrameStateAnswer,
-                                                  HeartbeatAnswer, LeaseReport, LeaseTerms)
+from raycrafter_contract.wire.agent_calls import (AGENT_PROTOCOL, AgentJob, ClaimEnded,
+                                                  ClaimLeased, ClaimRequest, ClaimWait,
+                                                  CompleteReport, FailReport, FrameDone,
+                                                  FrameStateAnswer, HeartbeatAnswer,
+                                                  LeaseReport, LeaseReports,
+                                                  LeaseReportsAnswer, LeaseTerms)
 from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
 from raycrafter_contract.wire.errors import ErrorBody
 from raycrafter_contract.wire.jobs import (JobPage, JobView, SceneView, WorkerJobList,
                                            WorkerJobView)
+from raycrafter_contract.wire.site_calls import (OpenJobsRequest, SiteCommand, SiteCommands,
+                                                 TakenJobs)
 from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_MIN,
                                                    BatchEndedReport, StoredImage, Submission,
                                                    TransitionReport, UncollectedFrames)
 
+from ..jobs.open_jobs import MAX_TAKEN
 from .record_schemas import RecordSchemas
 
 ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or unknown token",
@@ -116,16 +121,27 @@ def _refinements():
         LeaseTerms: {"expires_at": TIME},
         HeartbeatAnswer: {"expires_at": TIME},
         ClaimLeased: {"frames": {"minItems": 1, "description": "The chunk: consecutive "
-                                 "frames under one lease, the first being `frame`"}},
+                                 "frames under one lease, the first being `frame`"},
+                      "protocol": {"minimum": 1, "maximum": AGENT_PROTOCOL,
+                                   "description": "The agent protocol the API speaks: 2 "
+                                                  "takes reports of several frames "
+                                                  "(/reports); an API that sends none, 1"}},
         ClaimRequest: {"holder": {"minLength": 1, "maxLength": MAX_HOLDER_CHARS},
                        "max_frames": {"minimum": 1, "maximum": MAX_CLAIM_FRAMES, "default": 1,
                                       "description": "The most frames this agent renders "
                                                      "under one lease"}},
         CompleteReport: {"render_seconds": {"minimum": 0}, "checksum": SHA256,
                          "size": {"minimum": 1}},
+        FrameDone: {"render_seconds": {"minimum": 0}, "checksum": SHA256,
+                    "size": {"minimum": 1}},
+        LeaseReports: {"done": {"maxItems": MAX_CLAIM_FRAMES},
+                       "failed": {"maxItems": MAX_CLAIM_FRAMES},
+                       "released": {"maxItems": MAX_CLAIM_FRAMES}},
         TransitionReport: {"batch_job_id": BATCH_JOB_ID, "attempt": {
             "minimum": 1, "description": "The submission attempt the report is about; 409 "
                                          "stale_attempt once the job is on a newer one"}},
+        SiteCommand: {"created_at": TIME},
+        OpenJobsRequest: {"max_jobs": {"minimum": 1, "maximum": MAX_TAKEN}},
         BatchEndedReport: {
             "attempt": {"minimum": 1, "description": "The submission attempt whose batch job "
                         "ended; 409 stale_attempt once the job is on a newer one"},
@@ -168,19 +184,23 @@ def _schemas():
             "error": nullable_str, "image_available": {"type": "boolean"},
             "updated_at": time}},
         "User": {"type": "object", "required": ["id", "name", "role", "created_at",
-                                                 "active_tokens"],
+                                                 "disabled_at", "active_tokens"],
                  "additionalProperties": False, "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"},
             "role": {"enum": ["user", "admin"]}, "created_at": time,
-            "active_tokens": {"type": "integer"}}},
+            "disabled_at": {"type": ["string", "null"], **TIME,
+                            "description": "Since when its tokens are refused"},
+            "active_tokens": {"type": "integer",
+                              "description": "Tokens neither revoked nor expired"}}},
         "Token": {"type": "object", "required": ["id", "user", "prefix", "managed",
-                                                  "created_at", "revoked_at"],
+                                                  "created_at", "expires_at", "revoked_at"],
                   "additionalProperties": False, "properties": {
             "id": {"type": "integer"}, "user": {"type": "string"},
             "prefix": {"type": "string", "description": "The token's first characters, "
                                                         "which name it"},
             "managed": {"type": "boolean", "description": "Installed by Salt (token ensure)"},
-            "created_at": time, "revoked_at": {"type": ["string", "null"], **TIME}}},
+            "created_at": time, "expires_at": {"type": ["string", "null"], **TIME},
+            "revoked_at": {"type": ["string", "null"], **TIME}}},
     }
 
 
@@ -228,9 +248,6 @@ def _user_paths(records):
                 "type": "object", "required": ["name", "role"], "additionalProperties": False,
                 "properties": {"name": {"type": "string"},
                                "role": {"enum": ["user", "admin"]}}}), "401", "403")},
-        "/api/v1/jobs/upload-check": {
-            "get": _op("May the caller submit? (nginx asks before reading an upload)", True,
-                       {"description": "Yes"}, "401", "403", ok_status="204")},
         "/api/v1/jobs": {
             "post": _op("Create a job from a scene upload", True,
                         _ok("Created", job), "400", "401", "403", "413", "415",
@@ -354,6 +371,12 @@ def _agent_paths(records):
             "Report a failed attempt", FailReport, frame_state),
         "/api/v1/agent/jobs/{job_id}/frames/{number}/release": frame_call(
             "Hand a frame back without counting an attempt", LeaseReport, frame_state),
+        "/api/v1/agent/jobs/{job_id}/reports": {
+            "post": _op("Report several frames of one lease: rendered, failed, handed back "
+                        f"(protocol 2; 1 to {MAX_CLAIM_FRAMES} frames, each once)", True,
+                        _ok("Each frame's outcome", records.ref(LeaseReportsAnswer)),
+                        "400", "401", "403", "413", "415", tag="agent",
+                        body=_json(records.body(LeaseReports)), params=(JOB_ID,))},
     }
 
 
@@ -411,6 +434,27 @@ def _worker_paths(records):
     }
 
 
+def _site_paths(records):
+    command = _path_param("command_id", "The command's id")
+    command["schema"] = {"type": "string"}
+    return {
+        "/api/v1/site/commands": {
+            "get": _op("The commands for the site agent's cluster not carried out yet, "
+                       "oldest first", True, _ok("The commands", records.ref(SiteCommands)),
+                       "400", "401", "403", tag="site", params=(PAGE[0],))},
+        "/api/v1/site/commands/{command_id}/done": {
+            "post": _op("The site agent carried the command out: it is not handed out "
+                        "again", True, _ok("The command", records.ref(SiteCommand)),
+                        "401", "403", "404", "415", tag="site",
+                        body=_json({"type": "object"}), params=(command,))},
+        "/api/v1/site/open-jobs": {
+            "post": _op("Take up to max_jobs of the oldest open pending jobs for the site "
+                        "agent's cluster", True, _ok("The jobs taken", records.ref(TakenJobs)),
+                        "400", "401", "403", "415", tag="site",
+                        body=_json(records.body(OpenJobsRequest)))},
+    }
+
+
 def _meta_paths(error):
     status = {"type": "object", "properties": {
         "status": {"const": "ok"}, "database": {"type": "string"},
@@ -421,6 +465,12 @@ def _meta_paths(error):
             | {"responses": {"200": _ok("Healthy", status),
                              "503": {"description": "A dependency is unreachable",
                                      "content": _json(error)}}}},
+        "/api/v1/sender-check": {
+            "get": _op("May the caller send a body to the path in X-Original-URI? (nginx "
+                       "asks before it reads one)", True, {"description": "Yes"}, "401",
+                       "403", ok_status="204", tag="meta",
+                       params=[{"name": "X-Original-URI", "in": "header", "required": False,
+                                "schema": {"type": "string"}}])},
         "/api/v1/openapi.json": {
             "get": _op("This document", False, _ok("OpenAPI 3.1", {"type": "object"}),
                        tag="meta")},
@@ -431,7 +481,7 @@ def document():
     records = RecordSchemas(_refinements())
     error = records.ref(ErrorBody)
     paths = {**_meta_paths(error), **_user_paths(records), **_admin_paths(records),
-             **_agent_paths(records), **_worker_paths(records)}
+             **_agent_paths(records), **_worker_paths(records), **_site_paths(records)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Raycrafter API", "version": "1.0.0",
@@ -443,6 +493,7 @@ def document():
             "responses": {f"E{status}": {"description": text, "content": _json(error)}
                           for status, text in ERROR_CODES.items()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "User, worker or agent token"}},
+                                           "description": "User, worker, agent or site "
+                                                          "agent token"}},
         },
     }

@@ -1,5 +1,5 @@
 """Node agent endpoints: an agent token may touch only the frames of its own job."""
-from ..frames import leases
+from ..frames import frame_reports, leases
 from . import httpio
 
 
@@ -20,14 +20,21 @@ def install(app, config):
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/complete")
     def complete(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.complete(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.complete(job_id, number, httpio.json_body(),
+                                                       config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/fail")
     def fail(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.fail(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.fail(job_id, number, httpio.json_body(), config))
 
     @app.post("/api/v1/agent/jobs/<job_id:int>/frames/<number:int>/release")
     def release(job_id, number):
         httpio.agent_of(job_id)
-        return httpio.send_json(leases.release(job_id, number, httpio.json_body(), config))
+        return httpio.send_json(frame_reports.release(job_id, number, httpio.json_body(),
+                                                      config))
+
+    @app.post("/api/v1/agent/jobs/<job_id:int>/reports")
+    def reports(job_id):
+        httpio.agent_of(job_id)
+        return httpio.send_json(frame_reports.report(job_id, httpio.json_body(), config))

@@ -17,14 +17,6 @@ USERS = ("user", "admin")
 
 
 def install(app, config):
-    @app.get("/api/v1/jobs/upload-check")
-    def upload_check():
-        """Whether the caller may submit: nginx asks this (auth_request) before it reads a
-        single byte of an upload, so a stranger's upload is refused unread."""
-        httpio.principal(*USERS)
-        bottle.response.status = 204
-        return ""
-
     @app.get("/api/v1/me")
     def who_am_i():
         """Who the token stands for: the dashboard shows an admin's pages to admins only."""

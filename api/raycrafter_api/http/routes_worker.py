@@ -1,4 +1,5 @@
-"""Worker endpoints: the worker's service token only."""
+"""Worker endpoints: the worker's service token, or a site agent's token for its own
+cluster's jobs (a site agent is the worker of its cluster)."""
 import bottle
 from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
@@ -16,49 +17,51 @@ from .errors import ApiError
 def install(app, config):
     @app.get("/api/v1/worker/jobs")
     def list_jobs():
-        httpio.principal("worker")
+        caller = httpio.worker_side()
         states = [job_states.check_state_name("state", s)
                   for s in bottle.request.query.getall("state")]
-        cluster = bottle.request.query.get("cluster") or None
+        cluster = bottle.request.query.get("cluster") or caller.cluster
+        if not auth.may_reach_cluster(caller, cluster):
+            raise ApiError(403, "forbidden", f"this site agent's token is for cluster "
+                                             f"{caller.cluster}", {"cluster": caller.cluster})
         return httpio.send_json(job_views.list_for_worker(cluster, states))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>")
     def get_job(job_id):
-        httpio.principal("worker")
-        return httpio.send_json(job_views.view_of(job_lookup.job_for_worker(job_id),
-                                                  full=True))
+        job = job_lookup.job_for_worker(job_id, httpio.worker_side())
+        return httpio.send_json(job_views.view_of(job, full=True))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>/input")
     def get_input(job_id):
-        httpio.principal("worker")
-        job = job_lookup.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id, httpio.worker_side())
         return httpio.send_file(files.input_path(config, job), "application/octet-stream",
                                 headers={SCENE_KIND_HEADER: job.scene_kind,
                                          CHECKSUM_HEADER: job.scene_checksum})
 
     @app.post("/api/v1/worker/jobs/<job_id:int>/submissions")
     def record_submission(job_id):
-        httpio.principal("worker")
+        job_lookup.job_for_worker(job_id, httpio.worker_side())
         httpio.json_body()
-        submission = submissions.record_submission(
-            job_id, lambda job: auth.issue_token("agent", job=job), config)
+        submission = submissions.record_submission(job_id, config)
         return httpio.send_json(submission, 201)
 
     @app.post("/api/v1/worker/jobs/<job_id:int>/transition")
     def transition(job_id):
-        httpio.principal("worker")
+        caller = httpio.worker_side()
+        job_lookup.job_for_worker(job_id, caller)
         body = httpio.json_body()
         to = body.get("to")
         if not isinstance(to, str):
             raise bad_field("to", "is required")
         job = worker_reports.worker_transition(job_id, to, _batch_job_id(body),
                                                _optional_text(body, "reason"),
-                                               _attempt(body, required=False))
+                                               _attempt(body, required=False), caller.actor)
         return httpio.send_json(job_views.view_of(job, full=True))
 
     @app.post("/api/v1/worker/jobs/<job_id:int>/batch-ended")
     def batch_ended(job_id):
-        httpio.principal("worker")
+        caller = httpio.worker_side()
+        job_lookup.job_for_worker(job_id, caller)
         body = httpio.json_body()
         exit_status = body.get("exit_status")
         if exit_status is not None and (isinstance(exit_status, bool)
@@ -67,18 +70,17 @@ def install(app, config):
             raise bad_field("exit_status", "must be an integer exit status or null")
         job = worker_reports.batch_ended(job_id, _attempt(body, required=True),
                                          _batch_job_id(body), _optional_text(body, "reason"),
-                                         exit_status, config)
+                                         exit_status, config, caller.actor)
         return httpio.send_json(job_views.view_of(job, full=True))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>/frames/uncollected")
     def uncollected_frames(job_id):
-        httpio.principal("worker")
-        job = job_lookup.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id, httpio.worker_side())
         return httpio.send_json(frame_results.uncollected(job, httpio.limit_param(MAX_PAGE)))
 
     @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
     def put_image(job_id, number):
-        httpio.principal("worker")
+        caller = httpio.worker_side()
         httpio.require_media_type("image/png")
         claimed = (bottle.request.get_header(CHECKSUM_HEADER) or "").strip().lower()
         if not claimed:
@@ -87,7 +89,7 @@ def install(app, config):
             raise ApiError(413, "too_large",
                            f"uploads are limited to {config.max_upload_bytes} bytes",
                            {"limit": config.max_upload_bytes})
-        job = job_lookup.job_for_worker(job_id)
+        job = job_lookup.job_for_worker(job_id, caller)
         frame_results.get(job, number)
         upload = files.receive(config, bottle.request.body, config.max_upload_bytes)
         try:

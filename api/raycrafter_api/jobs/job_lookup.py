@@ -1,7 +1,10 @@
-"""Finding a job for a caller: a user sees only their own (an admin every one), the
-worker any; what a caller may not see is not found, exactly as a missing job."""
+"""Finding a job for a caller: a user sees only their own (an admin every one), what a
+user may not see is not found, exactly as a missing job; the worker reaches any job, and
+a site agent those of its cluster only (another cluster's is forbidden, as another job is
+to an agent)."""
+from .. import auth
 from ..database.models import Job
-from ..problems import not_found
+from ..problems import Forbidden, not_found
 
 
 def visible_job(principal, job_id):
@@ -13,8 +16,12 @@ def visible_job(principal, job_id):
     return job
 
 
-def job_for_worker(job_id):
+def job_for_worker(job_id, caller):
     job = Job.get_or_none(Job.id == job_id)
     if job is None:
         raise not_found()
+    if not auth.may_reach_cluster(caller, job.cluster):
+        raise Forbidden("forbidden", f"this site agent's token is for cluster "
+                                     f"{caller.cluster}; job {job_id} is not",
+                        {"cluster": caller.cluster})
     return job

@@ -11,6 +11,7 @@ from raycrafter_contract.animation import (Animation, IniRejected, check_povray_
 from raycrafter_contract.frame_ranges import FrameRange, parse_frame_range
 from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import INI_SUFFIX, MAX_INI_BYTES
+from raycrafter_contract.wire import json_text
 
 from ..problems import bad_field
 
@@ -37,8 +38,9 @@ def validate(fields, scene, config):
     if renderer not in RENDERERS:
         raise bad_field("renderer", f"unknown renderer (allowed: {', '.join(RENDERERS)})")
     cluster = fields.get("cluster") or config.default_cluster
-    if cluster not in config.clusters:
-        raise bad_field("cluster", f"unknown cluster (allowed: {', '.join(config.clusters)})")
+    if cluster not in config.job_clusters:
+        raise bad_field("cluster", f"unknown cluster (allowed: "
+                                   f"{', '.join(config.job_clusters)})")
     ini_name, ini = _ini_of(fields.get("ini_file"), scene)
     requested = parse_frames(fields.get("frames"), config.max_frames_per_job) \
         if fields.get("frames") else None
@@ -88,7 +90,9 @@ def parse_options(renderer, text):
     if text is None or not str(text).strip():
         return {}
     try:
-        options = json.loads(text)
+        options = json_text.loads(text)
+    except json_text.NonFiniteNumber as error:
+        raise bad_field(f"options.{error.field}", error.problem) from None
     except ValueError:
         raise bad_field("options", "must be a JSON object") from None
     if not isinstance(options, dict):

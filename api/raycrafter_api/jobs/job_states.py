@@ -5,7 +5,8 @@ from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
                                         command_on_entering)
 
 from .. import timeutil
-from ..database.models import Event, Job
+from ..auth import revoke_agent_tokens
+from ..database.models import Event, Frame, Job
 from ..outbox import commands
 from ..problems import bad_field, conflict
 
@@ -14,7 +15,8 @@ def transition(job, to, actor, reason=None, **changes):
     """Move ``job`` to ``to`` inside the caller's transaction, or raise Conflict.
 
     The update is conditional on the state the caller read, so two concurrent changes
-    cannot both succeed. Writes the event and the command the new state calls for.
+    cannot both succeed. Writes the event and the command the new state calls for; a
+    final state revokes the job's agent tokens and hands back the frames they held.
     """
     if not transition_unless_moved(job, to, actor, reason, **changes):
         current = Job.get_by_id(job.id).state
@@ -41,10 +43,28 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
     job.state, job.updated_at, job.state_changed_at = to, now, now
     for key, value in changes.items():
         setattr(job, key, value)
+    if to in FINAL_JOB_STATES:
+        # Its agents are done with it: their tokens go, and the frames they held come back.
+        revoke_agent_tokens(job.id)
+        release_leases(job, actor, f"the job is {to}")
     command = command_on_entering(from_state, to)
     if command:
         commands.write_command(job, command)
     return True
+
+
+def release_leases(job, actor, reason):
+    """Hand back every leased frame of ``job`` without counting an attempt: its agents
+    were not at fault (their batch job ended, or the job did)."""
+    now = timeutil.now()
+    leased = [f.number for f in Frame.select(Frame.number)
+              .where(Frame.job == job.id, Frame.state == "leased")]
+    (Frame.update(state="pending", lease_id=None, lease_holder=None, lease_expires_at=None,
+                  updated_at=now)
+     .where(Frame.job == job.id, Frame.state == "leased").execute())
+    for number in leased:
+        Event.create(job=job.id, frame=number, at=now, actor=actor, from_state="leased",
+                     to_state="pending", reason=reason)
 
 
 def check_transition(job, to):

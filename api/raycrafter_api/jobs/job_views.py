@@ -35,7 +35,8 @@ def worker_view(job, counts, owner_name):
     return WorkerJobView(
         **_user_fields(job, counts, owner_name), submit_attempt=job.submit_attempt,
         batch_name=batch_name(job.id, job.submit_attempt) if job.submit_attempt else None,
-        batch_job_id=job.batch_job_id, scene_file=job.scene_file)
+        batch_job_id=job.batch_job_id, scene_file=job.scene_file,
+        state_changed_at=timeutil.iso(job.state_changed_at))
 
 
 def _user_fields(job, counts, owner_name):

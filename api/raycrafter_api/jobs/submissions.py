@@ -1,15 +1,18 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
+import time
+
+from raycrafter_contract import log_credentials
 from raycrafter_contract.naming import batch_name
 from raycrafter_contract.wire.worker_calls import Submission
 
-from .. import timeutil
+from .. import auth, timeutil
 from ..database.db import write_transaction
 from ..database.models import Job
 from ..problems import conflict, not_found
 
 
-def record_submission(job_id, issue_agent_token, config):
+def record_submission(job_id, config):
     """Record a submission attempt before the scheduler is called; returns its details.
 
     An attempt stays open until the worker reports it submitted. While it is open, every
@@ -17,7 +20,8 @@ def record_submission(job_id, issue_agent_token, config):
     one: a worker that failed before anything reached the scheduler, restarted, or a second
     worker holding a duplicate command resumes it, no attempt is spent on a failure that
     submitted nothing, and the login node's per-attempt marker (worker/cluster.py) lets
-    only one of them hand it to the scheduler."""
+    only one of them hand it to the scheduler. A new attempt revokes the agent tokens of
+    the ones before it: their batch jobs are over."""
     with write_transaction():
         job = Job.get_or_none(Job.id == job_id)
         if job is None:
@@ -36,5 +40,16 @@ def record_submission(job_id, issue_agent_token, config):
             attempt = job.submit_attempt + 1
             Job.update(submit_attempt=attempt, updated_at=timeutil.now()).where(
                 Job.id == job.id).execute()
-        token = issue_agent_token(job)
-    return Submission(attempt, batch_name(job.id, attempt), token, resumed)
+            auth.revoke_agent_tokens(job.id, up_to_attempt=attempt - 1)
+        token = auth.issue_token("agent", job=job, attempt=attempt)
+    return Submission(attempt, batch_name(job.id, attempt), token, resumed,
+                      _log_credential(job.id, attempt, config))
+
+
+def _log_credential(job_id, attempt, config):
+    """What the attempt's node agents sign their log records with, if the log server's
+    key is configured."""
+    if not config.log_credential_key:
+        return None
+    return log_credentials.issue(config.log_credential_key.encode("utf-8"), job_id, attempt,
+                                 int(time.time()) + config.log_credential_seconds)

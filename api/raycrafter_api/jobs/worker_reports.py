@@ -3,15 +3,15 @@
 (``batch_ended``), from which the API decides what follows."""
 from raycrafter_contract.states import BATCH_STATES, WORKER_TARGETS
 
-from .. import timeutil
+from ..auth import revoke_agent_tokens
 from ..database.db import write_transaction
-from ..database.models import Event, Frame, Job
+from ..database.models import Frame, Job
 from ..problems import bad_field, conflict, not_found
-from .job_states import check_transition, transition
+from .job_states import check_transition, release_leases, transition
 
 
-def worker_transition(job_id, to, batch_job_id, reason, attempt=None):
-    """A state change the worker made happen. Asking for the state the job is already in
+def worker_transition(job_id, to, batch_job_id, reason, attempt=None, actor="worker"):
+    """A state change the worker (or a site agent, ``actor``) made happen. Asking for the state the job is already in
     is answered with the job unchanged, so a worker may safely retry; one naming an older
     submission ``attempt`` than the job's is refused (a late poll of batch job 1 must not
     touch attempt 2)."""
@@ -37,33 +37,34 @@ def worker_transition(job_id, to, batch_job_id, reason, attempt=None):
             raise conflict("no_submission", "record a submission before marking it submitted")
         if to == "done":
             _require_all_images(job)
-        transition(job, to, "worker", reason, **changes)
+        transition(job, to, actor, reason, **changes)
     return job
 
 
-def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config):
+def batch_ended(job_id, attempt, batch_job_id, seen, exit_status, config, actor="worker"):
     """A poll saw the batch job of submission ``attempt`` end (``seen``: what the scheduler
     showed, ``exit_status`` the batch script's, either may be None). While the job waits
     on that batch job, frames are left: it is submitted again, unless it has had
     ``max_submissions`` already, and then it fails. Otherwise the end was expected (every
     frame rendered) or already acted on, and nothing changes, so a report may be
-    repeated."""
+    repeated. Either way the agent tokens of that attempt die with its batch job."""
     with write_transaction():
         job = _reported_job(job_id, attempt)
+        revoke_agent_tokens(job.id, up_to_attempt=attempt)
         if job.state not in BATCH_STATES:
             return job
         ended = (f"batch job {batch_job_id or job.batch_job_id} of attempt {attempt} ended"
                  + (f": {seen}" if seen else "")
                  + (f", exit status {exit_status}" if exit_status is not None else ""))
         if job.submit_attempt >= config.max_submissions:
-            transition(job, "failed", "worker",
+            transition(job, "failed", actor,
                        f"the batch job ended {job.submit_attempt} times before every "
                        f"frame was rendered (last: {ended}); check the frame logs, then "
                        f"resubmit with fewer frames per job")
             return job
         left = Frame.select().where(Frame.job == job.id, Frame.state != "done").count()
-        _release_leases(job, "the batch job ended")
-        transition(job, "staging", "worker",
+        release_leases(job, actor, "the batch job ended")
+        transition(job, "staging", actor,
                    f"{ended}; {left} frame(s) left, submitting it again")
     return job
 
@@ -89,16 +90,3 @@ def _require_all_images(job):
     if missing:
         raise conflict("images_missing", "upload every frame image before marking the job done",
                        {"frames": missing})
-
-
-def _release_leases(job, reason):
-    """Hand back every leased frame without counting an attempt (its batch job is gone)."""
-    now = timeutil.now()
-    leased = [f.number for f in Frame.select(Frame.number)
-              .where(Frame.job == job.id, Frame.state == "leased")]
-    (Frame.update(state="pending", lease_id=None, lease_holder=None, lease_expires_at=None,
-                  updated_at=now)
-     .where(Frame.job == job.id, Frame.state == "leased").execute())
-    for number in leased:
-        Event.create(job=job.id, frame=number, at=now, actor="worker", from_state="leased",
-                     to_state="pending", reason=reason)

@@ -1,7 +1,8 @@
 """``raycrafter-relay``: publishes the outbox and reconciles stuck jobs, forever.
 
 Each round publishes the unsent commands in order (one confirmed publish each; a command
-is marked sent only after the broker's confirm), and every ``reconcile_interval_seconds``
+is marked sent only after the broker's confirm), but for clusters in pull mode, whose
+site agents ask the API for theirs, and for jobs whose cluster is still open; and every ``reconcile_interval_seconds``
 it expires overdue frame leases and re-writes commands for jobs stuck past their deadline.
 A broker outage closes the connection; the relay reconnects with exponential backoff and
 jitter and carries on where the outbox says. Between rounds it waits
@@ -49,7 +50,7 @@ class Relay:
         if not self.config.amqp_url:
             return 0
         with db.connection():
-            batch = commands.unsent(BATCH)
+            batch = commands.unsent(BATCH, self.config.clusters_not_on_the_broker)
         sent = 0
         for command in batch:
             if self.publisher is None:

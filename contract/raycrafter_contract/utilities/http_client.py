@@ -16,7 +16,7 @@ import ssl
 import urllib.error
 import urllib.request
 
-from ..wire import retrying
+from ..wire import json_text, retrying
 from ..wire.errors import ErrorBody
 from ..wire.records import WireError
 
@@ -77,17 +77,50 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises the 3xx as an HTTPError
 
 
-class ApiConnection:
-    """Calls to one API: ``base_url`` ends where the paths of the calls begin."""
+def _connecting_to(connection_class, address):
+    """``connection_class`` (http.client's) connecting to ``address`` (host, port) whatever
+    host the URL names, which stays the name TLS verifies and the Host header: curl's
+    --connect-to, for a node reaching the API through a gateway."""
+    class Connection(connection_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = (
+                lambda _, *rest, **options: socket.create_connection(address, *rest, **options))
+    return Connection
 
-    def __init__(self, base_url, token, ca_file, timeout, user_agent):
+
+class _HttpsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context, connect_to):
+        super().__init__(context=context)
+        self._connection = _connecting_to(http.client.HTTPSConnection, connect_to)
+
+    def https_open(self, req):
+        return self.do_open(self._connection, req, context=self._context)
+
+
+class _HttpHandler(urllib.request.HTTPHandler):
+    def __init__(self, connect_to):
+        super().__init__()
+        self._connection = _connecting_to(http.client.HTTPConnection, connect_to)
+
+    def http_open(self, req):
+        return self.do_open(self._connection, req)
+
+
+class ApiConnection:
+    """Calls to one API: ``base_url`` ends where the paths of the calls begin. With
+    ``connect_to`` (host, port) every call connects there instead of to the URL's host,
+    whose name TLS still verifies."""
+
+    def __init__(self, base_url, token, ca_file, timeout, user_agent, connect_to=None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._headers = {"Authorization": "Bearer " + token, "User-Agent": user_agent}
         context = ssl.create_default_context(cafile=ca_file or None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _RefuseRedirects)
+        handlers = ((_HttpsHandler(context, connect_to), _HttpHandler(connect_to))
+                    if connect_to else (urllib.request.HTTPSHandler(context=context),))
+        self._opener = urllib.request.build_opener(*handlers, _RefuseRedirects)
 
     def call(self, method, path, body=None, answer=None):
         """Send ``body`` (a wire record, a JSON-ready value, or None for no body) and
@@ -106,7 +139,9 @@ class ApiConnection:
         with self.open(method, path, data, dict(headers, Accept="application/json")) as response:
             payload = self.read(response, method, path)
         try:
-            document = json.loads(payload.decode("utf-8"))
+            document = json_text.loads(payload.decode("utf-8"))
+        except json_text.NonFiniteNumber as error:
+            raise _off_protocol(method, path, error) from None
         except ValueError:
             raise UnreadableAnswer("%s %s%s answered with something that is not JSON"
                                    % (method, self.base_url, path)) from None
@@ -116,8 +151,7 @@ class ApiConnection:
             return answer.from_json(document) if hasattr(answer, "from_json") \
                 else answer(document)
         except WireError as error:
-            raise UnexpectedAnswer("the answer to %s %s does not follow the protocol: %s"
-                                   % (method, path, error)) from None
+            raise _off_protocol(method, path, error) from None
 
     def open(self, method, path, data=None, headers=None):
         """The response to a request (a context manager; read it with ``read``). ``data``
@@ -149,12 +183,17 @@ class ApiConnection:
             raise NoAnswer("%s %s%s" % (method, self.base_url, path), error) from None
 
 
+def _off_protocol(method, path, error):
+    return UnexpectedAnswer("the answer to %s %s does not follow the protocol: %s"
+                            % (method, path, error))
+
+
 def _answered(call, error):
     if 300 <= error.code < 400:
         return Redirected(call, error.code, error.headers.get("Location", "another address"))
     retry_after = retrying.retry_after_seconds(error.headers.get("Retry-After"))
     try:
-        body = ErrorBody.from_json(json.loads(error.read().decode("utf-8")))
+        body = ErrorBody.from_json(json_text.loads(error.read().decode("utf-8")))
     except (ValueError, OSError, http.client.HTTPException):  # WireError is a ValueError
         # Not the protocol's error shape: a proxy's page, an empty body.
         return ErrorAnswer(call, error.code, ErrorBody("http_%d" % error.code,

@@ -1,13 +1,22 @@
 """The node agent's calls (docs/protocol.md, "Node agent calls"): what it sends, and what
-the API answers. A claim is answered with one of three records (``parse_claim_answer``)."""
+the API answers. A claim is answered with one of three records (``parse_claim_answer``).
+
+The calls are versioned by ``AGENT_PROTOCOL``, which the API names in each lease it hands
+out: 1 reports each frame in a call of its own (complete, fail, release), 2 adds
+``LeaseReports``, what became of several frames of one lease in one call. An agent speaks
+2 only to an API whose lease says so; the API serves the calls of 1 as before."""
 from dataclasses import dataclass, field
 from typing import Any, Dict, Literal, Optional, Tuple
 
 from ..animation import Animation
 from ..naming import DEFAULT_SCENE_FILE
 from ..states import FRAME_STATES
+from .errors import ErrorBody
 from .jobs import FrameSpan
 from .records import Record, WireError, omitted_when_none
+
+# The agent protocol of this contract: 2 reports several frames of a lease in one call.
+AGENT_PROTOCOL = 2
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class ClaimLeased(Record):
     lease: LeaseTerms
     job: AgentJob
     frames: Tuple[int, ...] = ()
+    protocol: int = 1  # the agent protocol the API speaks (AGENT_PROTOCOL)
     status: Literal["leased"] = "leased"
 
     def __post_init__(self):
@@ -118,3 +128,53 @@ class HeartbeatAnswer(Record):
 @dataclass(frozen=True)
 class FrameStateAnswer(Record):
     frame_state: Literal[FRAME_STATES]
+
+
+@dataclass(frozen=True)
+class FrameDone(Record):
+    """A frame of the lease rendered and in place: what ``complete`` reports of it."""
+
+    frame: int
+    render_seconds: float
+    checksum: str  # SHA-256 of the image, lowercase hex
+    size: int
+    log_tail: Optional[str] = omitted_when_none()
+
+
+@dataclass(frozen=True)
+class FrameFailed(Record):
+    """A frame of the lease that could not be rendered: what ``fail`` reports of it."""
+
+    frame: int
+    reason: str
+    log_tail: Optional[str] = omitted_when_none()
+
+
+@dataclass(frozen=True)
+class LeaseReports(Record):
+    """What became of several frames of one lease, in one call (protocol 2): those rendered,
+    those that failed and those handed back, each frame once. The API takes them in that
+    order, each as its own call would be taken."""
+
+    lease_id: str
+    done: Tuple[FrameDone, ...] = ()
+    failed: Tuple[FrameFailed, ...] = ()
+    released: Tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class FrameOutcome(Record):
+    """What the API made of one frame's report: the frame's state now, or the error the
+    frame's own call would have been answered with (``stale_lease``, ``job_not_active``,
+    ``not_found``); the other frames of the call are taken all the same."""
+
+    frame: int
+    frame_state: Optional[Literal[FRAME_STATES]] = None
+    refused: Optional[ErrorBody] = None
+
+
+@dataclass(frozen=True)
+class LeaseReportsAnswer(Record):
+    """One outcome for each frame reported, in the order of the report."""
+
+    frames: Tuple[FrameOutcome, ...]

@@ -6,3 +6,6 @@ API_PATH = "/api/v1"
 CHECKSUM_HEADER = "X-Checksum-Sha256"
 # What kind of scene a downloaded input is (pov, tar.gz, zip, ...).
 SCENE_KIND_HEADER = "X-Scene-Kind"
+# The largest JSON body the API reads (413 beyond it; nginx refuses it unread): a client
+# that reports many frames at once splits its report below this.
+MAX_JSON_BODY_BYTES = 1024 * 1024

@@ -53,12 +53,14 @@ class JobView(Record):
 
 @dataclass(frozen=True)
 class WorkerJobView(JobView):
-    """JOB_FULL: the user's view plus what the worker submits and polls by."""
+    """JOB_FULL: the user's view plus what the worker submits and polls by;
+    ``state_changed_at`` is when the job entered its state (an older API sent none)."""
 
     submit_attempt: int
     batch_name: Optional[str]  # rc-ID-aK of the current attempt, null before the first
     batch_job_id: Optional[str]
     scene_file: str
+    state_changed_at: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ is None: an optional field of a report, which the reader takes as absent.
 The standard library only, down to Python 3.8: the node agent runs on old cluster Pythons.
 """
 import dataclasses
+import math
 import typing
 
 _OMIT_NONE = "omit_when_none"
@@ -119,6 +120,8 @@ def _decode_scalar(kind, value, where):
         return float(value)
     if kind in (int, float) and isinstance(value, bool) or not isinstance(value, kind):
         raise WireError("%s must be %s, not %s" % (where, _TYPE_WORDS[kind], _shown(value)))
+    if kind is float and not math.isfinite(value):
+        raise WireError("%s must be a finite number, not %s" % (where, _shown(value)))
     return value
 
 

@@ -14,12 +14,15 @@ EXIT_STATUS_MIN, EXIT_STATUS_MAX = -2**31, 2**31 - 1
 @dataclass(frozen=True)
 class Submission(Record):
     """A submission attempt, recorded before the scheduler is called; ``resumed`` when it
-    is the open attempt (recorded, never reported submitted) again."""
+    is the open attempt (recorded, never reported submitted) again. ``log_credential``
+    (``raycrafter_contract.log_credentials``) is what the attempt's node agents send with
+    their log records; an API without the log server's key issues none."""
 
     attempt: int
     batch_name: str
     agent_token: str
     resumed: bool = False
+    log_credential: Optional[str] = omitted_when_none()
 
 
 @dataclass(frozen=True)

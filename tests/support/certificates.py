@@ -1,7 +1,7 @@
 """Throwaway certificate authorities for TLS tests, made with the openssl command line tool
 (installed wherever ca-certificates is), so the tests need no extra Python package.
 
-Keys are P-256 and unencrypted (syslog-ng reads the server key without a passphrase); the
+Keys are P-256 and unencrypted (servers read them without a passphrase); the
 certificates carry what strict verifiers insist on: a CA marked as such and a server
 certificate whose names are in subjectAltName.
 """

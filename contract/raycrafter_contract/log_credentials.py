@@ -1,0 +1,66 @@
+"""The credential a batch job's node agents send with each log record, so the log server
+knows which job a record is about without asking anyone.
+
+The API issues one with every submission attempt (beside the attempt's agent token): the
+job, the attempt and an expiry, signed with HMAC-SHA256 under a key only the API and the
+log server hold. The log server checks the signature and the expiry and takes the job from
+the credential, never from the record, so a sender on the compute nodes, which all the
+site's users share, can write records only for a job whose credential it holds, and the
+log server keeps no table of jobs.
+
+A credential reads ``rclog1.JOB.ATTEMPT.EXPIRES.SIGNATURE``: EXPIRES in seconds since the
+epoch, SIGNATURE the URL-safe base64 (no padding) of the HMAC of everything before it.
+
+The standard library only, down to Python 3.8: the node agent runs on old cluster Pythons.
+"""
+import base64
+import hashlib
+import hmac
+import re
+from typing import NamedTuple
+
+VERSION = "rclog1"
+# The GELF field a record carries its credential in; the log server takes it out.
+RECORD_FIELD = "_log_credential"
+# A generous bound on a credential's length, so a reader can refuse garbage unread.
+MAX_CHARS = 128
+_SHAPE = re.compile(r"^%s\.([1-9][0-9]{0,17})\.([1-9][0-9]{0,8})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$"
+                    % VERSION)
+
+
+class LogCredential(NamedTuple):
+    job_id: int
+    attempt: int
+    expires_at: int  # seconds since the epoch
+
+
+class CredentialRefused(ValueError):
+    """Not a credential the key signed, or one past its expiry; ``str()`` says which."""
+
+
+def issue(key: bytes, job_id: int, attempt: int, expires_at: int) -> str:
+    """The credential of submission ``attempt`` of job ``job_id``, valid until
+    ``expires_at`` (seconds since the epoch)."""
+    claims = "%s.%d.%d.%d" % (VERSION, int(job_id), int(attempt), int(expires_at))
+    return "%s.%s" % (claims, _signature(key, claims))
+
+
+def verify(key: bytes, text: str, now: float) -> LogCredential:
+    """The job, attempt and expiry ``text`` vouches for at time ``now``, or
+    CredentialRefused."""
+    match = _SHAPE.match(text) if isinstance(text, str) and len(text) <= MAX_CHARS else None
+    if match is None:
+        raise CredentialRefused("not a log credential")
+    claims = text.rsplit(".", 1)[0]
+    if not hmac.compare_digest(_signature(key, claims), match.group(4)):
+        raise CredentialRefused("a log credential this server's key did not sign")
+    credential = LogCredential(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    if credential.expires_at <= now:
+        raise CredentialRefused("an expired log credential (job %d, attempt %d)"
+                                % (credential.job_id, credential.attempt))
+    return credential
+
+
+def _signature(key: bytes, claims: str) -> str:
+    digest = hmac.new(key, claims.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -1,0 +1,42 @@
+"""The log credential: what the API signs for a batch job and the log server checks, with
+no table of jobs between them."""
+import pytest
+
+from raycrafter_contract import log_credentials
+from raycrafter_contract.log_credentials import CredentialRefused, LogCredential
+
+KEY = b"k" * 43
+NOW = 1_800_000_000
+
+
+def test_a_credential_vouches_for_its_job_and_attempt_until_it_expires():
+    text = log_credentials.issue(KEY, 12, 3, NOW + 60)
+    assert text.startswith("rclog1.12.3.%d." % (NOW + 60))
+    assert len(text) <= log_credentials.MAX_CHARS
+    assert log_credentials.verify(KEY, text, NOW) == LogCredential(12, 3, NOW + 60)
+    with pytest.raises(CredentialRefused, match=r"expired log credential \(job 12, attempt 3\)"):
+        log_credentials.verify(KEY, text, NOW + 60)
+
+
+def changed(text, position, value):
+    parts = text.split(".")
+    parts[position] = value
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize("forge, reason", [
+    (lambda t: changed(t, 1, "13"), "did not sign"),             # another job
+    (lambda t: changed(t, 2, "4"), "did not sign"),              # another attempt
+    (lambda t: changed(t, 3, str(NOW + 10**6)), "did not sign"),  # a later expiry
+    (lambda t: log_credentials.issue(b"o" * 43, 12, 3, NOW + 60), "did not sign"),
+    (lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), "did not sign"),
+    (lambda t: "rclog2" + t[6:], "not a log credential"),
+    (lambda t: changed(t, 1, "012"), "not a log credential"),
+    (lambda t: t + "." + "x" * 200, "not a log credential"),
+    (lambda t: "", "not a log credential"),
+    (lambda t: 12, "not a log credential"),
+])
+def test_anything_else_is_refused(forge, reason):
+    text = log_credentials.issue(KEY, 12, 3, NOW + 60)
+    with pytest.raises(CredentialRefused, match=reason):
+        log_credentials.verify(KEY, forge(text), NOW)
