@@ -152,7 +152,7 @@ def test_two_jobs_cancelled_at_once(browser, api_server, tokens, screenshots):
     assert states == ["cancelled", "cancelled", "pending"]
 
 
-def test_an_admin_creates_a_token_that_signs_its_user_in(browser, api_server, tokens,
+def test_an_admin_creates_a_token_that_signs_its_user_in_and_revokes_it(browser, api_server, tokens,
                                                          screenshots):
     sign_in(browser, api_server, tokens["root"])
     browser.get(api_server.base + "/dashboard/#/admin")
@@ -165,3 +165,12 @@ def test_an_admin_creates_a_token_that_signs_its_user_in(browser, api_server, to
     browser.save_screenshot(str(screenshots / "admin.png"))
     assert Client(api_server.url, token).get("/me").json() == {"name": "alice", "role": "user"}
     assert token != tokens["alice"]
+
+    # The new token, named by its prefix in the tokens table, revoked there.
+    revoke = wait(browser, lambda: next(
+        (tr.find_element(By.TAG_NAME, "button")
+         for tr in browser.find_elements(By.CSS_SELECTOR, "#tokens-table tbody tr")
+         if tr.find_elements(By.TAG_NAME, "td")[2].text == token[:8]), None))
+    revoke.click()
+    wait(browser, lambda: Client(api_server.url, token).get("/me").status_code == 401)
+    assert Client(api_server.url, tokens["alice"]).get("/me").status_code == 200

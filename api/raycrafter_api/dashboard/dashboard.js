@@ -454,7 +454,7 @@ async function refreshAdmin() {
     ["/admin/users", "/admin/tokens", "/admin/queue"].map((path) => poll(path)));
   if (users.changed) {
     $("users-table").tBodies[0].replaceChildren(...users.body.users.map((u) => row([
-      u.id, u.name, u.role, u.active_tokens, when(u.created_at),
+      u.id, u.name, u.role, u.active_tokens, when(u.created_at), when(u.disabled_at),
       button("New token", () => adminAction(async () => {
         const answer = await postJson(`/admin/users/${u.id}/tokens`);
         showToken(answer.user, answer.token);
@@ -465,7 +465,7 @@ async function refreshAdmin() {
       const revoke = t.revoked_at ? "" : button("Revoke", () => adminAction(
         () => postJson(`/admin/tokens/${t.id}/revoke`)));
       const tr = row([t.id, t.user, t.prefix, t.managed ? "yes" : "", when(t.created_at),
-                      when(t.revoked_at), revoke]);
+                      when(t.expires_at) || "never", when(t.revoked_at), revoke]);
       tr.dataset.tokenId = t.id;
       return tr;
     }));
