@@ -65,6 +65,8 @@ def test_the_list_filters_by_name_and_owner(world):
     assert names(world.root, name="orbit") == ["orbit of bob", "orbit_b", "Orbit 100%"]
     # A user's filter never reaches past their own jobs.
     assert names(world.alice, owner="bob") == []
+    for field, value in (("name", "a\x00b"), ("owner", "x" * 201), ("name", "tab\there")):
+        assert_error(world.alice.get("/jobs", params={field: value}), 400, field=field)
 
 
 def test_frames_changed_since_a_moment(world):
@@ -80,8 +82,9 @@ def test_frames_changed_since_a_moment(world):
     changed = alice.get(f"/jobs/{job_id}/frames", params={"changed_since": moment[:-1] + "+00:00"})
     assert [f["number"] for f in changed.json()["frames"] if f["state"] == "leased"] \
         == [claim["frame"]]
-    assert_error(alice.get(f"/jobs/{job_id}/frames", params={"changed_since": "yesterday"}),
-                 400, field="changed_since")
+    for moment in ("yesterday", "0001-01-01T00:00:00+01:00"):
+        assert_error(alice.get(f"/jobs/{job_id}/frames", params={"changed_since": moment}),
+                     400, field="changed_since")
 
 
 def test_a_thumbnail_is_made_once_beside_the_frame_and_keeps_the_aspect(world, api):

@@ -101,11 +101,22 @@ def time_param(name):
         return None
     try:
         moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    # A moment at the calendar's very edge has no UTC equivalent (OverflowError).
+    except (ValueError, OverflowError):
         raise bad_field(name, "must be an ISO 8601 time such as 2026-12-07T10:00:00Z") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return moment
+
+
+def text_param(name, max_length=200):
+    """A printable text from the query (a filter), or None."""
+    text = bottle.request.query.get(name)
+    if not text:
+        return None
+    if len(text) > max_length or not text.isprintable():
+        raise bad_field(name, f"must be printable text of at most {max_length} characters")
+    return text
 
 
 def send_json(payload, status=200):

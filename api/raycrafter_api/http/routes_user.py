@@ -56,14 +56,13 @@ def install(app, config):
     @app.get("/api/v1/jobs")
     def list_jobs():
         caller = httpio.principal(*USERS)
-        query = bottle.request.query
-        state = query.get("state") or None
+        state = bottle.request.query.get("state") or None
         if state:
             job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
         return httpio.send_json_revalidated(job_views.list_for(
-            caller, limit, offset, state=state, name=query.get("name") or None,
-            owner=query.get("owner") or None))
+            caller, limit, offset, state=state, name=httpio.text_param("name"),
+            owner=httpio.text_param("owner")))
 
     @app.get("/api/v1/jobs/<job_id:int>")
     def get_job(job_id):
