@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageChops
 from raycrafter_contract.naming import frame_file_name
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support.api_testing import Client, sha256, submit_as_worker
 
@@ -32,6 +32,14 @@ def sign_in(browser, api_server, token):
     field.send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
     wait(browser, lambda: browser.find_element(By.ID, "nav").is_displayed())
+
+
+def listed(browser):
+    """{job id: state} of the rows the job list shows, read at one moment by the page (the
+    list is redrawn as polls answer)."""
+    return {int(job_id): job_state for job_id, job_state in browser.execute_script(
+        "return [...document.querySelectorAll('#jobs-table tbody tr')]"
+        ".map((tr) => [tr.dataset.jobId, tr.dataset.state])")}
 
 
 def render_with_the_node_agent(tmp_path, api_server, worker, job_id):
@@ -132,24 +140,26 @@ def test_a_user_submits_watches_frames_appear_plays_and_reads_a_log(
     shutil.copy(screenshots / "job.png", REPOSITORY / "docs" / "dashboard.png")
 
 
-def test_two_jobs_cancelled_at_once(browser, api_server, tokens, screenshots):
+def test_two_jobs_cancelled_at_once_and_the_list_filtered(browser, api_server, tokens, screenshots):
     user = Client(api_server.url, tokens["alice"])
     ids = [user.post("/jobs", files={"scene": ("scene.pov", SCENE.read_bytes())},
                      data={"name": f"to cancel {n}", "frames": "1-2"}).json()["id"]
            for n in range(3)]
     sign_in(browser, api_server, tokens["alice"])
-    for job_id in ids:
-        wait(browser, lambda: browser.find_elements(
-            By.CSS_SELECTOR, f'#jobs-table tr[data-job-id="{job_id}"]'))
+    wait(browser, lambda: set(ids) <= set(listed(browser)))
     for job_id in ids[:2]:
         browser.find_element(By.CSS_SELECTOR, f'#jobs-table input[value="{job_id}"]').click()
     browser.find_element(By.ID, "cancel-selected").click()
-    wait(browser, lambda: all(
-        browser.find_element(By.CSS_SELECTOR, f'#jobs-table tr[data-job-id="{job_id}"]')
-        .get_attribute("data-state") == "cancelled" for job_id in ids[:2]))
+    wait(browser, lambda: all(listed(browser).get(job_id) == "cancelled" for job_id in ids[:2]))
     browser.save_screenshot(str(screenshots / "jobs.png"))
     states = [user.get(f"/jobs/{job_id}").json()["state"] for job_id in ids]
     assert states == ["cancelled", "cancelled", "pending"]
+
+    Select(browser.find_element(By.ID, "filter-state")).select_by_visible_text("cancelled")
+    wait(browser, lambda: set(listed(browser)) >= set(ids[:2]) and ids[2] not in listed(browser))
+    Select(browser.find_element(By.ID, "filter-state")).select_by_visible_text("any")
+    browser.find_element(By.ID, "filter-name").send_keys("CANCEL 2")
+    wait(browser, lambda: list(listed(browser)) == [ids[2]])
 
 
 def test_an_admin_creates_a_token_that_signs_its_user_in_and_revokes_it(browser, api_server, tokens,

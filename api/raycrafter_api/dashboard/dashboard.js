@@ -16,7 +16,7 @@ const FRAME_STATES = ["done", "leased", "pending", "failed"];
 const CHANGED_SINCE_MARGIN_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, timer: null, view: null, jobsLimit: 50, job: null };
+const state = { me: null, timer: null, polling: 0, jobsLimit: 50, job: null };
 const answers = new Map(); // url -> {etag, body}: what If-None-Match revalidates
 
 class ApiError extends Error {
@@ -79,7 +79,10 @@ function row(cells) {
 
 function when(iso) { return iso ? iso.replace("T", " ").replace("Z", " UTC") : ""; }
 
-function showError(id, error) { $(id).textContent = error ? error.message : ""; }
+function showError(id, error) {
+  $(id).textContent = error ? error.message : "";
+  delete $(id).dataset.fromPoll;
+}
 
 // ---- signing in and the views -------------------------------------------------------
 
@@ -121,14 +124,23 @@ function show(section) {
   }
 }
 
-function stopPolling() { clearTimeout(state.timer); state.timer = null; }
+// Each poll loop has a number; a loop whose number is no longer current stops, even one
+// whose request was under way when the page moved on.
+function stopPolling() { state.polling += 1; clearTimeout(state.timer); state.timer = null; }
 
-function every(refresh) {
+function every(refresh, messageId) {
   stopPolling();
-  const view = state.view;
+  const loop = state.polling;
   const tick = async () => {
-    try { await refresh(); } catch (error) { if (!(error instanceof ApiError)) { console.error(error); } }
-    if (state.view === view) { state.timer = setTimeout(tick, POLL_MS); }
+    // A poll's own error goes once a poll succeeds; what an action reported stays.
+    try {
+      await refresh();
+      if ($(messageId).dataset.fromPoll) { showError(messageId, null); }
+    } catch (error) {
+      showError(messageId, error);
+      $(messageId).dataset.fromPoll = "yes";
+    }
+    if (state.polling === loop) { state.timer = setTimeout(tick, POLL_MS); }
   };
   tick();
 }
@@ -139,11 +151,10 @@ function route() {
   const job = hash.match(/^#\/jobs\/(\d+)$/);
   stopPolling();
   pausePlayer();
-  state.view = hash + Date.now();
   if (job) { openJob(Number(job[1])); }
   else if (hash === "#/submit") { show("submit-view"); }
-  else if (hash === "#/admin" && state.me.role === "admin") { show("admin-view"); every(refreshAdmin); }
-  else { show("jobs-view"); every(refreshJobs); }
+  else if (hash === "#/admin" && state.me.role === "admin") { show("admin-view"); every(refreshAdmin, "admin-message"); }
+  else { show("jobs-view"); every(refreshJobs, "jobs-message"); }
 }
 
 // ---- the job list ---------------------------------------------------------------------
@@ -181,8 +192,10 @@ function jobsPath() {
 }
 
 async function refreshJobs() {
-  const { body, changed } = await poll(jobsPath());
-  if (!changed) { return; }
+  const path = jobsPath();
+  const { body, changed } = await poll(path);
+  // An answer to filters since changed is not drawn: a later one is on its way.
+  if (!changed || path !== jobsPath()) { return; }
   const selected = new Set(checkedJobs());
   const tbody = $("jobs-table").tBodies[0];
   tbody.replaceChildren();
@@ -217,7 +230,7 @@ async function cancelSelected() {
     try { await call(`/jobs/${id}/cancel`, { method: "POST" }); }
     catch (error) { refused.push(`job ${id}: ${error.message}`); }
   }
-  $("jobs-message").textContent = refused.join("; ");
+  showError("jobs-message", refused.length ? new Error(refused.join("; ")) : null);
   for (const box of $("jobs-table").querySelectorAll("tbody input:checked")) { box.checked = false; }
   $("select-all").checked = false;
   await refreshJobs();
@@ -242,7 +255,7 @@ function openJob(id) {
   $("player-caption").textContent = "no frame rendered yet";
   $("job-play").textContent = "Play";
   showError("job-message", null);
-  every(() => refreshJob(id));
+  every(() => refreshJob(id), "job-message");
 }
 
 async function refreshJob(id) {
@@ -506,9 +519,9 @@ function wire() {
   $("sign-out").addEventListener("click", () => signOut());
   $("job-filters").addEventListener("submit", (event) => event.preventDefault());
   for (const id of ["filter-state", "filter-name", "filter-everyone"]) {
-    $(id).addEventListener("input", () => { state.jobsLimit = 50; every(refreshJobs); });
+    $(id).addEventListener("input", () => { state.jobsLimit = 50; every(refreshJobs, "jobs-message"); });
   }
-  $("jobs-more").addEventListener("click", () => { state.jobsLimit += 50; every(refreshJobs); });
+  $("jobs-more").addEventListener("click", () => { state.jobsLimit += 50; every(refreshJobs, "jobs-message"); });
   $("jobs-table").addEventListener("change", updateCancelButton);
   $("select-all").addEventListener("change", () => {
     for (const box of $("jobs-table").querySelectorAll("tbody input")) { box.checked = $("select-all").checked; }
