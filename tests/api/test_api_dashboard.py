@@ -195,8 +195,9 @@ def test_the_dashboard_is_served_with_a_content_security_policy(world, api):
     assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
     assert "Content-Security-Policy" in script.headers
     assert world.anonymous.session.get(origin + "/dashboard/../app.py").status_code == 404
-    assert world.anonymous.session.get(origin + "/dashboard", allow_redirects=False
-                                       ).headers["Location"].endswith("/dashboard/")
+    for address in ("/", "/dashboard"):
+        moved = world.anonymous.session.get(origin + address, allow_redirects=False)
+        assert moved.status_code == 302 and moved.headers["Location"].endswith("/dashboard/")
 
 
 def test_only_an_admins_body_is_read_on_the_admins_routes(world):

@@ -19,9 +19,11 @@ SECURITY_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY,
 
 
 def install(app, config):
+    # The bare address, as a researcher types it, opens the dashboard.
+    @app.get("/", skip=["db"])
     @app.get("/dashboard", skip=["db"])
-    def dashboard_root():
-        bottle.redirect("/dashboard/", 301)
+    def to_the_dashboard():
+        bottle.redirect("/dashboard/", 302)
 
     @app.get("/dashboard/", skip=["db"])
     @app.get("/dashboard/<name:path>", skip=["db"])
