@@ -1,9 +1,14 @@
 """Fixtures for the dashboard's tests: the real API as a process (SQLite), users and the
 worker's token, and Debian's headless Chromium driven through chromedriver.
 
-Screenshots are kept under pytest's temporary directory (``dashboard-screenshots``; the
-path is printed at the end of the run) as the tests' artifacts.
+Screenshots are the tests' artifacts, kept in ``RAYCRAFTER_TEST_ARTIFACTS/dashboard``
+(default ``/var/lib/raycrafter/test-artifacts/dashboard``, replaced by each run; the path is
+printed at the end of the run). docs/dashboard.png is one of them, copied by hand.
 """
+import os
+import pathlib
+import shutil
+
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -32,8 +37,11 @@ def tokens(api_server):
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory, request):
-    directory = tmp_path_factory.mktemp("dashboard-screenshots")
+def screenshots(request):
+    root = os.environ.get("RAYCRAFTER_TEST_ARTIFACTS", "/var/lib/raycrafter/test-artifacts")
+    directory = pathlib.Path(root) / "dashboard"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     request.config.add_cleanup(lambda: print(f"\ndashboard screenshots: {directory}"))
     return directory
 

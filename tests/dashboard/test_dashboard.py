@@ -4,7 +4,6 @@ animation, reads a frame's log and cancels two jobs at once; an admin creates a 
 Each check is on what the API made, not on what the page says of itself."""
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,7 +136,6 @@ def test_a_user_submits_watches_frames_appear_plays_and_reads_a_log(
     wait(browser, lambda: "completed" in browser.find_element(By.ID, "events-table").text
          or "done" in browser.find_element(By.ID, "events-table").text)
     browser.save_screenshot(str(screenshots / "job.png"))
-    shutil.copy(screenshots / "job.png", REPOSITORY / "docs" / "dashboard.png")
 
 
 def test_two_jobs_cancelled_at_once_and_the_list_filtered(browser, api_server, tokens, screenshots):
