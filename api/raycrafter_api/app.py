@@ -9,6 +9,7 @@ import logging
 import os
 
 import bottle
+from raycrafter_contract.naming import MAX_FRAME_NUMBER
 
 from . import config as config_module
 from .database import db, migrations
@@ -40,6 +41,10 @@ def create_app(config):
     app.default_error_handler = render_error
     app.install(DatabaseConnectionPlugin())
     app.install(ProblemPlugin())
+    # A frame number in a path (<number:frame>) has at most as many digits as the largest:
+    # a longer one names no frame (404), and never reaches the database as an integer
+    # too large for its column.
+    app.router.add_filter("frame", lambda _: (rf"[0-9]{{1,{len(str(MAX_FRAME_NUMBER))}}}", int, str))
     for routes in (routes_meta, routes_sender, routes_user, routes_admin, routes_agent,
                    routes_worker, routes_site, routes_dashboard):
         routes.install(app, config)

@@ -87,19 +87,19 @@ def install(app, config):
         return httpio.send_json_revalidated(frame_results.list_page(
             job, limit, offset, httpio.time_param("changed_since")))
 
-    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>")
     def frame_image(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         return httpio.send_file(frame_results.image_path(config, job, number), "image/png")
 
-    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/thumbnail")
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>/thumbnail")
     def frame_thumbnail(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         # A frame's image never changes once stored, so neither does its thumbnail.
         return httpio.send_file(thumbnails.thumbnail_path(config, job, number), "image/png",
                                 headers={"Cache-Control": "private, max-age=86400"})
 
-    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>/log")
     def frame_log(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         frame = frame_results.get(job, number)
