@@ -126,7 +126,9 @@ class ApiServer:
 
     def start(self):
         admin(self.config_path, "migrate")
-        self.port = _free_port()
+        # Started again, it listens where it did: as a restarted API does behind nginx.
+        if self.port is None:
+            self.port = _free_port()
         env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path, **self.environment)
         with open(self._log_path, "ab") as log:
             self._log_start = log.tell()
