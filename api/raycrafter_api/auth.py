@@ -5,7 +5,7 @@ import re
 import secrets
 
 import peewee
-from raycrafter_contract.wire.errors import TOKEN_EXPIRED, TOKEN_REVOKED
+from raycrafter_contract.wire.errors import TOKEN_EXPIRED, TOKEN_REVOKED, USER_DISABLED
 
 from . import timeutil
 from .database.models import Token, User
@@ -98,7 +98,7 @@ def authenticate(header):
         raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
     # What a principal is made of, and no more: this runs on every request.
     row = (Token.select(Token.kind, Token.job, Token.cluster, Token.revoked_at, Token.expires_at,
-                        User.id, User.name, User.role)
+                        User.id, User.name, User.role, User.disabled_at)
            .join(User, peewee.JOIN.LEFT_OUTER)
            .where(Token.token_hash == hash_token(token))
            .first())
@@ -110,6 +110,9 @@ def authenticate(header):
         raise Unauthenticated(TOKEN_EXPIRED, f"this token expired at "
                                              f"{timeutil.iso(row.expires_at)}; ask for a "
                                              f"new one")
+    if row.kind == "user" and row.user.disabled_at is not None:
+        raise Unauthenticated(USER_DISABLED, f"user {row.user.name} was disabled by an "
+                                             f"administrator")
     if row.kind == "user":
         return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
     if row.kind == "agent":

@@ -8,6 +8,7 @@ from raycrafter_contract.wire.retrying import delay_before_retry
 
 from . import exit_codes
 from .errors import CliError
+from .http import ApiError
 
 # Keep polling through an API or network outage (an appliance restart) this long.
 OUTAGE_SECONDS = 300
@@ -16,7 +17,9 @@ OUTAGE_SECONDS = 300
 def wait(api, job_id, progress, poll_seconds):
     """Poll job ``job_id`` until it is final, reporting to ``progress``; return the job."""
     started = time.monotonic()
-    job = api.job(job_id)  # a wrong address, token or job id fails here, at once
+    # A wrong address, token or job id fails here, at once; an API that answers "not now"
+    # (restarting behind nginx: 503 with Retry-After) is waited for, as later polls do.
+    job = _poll_through_outages(api, job_id, progress, poll_seconds, answered_only=True)
     done_at_start = job.progress["done"]
     try:
         while True:
@@ -37,15 +40,16 @@ def wait(api, job_id, progress, poll_seconds):
         progress.finish()
 
 
-def _poll_through_outages(api, job_id, progress, poll_seconds):
+def _poll_through_outages(api, job_id, progress, poll_seconds, answered_only=False):
     """The job, asking again while the API or the network is down (for a while), never
-    sooner than the API asked (the contract's retry rule)."""
+    sooner than the API asked (the contract's retry rule). ``answered_only``: only while
+    something at the address answered "not now"; no answer at all is an error at once."""
     outage_since = None
     while True:
         try:
             return api.job(job_id)
         except CliError as error:
-            if not error.transient:
+            if not error.transient or (answered_only and not isinstance(error, ApiError)):
                 raise
             if outage_since is None:
                 outage_since = time.monotonic()

@@ -6,7 +6,8 @@
 {%- from "salt/supervisor/program.jinja" import supervisor_program_absent with context %}
 {{ supervisor_program_absent("raycrafter-api") }}
 {{ supervisor_program_absent("raycrafter-relay") }}
-{%- for path in (api.venv, common.paths.opt ~ "/src/api", api.config_file.rsplit("/", 1)[0]) %}
+{%- for path in (api.venv, common.paths.opt ~ "/src/api", api.config_file.rsplit("/", 1)[0],
+                 "/usr/local/sbin/raycrafter-admin") %}
 
 api-clean-{{ loop.index }}-file-absent:
   file.absent:

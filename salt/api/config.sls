@@ -3,6 +3,7 @@
 {%- from "salt/postgres/map.jinja" import postgres with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
+{%- from "salt/common/tls.jinja" import service_tls_files with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
 {%- set consul_services = {} %}
 {%- set _ = consul_lookups(consul_services, {"database_url": "db", "amqp_url": "broker"}) %}
@@ -29,6 +30,20 @@ api-data-directory-file-directory:
     - require:
       - user: api-user-present
 
+# The API processes' Prometheus counts (raycrafter:api:metrics_dir).
+api-metrics-directory-file-directory:
+  file.directory:
+    - name: {{ api.metrics_dir }}
+    - user: {{ api.user }}
+    - group: {{ api.user }}
+    - mode: "0700"
+    - makedirs: True
+    - require:
+      - user: api-user-present
+{%- if api.metrics_tls %}
+{{ service_tls_files("api-metrics", api.metrics_tls_dir, api.user, "user: api-user-present") }}
+{%- endif %}
+
 # Holds the database and broker passwords and the log credential key: readable by the
 # API's user only.
 api-config-file-managed:
@@ -53,3 +68,17 @@ api-config-file-managed:
     - mode: "0600"
     - require:
       - file: api-config-directory-file-directory
+
+# raycrafter-admin on root's PATH, reading this host's configuration without --config
+# (a --config or RAYCRAFTER_API_CONFIG of the operator's own still wins).
+api-admin-command-file-managed:
+  file.managed:
+    - name: /usr/local/sbin/raycrafter-admin
+    - mode: "0755"
+    - contents: |
+        #!/bin/sh
+        # File managed by Salt (salt/api). Edits are overwritten.
+        RAYCRAFTER_API_CONFIG=${RAYCRAFTER_API_CONFIG:-{{ api.config_file }}} \
+            exec {{ api.venv }}/bin/raycrafter-admin "$@"
+    - require:
+      - file: api-config-file-managed

@@ -118,3 +118,28 @@ def test_an_expiry_is_given_in_words_the_tool_can_read(tmp_path, database_url):
     assert both.returncode == 2 and "not allowed with" in both.stderr
     nobody = admin(config, "token", "create", "--user", "carol", check=False)
     assert nobody.returncode == 1 and "no user 'carol'" in nobody.stderr
+
+
+def test_a_disabled_user_is_refused_with_every_token_until_enabled(tmp_path, database_url):
+    config = write_config(tmp_path / "api.toml", database_url=database_url,
+                          data_dir=str(tmp_path / "data"))
+    tokens = [create_user(config, "alice"),
+              admin(config, "token", "create", "--user", "alice").stdout.strip()]
+    bob = create_user(config, "bob")
+    with ApiServer(config) as api:
+        def answer(token):
+            return requests.get(f"{api.url}/jobs", headers={"Authorization": f"Bearer {token}"})
+
+        assert [answer(token).status_code for token in tokens + [bob]] == [200, 200, 200]
+        disabled = admin(config, "user", "disable", "alice")
+        assert "disabled" in disabled.stderr
+        for token in tokens:
+            body = assert_error(answer(token), 401, "user_disabled")
+            assert body["message"] == "user alice was disabled by an administrator"
+        assert answer(bob).status_code == 200
+        listing = admin(config, "user", "list").stdout.splitlines()
+        assert [line.split()[1] for line in listing[1:] if len(line.split()) == 6] == ["alice"]
+        admin(config, "user", "enable", "alice")
+        assert [answer(token).status_code for token in tokens] == [200, 200]
+    unknown = admin(config, "user", "disable", "carol", check=False)
+    assert unknown.returncode != 0 and "no user 'carol'" in unknown.stderr

@@ -11,7 +11,9 @@ import termios
 
 from raycrafter_cli import exit_codes
 
-from cli_harness import OutputReader, TlsProxy, png
+from cli_harness import FakeCluster, OutputReader, TlsProxy, png
+from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
+from support.nginx_front import NginxFront
 
 LINE = re.compile(r"^job (\d+): (\w+), (\d+)/(\d+) frames done(?:, (\d+) failed)?, "
                   r"elapsed \d+:\d\d(, ETA \d+:\d\d)?$")
@@ -155,3 +157,37 @@ def test_wait_keeps_polling_through_an_outage(cli, submit, cluster, api_server, 
     finally:
         proxy.close()
     assert output.join().splitlines()[-1].startswith(f"job {job_id}: done, 1/1 frames done")
+
+
+def test_a_wait_started_while_the_api_restarts_behind_nginx_rides_it_out(cli, tmp_path):
+    """The API stopped behind the appliance's nginx (which answers 503 with Retry-After)
+    when the wait asks first: it waits for the API, then for the job. A wrong address or
+    token fails at once all the same."""
+    config = write_config(tmp_path / "api.toml", database_url=f"sqlite:///{tmp_path}/api.db",
+                          data_dir=str(tmp_path / "data"))
+    with ApiServer(config) as api, NginxFront() as front:
+        url = front.serve(api.port).removesuffix("/api/v1")
+        user = {"RAYCRAFTER_URL": url, "RAYCRAFTER_CA": front.certificate,
+                "RAYCRAFTER_TOKEN": create_user(config, "alice")}
+        scene = cli.cwd / "restart.pov"
+        scene.write_text("sphere { <0, 1, 2>, 2 pigment { color rgb 1 } }\n")
+        submitted = cli.run("submit", scene, **user)
+        assert submitted.returncode == 0, submitted.stderr
+        job_id = int(submitted.stdout)
+        api.stop()
+        process = cli.start("wait", job_id, **user)
+        output = pipe_reader(process)
+        output.wait_for("the API is not answering; retry shortly; retrying for up to 5 minutes")
+        assert process.poll() is None
+        api.start()
+        FakeCluster(api.url, ensure_worker_token(config)).finish(job_id)
+        assert process.wait(timeout=60) == exit_codes.OK, process.stderr.read()
+        assert output.join().splitlines()[-1].startswith(f"job {job_id}: done, 1/1 frames done")
+
+        wrong_token = cli.run("wait", job_id, timeout=20, **dict(user, RAYCRAFTER_TOKEN="x" * 43))
+        assert wrong_token.returncode == exit_codes.AUTH_FAILED, wrong_token.stderr
+    # The discard port: nothing listens there.
+    nobody = cli.run("wait", job_id, timeout=20, **dict(user, RAYCRAFTER_URL="http://127.0.0.1:9",
+                                                        RAYCRAFTER_CA=None))
+    assert nobody.returncode == exit_codes.API_UNAVAILABLE
+    assert "Connection refused" in nobody.stderr and "retrying" not in nobody.stderr

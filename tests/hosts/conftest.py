@@ -1,15 +1,22 @@
 """The multi-host tier: the appliance across LXC containers (a salt master and one host per
-role) made by `./appliance hosts up` from the repository's Vagrantfile.
+role) made from the repository's Vagrantfile.
 
-The hosts are started once for the whole tier, from nothing, and `./appliance hosts down`
+The hosts are started once for the whole tier, from nothing, by `vagrant up` typed in the
+repository as Vagrant users do (the Vagrantfile makes the box and the bridge it needs;
+`./appliance hosts up` is that and no more), and `./appliance hosts down`
 at its end must leave nothing behind. Traffic goes only to the containers' addresses on the
 tier's own bridge, checked before the first command reaches them.
 """
 import os
+import subprocess
 
 import pytest
 
-from support.hosts import MASTER_ADDRESS, Hosts, appliance_hosts, assert_route_over_bridge
+from support.hosts import (MASTER_ADDRESS, REPOSITORY, Hosts, appliance_hosts,
+                           assert_route_over_bridge)
+
+# What `./appliance hosts` sets for Vagrant, which a user typing `vagrant up` has not.
+_WRAPPER_ENVIRONMENT = ("VAGRANT_CWD", "VAGRANT_DEFAULT_PROVIDER", "RAYCRAFTER_HOSTS_PREPARED")
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +33,11 @@ def hosts():
         return
     down = appliance_hosts("down")
     assert down.returncode == 0, down.stderr
-    up = appliance_hosts("up")
-    assert up.returncode == 0, f"./appliance hosts up failed:\n{up.stdout[-6000:]}\n{up.stderr[-6000:]}"
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in _WRAPPER_ENVIRONMENT}
+    up = subprocess.run(["vagrant", "up"], cwd=REPOSITORY, env=environment, capture_output=True,
+                        text=True)
+    assert up.returncode == 0, f"vagrant up failed:\n{up.stdout[-6000:]}\n{up.stderr[-6000:]}"
     assert_route_over_bridge(MASTER_ADDRESS)
     yield Hosts(first_up=up.stdout)
     appliance_hosts("down")

@@ -17,7 +17,7 @@ from raycrafter_contract.utilities.http_client import ApiConnection, NoAnswer
 from support.loopback_http import serving
 from support.polling import wait_for
 
-from .certificates import ThrowawayCa
+from support.certificates import ThrowawayCa
 
 
 def free_port():

@@ -101,6 +101,16 @@ def test_nginx_serves_https_and_redirects_http(first_highstate):
     assert json.loads(health.stdout)["database"] in ("ok", True)
 
 
+def test_raycrafter_admin_is_on_roots_path_and_finds_its_configuration(first_highstate):
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "RAYCRAFTER_API_CONFIG"}
+    environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    listing = subprocess.run(["raycrafter-admin", "user", "list"], capture_output=True,
+                             text=True, env=environment)
+    assert listing.returncode == 0, listing.stderr
+    assert any(line.split()[1:3] == ["admin", "admin"] for line in listing.stdout.splitlines()[1:])
+
+
 def test_rabbitmq_guest_user_is_removed(first_highstate):
     output = subprocess.run(["rabbitmqctl", "-q", "list_users", "--formatter", "json"],
                             capture_output=True, text=True, check=True).stdout

@@ -11,13 +11,14 @@ import subprocess
 
 import yaml
 
-from support.salt_tree import REPOSITORY
+from support.salt_tree import CATALOGUE, REPOSITORY
 
 ROLE = "echo"
 MOVED_PORT = ("db", "postgresql", 6543)
 NEW_SECRET = "echo_token"
 ROLE_PORT = 7777
-ROLE_BLOCK = 90
+# The block after the last role's: a new role's hosts take addresses nobody holds.
+ROLE_BLOCK = max(role["address_block"] for role in CATALOGUE["roles"].values()) + 10
 ROLE_STATE = """# The throwaway role of tests/support/catalogue_copy.py.
 echo-marker-file-managed:
   file.managed:

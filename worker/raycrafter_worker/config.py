@@ -13,7 +13,7 @@ import urllib.parse
 from raycrafter_contract import messaging
 from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
-from raycrafter_contract.utilities import consul_catalog
+from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
 
 from .errors import ConfigError
 from .schedulers import ADAPTERS
@@ -128,6 +128,11 @@ class Config(_SceneLimited):
     max_archive_members: int
     max_archive_bytes: int
     clusters: dict
+    # Where the worker's processes (all on one address) serve Prometheus metrics
+    # (HOST:PORT; none if empty), over TLS with this certificate and key if set.
+    metrics_listen: str
+    metrics_tls_certificate: str
+    metrics_tls_key: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +147,7 @@ class SiteConfig(_SceneLimited):
     prefetch: int
     lost_grace_seconds: float
     retry_limit_seconds: float
+    stage_in_disk_wait_seconds: float
     open_jobs: int
     lock_file: str
     max_archive_members: int
@@ -198,13 +204,11 @@ _PROFILE_KEYS = {
     **{"renderer_" + name: (int, False, 0) for name in RENDERER_LIMITS},
 }
 
-_TOP_KEYS = {
+# What the worker and the site agent both read.
+_SHARED_KEYS = {
     "api_url": (str, True, None),
     "api_token_file": (str, True, None),
     "ca_file": (str, False, ""),
-    "amqp_url": (str, True, None),
-    "exchange": (str, False, messaging.EXCHANGE),
-    "queue": (str, False, messaging.QUEUE),
     "poll_interval_seconds": (float, False, 30.0),
     "prefetch": (int, False, 2),
     "lost_grace_seconds": (float, False, 600.0),
@@ -215,6 +219,16 @@ _TOP_KEYS = {
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
     "clusters": (dict, True, None),
+}
+
+_TOP_KEYS = {
+    **_SHARED_KEYS,
+    "amqp_url": (str, True, None),
+    "exchange": (str, False, messaging.EXCHANGE),
+    "queue": (str, False, messaging.QUEUE),
+    "metrics_listen": (str, False, ""),
+    "metrics_tls_certificate": (str, False, ""),
+    "metrics_tls_key": (str, False, ""),
     # Where a site runs Consul: the local agent, and which settings take their address
     # from a healthy instance of which service, once at start
     # (raycrafter_contract.utilities.consul_catalog).
@@ -224,24 +238,15 @@ _TOP_KEYS = {
 
 
 _SITE_KEYS = {
-    "api_url": (str, True, None),
-    "api_token_file": (str, True, None),
-    "ca_file": (str, False, ""),
-    "poll_interval_seconds": (float, False, 30.0),
+    **_SHARED_KEYS,
     # How often the API is asked for the cluster's commands (site_commands.py).
     "command_poll_seconds": (float, False, 5.0),
-    "prefetch": (int, False, 2),
-    "lost_grace_seconds": (float, False, 600.0),
-    "retry_limit_seconds": (float, False, 300.0),
     # How many jobs left open (cluster "any") the cluster may hold waiting to be
     # submitted; 0: it takes none.
     "open_jobs": (int, False, 0),
     # Held (flock) while the site agent runs, so that one started again (by cron, say)
     # while it runs exits at once; empty: ~/.raycrafter-siteagent-CLUSTER.lock.
     "lock_file": (str, False, ""),
-    "max_archive_members": (int, False, SceneLimits.max_members),
-    "max_archive_bytes": (int, False, SceneLimits.max_bytes),
-    "clusters": (dict, True, None),
 }
 
 
@@ -281,6 +286,12 @@ def parse(raw):
             raise ConfigError(f"{key} must be positive")
     if values["prefetch"] < 1:
         raise ConfigError("prefetch must be at least 1")
+    _check_listen(values["metrics_listen"], "metrics_listen")
+    if bool(values["metrics_tls_certificate"]) != bool(values["metrics_tls_key"]):
+        raise ConfigError("metrics_tls_certificate and metrics_tls_key go together")
+    for key in ("metrics_tls_certificate", "metrics_tls_key"):
+        if values[key]:
+            _check_file(values[key], key)
     if not values["clusters"]:
         raise ConfigError("[clusters] must hold at least one cluster profile")
     values["clusters"] = {name: parse_profile(name, body, agent)
@@ -295,7 +306,8 @@ def parse_site(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
-    for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch"):
+    for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch",
+                "stage_in_disk_wait_seconds"):
         if values[key] <= 0:
             raise ConfigError(f"{key} must be positive")
     if values["open_jobs"] < 0:
@@ -465,3 +477,11 @@ def _check_url(url, schemes, where):
 def _check_file(path, where):
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise ConfigError(f"{where}: {path} is not a readable file")
+
+
+def _check_listen(address, where):
+    if not address:
+        return
+    if not metrics_endpoint.is_listen_address(address):
+        raise ConfigError(f"{where} must be HOST:PORT (an empty host: every address), "
+                          f"not {address!r}")

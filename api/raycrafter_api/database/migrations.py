@@ -170,8 +170,21 @@ def _site_tokens():
                          "(cluster, created_at) WHERE sent_at IS NULL")
 
 
+def _disabled_users():
+    """A user an administrator disabled: their tokens are refused, their jobs kept."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(migrator.add_column("user", "disabled_at", peewee.DateTimeField(null=True)))
+
+
+def _frames_by_change():
+    """A job's frames in order of their last change, so a viewer polling a large job for
+    what changed since its last look reads those frames, not all of them."""
+    database.execute_sql("CREATE INDEX frame_by_change ON frame (job_id, updated_at)")
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
-              _leased_frames_by_expiry, _token_lifetimes, _site_tokens)
+              _leased_frames_by_expiry, _token_lifetimes, _site_tokens, _disabled_users,
+              _frames_by_change)
 LATEST = len(MIGRATIONS)
 
 

@@ -24,6 +24,9 @@ class User(BaseModel):
     name = peewee.CharField(max_length=64, unique=True)
     role = peewee.CharField(max_length=16)  # "user" | "admin"
     created_at = peewee.DateTimeField()
+    # Set by `raycrafter-admin user disable`: every token of the user is refused until
+    # `user enable`; the user's jobs go on.
+    disabled_at = peewee.DateTimeField(null=True)
 
 
 class Job(BaseModel):

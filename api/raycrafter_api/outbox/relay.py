@@ -24,6 +24,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 from .. import config as config_module
 from ..database import db, migrations
 from ..frames import leases
+from ..metrics import exposition, series
 from . import broker, commands
 from .listener import OutboxListener
 
@@ -57,6 +58,7 @@ class Relay:
                 self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange,
                                                   self.config.amqp_ca_file)
                 log.info("connected to the broker")
+            series.COMMANDS_PUBLISHED.labels(command.command).inc()
             try:
                 self.publisher.publish(command.id, commands.message_body(command))
             except broker.Unroutable as error:
@@ -65,6 +67,7 @@ class Relay:
                 raise
             with db.connection():
                 commands.mark_sent(command.id)
+            series.COMMANDS_CONFIRMED.labels(command.command).inc()
             sent += 1
         return sent
 
@@ -143,6 +146,8 @@ def main(argv=None):
         print(f"raycrafter-relay: {error}", file=sys.stderr)
         return 1
     relay = Relay(config)
+    if config.relay_metrics_listen:
+        exposition.serve(config.relay_metrics_listen, config, with_database=False)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stopping.set())
     relay.run()

@@ -6,9 +6,11 @@ from typing import Any, Dict, Optional
 from .records import Record
 
 # The 401 codes of a token the API once issued: revoked (an agent's, once its batch job or
-# its job ended), or past its expiry (a user's that carries one).
+# its job ended), past its expiry (a user's that carries one), or its user's, disabled by
+# an administrator.
 TOKEN_REVOKED = "token_revoked"
 TOKEN_EXPIRED = "token_expired"
+USER_DISABLED = "user_disabled"
 
 
 @dataclass(frozen=True)
