@@ -371,6 +371,13 @@ class Cluster:
                 raise TransientError(f"{path} on cluster {self.name} does not match what was "
                                      f"sent ({remote[path]} != {expected[local]})")
 
+    def receive_scene(self, archive, kind, checksum, into, limits, scene_file):
+        """The scene's archive unpacked into ``into`` on the login node, its bytes checked
+        there (staging.Stager.receive_scene); the receiver's answer."""
+        with metrics.Staged(self.name, "in", checksum[0]):
+            return self.stager.receive_scene(archive, kind, checksum, into, limits,
+                                             scene_file)
+
     def download_verified(self, pairs, expected):
         """Download (remote, local) pairs and check each against ``expected[remote]``."""
         size = sum(expected[path][0] for path, _ in pairs)

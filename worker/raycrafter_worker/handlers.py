@@ -271,8 +271,8 @@ class Handlers:
                 log.info("job %s: its scene is on %s already", job.id, cluster.name)
                 return answer["main_file"]
         cluster.make_dirs(sorted(job_dirs))
-        return cluster.stager.receive_scene(scene, kind, checksum, input_dir,
-                                            self.scene_limits, job.scene_file)["main_file"]
+        return cluster.receive_scene(scene, kind, checksum, input_dir, self.scene_limits,
+                                     job.scene_file)["main_file"]
 
     def _send_scene_files(self, cluster, job, scene, kind, tree, input_dir, job_dirs):
         """The scene unpacked here into ``tree`` and its files sent one by one, those still
