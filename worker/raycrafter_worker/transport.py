@@ -67,7 +67,7 @@ class SshTransport:
                 raise TransientError(f"{self._where()}: SSH connection lost while running "
                                      f"{_short(command)}: {error}")
             finally:
-                channel.close()
+                _close(channel)
 
     @contextlib.contextmanager
     def sftp(self):
@@ -79,13 +79,13 @@ class SshTransport:
             try:
                 sftp = WindowedSftp(channel)
             except (paramiko.SSHException, OSError, EOFError) as error:
-                channel.close()
+                _close(channel)
                 self._drop(client)
                 raise TransientError(f"{self._where()}: cannot open an SFTP session: {error}")
             try:
                 yield sftp
             finally:
-                channel.close()
+                _close(channel)
 
     @contextlib.contextmanager
     def stream(self, command):
@@ -104,7 +104,7 @@ class SshTransport:
                 stream.start(f"( {command}\n); s=$?; cat > /dev/null; exit $s")
                 yield stream
             finally:
-                channel.close()
+                _close(channel)
 
     def close(self):
         with self._lock:
@@ -352,6 +352,16 @@ class _Transport(paramiko.Transport):
         held, self._held_during_kex = self._held_during_kex, []
         for data in held:
             self._send_message(data)
+
+
+def _close(channel):
+    """Close ``channel``. On a connection that is gone (the login node's sshd stopped, say)
+    paramiko may not know it yet and fail to send the CLOSE: there is nothing to tell the
+    login node then, and the failure that ended the command is the one to raise."""
+    try:
+        channel.close()
+    except (paramiko.SSHException, OSError, EOFError):
+        pass
 
 
 def _short(command, limit=80):
