@@ -1,0 +1,134 @@
+"""``raycrafter-notifier``: delivers the word that jobs ended, forever.
+
+Its own program, not a task of the relay: a webhook receiver may take its whole timeout to
+answer and an MTA may be slow, and neither may hold up the commands the relay publishes
+for the worker. Each round it takes the notifications due (``deliveries.py``), sends each
+(a signed webhook, or an e-mail to the MTA) and records the outcome; everything it knows
+is in the database, so a restart carries on where the table says, and a notification
+taken by a notifier that died is due again once its hold passes.
+"""
+import argparse
+import logging
+import signal
+import smtplib
+import sys
+import threading
+import time
+
+import peewee
+
+from raycrafter_contract.utilities.backoff import Backoff
+
+from .. import config as config_module
+from ..database import db, migrations
+from ..database.db import write_transaction
+from . import deliveries, mail, signing, webhook_secrets, webhook_targets, webhooks
+
+log = logging.getLogger("raycrafter.notifier")
+
+BATCH = 50
+MAX_BACKOFF = 30.0
+
+
+class Notifier:
+    def __init__(self, config):
+        self.config = config
+        self.stopping = threading.Event()
+        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
+        # Longer than an attempt may take, so only a notifier that died holds one this long.
+        self.hold_seconds = 3 * config.webhook_timeout_seconds + 30
+
+    def step(self):
+        """Deliver what is due; returns how many notifications were tried."""
+        with db.connection():
+            batch = deliveries.due(BATCH)
+        tried = 0
+        for notification in batch:
+            if self.stopping.is_set():
+                break
+            with db.connection():
+                if not deliveries.claim(notification, self.hold_seconds):
+                    continue
+            tried += 1
+            self.attempt(notification)
+        return tried
+
+    def attempt(self, notification):
+        try:
+            self.send(notification)
+        except (webhook_targets.Refused, mail.Permanent) as error:
+            self._failed(notification, error, permanent=True)
+        except (webhooks.NotDelivered, smtplib.SMTPException, OSError) as error:
+            self._failed(notification, error)
+        else:
+            with db.connection():
+                deliveries.delivered(notification)
+            log.info("job %s: %s delivered to %s", notification.job_id, notification.channel,
+                     notification.target)
+
+    def send(self, notification):
+        body = notification.body.encode()
+        if notification.channel == "webhook":
+            with db.connection(), write_transaction():
+                secret = webhook_secrets.secret_of(deliveries.owner_of(notification))
+            headers = signing.headers(secret, notification.id, int(time.time()), body)
+            webhooks.post(notification.target, body, headers,
+                          self.config.notify_allowed_networks,
+                          self.config.webhook_timeout_seconds)
+        else:
+            mail.send(mail.message(notification.body, self.config.mail_from,
+                                   notification.target),
+                      self.config.smtp_host, self.config.smtp_port,
+                      self.config.webhook_timeout_seconds)
+
+    def _failed(self, notification, error, permanent=False):
+        with db.connection():
+            next_attempt = deliveries.failed(notification, error,
+                                             self.config.notify_retry_seconds, permanent)
+        log.warning("job %s: %s to %s failed (%s); %s", notification.job_id,
+                    notification.channel, notification.target, error,
+                    f"next attempt at {next_attempt:%Y-%m-%d %H:%M:%S}Z" if next_attempt
+                    else "given up")
+
+    def run(self):
+        log.info("notifier started (mail to %s:%s)", self.config.smtp_host,
+                 self.config.smtp_port)
+        while not self.stopping.is_set():
+            try:
+                tried = self.step()
+                self.database_backoff.reset()
+            except (peewee.OperationalError, peewee.InterfaceError) as error:
+                delay = self.database_backoff.next_delay()
+                log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
+                self.stopping.wait(delay)
+                continue
+            if tried < BATCH:
+                self.stopping.wait(self.config.notify_poll_seconds)
+        log.info("notifier stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="raycrafter-notifier",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help=f"TOML config file (default: ${config_module.ENV_VAR})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = (config_module.load(args.config) if args.config
+                  else config_module.load_from_env())
+        db.bind(config.database_url)
+        with db.connection():
+            migrations.check_current()
+    except (config_module.ConfigError, migrations.SchemaOutdated) as error:
+        print(f"raycrafter-notifier: {error}", file=sys.stderr)
+        return 1
+    notifier = Notifier(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: notifier.stopping.set())
+    notifier.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
