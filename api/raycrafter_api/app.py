@@ -12,7 +12,8 @@ import bottle
 
 from . import config as config_module
 from .database import db, migrations
-from .http import routes_agent, routes_meta, routes_sender, routes_site, routes_user, routes_worker
+from .http import (routes_agent, routes_meta, routes_sender, routes_site, routes_user,
+                   routes_webhook_secret, routes_worker)
 from .http.errors import ProblemPlugin, render_error
 
 
@@ -39,7 +40,8 @@ def create_app(config):
     app.default_error_handler = render_error
     app.install(DatabaseConnectionPlugin())
     app.install(ProblemPlugin())
-    for routes in (routes_meta, routes_sender, routes_user, routes_agent, routes_worker, routes_site):
+    for routes in (routes_meta, routes_sender, routes_user, routes_webhook_secret, routes_agent,
+                   routes_worker, routes_site):
         routes.install(app, config)
     return app
 

@@ -27,7 +27,7 @@ def post(url, body, headers, allowed_networks, timeout):
         address = webhook_targets.resolve(host, port, allowed_networks)
     except (socket.gaierror, UnicodeError) as error:
         raise NotDelivered(f"{host} does not resolve ({error})") from None
-    connection = _pinned_connection(scheme, host, port, str(address), timeout)
+    connection = _pinned_connection(scheme, host, port, address, timeout)
     try:
         connection.request("POST", path, body=body, headers={
             "Content-Type": "application/json", "User-Agent": "raycrafter-notifier",
@@ -51,6 +51,19 @@ def _pinned_connection(scheme, host, port, address, timeout):
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
     # http.client opens its socket through this one method; TLS then wraps the socket with
     # the host's name as the server name.
-    connection._create_connection = (
-        lambda _name_and_port, *args: socket.create_connection((address, port), *args))
+    connection._create_connection = lambda *_: _connected(address, port, timeout)
     return connection
+
+
+def _connected(address, port, timeout):
+    """A socket connected to ``address`` itself: no lookup of any kind on the way
+    (socket.create_connection would ask the resolver again, even for an address)."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((str(address), port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
