@@ -24,7 +24,6 @@ keep_environment =
 primary_hostname = mta.raycrafter.test
 spool_directory = {root}/spool
 log_file_path = {root}/log/%slog
-pid_file_path = {root}/exim.pid
 local_interfaces = 127.0.0.1
 tls_advertise_hosts =
 acl_smtp_rcpt = accept_from_loopback
@@ -122,6 +121,9 @@ class ThrowawayExim:
         os.chmod(self.root, 0o755)
         self.port = _free_port()
         self.config = os.path.join(self.root, "exim.conf")
+        # exim writes no pid file for a daemon on a port of its own unless told where; it
+        # writes it as its own user.
+        self.pid_file = os.path.join(self.root, "spool", "exim.pid")
         with open(self.config, "w") as f:
             f.write(CONFIG.format(root=self.root, receiver_port=receiver_port))
         exim = pwd.getpwnam(EXIM_USER)
@@ -131,7 +133,8 @@ class ThrowawayExim:
 
     def start(self):
         # -q5s: a queue run every 5 s delivers what a first attempt left.
-        subprocess.run([EXIM, "-C", self.config, "-bd", "-q5s", "-oX", str(self.port)],
+        subprocess.run([EXIM, "-C", self.config, "-bd", "-q5s", "-oX", str(self.port),
+                        "-oP", self.pid_file],
                        check=True, capture_output=True, timeout=30)
         wait_for(self._listening, timeout=20, message="the throwaway exim4 to listen")
         return self
@@ -152,8 +155,8 @@ class ThrowawayExim:
 
     def stop(self):
         try:
-            with open(os.path.join(self.root, "exim.pid")) as f:
+            with open(self.pid_file) as f:
                 os.kill(int(f.read().split()[0]), 15)
-        except (FileNotFoundError, ProcessLookupError, ValueError):
+        except ProcessLookupError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
