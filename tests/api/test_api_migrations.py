@@ -68,7 +68,7 @@ def test_upgrade_keeps_existing_data(empty_database):
             (kind, user, job, auth.hash_token(token), token[:8], False, now))
     with pytest.raises(migrations.SchemaOutdated, match="raycrafter-admin"):
         migrations.check_current()
-    assert migrations.migrate_to() == [2, 3, 4, 5, 6, 7, 8]
+    assert migrations.migrate_to() == [2, 3, 4, 5, 6, 7, 8, 9]
     # Both still work; the agent's counts as older than any attempt, so the next end of a
     # batch job of its job revokes it.
     assert auth.authenticate(f"Bearer {user_token}").user_name == "alice"
@@ -83,6 +83,8 @@ def test_upgrade_keeps_existing_data(empty_database):
     job = command.job
     assert (job.anim_initial_frame, job.anim_final_frame, job.anim_initial_clock,
             job.anim_final_clock, job.anim_cyclic) == (5, 9, 0.0, 1.0, False)
+    # Nobody is told of an old job's end, and an old user has no webhook secret yet.
+    assert (job.notify_url, job.notify_email, job.owner.webhook_secret) == (None, None, None)
     migrations.check_current()
 
 
