@@ -11,6 +11,8 @@ import http.server
 import ipaddress
 import json
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -18,6 +20,7 @@ from raycrafter_api import timeutil
 from raycrafter_api.database import db
 from raycrafter_api.database.models import Notification
 from raycrafter_api.notify import deliveries, notifier, signing, webhook_targets, webhooks
+from support.api_server import write_config
 from support.api_testing import assert_error
 from support.loopback_http import serving
 from support.mail_relay import SmtpReceiver, ThrowawayExim
@@ -165,6 +168,43 @@ def test_a_failed_delivery_is_retried_by_a_new_notifier_and_given_up_after_the_d
         run_notifier(api.config)
     (given_up,) = notifications(late["id"])
     assert given_up.next_attempt_at is None and given_up.delivered_at is None
+
+
+def test_the_notifier_program_killed_and_started_again_delivers_what_it_left(
+        api, world, config_values, tmp_path):
+    config_path = write_config(tmp_path / "notifier.toml",
+                               **{**config_values, "notify_poll_seconds": 0.2})
+    log_path = tmp_path / "notifier.log"
+
+    def started():
+        with open(log_path, "a") as log:
+            return subprocess.Popen([sys.executable, "-m", "raycrafter_api.notify.notifier",
+                                     "--config", config_path],
+                                    stdout=log, stderr=subprocess.STDOUT)
+    with serving(Receiver(status=503)) as receiver:
+        job = world.create_job(world.alice, notify_url=receiver.url)
+        world.alice.post(f"/jobs/{job['id']}/cancel")
+        process = started()
+        try:
+            wait_for(lambda: notifications(job["id"])[0].attempts == 1, timeout=30,
+                     message="the first attempt")
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+        receiver.status = 200
+        with db.connection():  # the backoff has passed
+            Notification.update(next_attempt_at=timeutil.now()).execute()
+        process = started()
+        try:
+            wait_for(lambda: notifications(job["id"])[0].delivered_at, timeout=30,
+                     message=f"the delivery ({log_path.read_text()})")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert process.returncode == 0, log_path.read_text()
+    assert [request["headers"]["webhook-id"] for request in receiver.requests] \
+        == [notifications(job["id"])[0].id] * 2
+    assert "given up" not in log_path.read_text()
 
 
 def test_a_notifier_killed_mid_attempt_leaves_the_word_due_again(api, world):

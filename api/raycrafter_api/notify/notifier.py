@@ -7,9 +7,7 @@ for the worker. Each round it takes the notifications due (``deliveries.py``), s
 is in the database, so a restart carries on where the table says, and a notification
 taken by a notifier that died is due again once its hold passes.
 """
-import argparse
 import logging
-import signal
 import smtplib
 import sys
 import threading
@@ -19,8 +17,8 @@ import peewee
 
 from raycrafter_contract.utilities.backoff import Backoff
 
-from .. import config as config_module
-from ..database import db, migrations
+from .. import programs
+from ..database import db
 from ..database.db import write_transaction
 from . import deliveries, mail, signing, webhook_secrets, webhook_targets, webhooks
 
@@ -108,24 +106,11 @@ class Notifier:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="raycrafter-notifier",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help=f"TOML config file (default: ${config_module.ENV_VAR})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = (config_module.load(args.config) if args.config
-                  else config_module.load_from_env())
-        db.bind(config.database_url)
-        with db.connection():
-            migrations.check_current()
-    except (config_module.ConfigError, migrations.SchemaOutdated) as error:
-        print(f"raycrafter-notifier: {error}", file=sys.stderr)
+    config = programs.configured("raycrafter-notifier", __doc__.split("\n")[0], argv)
+    if config is None:
         return 1
     notifier = Notifier(config)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: notifier.stopping.set())
+    programs.stop_on_signals(notifier.stopping)
     notifier.run()
     return 0
 

@@ -9,9 +9,7 @@ jitter and carries on where the outbox says. Between rounds it waits
 ``relay_poll_seconds``, less when PostgreSQL tells it that a command was written
 (``listener.py``). Several relays may run: consumers drop duplicate command ids.
 """
-import argparse
 import logging
-import signal
 import sys
 import threading
 import time
@@ -21,8 +19,8 @@ import pika
 
 from raycrafter_contract.utilities.backoff import Backoff
 
-from .. import config as config_module
-from ..database import db, migrations
+from .. import programs
+from ..database import db
 from ..frames import leases
 from . import broker, commands
 from .listener import OutboxListener
@@ -127,24 +125,12 @@ class Relay:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="raycrafter-relay", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help=f"TOML config file (default: ${config_module.ENV_VAR})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)
-    try:
-        config = (config_module.load(args.config) if args.config
-                  else config_module.load_from_env())
-        db.bind(config.database_url)
-        with db.connection():
-            migrations.check_current()
-    except (config_module.ConfigError, migrations.SchemaOutdated) as error:
-        print(f"raycrafter-relay: {error}", file=sys.stderr)
+    config = programs.configured("raycrafter-relay", __doc__.split("\n")[0], argv)
+    if config is None:
         return 1
+    logging.getLogger("pika").setLevel(logging.WARNING)
     relay = Relay(config)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: relay.stopping.set())
+    programs.stop_on_signals(relay.stopping)
     relay.run()
     return 0
 
