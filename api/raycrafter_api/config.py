@@ -66,7 +66,7 @@ class Config:
     mail_from: str = "raycrafter@localhost"
     notify_retry_seconds: int = 86400
     notify_poll_seconds: float = 2.0
-    webhook_timeout_seconds: float = 10.0
+    notify_timeout_seconds: float = 10.0
 
     @property
     def scene_limits(self):
@@ -90,7 +90,7 @@ _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_chunk_frames", "log_credential_seconds", "smtp_port",
              "notify_retry_seconds")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds",
-               "notify_poll_seconds", "webhook_timeout_seconds")
+               "notify_poll_seconds", "notify_timeout_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
              "default_cluster", "consul_agent", "log_credential_key", "smtp_host",
              "mail_from")

@@ -34,7 +34,7 @@ class Notifier:
         self.stopping = threading.Event()
         self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         # Longer than an attempt may take, so only a notifier that died holds one this long.
-        self.hold_seconds = 3 * config.webhook_timeout_seconds + 30
+        self.hold_seconds = 3 * config.notify_timeout_seconds + 30
 
     def step(self):
         """Deliver what is due; returns how many notifications were tried."""
@@ -72,12 +72,12 @@ class Notifier:
             headers = signing.headers(secret, notification.id, int(time.time()), body)
             webhooks.post(notification.target, body, headers,
                           self.config.notify_allowed_networks,
-                          self.config.webhook_timeout_seconds)
+                          self.config.notify_timeout_seconds)
         else:
             mail.send(mail.message(notification.body, self.config.mail_from,
                                    notification.target),
                       self.config.smtp_host, self.config.smtp_port,
-                      self.config.webhook_timeout_seconds)
+                      self.config.notify_timeout_seconds)
 
     def _failed(self, notification, error, permanent=False):
         with db.connection():
