@@ -1,13 +1,19 @@
-"""How the API's long-running programs besides the web app start (``raycrafter-relay``,
+"""How the API's long-running programs besides the web app run (``raycrafter-relay``,
 ``raycrafter-notifier``): their one option, their logging, their configuration and a
-schema at the version the code needs, and a stop on SIGTERM or SIGINT."""
+schema at the version the code needs, rounds that ride out a database outage, and a stop
+on SIGTERM or SIGINT."""
 import argparse
 import logging
 import signal
 import sys
 
+import peewee
+from raycrafter_contract.utilities.backoff import Backoff
+
 from . import config as config_module
 from .database import db, migrations
+
+MAX_DATABASE_BACKOFF = 30.0
 
 
 def configured(prog, description, argv):
@@ -34,3 +40,19 @@ def stop_on_signals(stopping):
     """Set the event ``stopping`` on SIGTERM (Supervisor's stop) and SIGINT."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
+
+
+def run_rounds(log, stopping, one_round, pause):
+    """``one_round()`` and then ``pause(its result)``, until ``stopping`` is set; while the
+    database cannot be reached, the next round comes after a backoff."""
+    backoff = Backoff(first=2.0, cap=MAX_DATABASE_BACKOFF)
+    while not stopping.is_set():
+        try:
+            result = one_round()
+            backoff.reset()
+        except (peewee.OperationalError, peewee.InterfaceError) as error:
+            delay = backoff.next_delay()
+            log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
+            stopping.wait(delay)
+            continue
+        pause(result)

@@ -13,10 +13,6 @@ import sys
 import threading
 import time
 
-import peewee
-
-from raycrafter_contract.utilities.backoff import Backoff
-
 from .. import programs
 from ..database import db
 from ..database.db import write_transaction
@@ -25,14 +21,12 @@ from . import deliveries, mail, signing, webhook_secrets, webhook_targets, webho
 log = logging.getLogger("raycrafter.notifier")
 
 BATCH = 50
-MAX_BACKOFF = 30.0
 
 
 class Notifier:
     def __init__(self, config):
         self.config = config
         self.stopping = threading.Event()
-        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         # Longer than an attempt may take, so only a notifier that died holds one this long.
         self.hold_seconds = 3 * config.notify_timeout_seconds + 30
 
@@ -91,18 +85,12 @@ class Notifier:
     def run(self):
         log.info("notifier started (mail to %s:%s)", self.config.smtp_host,
                  self.config.smtp_port)
-        while not self.stopping.is_set():
-            try:
-                tried = self.step()
-                self.database_backoff.reset()
-            except (peewee.OperationalError, peewee.InterfaceError) as error:
-                delay = self.database_backoff.next_delay()
-                log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
-                self.stopping.wait(delay)
-                continue
-            if tried < BATCH:
-                self.stopping.wait(self.config.notify_poll_seconds)
+        programs.run_rounds(log, self.stopping, self.step, self._pause)
         log.info("notifier stopped")
+
+    def _pause(self, tried):
+        if tried < BATCH:  # a full batch: more may be due at once
+            self.stopping.wait(self.config.notify_poll_seconds)
 
 
 def main(argv=None):

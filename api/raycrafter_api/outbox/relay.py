@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 
-import peewee
 import pika
 
 from raycrafter_contract.utilities.backoff import Backoff
@@ -36,9 +35,9 @@ class Relay:
         self.config = config
         self.publisher = None
         self.stopping = threading.Event()
-        # The broker and the database fail apart, so each has its own backoff.
+        # The broker and the database fail apart, so each has its own backoff (the
+        # database's: programs.run_rounds).
         self.broker_backoff = Backoff(first=config.relay_poll_seconds * 2, cap=MAX_BACKOFF)
-        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         self.next_reconcile = 0.0
         self.listener = OutboxListener(config.database_url)
         self.backing_off = False
@@ -106,22 +105,16 @@ class Relay:
     def run(self):
         log.info("relay started (broker: %s)", "configured" if self.config.amqp_url
                  else "none: commands stay in the outbox")
-        while not self.stopping.is_set():
-            try:
-                delay = self.step()
-                self.database_backoff.reset()
-            except (peewee.OperationalError, peewee.InterfaceError) as error:
-                delay = self.database_backoff.next_delay()
-                log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
-                self.stopping.wait(delay)
-                continue
-            if self.backing_off:  # a new command ends the wait between polls, not a backoff
-                self.stopping.wait(delay)
-            else:
-                self.listener.wait(delay, self.stopping)
+        programs.run_rounds(log, self.stopping, self.step, self._pause)
         self._drop_connection()
         self.listener.close()
         log.info("relay stopped")
+
+    def _pause(self, delay):
+        if self.backing_off:  # a new command ends the wait between polls, not a backoff
+            self.stopping.wait(delay)
+        else:
+            self.listener.wait(delay, self.stopping)
 
 
 def main(argv=None):
