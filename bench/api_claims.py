@@ -32,8 +32,10 @@ to tell what it costs.
 """
 import argparse
 import concurrent.futures
+import contextlib
 import math
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -150,11 +152,12 @@ def agent_rounds(base, headers, mode):
     return claim_and_report
 
 
-def bench_api(config, concurrency, seconds, mode, processes, nginx):
-    with ApiServer(config, threads=THREADS, processes=processes) as api:
+def bench_api(config, concurrency, seconds, mode, processes, nginx, environment=None):
+    with ApiServer(config, threads=THREADS, processes=processes,
+                   environment=environment) as api:
         url = nginx.serve(api.port) if nginx else api.url
         verify = nginx.certificate if nginx else True
-        name = f"bench{concurrency}-{mode.text.replace('/', '-')}"
+        name = f"bench{concurrency}-{mode.text.replace('/', '-')}-{secrets.token_hex(3)}"
         user = Client(api.url, create_user(config, name))
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
@@ -213,12 +216,7 @@ def main():
     parser.add_argument("--without-sender-check", action="store_true",
                         help="through nginx, without its sender check (what it costs)")
     args = parser.parse_args()
-    postgres = None
-    url = args.database_url
-    if not url:
-        postgres = ThrowawayPostgres().start()
-        url = postgres.create_database("bench")
-    try:
+    with bench_database(args.database_url) as url:
         with tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
             # One token serves every agent here: its rate is not what is measured.
             nginx = NginxFront(sender_check=not args.without_sender_check,
@@ -249,9 +247,19 @@ def main():
             finally:
                 if nginx:
                     nginx.close()
+
+
+@contextlib.contextmanager
+def bench_database(url):
+    """``url``, or a throwaway PostgreSQL's database while the block runs."""
+    if url:
+        yield url
+        return
+    postgres = ThrowawayPostgres().start()
+    try:
+        yield postgres.create_database("bench")
     finally:
-        if postgres:
-            postgres.stop()
+        postgres.stop()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ LOOPBACK = "127.0.0.1"
 SERVICE_FIXTURES = frozenset({
     "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
     "rabbitmq",                                    # a throwaway RabbitMQ node
-    "api_server",                                  # the API as a process (CLI tests)
+    "api_server",                                  # the API as a process (CLI, dashboard)
+    "browser",                                     # headless Chromium (dashboard)
     "setup",                                       # the API, node agents and the log server
     "log_server",                                  # the log server as a process
     "mail_relay",                                  # a throwaway exim4 and SMTP receiver

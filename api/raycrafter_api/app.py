@@ -9,12 +9,14 @@ import logging
 import os
 
 import bottle
+from raycrafter_contract.naming import MAX_FRAME_NUMBER
 
 from . import config as config_module
 from .database import db, migrations
-from .http import (routes_agent, routes_meta, routes_sender, routes_site, routes_user,
-                   routes_webhook_secret, routes_worker)
+from .http import (routes_admin, routes_agent, routes_dashboard, routes_meta, routes_sender,
+                   routes_site, routes_user, routes_webhook_secret, routes_worker)
 from .http.errors import ProblemPlugin, render_error
+from .metrics import exposition
 
 
 class DatabaseConnectionPlugin:
@@ -40,8 +42,12 @@ def create_app(config):
     app.default_error_handler = render_error
     app.install(DatabaseConnectionPlugin())
     app.install(ProblemPlugin())
-    for routes in (routes_meta, routes_sender, routes_user, routes_webhook_secret, routes_agent,
-                   routes_worker, routes_site):
+    # A frame number in a path (<number:frame>) has at most as many digits as the largest:
+    # a longer one names no frame (404), and never reaches the database as an integer
+    # too large for its column.
+    app.router.add_filter("frame", lambda _: (rf"[0-9]{{1,{len(str(MAX_FRAME_NUMBER))}}}", int, str))
+    for routes in (routes_meta, routes_sender, routes_user, routes_admin, routes_webhook_secret,
+                   routes_agent, routes_worker, routes_site, routes_dashboard):
         routes.install(app, config)
     return app
 
@@ -50,4 +56,8 @@ def create_app_from_env():
     """Entry point for waitress-serve: configuration from ``RAYCRAFTER_API_CONFIG``."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(config_module.load_from_env())
+    config = config_module.load_from_env()
+    app = create_app(config)
+    if config.metrics_listen:
+        exposition.serve(config.metrics_listen, config, with_database=True)
+    return app

@@ -8,7 +8,7 @@ from raycrafter_contract import messaging
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
-from raycrafter_contract.utilities import consul_catalog
+from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 MIN_KEY_CHARS = 32
@@ -56,6 +56,12 @@ class Config:
     # and port from a healthy instance of which service, once at start.
     consul_agent: str = ""
     consul_services: dict = dataclasses.field(default_factory=dict)
+    # Where the API's processes (all on one address) and the relay serve Prometheus
+    # metrics (HOST:PORT; none if empty), over TLS with this certificate and key if set.
+    metrics_listen: str = ""
+    relay_metrics_listen: str = ""
+    metrics_tls_certificate: str = ""
+    metrics_tls_key: str = ""
     # Word when a job ends (notify/): webhooks go only to public addresses, but to those in
     # these networks (CIDR) the operator allows; e-mail goes to the MTA at smtp_host and
     # smtp_port, from mail_from. A delivery that keeps failing is given up after
@@ -92,7 +98,8 @@ _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds",
                "notify_poll_seconds", "notify_timeout_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
-             "default_cluster", "consul_agent", "log_credential_key", "smtp_host",
+             "default_cluster", "consul_agent", "log_credential_key", "metrics_listen",
+             "relay_metrics_listen", "metrics_tls_certificate", "metrics_tls_key", "smtp_host",
              "mail_from")
 
 
@@ -153,6 +160,14 @@ def from_dict(raw):
     if config.max_chunk_frames > MAX_CLAIM_FRAMES:
         raise ConfigError(f"config key 'max_chunk_frames' must be at most {MAX_CLAIM_FRAMES}, "
                           f"the most frames one claim may ask for")
+    for key in ("metrics_listen", "relay_metrics_listen"):
+        address = getattr(config, key)
+        if address and not metrics_endpoint.is_listen_address(address):
+            raise ConfigError(f"config key {key!r} must be HOST:PORT (an empty host: every "
+                              f"address), not {address!r}")
+    if bool(config.metrics_tls_certificate) != bool(config.metrics_tls_key):
+        raise ConfigError("config keys 'metrics_tls_certificate' and 'metrics_tls_key' go "
+                          "together")
     if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
         raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
                           f"characters (a secret of 256 bits, as Salt generates)")

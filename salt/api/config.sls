@@ -3,6 +3,7 @@
 {%- from "salt/postgres/map.jinja" import postgres with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
+{%- from "salt/common/tls.jinja" import service_tls_files with context %}
 {%- from "salt/mta/map.jinja" import mta with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
 {%- set consul_services = {} %}
@@ -29,6 +30,20 @@ api-data-directory-file-directory:
     - makedirs: True
     - require:
       - user: api-user-present
+
+# The API processes' Prometheus counts (raycrafter:api:metrics_dir).
+api-metrics-directory-file-directory:
+  file.directory:
+    - name: {{ api.metrics_dir }}
+    - user: {{ api.user }}
+    - group: {{ api.user }}
+    - mode: "0700"
+    - makedirs: True
+    - require:
+      - user: api-user-present
+{%- if api.metrics_tls %}
+{{ service_tls_files("api-metrics", api.metrics_tls_dir, api.user, "user: api-user-present") }}
+{%- endif %}
 
 # Holds the database and broker passwords and the log credential key: readable by the
 # API's user only.

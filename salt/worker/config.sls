@@ -2,6 +2,7 @@
 {%- from "salt/common/map.jinja" import common, secrets with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
+{%- from "salt/common/tls.jinja" import service_tls_files with context %}
 {%- set consul_services = {} %}
 {#- A site's own raycrafter:worker:api_url is kept as it is. #}
 {%- set _ = consul_lookups(consul_services, {"amqp_url": "broker", "api_url": "web"} if not salt["pillar.get"]("raycrafter:worker:api_url") else {"amqp_url": "broker"}) %}
@@ -20,6 +21,20 @@ worker-api-token-file-managed:
     - mode: "0600"
     - require:
       - file: worker-config-directory-file-directory
+
+# The worker processes' Prometheus counts (raycrafter:worker:metrics_dir).
+worker-metrics-directory-file-directory:
+  file.directory:
+    - name: {{ worker.metrics_dir }}
+    - user: {{ worker.user }}
+    - group: {{ worker.user }}
+    - mode: "0700"
+    - makedirs: True
+    - require:
+      - user: worker-user-present
+{%- if worker.metrics_tls %}
+{{ service_tls_files("worker-metrics", worker.metrics_tls_dir, worker.user, "user: worker-user-present") }}
+{%- endif %}
 
 # Holds the broker password: readable by the worker's user only.
 worker-config-file-managed:

@@ -100,6 +100,21 @@ class Api:
             return auth.issue_token("site", cluster=cluster)
 
 
+@pytest.fixture
+def api_at():
+    """An ``Api`` for the API served elsewhere (its processes) on the database under test:
+    ``api_at(url)``."""
+    made = []
+
+    def make(url):
+        made.append(Api(url, None))
+        return made[-1]
+    yield make
+    for api in made:
+        for client in api.clients:
+            client.close()
+
+
 def serve(application):
     """Run waitress in a thread; its loop checks a flag so it can be stopped cleanly."""
     server = waitress.create_server(application, host="127.0.0.1", port=0, threads=8)

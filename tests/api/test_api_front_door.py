@@ -273,3 +273,16 @@ def test_clients_past_their_limits_are_told_to_come_back(front_doors):
     finally:
         for connection in held:
             connection.close()
+
+
+def test_the_dashboard_is_served_through_nginx_with_its_policy(front_door):
+    origin = front_door.url.removesuffix("/api/v1")
+    with requests.Session() as session:
+        session.trust_env = False
+        moved = session.get(origin + "/", verify=front_door.nginx.certificate,
+                            allow_redirects=False, timeout=30)
+        page = session.get(origin + "/dashboard/", verify=front_door.nginx.certificate,
+                           timeout=30)
+    assert moved.status_code == 302 and moved.headers["Location"].endswith("/dashboard/")
+    assert page.status_code == 200 and "<title>Raycrafter</title>" in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]

@@ -82,6 +82,17 @@ def test_a_retried_complete_is_answered_the_same(world):
     assert again.status_code == 200 and again.json() == {"frame_state": "done"}
 
 
+@pytest.mark.parametrize("number", [100000, 2 ** 31, 10 ** 30])
+def test_a_frame_number_beyond_every_frames_names_no_frame(world, number):
+    """Found by fuzzing: the database's integer column refused it with a 500."""
+    job_id = world.job_x["id"]
+    claim = claim_body(world, job_id)
+    for call in ("heartbeat", "release"):
+        assert_error(world.agent_x.post(f"/agent/jobs/{job_id}/frames/{number}/{call}",
+                                        json={"lease_id": claim["lease"]["id"]}), 404)
+    assert_error(world.alice.get(f"/jobs/{job_id}/frames/{number}/log"), 404)
+
+
 def test_heartbeat_extends_and_stale_lease_is_409(world):
     job_id = world.job_x["id"]
     claim = claim_body(world, job_id)

@@ -12,6 +12,7 @@ from raycrafter_contract.messaging import EXCHANGE, QUEUE
 from raycrafter_api import timeutil
 from raycrafter_api.database import db
 from raycrafter_api.database.models import Command
+from raycrafter_api.metrics import series
 from raycrafter_api.outbox import commands, relay
 from support.api_server import write_config
 from support.polling import wait_for
@@ -79,10 +80,17 @@ def sent(command_id):
         return Command.get_by_id(command_id).sent_at is not None
 
 
+def relayed(name):
+    return series.REGISTRY.get_sample_value(f"raycrafter_relay_commands_{name}_total",
+                                            {"command": "submit"})
+
+
 def test_relay_publishes_confirmed_persistent_commands(world, api, vhost):
     declare_worker_queue(vhost["admin"])
     worker_relay = relay.Relay(api.config)
+    published, confirmed = relayed("published"), relayed("confirmed")
     assert worker_relay.publish_pending() == 2  # the submit commands of jobs X and Y
+    assert (relayed("published"), relayed("confirmed")) == (published + 2, confirmed + 2)
     worker_relay.publisher.close()
     messages = take_messages(vhost["admin"])
     with db.connection():
@@ -100,8 +108,11 @@ def test_relay_publishes_confirmed_persistent_commands(world, api, vhost):
 
 def test_unroutable_command_stays_unsent(world, api, vhost):
     worker_relay = relay.Relay(api.config)
+    published, confirmed = relayed("published"), relayed("confirmed")
     delay = worker_relay.step()
     assert delay > 0
+    # Handed over, never confirmed.
+    assert (relayed("published"), relayed("confirmed")) == (published + 1, confirmed)
     with db.connection():
         unsent = commands.unsent(10)
     assert len(unsent) == 2 and "no queue is bound" in unsent[0].last_error

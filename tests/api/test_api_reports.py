@@ -110,11 +110,14 @@ def test_an_expired_lease_is_stale_for_every_frame_and_its_expiry_counts(world, 
             for n in (2, 3, 4, 5)] == [("pending", 1)] * 4
 
 
-def test_completions_of_a_cancelled_job_are_refused(world, job):
+def test_a_report_after_its_job_was_cancelled_is_refused_with_the_agents_token(world, job):
+    """A job over revokes its agents' tokens (which ends their work), and its leased
+    frames were handed back when it ended."""
     job_id, agent, chunk = job
     world.alice.post(f"/jobs/{job_id}/cancel")
     answer = report(agent, job_id, chunk, done=[done(2)], released=[3])
-    assert outcomes(answer) == [(2, None, "job_not_active"), (3, "pending", None)]
+    assert_error(answer, 401, "token_revoked")
+    assert [frame_row(job_id, number).state for number in (2, 3)] == ["pending", "pending"]
 
 
 def test_the_report_that_leaves_nothing_to_render_moves_the_job_to_collecting(world, job):

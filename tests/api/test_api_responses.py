@@ -119,3 +119,31 @@ def test_a_batch_job_that_ended_is_answered_as_documented(world, conformance):
             if template.endswith("/batch-ended")} == {
         ("/api/v1/worker/jobs/{job_id}/batch-ended", status) for status in ("200", "400", "409")}
     assert world.job(job_id)["state"] == "failed"
+
+
+def test_the_dashboards_calls_answer_as_documented(world, conformance):
+    root, job_id = world.root, world.job_x["id"]
+    root.get("/me")
+    tag = root.get("/jobs", params={"name": "tea", "owner": "alice"}).headers["ETag"]
+    root.get("/jobs", params={"name": "tea", "owner": "alice"}, headers={"If-None-Match": tag})
+    root.get(f"/jobs/{job_id}/frames", params={"changed_since": "2026-01-01T00:00:00Z"})
+    root.get(f"/jobs/{job_id}/frames/1/thumbnail")
+    user = root.post("/admin/users", json={"name": "carol"}).json()["user"]
+    root.post("/admin/users", json={"name": "carol"})
+    root.post(f"/admin/users/{user['id']}/tokens")
+    token = root.get("/admin/tokens").json()["tokens"][0]
+    root.post(f"/admin/tokens/{token['id']}/revoke")
+    root.post(f"/admin/tokens/{token['id']}/revoke")
+    root.get("/admin/users")
+    root.get("/admin/queue")
+    world.alice.get("/admin/queue")
+    assert {(method, template, status) for method, template, status in conformance.checked
+            if "/admin/" in template or template.endswith("/me")} >= {
+        ("GET", "/api/v1/me", "200"), ("POST", "/api/v1/admin/users", "201"),
+        ("POST", "/api/v1/admin/users", "409"),
+        ("POST", "/api/v1/admin/users/{user_id}/tokens", "201"),
+        ("GET", "/api/v1/admin/tokens", "200"),
+        ("POST", "/api/v1/admin/tokens/{token_id}/revoke", "200"),
+        ("POST", "/api/v1/admin/tokens/{token_id}/revoke", "409"),
+        ("GET", "/api/v1/admin/users", "200"), ("GET", "/api/v1/admin/queue", "200"),
+        ("GET", "/api/v1/admin/queue", "403")}

@@ -233,3 +233,23 @@ def test_by_default_the_standin_profile_is_where_the_roles_defaults_put_the_stan
         services["logging"]["gelf"]["port"])
     assert {key: profile[key] for key in defaults["worker"]["standin"]} == defaults["worker"][
         "standin"]
+
+
+def test_the_metrics_are_served_on_the_catalogues_ports_and_nginx_proxies_none(role_minions):
+    """The API, the relay and the worker serve metrics on their catalogue ports (loopback
+    on one host), each service's processes with a directory of their own; nginx passes
+    users to the API's HTTP address only, never to a metrics port."""
+    minion = role_minions["allinone"].salt_call_cli()
+    ports = {name: service["port"] for role in CATALOGUE["roles"].values()
+             for name, service in role.get("services", {}).items() if service.get("scrape")}
+    api = _argument(_compiled(minion, "salt.api.config", {})["api-config-file-managed"],
+                    "context")["api"]
+    worker = _argument(_compiled(minion, "salt.worker.config", {})[
+        "worker-config-file-managed"], "context")["worker"]
+    assert (api["metrics_listen"], api["relay_metrics_listen"], worker["metrics_listen"]) == (
+        f"127.0.0.1:{ports['api_metrics']}", f"127.0.0.1:{ports['relay_metrics']}",
+        f"127.0.0.1:{ports['worker_metrics']}")
+    assert api["metrics_dir"] != worker["metrics_dir"]
+    nginx = _argument(_compiled(minion, "salt.nginx.config", {})[
+        "nginx-raycrafter-site-file-managed"], "context")["nginx"]
+    assert int(nginx["upstream"].rpartition(":")[2]) not in ports.values()

@@ -103,9 +103,10 @@ class ApiServer:
     """The API as the appliance runs it (``raycrafter-api``): ``processes`` processes of
     ``threads`` threads each, sharing one port. ``process`` is the first of them."""
 
-    def __init__(self, config_path, threads=16, processes=1):
+    def __init__(self, config_path, threads=16, processes=1, environment=None):
         self.config_path = str(config_path)
         self.threads = threads
+        self.environment = environment or {}
         self.processes = []
         self.count = processes
         self.port = None
@@ -128,7 +129,7 @@ class ApiServer:
         # Started again, it listens where it did: as a restarted API does behind nginx.
         if self.port is None:
             self.port = _free_port()
-        env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path)
+        env = dict(os.environ, RAYCRAFTER_API_CONFIG=self.config_path, **self.environment)
         with open(self._log_path, "ab") as log:
             self._log_start = log.tell()
             self.processes = [subprocess.Popen(

@@ -12,6 +12,8 @@ from raycrafter_contract.messaging import QUEUE
 
 from support.api_server import ApiServer, create_user, ensure_worker_token, write_config
 from support.api_testing import SCENE, tar_gz
+from support.postgres import free_port
+from support.metrics_scrape import scrape
 from support.polling import wait_for
 from support.rabbitmq import ThrowawayRabbitMQ
 from support.worker_harness import (HoldingProxy, WorkerProcess, prepare_queue, publish,
@@ -37,12 +39,14 @@ def broker():
 def api(tmp_path, request):
     """The API on SQLite, without its relay: no command of its own reaches the worker. A
     test may set its ``max_submissions`` (2) with ``indirect`` parametrisation."""
+    metrics = f"127.0.0.1:{free_port()}"
     config = write_config(tmp_path / "api.toml", database_url=f"sqlite:///{tmp_path}/api.db",
                           data_dir=str(tmp_path / "api-data"), clusters=[CLUSTER],
                           default_cluster=CLUSTER,
-                          max_submissions=getattr(request, "param", 2))
+                          max_submissions=getattr(request, "param", 2), metrics_listen=metrics)
     with ApiServer(config) as server:
         server.config = config
+        server.metrics_url = f"http://{metrics}/metrics"
         server.worker_token = ensure_worker_token(config)
         server.token_file = str(tmp_path / "worker.token")
         user = requests.Session()
@@ -261,28 +265,78 @@ def test_collect_stages_frames_out_and_uploads_them(api, broker, start_worker, l
     job = create_job(api, frames="1-3")
     publish(broker.admin_url, "submit", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "running"), timeout=60, message="running")
-    job_dir = f"{test_scratch}/raycrafter/{job['id']}"
-    token = login(f"cat {job_dir}/agent.token").stdout.strip()
-    agent = requests.Session()
-    agent.headers["Authorization"] = f"Bearer {token}"
-    for _ in range(3):  # play the node agent: render = put the PNG on scratch, complete
-        claim = agent.post(f"{api.url}/agent/jobs/{job['id']}/claim",
-                           json={"holder": "test"}).json()
-        image = PNG + str(claim["frame"]).encode()
-        path = f"{job_dir}/frames/frame_{claim['frame']:05d}.png"
-        _put(login, path, image)
-        response = agent.post(
-            f"{api.url}/agent/jobs/{job['id']}/frames/{claim['frame']}/complete",
-            json={"lease_id": claim["lease"]["id"], "render_seconds": 0.1,
-                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
-                  "log_tail": "ok"})
-        assert response.status_code == 200, response.text
+    render_as_the_agent(api, login, test_scratch, job["id"], 3, render_seconds=0.1)
     assert job_of(api, job["id"])["state"] == "collecting"
     publish(broker.admin_url, "collect", job["id"], CLUSTER)
     wait_for(lambda: in_state(api, job["id"], "done"), timeout=60, message="done")
     for n in (1, 2, 3):
         got = api.user.get(f"{api.url}/jobs/{job['id']}/frames/{n}")
         assert got.status_code == 200 and got.content == PNG + str(n).encode()
+
+
+def test_a_24_frame_job_moves_the_api_and_worker_series_by_what_it_did(
+        api, broker, start_worker, login, fake_agent, test_scratch, tmp_path):
+    worker_metrics = f"127.0.0.1:{free_port()}"
+    start_worker(settings={"metrics_listen": worker_metrics},
+                 environment={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics")})
+    worker_url = f"http://{worker_metrics}/metrics"
+    api_before, worker_before = scrape(api.metrics_url), scrape(worker_url)
+    fake_agent(300)
+    job = create_job(api, frames="1-24")
+    publish(broker.admin_url, "submit", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "running"), timeout=60, message="running")
+    # The poll lists the batch job running.
+    wait_for(lambda: scrape(worker_url).value("raycrafter_worker_batch_jobs", cluster=CLUSTER,
+                                              state="running") == 1,
+             timeout=30, message="the batch job counted running")
+    render_as_the_agent(api, login, test_scratch, job["id"], 24, render_seconds=2.0)
+    publish(broker.admin_url, "collect", job["id"], CLUSTER)
+    wait_for(lambda: in_state(api, job["id"], "done"), timeout=120, message="done")
+    api_after, worker_after = scrape(api.metrics_url), scrape(worker_url)
+
+    def moved(before, after, name, **labels):
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert moved(api_before, api_after, "raycrafter_frames_completed_total") == 24
+    assert moved(api_before, api_after, "raycrafter_frame_render_seconds_count") == 24
+    assert moved(api_before, api_after, "raycrafter_frame_render_seconds_sum") == 48
+    assert moved(api_before, api_after, "raycrafter_submissions_total") == 1
+    assert api_after.value("raycrafter_jobs", state="done") == 1
+    assert moved(worker_before, worker_after, "raycrafter_worker_submissions_total",
+                 cluster=CLUSTER) == 1
+    assert moved(worker_before, worker_after, "raycrafter_worker_submissions_refused_total",
+                 cluster=CLUSTER) == 0
+    # The scene in, the 24 frames out (they may come in several batches while it runs).
+    assert moved(worker_before, worker_after, "raycrafter_worker_stage_bytes_total",
+                 cluster=CLUSTER, direction="in") >= len(SCENE)
+    assert moved(worker_before, worker_after, "raycrafter_worker_stage_bytes_total",
+                 cluster=CLUSTER, direction="out") >= sum(
+        len(PNG + str(n).encode()) for n in range(1, 25))
+    assert moved(worker_before, worker_after, "raycrafter_worker_stage_duration_seconds_count",
+                 cluster=CLUSTER, direction="in") >= 1
+    assert moved(worker_before, worker_after,
+                 "raycrafter_worker_ssh_command_duration_seconds_count", cluster=CLUSTER) >= 3
+    assert worker_after.value("raycrafter_worker_ssh_command_failures_total",
+                              cluster=CLUSTER) == 0
+
+
+def render_as_the_agent(api, login, test_scratch, job_id, frames, render_seconds):
+    """Play the node agent for ``frames`` frames: claim, put a PNG on scratch, complete."""
+    job_dir = f"{test_scratch}/raycrafter/{job_id}"
+    token = login(f"cat {job_dir}/agent.token").stdout.strip()
+    agent = requests.Session()
+    agent.headers["Authorization"] = f"Bearer {token}"
+    for _ in range(frames):
+        claim = agent.post(f"{api.url}/agent/jobs/{job_id}/claim",
+                           json={"holder": "test"}).json()
+        image = PNG + str(claim["frame"]).encode()
+        _put(login, f"{job_dir}/frames/frame_{claim['frame']:05d}.png", image)
+        response = agent.post(
+            f"{api.url}/agent/jobs/{job_id}/frames/{claim['frame']}/complete",
+            json={"lease_id": claim["lease"]["id"], "render_seconds": render_seconds,
+                  "checksum": hashlib.sha256(image).hexdigest(), "size": len(image),
+                  "log_tail": "ok"})
+        assert response.status_code == 200, response.text
 
 
 def _put(login, path, data):

@@ -17,6 +17,7 @@ from .command_runner import CommandRunner
 from .consumer import Consumer
 from .errors import WorkerError
 from .handlers import Handlers
+from .metrics import serve as serve_metrics
 from .poller import Poller, PollLoop
 from .program import configured
 
@@ -66,6 +67,9 @@ def serve(config, clusters, workdir):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if config.metrics_listen:
+        serve_metrics(config.metrics_listen, config.metrics_tls_certificate,
+                      config.metrics_tls_key)
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits,

@@ -10,14 +10,15 @@ import logging
 import os
 import secrets
 import shlex
+import time
 
-from . import gateway, schedulers, staging
+from . import gateway, metrics, schedulers, staging
 from .batch_script import LAUNCHER_MESSAGES, JobFiles
 from .command_failures import check
 from .errors import PermanentError, QueueLimitReached, SubmittingElsewhere, TransientError
 from .queue_lock import QueueLock
 from .queue_turns import TurnRecord
-from .schedulers import UnreadableListing
+from .schedulers import QUEUED, RUNNING, UnreadableListing
 from .transport import Result, SshTransport
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,17 @@ class Cluster:
         # Which of a question's forms to start with: one the scheduler refused (an older
         # PBS without JSON) is not asked again.
         self._first_form = {}
+        metrics.known_cluster(self.name)
 
     def run(self, command, stdin=None, timeout=None):
-        return self.transport.run(command, stdin=stdin, timeout=timeout)
+        started = time.monotonic()
+        try:
+            result = self.transport.run(command, stdin=stdin, timeout=timeout)
+        except (TransientError, PermanentError):
+            metrics.SSH_COMMAND_FAILURES.labels(self.name).inc()
+            raise
+        metrics.SSH_COMMAND_SECONDS.labels(self.name).observe(time.monotonic() - started)
+        return result
 
     def run_checked(self, command, action, stdin=None):
         """Run a command; a failure raises the error command_failures makes of it."""
@@ -85,8 +94,11 @@ class Cluster:
 
     def batch_jobs(self):
         """Every batch job of the cluster user, in one scheduler command."""
-        return self._ask("listing", self.scheduler.list_commands(),
-                         self.scheduler.parse_list)
+        jobs = self._ask("listing", self.scheduler.list_commands(), self.scheduler.parse_list)
+        ours = [job.state for job in jobs if self.profile.is_our_batch_name(job.name)]
+        metrics.count_batch_jobs(self.name, queued=ours.count(QUEUED),
+                                 running=ours.count(RUNNING))
+        return jobs
 
     def accounting(self, job_ids):
         """{id: BatchJob} from the scheduler's records of jobs that left the queue (Slurm's
@@ -237,7 +249,13 @@ class Cluster:
         if result.status == _LOCK_LOST and not result.stdout.strip():
             raise TransientError(f"submitting {name}: the queue lock of cluster {self.name} "
                                  f"was broken as stale before the scheduler was called")
-        return self._submitted_id(result, name)
+        try:
+            batch_id = self._submitted_id(result, name)
+        except (PermanentError, TransientError, QueueLimitReached):
+            metrics.SUBMISSIONS_REFUSED.labels(self.name).inc()
+            raise
+        metrics.SUBMISSIONS.labels(self.name).inc()
+        return batch_id
 
     def _submitted_id(self, result, name):
         result = check(result, f"submitting {name} to {self.name}")
@@ -346,7 +364,9 @@ class Cluster:
     def upload_verified(self, pairs):
         """Upload (local, remote) pairs, then compare size and SHA-256 on both sides."""
         expected = {local: file_checksum(local) for local, _ in pairs}
-        self.stager.upload(pairs, sum(size for size, _ in expected.values()))
+        size = sum(size for size, _ in expected.values())
+        with metrics.Staged(self.name, "in", size):
+            self.stager.upload(pairs, size)
         remote = self.checksums([r for _, r in pairs])
         for local, path in pairs:
             if remote[path] != expected[local]:
@@ -355,7 +375,9 @@ class Cluster:
 
     def download_verified(self, pairs, expected):
         """Download (remote, local) pairs and check each against ``expected[remote]``."""
-        self.stager.download(pairs, sum(expected[path][0] for path, _ in pairs))
+        size = sum(expected[path][0] for path, _ in pairs)
+        with metrics.Staged(self.name, "out", size):
+            self.stager.download(pairs, size)
         for path, local in pairs:
             got = file_checksum(local)
             if got != expected[path]:

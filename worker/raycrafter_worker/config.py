@@ -13,7 +13,7 @@ import urllib.parse
 from raycrafter_contract import messaging
 from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
-from raycrafter_contract.utilities import consul_catalog
+from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
 
 from .errors import ConfigError
 from .schedulers import ADAPTERS
@@ -127,6 +127,11 @@ class Config(_SceneLimited):
     max_archive_members: int
     max_archive_bytes: int
     clusters: dict
+    # Where the worker's processes (all on one address) serve Prometheus metrics
+    # (HOST:PORT; none if empty), over TLS with this certificate and key if set.
+    metrics_listen: str
+    metrics_tls_certificate: str
+    metrics_tls_key: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +222,9 @@ _TOP_KEYS = {
     "amqp_url": (str, True, None),
     "exchange": (str, False, messaging.EXCHANGE),
     "queue": (str, False, messaging.QUEUE),
+    "metrics_listen": (str, False, ""),
+    "metrics_tls_certificate": (str, False, ""),
+    "metrics_tls_key": (str, False, ""),
     # Where a site runs Consul: the local agent, and which settings take their address
     # from a healthy instance of which service, once at start
     # (raycrafter_contract.utilities.consul_catalog).
@@ -274,6 +282,12 @@ def parse(raw):
             raise ConfigError(f"{key} must be positive")
     if values["prefetch"] < 1:
         raise ConfigError("prefetch must be at least 1")
+    _check_listen(values["metrics_listen"], "metrics_listen")
+    if bool(values["metrics_tls_certificate"]) != bool(values["metrics_tls_key"]):
+        raise ConfigError("metrics_tls_certificate and metrics_tls_key go together")
+    for key in ("metrics_tls_certificate", "metrics_tls_key"):
+        if values[key]:
+            _check_file(values[key], key)
     if not values["clusters"]:
         raise ConfigError("[clusters] must hold at least one cluster profile")
     values["clusters"] = {name: parse_profile(name, body, agent)
@@ -454,3 +468,11 @@ def _check_url(url, schemes, where):
 def _check_file(path, where):
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise ConfigError(f"{where}: {path} is not a readable file")
+
+
+def _check_listen(address, where):
+    if not address:
+        return
+    if not metrics_endpoint.is_listen_address(address):
+        raise ConfigError(f"{where} must be HOST:PORT (an empty host: every address), "
+                          f"not {address!r}")

@@ -13,10 +13,11 @@ import sys
 import peewee
 
 from .. import auth, config as config_module, timeutil
+from ..accounts import users
 from ..database import db, migrations
 from ..database.models import Token, User
+from ..problems import Problem
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -30,10 +31,10 @@ def _stateful(changed, comment):
 
 
 def _check_name(name):
-    if not _NAME.match(name):
-        raise CliError(f"invalid user name {name!r}: 1-64 characters of A-Z a-z 0-9 _ . - "
-                       f"starting with a letter or digit")
-    return name
+    try:
+        return users.check_name(name)
+    except Problem as problem:
+        raise CliError(problem.message.removeprefix("name: ")) from None
 
 
 def _read_token_file(path):
@@ -92,12 +93,10 @@ def cmd_migrate(args):
 def cmd_user_add(args):
     name = _check_name(args.name)
     expires_at = _expiry(args)
-    with db.database.atomic():
-        if User.get_or_none(User.name == name):
-            raise CliError(f"user {name!r} already exists")
-        user = User.create(name=name, role="admin" if args.admin else "user",
-                           created_at=timeutil.now())
-        token = auth.issue_token("user", user=user, expires_at=expires_at)
+    try:
+        user, token = users.add_user(name, "admin" if args.admin else "user", expires_at)
+    except Problem as problem:
+        raise CliError(problem.message) from None
     _show_token(f"created {user.role} {name}", expires_at, token)
 
 
@@ -107,17 +106,10 @@ def _show_token(what, expires_at, token):
     print(token)
 
 
-def _active_tokens():
-    """Tokens not revoked and not expired."""
-    now = timeutil.now()
-    return Token.select().where(Token.revoked_at.is_null(),
-                                Token.expires_at.is_null() | (Token.expires_at > now))
-
-
 def cmd_user_list(args):
     print(f"{'id':>4}  {'name':<24} {'role':<6} {'tokens':>6}  {'created':<20}  disabled")
     for user in User.select().order_by(User.id):
-        active = _active_tokens().where(Token.user == user).count()
+        active = users.active_tokens().where(Token.user == user).count()
         disabled = timeutil.iso(user.disabled_at) if user.disabled_at else ""
         print(f"{user.id:>4}  {user.name:<24} {user.role:<6} {active:>6}  "
               f"{timeutil.iso(user.created_at):<20}  {disabled}".rstrip())
@@ -149,11 +141,10 @@ def _existing_user(name):
 def cmd_token_create(args):
     name = _check_name(args.user)
     expires_at = _expiry(args)
-    with db.database.atomic():
-        user = User.get_or_none(User.name == name)
-        if user is None:
-            raise CliError(f"no user {name!r}: create one with `user add {name}`")
-        token = auth.issue_token("user", user=user, expires_at=expires_at)
+    user = User.get_or_none(User.name == name)
+    if user is None:
+        raise CliError(f"no user {name!r}: create one with `user add {name}`")
+    _, token = users.create_token(user.id, expires_at)
     _show_token(f"a new token for {name}", expires_at, token)
 
 

@@ -176,6 +176,12 @@ def _disabled_users():
     migrate(migrator.add_column("user", "disabled_at", peewee.DateTimeField(null=True)))
 
 
+def _frames_by_change():
+    """A job's frames in order of their last change, so a viewer polling a large job for
+    what changed since its last look reads those frames, not all of them."""
+    database.execute_sql("CREATE INDEX frame_by_change ON frame (job_id, updated_at)")
+
+
 def _notifications():
     """Word when a job ends: its webhook and e-mail address, each user's webhook secret,
     and the table of deliveries the notifier works through."""
@@ -212,7 +218,7 @@ def _notifications():
 
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
               _leased_frames_by_expiry, _token_lifetimes, _site_tokens, _disabled_users,
-              _notifications)
+              _frames_by_change, _notifications)
 LATEST = len(MIGRATIONS)
 
 

@@ -19,6 +19,7 @@ from ..database.db import locked, write_transaction
 from ..database.models import Job
 from ..database.statements import Statement
 from ..jobs import job_states
+from ..metrics import series
 from ..problems import Problem, bad_field, not_found
 from . import leases
 
@@ -88,6 +89,7 @@ def _take(job_id, lease_id, done, failed, released, config):
     now = timeutil.now()
     numbers = [entry.frame for entry in done + failed] + list(released)
     outcomes = []
+    attempts_failed = 0
     with write_transaction():
         job_state, frames = leases.held_frames(job_id, numbers, config, now)
         finished = []
@@ -107,6 +109,7 @@ def _take(job_id, lease_id, done, failed, released, config):
             result = _refusal(frame, lease_id, job_state)
             if result is None:
                 _KEEP_LOG_TAIL.execute(_tail(entry.log_tail), frame.id)
+                attempts_failed += 1
                 result = leases.count_attempt(job_id, frame, f"agent:{frame.lease_holder}",
                                               entry.reason, config, now)
             outcomes.append((entry.frame, result))
@@ -122,7 +125,17 @@ def _take(job_id, lease_id, done, failed, released, config):
         _record_events(job_id, handed_back, "pending", "released by the agent", now)
         if finished:
             _collect_when_rendered(job_id)
+    _count(finished, attempts_failed)
     return outcomes
+
+
+def _count(finished, attempts_failed):
+    """The metrics of what a report changed, once it is committed: a retried completion
+    that already succeeded is not counted again."""
+    series.FRAMES_COMPLETED.inc(len(finished))
+    for entry, _ in finished:
+        series.FRAME_RENDER_SECONDS.observe(entry.render_seconds)
+    series.FRAMES_FAILED.inc(attempts_failed)
 
 
 def _refusal(frame, lease_id, job_state, job_must_be_active=False):

@@ -24,9 +24,14 @@ def view(frame):
             "updated_at": timeutil.iso(frame.updated_at)}
 
 
-def list_page(job, limit, offset):
-    return pagination.page(Frame.select().where(Frame.job == job.id), Frame.number, limit,
-                           offset, "frames", lambda rows: [view(f) for f in rows])
+def list_page(job, limit, offset, changed_since=None):
+    """A page of the job's frames by number; with ``changed_since``, only those changed at
+    or after that moment, so a viewer of a large job asks for what moved."""
+    query = Frame.select().where(Frame.job == job.id)
+    if changed_since is not None:
+        query = query.where(Frame.updated_at >= changed_since)
+    return pagination.page(query, Frame.number, limit, offset, "frames",
+                           lambda rows: [view(f) for f in rows])
 
 
 def get(job, number):
@@ -75,8 +80,6 @@ def build_archive(config, job):
             archive.write(files.frame_image_path(config, job.id, number),
                           f"job-{job.id}/{frame_file_name(number)}")
     return handle.name
-
-
 
 
 def store_image(config, job, number, upload, claimed_checksum):

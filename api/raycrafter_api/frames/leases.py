@@ -34,6 +34,7 @@ from ..database.db import locked, write_transaction
 from ..database.models import Frame, Job
 from ..database.statements import Statement
 from ..jobs import job_states, job_views
+from ..metrics import series
 from ..problems import bad_field, conflict, not_found
 
 WAIT_SECONDS = 10
@@ -138,6 +139,9 @@ def expire_overdue(job_id, config, now):
         count_attempt(job_id, frame, "system",
                       f"lease expired: {frame.lease_holder or 'the node'} stopped sending "
                       f"heartbeats", config, now)
+    # Counted before the caller commits: its transaction is short and local, and a lease
+    # counted twice after a failed commit tells the operator no less.
+    series.LEASES_EXPIRED.inc(len(overdue))
     return bool(overdue)
 
 

@@ -1,4 +1,6 @@
 """Reading requests and writing responses: the only module besides routes that knows HTTP."""
+import datetime
+import hashlib
 import json
 
 import bottle
@@ -92,12 +94,58 @@ def _query_int(name, default, low, high):
     return value
 
 
+def time_param(name):
+    """An ISO 8601 moment from the query (``2026-12-07T10:00:00Z``) as naive UTC, or None."""
+    text = bottle.request.query.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    # A moment at the calendar's very edge has no UTC equivalent (OverflowError).
+    except (ValueError, OverflowError):
+        raise bad_field(name, "must be an ISO 8601 time such as 2026-12-07T10:00:00Z") from None
+    return moment
+
+
+def text_param(name, max_length=200):
+    """A printable text from the query (a filter), or None."""
+    text = bottle.request.query.get(name)
+    if not text:
+        return None
+    if len(text) > max_length or not text.isprintable():
+        raise bad_field(name, f"must be printable text of at most {max_length} characters")
+    return text
+
+
 def send_json(payload, status=200):
     """Answer with ``payload``: a wire record, or JSON-ready values that may hold records
     (a page of jobs)."""
     bottle.response.status = status
     bottle.response.content_type = "application/json"
     return json.dumps(payload, default=json_default)
+
+
+def send_json_revalidated(payload):
+    """Answer like ``send_json`` with an ETag of the body, or 304 and no body when the
+    client's copy (``If-None-Match``) is current: a page polling a job that did not change
+    gets nothing to redraw and nothing to transfer."""
+    body = send_json(payload)
+    tag = '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+    bottle.response.set_header("ETag", tag)
+    # Each caller sees their own jobs: a shared cache must not answer for another token.
+    bottle.response.set_header("Cache-Control", "private, no-cache")
+    bottle.response.set_header("Vary", "Authorization")
+    if tag in _client_tags():
+        bottle.response.status = 304
+        return ""
+    return body
+
+
+def _client_tags():
+    header = bottle.request.get_header("If-None-Match") or ""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 def send_file(path, content_type, download_name=None, headers=None):

@@ -81,6 +81,16 @@ def _query(name, schema, description, explode=None):
     return param
 
 
+def _revalidated(operation):
+    """An answer with an ETag, and 304 without a body when ``If-None-Match`` holds it."""
+    operation["parameters"] = [*operation.get("parameters", ()), {
+        "name": "If-None-Match", "in": "header", "required": False,
+        "description": "The ETag of the copy the client holds", "schema": {"type": "string"}}]
+    operation["responses"]["304"] = {"description": "Not modified: the copy the client "
+                                                    "holds (If-None-Match) is current"}
+    return operation
+
+
 JOB_ID = _path_param("job_id", "The job's id")
 FRAME = _path_param("number", "The frame number")
 PAGE = (_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page size"),
@@ -173,6 +183,24 @@ def _schemas():
             "checksum": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
             "error": nullable_str, "image_available": {"type": "boolean"},
             "updated_at": time}},
+        "User": {"type": "object", "required": ["id", "name", "role", "created_at",
+                                                 "disabled_at", "active_tokens"],
+                 "additionalProperties": False, "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "role": {"enum": ["user", "admin"]}, "created_at": time,
+            "disabled_at": {"type": ["string", "null"], **TIME,
+                            "description": "Since when its tokens are refused"},
+            "active_tokens": {"type": "integer",
+                              "description": "Tokens neither revoked nor expired"}}},
+        "Token": {"type": "object", "required": ["id", "user", "prefix", "managed",
+                                                  "created_at", "expires_at", "revoked_at"],
+                  "additionalProperties": False, "properties": {
+            "id": {"type": "integer"}, "user": {"type": "string"},
+            "prefix": {"type": "string", "description": "The token's first characters, "
+                                                        "which name it"},
+            "managed": {"type": "boolean", "description": "Installed by Salt (token ensure)"},
+            "created_at": time, "expires_at": {"type": ["string", "null"], **TIME},
+            "revoked_at": {"type": ["string", "null"], **TIME}}},
     }
 
 
@@ -225,29 +253,48 @@ def _user_paths(records):
         "type": "object", "required": ["secret"],
         "properties": {"secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"}}})
     return {
+        "/api/v1/me": {
+            "get": _op("Who the token stands for", True, _ok("The caller", {
+                "type": "object", "required": ["name", "role"], "additionalProperties": False,
+                "properties": {"name": {"type": "string"},
+                               "role": {"enum": ["user", "admin"]}}}), "401", "403")},
         "/api/v1/jobs": {
             "post": _op("Create a job from a scene upload", True,
                         _ok("Created", job), "400", "401", "403", "413", "415",
                         body=multipart, ok_status="201"),
-            "get": _op("List jobs (own; admins see all)", True,
-                       _ok("A page of jobs", records.ref(JobPage)), "400", "401",
-                       "403", params=(_query("state", {"enum": list(JOB_STATES)},
-                                             "Only jobs in this state"), *PAGE))},
+            "get": _revalidated(_op(
+                "List jobs, newest first (own; admins see all)", True,
+                _ok("A page of jobs", records.ref(JobPage)), "400", "401", "403",
+                params=(_query("state", {"enum": list(JOB_STATES)}, "Only jobs in this state"),
+                        _query("name", {"type": "string"},
+                               "Only jobs whose name contains this (any case)"),
+                        _query("owner", {"type": "string"},
+                               "Only jobs of the user of this name"), *PAGE)))},
         "/api/v1/jobs/{job_id}": {
-            "get": _op("One job", True, job_ok, "401", "403", "404", params=(JOB_ID,))},
+            "get": _revalidated(_op("One job", True, job_ok, "401", "403", "404",
+                                    params=(JOB_ID,)))},
         "/api/v1/jobs/{job_id}/cancel": {
             "post": _op("Cancel a job", True, job_ok, "401", "403", "404", "409",
                         params=(JOB_ID,))},
         "/api/v1/jobs/{job_id}/events": {
-            "get": _op("The job's state changes", True,
-                       _ok("A page of events", _page_of("events", _ref("Event"))),
-                       "400", "401", "403", "404", params=(JOB_ID, *PAGE))},
+            "get": _revalidated(_op(
+                "The job's state changes", True,
+                _ok("A page of events", _page_of("events", _ref("Event"))),
+                "400", "401", "403", "404", params=(JOB_ID, *PAGE)))},
         "/api/v1/jobs/{job_id}/frames": {
-            "get": _op("The job's frames", True,
-                       _ok("A page of frames", _page_of("frames", _ref("Frame"))),
-                       "400", "401", "403", "404", params=(JOB_ID, *PAGE))},
+            "get": _revalidated(_op(
+                "The job's frames by number", True,
+                _ok("A page of frames", _page_of("frames", _ref("Frame"))),
+                "400", "401", "403", "404",
+                params=(JOB_ID, _query("changed_since", {"type": "string", **TIME},
+                                       "Only frames changed at or after this time"),
+                        *PAGE)))},
         "/api/v1/jobs/{job_id}/frames/{number}": {
             "get": _op("A frame's image", True,
+                       _ok("The PNG", content={"image/png": {}}),
+                       "401", "403", "404", params=(JOB_ID, FRAME))},
+        "/api/v1/jobs/{job_id}/frames/{number}/thumbnail": {
+            "get": _op("A small copy of a frame's image (at most 320 pixels a side)", True,
                        _ok("The PNG", content={"image/png": {}}),
                        "401", "403", "404", params=(JOB_ID, FRAME))},
         "/api/v1/jobs/{job_id}/frames/{number}/log": {
@@ -263,6 +310,57 @@ def _user_paths(records):
                        "401", "403")},
         "/api/v1/webhook-secret/rotate": {
             "post": _op("Replace the caller's webhook secret", True, secret, "401", "403")},
+    }
+
+
+def _admin_paths(records):
+    user_id = _path_param("user_id", "The user's id")
+    issued = {"type": "object", "required": ["token"], "properties": {
+        "token": {"type": "string", "description": "The new token: shown this once only"}}}
+    return {
+        "/api/v1/admin/users": {
+            "get": _revalidated(_op(
+                "Every user", True, _ok("The users", {
+                    "type": "object", "required": ["users"],
+                    "properties": {"users": {"type": "array", "items": _ref("User")}}}),
+                "401", "403", tag="admin")),
+            "post": _op("Add a user with a first token", True, _ok("Created", {
+                **issued, "required": ["user", "token"],
+                "properties": {**issued["properties"], "user": _ref("User")}}),
+                "400", "401", "403", "409", "415", tag="admin", ok_status="201",
+                body=_json({"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                    "role": {"enum": ["user", "admin"], "default": "user"}}}))},
+        "/api/v1/admin/users/{user_id}/tokens": {
+            "post": _op("Issue another token for a user", True, _ok("Created", {
+                **issued, "required": ["user", "token"],
+                "properties": {**issued["properties"], "user": {"type": "string"}}}),
+                "401", "403", "404", tag="admin", ok_status="201", params=(user_id,))},
+        "/api/v1/admin/tokens": {
+            "get": _revalidated(_op(
+                "Every user token, newest first", True, _ok("The tokens", {
+                    "type": "object", "required": ["tokens"],
+                    "properties": {"tokens": {"type": "array", "items": _ref("Token")}}}),
+                "401", "403", tag="admin"))},
+        "/api/v1/admin/tokens/{token_id}/revoke": {
+            "post": _op("Revoke a user token", True, _ok("The revoked token", _ref("Token")),
+                        "401", "403", "404", "409", tag="admin",
+                        params=(_path_param("token_id", "The token's id"),))},
+        "/api/v1/admin/queue": {
+            "get": _revalidated(_op(
+                "Unfinished jobs by cluster and state, and commands not yet sent", True,
+                _ok("The queue", {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["clusters", "jobs", "unsent_commands",
+                                 "oldest_unsent_command_at"],
+                    "properties": {
+                        "clusters": {"type": "object", "additionalProperties": {
+                            "type": "object", "additionalProperties": {"type": "integer"}}},
+                        "jobs": {"type": "array", "items": records.ref(WorkerJobView),
+                                 "description": "The oldest unfinished jobs"},
+                        "unsent_commands": {"type": "integer"},
+                        "oldest_unsent_command_at": {"type": ["string", "null"], **TIME}}}),
+                "401", "403", tag="admin"))},
     }
 
 
@@ -397,8 +495,8 @@ def _meta_paths(error):
 def document():
     records = RecordSchemas(_refinements())
     error = records.ref(ErrorBody)
-    paths = {**_meta_paths(error), **_user_paths(records), **_agent_paths(records),
-             **_worker_paths(records), **_site_paths(records)}
+    paths = {**_meta_paths(error), **_user_paths(records), **_admin_paths(records),
+             **_agent_paths(records), **_worker_paths(records), **_site_paths(records)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Raycrafter API", "version": "1.0.0",

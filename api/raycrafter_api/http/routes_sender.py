@@ -26,7 +26,7 @@ from .routes_user import USERS
 # Who may send a body where, by the path's beginning (the routes themselves check more);
 # any known caller elsewhere.
 SENDERS = (("/api/v1/agent/", ("agent",)), ("/api/v1/worker/", WORKER_SIDE),
-           ("/api/v1/site/", ("site",)), ("/api/v1/jobs", USERS))
+           ("/api/v1/site/", ("site",)), ("/api/v1/jobs", USERS), ("/api/v1/admin/", ("admin",)))
 REMEMBERED_SECONDS = 10.0
 _REMEMBERED_MOST = 10_000
 _AGENT_JOB = re.compile(r"^/api/v1/agent/jobs/(\d+)/")

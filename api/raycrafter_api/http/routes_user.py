@@ -3,7 +3,7 @@ import os
 
 import bottle
 
-from ..frames import frame_results
+from ..frames import frame_results, thumbnails
 from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
                     job_views)
 from ..problems import bad_field
@@ -17,6 +17,12 @@ USERS = ("user", "admin")
 
 
 def install(app, config):
+    @app.get("/api/v1/me")
+    def who_am_i():
+        """Who the token stands for: the dashboard shows an admin's pages to admins only."""
+        caller = httpio.principal(*USERS)
+        return httpio.send_json({"name": caller.user_name, "role": caller.kind})
+
     @app.post("/api/v1/jobs")
     def create_job():
         caller = httpio.principal(*USERS)
@@ -54,12 +60,14 @@ def install(app, config):
         if state:
             job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
-        return httpio.send_json(job_views.list_for(caller, state, limit, offset))
+        return httpio.send_json_revalidated(job_views.list_for(
+            caller, limit, offset, state=state, name=httpio.text_param("name"),
+            owner=httpio.text_param("owner")))
 
     @app.get("/api/v1/jobs/<job_id:int>")
     def get_job(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        return httpio.send_json(job_views.view_of(job))
+        return httpio.send_json_revalidated(job_views.view_of(job))
 
     @app.post("/api/v1/jobs/<job_id:int>/cancel")
     def cancel_job(job_id):
@@ -70,20 +78,28 @@ def install(app, config):
     def job_events(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
-        return httpio.send_json(events.list_page(job, limit, offset))
+        return httpio.send_json_revalidated(events.list_page(job, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames")
     def job_frames(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
-        return httpio.send_json(frame_results.list_page(job, limit, offset))
+        return httpio.send_json_revalidated(frame_results.list_page(
+            job, limit, offset, httpio.time_param("changed_since")))
 
-    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>")
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>")
     def frame_image(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         return httpio.send_file(frame_results.image_path(config, job, number), "image/png")
 
-    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:int>/log")
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>/thumbnail")
+    def frame_thumbnail(job_id, number):
+        job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
+        # A frame's image never changes once stored, so neither does its thumbnail.
+        return httpio.send_file(thumbnails.thumbnail_path(config, job, number), "image/png",
+                                headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>/log")
     def frame_log(job_id, number):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         frame = frame_results.get(job, number)

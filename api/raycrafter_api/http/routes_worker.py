@@ -78,7 +78,7 @@ def install(app, config):
         job = job_lookup.job_for_worker(job_id, httpio.worker_side())
         return httpio.send_json(frame_results.uncollected(job, httpio.limit_param(MAX_PAGE)))
 
-    @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:int>/image")
+    @app.put("/api/v1/worker/jobs/<job_id:int>/frames/<number:frame>/image")
     def put_image(job_id, number):
         caller = httpio.worker_side()
         httpio.require_media_type("image/png")

@@ -69,13 +69,19 @@ def view_of(job, full=False):
     return views([job], full)[0]
 
 
-def list_for(principal, state, limit, offset):
-    """A page of the jobs this principal may see, newest first."""
-    query = Job.select(Job, Job.owner.rel_model).join(Job.owner.rel_model)
+def list_for(principal, limit, offset, state=None, name=None, owner=None):
+    """A page of the jobs this principal may see, newest first: those in ``state``, whose
+    name holds ``name`` (any case), of the user named ``owner``."""
+    user = Job.owner.rel_model
+    query = Job.select(Job, user).join(user)
     if principal.kind != "admin":
         query = query.where(Job.owner == principal.user_id)
     if state:
         query = query.where(Job.state == state)
+    if name:
+        query = query.where(Job.name.contains(name))
+    if owner:
+        query = query.where(user.name == owner)
     page = pagination.page(query, Job.id.desc(), limit, offset, "jobs", views)
     return JobPage(**dict(page, jobs=tuple(page["jobs"])))
 

@@ -9,6 +9,7 @@ from raycrafter_contract.wire.worker_calls import Submission
 from .. import auth, timeutil
 from ..database.db import write_transaction
 from ..database.models import Job
+from ..metrics import series
 from ..problems import conflict, not_found
 
 
@@ -42,6 +43,10 @@ def record_submission(job_id, config):
                 Job.id == job.id).execute()
             auth.revoke_agent_tokens(job.id, up_to_attempt=attempt - 1)
         token = auth.issue_token("agent", job=job, attempt=attempt)
+    if not resumed:
+        series.SUBMISSIONS.inc()
+        if attempt > 1:
+            series.RESUBMISSIONS.inc()
     return Submission(attempt, batch_name(job.id, attempt), token, resumed,
                       _log_credential(job.id, attempt, config))
 

@@ -21,6 +21,7 @@ from raycrafter_contract.utilities.backoff import Backoff
 from .. import programs
 from ..database import db
 from ..frames import leases
+from ..metrics import exposition, series
 from . import broker, commands
 from .listener import OutboxListener
 
@@ -54,6 +55,7 @@ class Relay:
                 self.publisher = broker.Publisher(self.config.amqp_url, self.config.exchange,
                                                   self.config.amqp_ca_file)
                 log.info("connected to the broker")
+            series.COMMANDS_PUBLISHED.labels(command.command).inc()
             try:
                 self.publisher.publish(command.id, commands.message_body(command))
             except broker.Unroutable as error:
@@ -62,6 +64,7 @@ class Relay:
                 raise
             with db.connection():
                 commands.mark_sent(command.id)
+            series.COMMANDS_CONFIRMED.labels(command.command).inc()
             sent += 1
         return sent
 
@@ -123,6 +126,8 @@ def main(argv=None):
         return 1
     logging.getLogger("pika").setLevel(logging.WARNING)
     relay = Relay(config)
+    if config.relay_metrics_listen:
+        exposition.serve(config.relay_metrics_listen, config, with_database=False)
     programs.stop_on_signals(relay.stopping)
     relay.run()
     return 0

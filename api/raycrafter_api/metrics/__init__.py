@@ -1,0 +1,1 @@
+"""Prometheus metrics of the API and the outbox relay (docs/operations.md, "Metrics")."""
