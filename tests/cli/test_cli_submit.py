@@ -1,14 +1,13 @@
 """`raycrafter submit`: what reaches the API, and clear refusals of bad scenes and fields."""
 import io
 import json
-import sqlite3
 import subprocess
 import tarfile
-import tomllib
 
 import pytest
 
 from raycrafter_cli import exit_codes
+from support.api_server import stored
 
 SCENE = '#include "inc/colors.inc"\nsphere { <0, 1, 2>, 2 pigment { color Gold } }\n'
 COLORS = "#declare Gold = rgb <1, 0.8, 0>;\n"
@@ -191,15 +190,8 @@ def test_submit_carries_the_webhook_and_the_e_mail_address_told_when_the_job_end
     result = cli.run("submit", scene, "--notify-url", "https://hooks.lab.example/rc?k=1",
                      "--notify-email", "alice@lab.example")
     assert result.returncode == 0, result.stderr
-    with open(api_server.config_path, "rb") as f:
-        url = tomllib.load(f)["database_url"]
-    database = sqlite3.connect(url.removeprefix("sqlite:///"))
-    try:
-        assert database.execute("SELECT notify_url, notify_email FROM job WHERE id = ?",
-                                (int(result.stdout),)).fetchone() \
-            == ("https://hooks.lab.example/rc?k=1", "alice@lab.example")
-    finally:
-        database.close()
+    assert stored(api_server.config_path, int(result.stdout), "notify_url", "notify_email") \
+        == ("https://hooks.lab.example/rc?k=1", "alice@lab.example")
 
 
 @pytest.mark.parametrize("flag, value, problem", [
