@@ -28,6 +28,7 @@ SERVICE_FIXTURES = frozenset({
     "browser",                                     # headless Chromium (dashboard)
     "setup",                                       # the API, node agents and the log server
     "log_server",                                  # the log server as a process
+    "mail_relay",                                  # a throwaway exim4 and SMTP receiver
     "front_doors",                                 # nginx in front of the API
     "salt_factories",                              # Salt daemons and salt-call
     "namespace",                                   # Terraform in a network namespace

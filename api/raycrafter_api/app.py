@@ -14,7 +14,7 @@ from raycrafter_contract.naming import MAX_FRAME_NUMBER
 from . import config as config_module
 from .database import db, migrations
 from .http import (routes_admin, routes_agent, routes_dashboard, routes_meta, routes_sender,
-                   routes_site, routes_user, routes_worker)
+                   routes_site, routes_user, routes_webhook_secret, routes_worker)
 from .http.errors import ProblemPlugin, render_error
 from .metrics import exposition
 
@@ -46,8 +46,8 @@ def create_app(config):
     # a longer one names no frame (404), and never reaches the database as an integer
     # too large for its column.
     app.router.add_filter("frame", lambda _: (rf"[0-9]{{1,{len(str(MAX_FRAME_NUMBER))}}}", int, str))
-    for routes in (routes_meta, routes_sender, routes_user, routes_admin, routes_agent,
-                   routes_worker, routes_site, routes_dashboard):
+    for routes in (routes_meta, routes_sender, routes_user, routes_admin, routes_webhook_secret,
+                   routes_agent, routes_worker, routes_site, routes_dashboard):
         routes.install(app, config)
     return app
 

@@ -1,5 +1,6 @@
 """Configuration: one TOML file, loaded once, validated, immutable afterwards."""
 import dataclasses
+import ipaddress
 import os
 import tomllib
 
@@ -61,6 +62,17 @@ class Config:
     relay_metrics_listen: str = ""
     metrics_tls_certificate: str = ""
     metrics_tls_key: str = ""
+    # Word when a job ends (notify/): webhooks go only to public addresses, but to those in
+    # these networks (CIDR) the operator allows; e-mail goes to the MTA at smtp_host and
+    # smtp_port, from mail_from. A delivery that keeps failing is given up after
+    # notify_retry_seconds.
+    notify_allowed_networks: tuple = ()
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "raycrafter@localhost"
+    notify_retry_seconds: int = 86400
+    notify_poll_seconds: float = 2.0
+    notify_timeout_seconds: float = 10.0
 
     @property
     def scene_limits(self):
@@ -81,11 +93,14 @@ class Config:
 
 _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_frames_per_job", "lease_seconds", "max_attempts", "max_submissions",
-             "max_chunk_frames", "log_credential_seconds")
-_FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds")
+             "max_chunk_frames", "log_credential_seconds", "smtp_port",
+             "notify_retry_seconds")
+_FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds",
+               "notify_poll_seconds", "notify_timeout_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
              "default_cluster", "consul_agent", "log_credential_key", "metrics_listen",
-             "relay_metrics_listen", "metrics_tls_certificate", "metrics_tls_key")
+             "relay_metrics_listen", "metrics_tls_certificate", "metrics_tls_key", "smtp_host",
+             "mail_from")
 
 
 def load(path):
@@ -135,6 +150,8 @@ def from_dict(raw):
         values["clusters"] = _names(values["clusters"], "clusters", empty=False)
     if "pull_clusters" in values:
         values["pull_clusters"] = _names(values["pull_clusters"], "pull_clusters", empty=True)
+    if "notify_allowed_networks" in values:
+        values["notify_allowed_networks"] = _networks(values["notify_allowed_networks"])
     if values.get("consul_agent"):
         values = _resolved_in_consul(values)
     if "reconcile_after_seconds" in values:
@@ -175,6 +192,17 @@ def _names(names, key, empty):
         raise ConfigError(f"config key {key!r} must be a {'' if empty else 'non-empty '}"
                           f"list of names")
     return tuple(names)
+
+
+def _networks(networks):
+    """The networks webhooks may reach besides public addresses, as ip_network objects."""
+    if not isinstance(networks, (list, tuple)):
+        raise ConfigError("config key 'notify_allowed_networks' must be a list of networks "
+                          "(CIDR, e.g. 10.20.0.0/16)")
+    try:
+        return tuple(ipaddress.ip_network(network) for network in networks)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"config key 'notify_allowed_networks': {error}") from None
 
 
 def _resolved_in_consul(values):

@@ -26,7 +26,8 @@ def submit(args, api, settings):
         downloading.prepare_directory(args.download)
     fields = {"name": args.name or scene_packing.default_job_name(args.scene)[:200]}
     for field, value in (("frames", args.frames), ("ini_file", args.ini_file),
-                         ("width", args.width), ("height", args.height)):
+                         ("width", args.width), ("height", args.height),
+                         ("notify_url", args.notify_url), ("notify_email", args.notify_email)):
         if value is not None:
             fields[field] = str(value)
     if args.animation:
@@ -131,6 +132,14 @@ def download(args, api, settings):
 def cancel(args, api, settings):
     job = api.cancel(args.job_id)
     _out(formatting.as_json(job) if args.json else f"job {job.id} cancelled")
+    return exit_codes.OK
+
+
+def webhook_secret(args, api, settings):
+    secret = api.webhook_secret(rotate=args.rotate)
+    _out(formatting.as_json({"secret": secret}) if args.json else secret)
+    if args.rotate and not args.json:
+        _note("rotated: webhooks are signed with this secret from now on")
     return exit_codes.OK
 
 

@@ -74,6 +74,11 @@ class Api:
     def cancel(self, job_id):
         return self._json("POST", f"/jobs/{job_id}/cancel", {}, JobView)
 
+    def webhook_secret(self, rotate=False):
+        if rotate:
+            return self._json("POST", "/webhook-secret/rotate", {})["secret"]
+        return self._json("GET", "/webhook-secret")["secret"]
+
     def events(self, job_id):
         return self._every(f"/jobs/{job_id}/events", "events")
 

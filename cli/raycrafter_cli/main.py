@@ -128,6 +128,11 @@ def build_parser():
     p.add_argument("--option", type=_option, action="append", metavar="KEY=VALUE",
                    help="renderer option, repeatable: antialias=true, antialias_threshold=0.3, "
                         "antialias_depth=3, quality=9")
+    p.add_argument("--notify-url", metavar="URL",
+                   help="a webhook the API POSTs to when the job ends, signed with your "
+                        "webhook secret (raycrafter webhook-secret)")
+    p.add_argument("--notify-email", metavar="ADDRESS",
+                   help="an e-mail address told when the job ends")
     p.add_argument("--wait", action="store_true", help="wait until the job is final")
     p.add_argument("--download", metavar="DIR",
                    help="wait, then download the frames into DIR (implies --wait)")
@@ -153,6 +158,11 @@ def build_parser():
 
     p = command("cancel", commands.cancel, "cancel a job")
     p.add_argument("job_id", **job_id)
+
+    p = command("webhook-secret", commands.webhook_secret,
+                "show the secret your webhooks are signed with (Standard Webhooks)")
+    p.add_argument("--rotate", action="store_true",
+                   help="replace it first: the old secret no longer signs anything")
     return parser
 
 

@@ -6,6 +6,7 @@
 {%- from "salt/supervisor/program.jinja" import supervisor_program_absent with context %}
 {{ supervisor_program_absent("raycrafter-api") }}
 {{ supervisor_program_absent("raycrafter-relay") }}
+{{ supervisor_program_absent("raycrafter-notifier") }}
 {%- for path in (api.venv, common.paths.opt ~ "/src/api", api.config_file.rsplit("/", 1)[0],
                  "/usr/local/sbin/raycrafter-admin") %}
 

@@ -4,6 +4,7 @@
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
 {%- from "salt/common/tls.jinja" import service_tls_files with context %}
+{%- from "salt/mta/map.jinja" import mta with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
 {%- set consul_services = {} %}
 {%- set _ = consul_lookups(consul_services, {"database_url": "db", "amqp_url": "broker"}) %}
@@ -63,6 +64,7 @@ api-config-file-managed:
         log_credential_key: {{ secrets.log_credential_key | json }}
         consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
         consul_services: {{ consul_services | json }}
+        mail_from: {{ (api.notify.mail_from or "raycrafter@" ~ mta.mailname) | json }}
     - user: {{ api.user }}
     - group: {{ api.user }}
     - mode: "0600"

@@ -4,7 +4,7 @@
 include:
   - salt.supervisor
   - salt.api.database
-{%- for program in ("raycrafter-api", "raycrafter-relay") %}
+{%- for program in ("raycrafter-api", "raycrafter-relay", "raycrafter-notifier") %}
 {{ supervisor_program(program, "salt://salt/api/files/" ~ program ~ ".conf.jinja", {"api": api},
                       restart_on=[{"cmd": "api-distribution-cmd-run"}, {"file": "api-config-file-managed"}]) }}
 {%- endfor %}

@@ -55,6 +55,8 @@ ENDPOINTS = [
     ("GET", "/jobs/{x}/frames/1", {}, USERS_OWN, (404, "image_not_available")),
     ("GET", "/jobs/{x}/frames/1/log", {}, USERS_OWN, (200, None)),
     ("GET", "/jobs/{x}/archive", {}, USERS_OWN, (409, "no_images")),
+    ("GET", "/webhook-secret", {}, USERS_ANY, (200, None)),
+    ("POST", "/webhook-secret/rotate", {}, USERS_ANY, (200, None)),
     ("POST", "/agent/jobs/{x}/claim", {"json": {"holder": "n1"}}, AGENT_X, (200, None)),
     ("POST", "/agent/jobs/{x}/frames/1/heartbeat", {"json": LEASE}, AGENT_X,
      (409, "stale_lease")),

@@ -45,6 +45,11 @@ def test_load_from_toml_file(tmp_path):
     ({"pull_clusters": "archer"}, "'pull_clusters' must be a list of names"),
     ({"clusters": ["archer", "any"]}, "'any' names a job's open cluster"),
     ({"default_cluster": "any"}, "default_cluster"),
+    ({"notify_allowed_networks": "10.0.0.0/8"}, "'notify_allowed_networks' must be a list"),
+    ({"notify_allowed_networks": ["10.0.0.1/8"]}, "notify_allowed_networks.*host bits set"),
+    ({"notify_allowed_networks": ["lab"]}, "notify_allowed_networks"),
+    ({"smtp_port": 0}, "smtp_port"),
+    ({"notify_retry_seconds": -1}, "notify_retry_seconds"),
 ])
 def test_invalid_config_is_refused_clearly(change, message):
     values = {k: v for k, v in {**BASE, **change}.items() if v is not None}
@@ -109,3 +114,10 @@ def test_urls_take_a_healthy_instance_from_consul_at_start():
         with pytest.raises(config_module.ConfigError, match="consul_services must map some of"):
             config_module.from_dict({**BASE, "consul_agent": consul.url,
                                      "consul_services": {"data_dir": "raycrafter-api"}})
+
+
+def test_allowed_networks_are_read_as_networks():
+    config = config_module.from_dict({**BASE, "notify_allowed_networks": ["10.20.0.0/16",
+                                                                           "fd00::/8"]})
+    assert [str(network) for network in config.notify_allowed_networks] == ["10.20.0.0/16",
+                                                                            "fd00::/8"]

@@ -86,6 +86,8 @@ def test_upgrade_keeps_existing_data(empty_database):
     job = command.job
     assert (job.anim_initial_frame, job.anim_final_frame, job.anim_initial_clock,
             job.anim_final_clock, job.anim_cyclic) == (5, 9, 0.0, 1.0, False)
+    # Nobody is told of an old job's end, and an old user has no webhook secret yet.
+    assert (job.notify_url, job.notify_email, job.owner.webhook_secret) == (None, None, None)
     migrations.check_current()
 
 

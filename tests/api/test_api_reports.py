@@ -146,6 +146,10 @@ def test_the_report_that_leaves_nothing_to_render_moves_the_job_to_collecting(wo
     ({"failed": [{"frame": 2}]}, "failed[0].reason"),
     ({"failed": [{"frame": 2, "reason": "x", "log_tail": 7}]}, "failed[0].log_tail"),
     ({"released": [2, "3"]}, "released[1]"),
+    # Found by fuzzing: beyond the database's integer column, a 500.
+    ({"released": [2, 2 ** 31]}, "released[1]"),
+    ({"done": [done(10 ** 30)]}, "done[0].frame"),
+    ({"failed": [{"frame": -1, "reason": "x"}]}, "failed[0].frame"),
     ({"done": [done(2)], "released": [2]}, "body"),
     ({}, "body"),
     ({"released": list(range(1, 1002))}, "body"),

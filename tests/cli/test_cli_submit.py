@@ -7,6 +7,7 @@ import tarfile
 import pytest
 
 from raycrafter_cli import exit_codes
+from support.api_server import stored
 
 SCENE = '#include "inc/colors.inc"\nsphere { <0, 1, 2>, 2 pigment { color Gold } }\n'
 COLORS = "#declare Gold = rgb <1, 0.8, 0>;\n"
@@ -180,3 +181,38 @@ def test_submit_takes_the_animation_from_the_ini_file_or_the_options(cli, tmp_pa
     assert (job["frames"]["first"], job["frames"]["count"], job["width"]) == (5, 2, 64)
     wrong = cli.run("submit", directory, "--clock", "0-1")
     assert wrong.returncode == exit_codes.USAGE and "use INITIAL:FINAL" in wrong.stderr
+
+
+def test_submit_carries_the_webhook_and_the_e_mail_address_told_when_the_job_ends(
+        cli, api_server, tmp_path):
+    scene = tmp_path / "told.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, "--notify-url", "https://hooks.lab.example/rc?k=1",
+                     "--notify-email", "alice@lab.example")
+    assert result.returncode == 0, result.stderr
+    assert stored(api_server.config_path, int(result.stdout), "notify_url", "notify_email") \
+        == ("https://hooks.lab.example/rc?k=1", "alice@lab.example")
+
+
+@pytest.mark.parametrize("flag, value, problem", [
+    ("--notify-url", "http://127.0.0.1:8080/hook", "notify_url: 127.0.0.1 is a loopback address"),
+    ("--notify-email", "alice", "notify_email: must be one e-mail address"),
+])
+def test_submit_refuses_a_target_the_api_refuses(cli, tmp_path, flag, value, problem):
+    scene = tmp_path / "told.pov"
+    scene.write_text(SCENE)
+    result = cli.run("submit", scene, flag, value)
+    assert result.returncode == exit_codes.API_REFUSED
+    assert problem in result.stderr
+
+
+def test_webhook_secret_shows_the_same_secret_until_rotated(cli):
+    shown = cli.run("webhook-secret")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("whsec_")
+    assert cli.run("webhook-secret").stdout == shown.stdout
+    rotated = cli.run("webhook-secret", "--rotate", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    secret = json.loads(rotated.stdout)["secret"]
+    assert secret.startswith("whsec_") and f"{secret}\n" != shown.stdout
+    assert cli.run("webhook-secret").stdout == f"{secret}\n"

@@ -13,6 +13,7 @@ from raycrafter_contract.naming import frame_file_name
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from support.api_server import stored
 from support.api_testing import Client, sha256, submit_as_worker
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -92,9 +93,11 @@ def test_a_user_submits_watches_frames_appear_plays_and_reads_a_log(
     form.find_element(By.NAME, "frames").send_keys("1-3")
     form.find_element(By.NAME, "width").send_keys("480")
     form.find_element(By.NAME, "height").send_keys("360")
+    form.find_element(By.NAME, "notify_email").send_keys("alice@lab.example")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(browser, lambda: browser.current_url.split("#/jobs/")[-1].isdigit())
     job_id = int(browser.current_url.split("#/jobs/")[-1])
+    assert stored(api_server.config_path, job_id, "notify_email") == ("alice@lab.example",)
 
     job = user.get(f"/jobs/{job_id}").json()
     assert (job["name"], job["frames"]["count"], job["width"]) == ("orbiting sphere", 3, 480)

@@ -19,8 +19,10 @@ ends the subprocesses; ``api.log()`` returns their output for failure messages.
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
+import tomllib
 import urllib.error
 import urllib.request
 
@@ -53,6 +55,19 @@ def write_config(path, **values):
         for key, value in values.items():
             f.write(f"{key} = {_toml_value(value)}\n")
     return str(path)
+
+
+def stored(config_path, job_id, *columns):
+    """The job's ``columns`` as the API's SQLite database holds them: for what no answer of
+    the API shows."""
+    with open(config_path, "rb") as f:
+        url = tomllib.load(f)["database_url"]
+    database = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return database.execute(f"SELECT {', '.join(columns)} FROM job WHERE id = ?",
+                                (job_id,)).fetchone()
+    finally:
+        database.close()
 
 
 def admin(config_path, *args, check=True):

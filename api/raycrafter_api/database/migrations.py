@@ -182,9 +182,43 @@ def _frames_by_change():
     database.execute_sql("CREATE INDEX frame_by_change ON frame (job_id, updated_at)")
 
 
+def _notifications():
+    """Word when a job ends: its webhook and e-mail address, each user's webhook secret,
+    and the table of deliveries the notifier works through."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(
+        migrator.add_column("job", "notify_url", peewee.CharField(max_length=2000, null=True)),
+        migrator.add_column("job", "notify_email", peewee.CharField(max_length=254, null=True)),
+        migrator.add_column("user", "webhook_secret", peewee.CharField(max_length=64,
+                                                                       null=True)),
+    )
+
+    class Base(peewee.Model):
+        class Meta:
+            database = database
+            legacy_table_names = False
+
+    class Job(Base):
+        pass
+
+    class Notification(Base):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        job = peewee.ForeignKeyField(Job, on_delete="CASCADE")
+        channel = peewee.CharField(max_length=8)
+        target = peewee.CharField(max_length=2000)
+        body = peewee.TextField()
+        created_at = peewee.DateTimeField()
+        next_attempt_at = peewee.DateTimeField(null=True, index=True)
+        attempts = peewee.IntegerField(default=0)
+        delivered_at = peewee.DateTimeField(null=True)
+        last_error = peewee.TextField(null=True)
+
+    database.create_tables([Notification])
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
               _leased_frames_by_expiry, _token_lifetimes, _site_tokens, _disabled_users,
-              _frames_by_change)
+              _frames_by_change, _notifications)
 LATEST = len(MIGRATIONS)
 
 

@@ -27,6 +27,10 @@ class User(BaseModel):
     # Set by `raycrafter-admin user disable`: every token of the user is refused until
     # `user enable`; the user's jobs go on.
     disabled_at = peewee.DateTimeField(null=True)
+    # The key the user's webhooks are signed with (Standard Webhooks, ``whsec_...``): made
+    # when first asked for or needed, replaced by a rotation. Kept in the clear, as an HMAC
+    # key must be.
+    webhook_secret = peewee.CharField(max_length=64, null=True)
 
 
 class Job(BaseModel):
@@ -63,6 +67,9 @@ class Job(BaseModel):
     # The last attempt reported submitted; an attempt above it is still open (resumed).
     submitted_attempt = peewee.IntegerField(default=0)
     batch_job_id = peewee.CharField(max_length=128, null=True)
+    # Who is told when the job ends: a webhook and an e-mail address, each optional.
+    notify_url = peewee.CharField(max_length=2000, null=True)
+    notify_email = peewee.CharField(max_length=254, null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
     state_changed_at = peewee.DateTimeField()
@@ -156,4 +163,26 @@ class Command(BaseModel):
     last_error = peewee.TextField(null=True)
 
 
-MODELS = (User, Job, Frame, Token, Event, Command)
+class Notification(BaseModel):
+    """Word that a job ended, for its webhook or its e-mail address: written in the same
+    transaction as the final state (``notify/messages.py``), delivered by
+    ``raycrafter-notifier``.
+
+    ``id`` is the webhook's ``webhook-id`` (the same on every attempt, so a receiver drops
+    duplicates); ``body`` is the JSON document sent, signed as it is stored.
+    ``next_attempt_at`` is when the notifier tries next; it is null once the word was
+    delivered (``delivered_at``) or given up after ``notify_retry_seconds``.
+    """
+    id = peewee.CharField(max_length=36, primary_key=True)
+    job = peewee.ForeignKeyField(Job, backref="notifications", on_delete="CASCADE")
+    channel = peewee.CharField(max_length=8)  # "webhook" | "email"
+    target = peewee.CharField(max_length=2000)
+    body = peewee.TextField()
+    created_at = peewee.DateTimeField()
+    next_attempt_at = peewee.DateTimeField(null=True, index=True)
+    attempts = peewee.IntegerField(default=0)
+    delivered_at = peewee.DateTimeField(null=True)
+    last_error = peewee.TextField(null=True)
+
+
+MODELS = (User, Job, Frame, Token, Event, Command, Notification)

@@ -8,7 +8,7 @@ report answers each frame's outcome and takes the others all the same. A report'
 are locked together, its completions written in one round trip, and what is left of the
 job counted once.
 """
-from raycrafter_contract.naming import MAX_CLAIM_FRAMES
+from raycrafter_contract.naming import MAX_CLAIM_FRAMES, MAX_FRAME_NUMBER
 from raycrafter_contract.states import FRAME_STATES
 from raycrafter_contract.wire.agent_calls import (FrameDone, FrameFailed, FrameOutcome,
                                                   FrameStateAnswer, LeaseReportsAnswer)
@@ -248,8 +248,9 @@ def _frame(entry, where):
 
 
 def _number(value, field):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_field(field, "must be a frame number")
+    # Bounded as frame numbers are, before the database sees one too large for its column.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FRAME_NUMBER:
+        raise bad_field(field, f"must be a frame number (0 to {MAX_FRAME_NUMBER})")
     return value
 
 

@@ -241,7 +241,17 @@ def _user_paths(records):
             "renderer": {"enum": ["povray"], "default": "povray"},
             "cluster": {"type": "string", "description": "Defaults to default_cluster"},
             "options": {"type": "string", "contentMediaType": "application/json",
-                        "description": "JSON object matching the Options schema"}}}}}
+                        "description": "JSON object matching the Options schema"},
+            "notify_url": {"type": "string", "format": "uri", "maxLength": 2000,
+                           "description": "An http(s) URL POSTed to, signed the Standard "
+                                          "Webhooks way with the user's webhook secret, when "
+                                          "the job ends; only public addresses and the "
+                                          "networks in notify_allowed_networks"},
+            "notify_email": {"type": "string", "format": "email", "maxLength": 254,
+                             "description": "An address e-mailed when the job ends"}}}}}
+    secret = _ok("The user's webhook secret", {
+        "type": "object", "required": ["secret"],
+        "properties": {"secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"}}})
     return {
         "/api/v1/me": {
             "get": _op("Who the token stands for", True, _ok("The caller", {
@@ -295,6 +305,11 @@ def _user_paths(records):
             "get": _op("A zip of every collected frame", True,
                        _ok("The zip", content={"application/zip": {}}),
                        "401", "403", "404", "409", params=(JOB_ID,))},
+        "/api/v1/webhook-secret": {
+            "get": _op("The secret the caller's webhooks are signed with", True, secret,
+                       "401", "403")},
+        "/api/v1/webhook-secret/rotate": {
+            "post": _op("Replace the caller's webhook secret", True, secret, "401", "403")},
     }
 
 

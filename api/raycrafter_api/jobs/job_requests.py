@@ -13,6 +13,7 @@ from raycrafter_contract.naming import MAX_FRAME_NUMBER, MAX_IMAGE_SIDE
 from raycrafter_contract.scenes import INI_SUFFIX, MAX_INI_BYTES
 from raycrafter_contract.wire import json_text
 
+from ..notify import mail, webhook_targets
 from ..problems import bad_field
 
 RENDERERS = ("povray",)
@@ -65,8 +66,33 @@ def validate(fields, scene, config):
         "options": json.dumps(options, sort_keys=True),
         "cluster": cluster,
         "scene_file": scene.main_file,
+        "notify_url": _notify_url(fields.get("notify_url"), config),
+        "notify_email": _notify_email(fields.get("notify_email")),
         "notes": _notes(ini_name, ini, scene.main_file),
     }
+
+
+def _notify_url(text, config):
+    """The webhook told when the job ends, or None. Its name is resolved and checked at
+    each delivery; an address in the URL is checked now."""
+    url = (text or "").strip()
+    if not url:
+        return None
+    try:
+        webhook_targets.check_url(url, config.notify_allowed_networks)
+    except webhook_targets.Refused as error:
+        raise bad_field("notify_url", str(error)) from None
+    return url
+
+
+def _notify_email(text):
+    address = (text or "").strip()
+    if not address:
+        return None
+    problem = mail.check_address(address)
+    if problem:
+        raise bad_field("notify_email", problem)
+    return address
 
 
 def parse_frames(text, max_frames):

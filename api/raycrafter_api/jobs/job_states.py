@@ -7,6 +7,7 @@ from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
 from .. import timeutil
 from ..auth import revoke_agent_tokens
 from ..database.models import Event, Frame, Job
+from ..notify import messages
 from ..outbox import commands
 from ..problems import bad_field, conflict
 
@@ -16,7 +17,8 @@ def transition(job, to, actor, reason=None, **changes):
 
     The update is conditional on the state the caller read, so two concurrent changes
     cannot both succeed. Writes the event and the command the new state calls for; a
-    final state revokes the job's agent tokens and hands back the frames they held.
+    final state revokes the job's agent tokens, hands back the frames they held and writes
+    the word of the job's end for its webhook and e-mail address.
     """
     if not transition_unless_moved(job, to, actor, reason, **changes):
         current = Job.get_by_id(job.id).state
@@ -47,6 +49,7 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
         # Its agents are done with it: their tokens go, and the frames they held come back.
         revoke_agent_tokens(job.id)
         release_leases(job, actor, f"the job is {to}")
+        messages.write_for_end(job)
     command = command_on_entering(from_state, to)
     if command:
         commands.write_command(job, command)

@@ -9,20 +9,17 @@ jitter and carries on where the outbox says. Between rounds it waits
 ``relay_poll_seconds``, less when PostgreSQL tells it that a command was written
 (``listener.py``). Several relays may run: consumers drop duplicate command ids.
 """
-import argparse
 import logging
-import signal
 import sys
 import threading
 import time
 
-import peewee
 import pika
 
 from raycrafter_contract.utilities.backoff import Backoff
 
-from .. import config as config_module
-from ..database import db, migrations
+from .. import programs
+from ..database import db
 from ..frames import leases
 from ..metrics import exposition, series
 from . import broker, commands
@@ -39,9 +36,9 @@ class Relay:
         self.config = config
         self.publisher = None
         self.stopping = threading.Event()
-        # The broker and the database fail apart, so each has its own backoff.
+        # The broker and the database fail apart, so each has its own backoff (the
+        # database's: programs.run_rounds).
         self.broker_backoff = Backoff(first=config.relay_poll_seconds * 2, cap=MAX_BACKOFF)
-        self.database_backoff = Backoff(first=2.0, cap=MAX_BACKOFF)
         self.next_reconcile = 0.0
         self.listener = OutboxListener(config.database_url)
         self.backing_off = False
@@ -111,45 +108,27 @@ class Relay:
     def run(self):
         log.info("relay started (broker: %s)", "configured" if self.config.amqp_url
                  else "none: commands stay in the outbox")
-        while not self.stopping.is_set():
-            try:
-                delay = self.step()
-                self.database_backoff.reset()
-            except (peewee.OperationalError, peewee.InterfaceError) as error:
-                delay = self.database_backoff.next_delay()
-                log.warning("database unavailable (%s); retrying in %.0f s", error, delay)
-                self.stopping.wait(delay)
-                continue
-            if self.backing_off:  # a new command ends the wait between polls, not a backoff
-                self.stopping.wait(delay)
-            else:
-                self.listener.wait(delay, self.stopping)
+        programs.run_rounds(log, self.stopping, self.step, self._pause)
         self._drop_connection()
         self.listener.close()
         log.info("relay stopped")
 
+    def _pause(self, delay):
+        if self.backing_off:  # a new command ends the wait between polls, not a backoff
+            self.stopping.wait(delay)
+        else:
+            self.listener.wait(delay, self.stopping)
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="raycrafter-relay", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help=f"TOML config file (default: ${config_module.ENV_VAR})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)
-    try:
-        config = (config_module.load(args.config) if args.config
-                  else config_module.load_from_env())
-        db.bind(config.database_url)
-        with db.connection():
-            migrations.check_current()
-    except (config_module.ConfigError, migrations.SchemaOutdated) as error:
-        print(f"raycrafter-relay: {error}", file=sys.stderr)
+    config = programs.configured("raycrafter-relay", __doc__.split("\n")[0], argv)
+    if config is None:
         return 1
+    logging.getLogger("pika").setLevel(logging.WARNING)
     relay = Relay(config)
     if config.relay_metrics_listen:
         exposition.serve(config.relay_metrics_listen, config, with_database=False)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: relay.stopping.set())
+    programs.stop_on_signals(relay.stopping)
     relay.run()
     return 0
 

@@ -1,0 +1,4 @@
+include:
+  - salt.mta.package
+  - salt.mta.config
+  - salt.mta.service

@@ -1,0 +1,3 @@
+mta-package-pkg-installed:
+  pkg.installed:
+    - name: exim4-daemon-light
