@@ -251,6 +251,9 @@ def test_two_clusters_share_open_jobs_a_few_at_a_time(api, site_agents, batch_pr
     wait_done(api, job_ids)
     taken_by = collections.Counter(job_of(api, job_id)["cluster"] for job_id in job_ids)
     assert set(taken_by) == {"north", "south"}, taken_by
+    # A job is done once its frames are in; Slurm logs its batch job's end a moment later.
+    wait_for(lambda: sum(completion_names(batch_prefix).values()) >= 6, timeout=60,
+             message="Slurm's completion record of each batch job")
     names = completion_names(batch_prefix)
     assert sum(names.values()) == 6 and set(names.values()) == {1}
     for job_id in job_ids:
