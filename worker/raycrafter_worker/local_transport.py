@@ -59,6 +59,9 @@ class LocalStager:
     verifies sizes and checksums afterwards, as after any transfer."""
 
     name = "local"
+    # The site agent unpacks a scene by the scene rule where it runs, the login node
+    # itself: no archive travels, so there is no receiver to send one to.
+    receives_scenes = False
 
     def __init__(self, transport):
         self.transport = transport
