@@ -241,6 +241,14 @@ def test_a_second_site_agent_of_the_same_cluster_leaves_it_to_the_first(api, sit
     assert "another site agent holds" in again.stderr and agent.process.poll() is None
 
 
+def logged_batch_jobs(prefix, count):
+    """Slurm's completion records of the test's batch jobs, once there are ``count``: a
+    job is done once its frames are in, and Slurm logs its batch job's end a moment later."""
+    wait_for(lambda: sum(completion_names(prefix).values()) >= count, timeout=60,
+             message="Slurm's completion record of each batch job")
+    return completion_names(prefix)
+
+
 def test_two_clusters_share_open_jobs_a_few_at_a_time(api, site_agents, batch_prefix):
     """Six jobs leave their cluster open. Each cluster may run one batch job at a time and
     takes an open job only while none of its own waits to be submitted, so neither can
@@ -251,10 +259,7 @@ def test_two_clusters_share_open_jobs_a_few_at_a_time(api, site_agents, batch_pr
     wait_done(api, job_ids)
     taken_by = collections.Counter(job_of(api, job_id)["cluster"] for job_id in job_ids)
     assert set(taken_by) == {"north", "south"}, taken_by
-    # A job is done once its frames are in; Slurm logs its batch job's end a moment later.
-    wait_for(lambda: sum(completion_names(batch_prefix).values()) >= 6, timeout=60,
-             message="Slurm's completion record of each batch job")
-    names = completion_names(batch_prefix)
+    names = logged_batch_jobs(batch_prefix, 6)
     assert sum(names.values()) == 6 and set(names.values()) == {1}
     for job_id in job_ids:
         cluster = job_of(api, job_id)["cluster"]
@@ -273,7 +278,7 @@ def test_it_keeps_under_its_profiles_queue_limit(api, site_agents, batch_prefix,
         return all(job_of(api, job_id)["state"] == "done" for job_id in job_ids)
     wait_for(done_watching_the_queue, timeout=300, interval=0.5, message="every job done")
     assert most == 1
-    assert sum(completion_names(batch_prefix).values()) == 3
+    assert sum(logged_batch_jobs(batch_prefix, 3).values()) == 3
 
 
 def test_a_replaced_token_is_read_again_after_the_api_refuses_the_old_one(
