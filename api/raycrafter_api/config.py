@@ -5,13 +5,13 @@ import os
 import tomllib
 
 from raycrafter_contract import messaging
+from raycrafter_contract.log_credentials import MIN_KEY_CHARS
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
-MIN_KEY_CHARS = 32
 
 
 class ConfigError(Exception):

@@ -24,6 +24,9 @@ VERSION = "rclog1"
 RECORD_FIELD = "_log_credential"
 # A generous bound on a credential's length, so a reader can refuse garbage unread.
 MAX_CHARS = 128
+# The shortest key the API signs with and the log server checks with (Salt generates 256
+# bits, 43 characters).
+MIN_KEY_CHARS = 32
 _SHAPE = re.compile(r"^%s\.([1-9][0-9]{0,17})\.([1-9][0-9]{0,8})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$"
                     % VERSION)
 

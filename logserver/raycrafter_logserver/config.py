@@ -6,7 +6,7 @@ import os
 import tomllib
 from typing import Optional, Tuple
 
-MIN_KEY_CHARS = 32
+from raycrafter_contract.log_credentials import MIN_KEY_CHARS
 
 
 class ConfigError(Exception):
