@@ -46,6 +46,11 @@ class Config:
     idle_seconds: float = 300.0
     # How often counts of what was written and refused go to the log, when there are any.
     report_seconds: float = 60.0
+    # The records file is rotated at this size, and of the rotated files the newest
+    # keep_files younger than keep_days are kept (records.RecordsFile).
+    rotate_bytes: int = 64 * 1024 * 1024
+    keep_files: int = 16
+    keep_days: float = 30.0
 
     @property
     def key(self) -> bytes:
@@ -53,8 +58,9 @@ class Config:
 
 
 _INTS = ("max_record_bytes", "burst_records", "burst_bytes", "max_connections",
-         "max_connections_per_address")
-_NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_seconds")
+         "max_connections_per_address", "rotate_bytes", "keep_files")
+_NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_seconds",
+            "keep_days")
 
 
 def load(path: str) -> Config:

@@ -8,9 +8,12 @@ log server adds what it vouches for: ``_job_id`` and ``_submit_attempt`` from th
 record's credential (over anything the record said) and ``_source``, the address it came
 from.
 """
+import glob
 import json
 import os
-from typing import Optional
+import re
+import time
+from typing import List, Optional
 
 from raycrafter_contract.log_credentials import LogCredential
 
@@ -63,10 +66,19 @@ def _text(value: object) -> str:
 class RecordsFile:
     """The one file records are appended to (mode 0640), by this process alone, so lines
     never interleave. Writes are buffered and flushed after each batch a connection
-    brought."""
+    brought.
 
-    def __init__(self, path: str) -> None:
+    Once the file holds ``rotate_bytes`` it is renamed ``PATH.STAMP`` (the UTC time of the
+    rotation to the microsecond, so names sort by age) and a new one begun; of the renamed files only the
+    newest ``keep_files`` younger than ``keep_days`` are kept. So the records never take
+    more than about ``(keep_files + 1) * rotate_bytes`` of the log host's disk, however
+    chatty a render is."""
+
+    def __init__(self, path: str, rotate_bytes: int = 64 << 20, keep_files: int = 16,
+                 keep_days: float = 30.0, clock=time.time) -> None:
         self.path = path
+        self.rotate_bytes, self.keep_files, self.keep_days = rotate_bytes, keep_files, keep_days
+        self._clock = clock
         self._handle: Optional[object] = None
 
     def open(self) -> "RecordsFile":
@@ -79,8 +91,47 @@ class RecordsFile:
 
     def flush(self) -> None:
         self._handle.flush()
+        if self._handle.tell() >= self.rotate_bytes:
+            self.rotate()
+
+    def rotate(self) -> None:
+        self.close()
+        now = self._clock()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+        # Rotations within one microsecond (a clock that stood still) number on from the
+        # last, never reusing a name an older file had: names sort by age.
+        taken = [_order(self.path, name)[1] for name in rotated_files(self.path)
+                 if _order(self.path, name)[0] == stamp]
+        target = f"{self.path}.{stamp}" + (f"-{max(taken) + 1}" if taken else "")
+        os.rename(self.path, target)
+        self.open()
+        self.prune()
+
+    def prune(self) -> None:
+        """Remove the rotated files beyond the newest ``keep_files`` or older than
+        ``keep_days``."""
+        oldest = self._clock() - self.keep_days * 86400
+        for index, path in enumerate(reversed(rotated_files(self.path))):
+            if index >= self.keep_files or os.stat(path).st_mtime < oldest:
+                os.unlink(path)
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+_ROTATED = re.compile(r"\.[0-9]{8}T[0-9]{6}\.[0-9]{6}Z(-[0-9]+)?")
+
+
+def rotated_files(path: str) -> List[str]:
+    """The files ``path`` was rotated into, oldest first."""
+    return sorted((name for name in glob.glob(glob.escape(path) + ".*")
+                   if _ROTATED.fullmatch(name[len(path):])),
+                  key=lambda name: _order(path, name))
+
+
+def _order(path: str, name: str):
+    """(stamp, number) of a rotated file's name: its place among the others."""
+    stamp, _, number = name[len(path) + 1:].partition("-")
+    return stamp, int(number or 1)

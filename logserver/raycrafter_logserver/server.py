@@ -71,7 +71,8 @@ class LogServer:
         self.config = config
         self._clock, self._monotonic = clock, monotonic
         self._admission = Admission(config)
-        self._records = records.RecordsFile(config.records_file)
+        self._records = records.RecordsFile(config.records_file, config.rotate_bytes,
+                                            config.keep_files, config.keep_days, clock)
         self._counts = Counts()
         self._connections = collections.Counter()  # by source address
         self._tasks = set()
@@ -188,6 +189,8 @@ class LogServer:
             counts, self._counts = self._counts, Counts()
             for line in counts.lines(self._monotonic() - started):
                 log.info("%s", line)
+            # Rotated files age out even while nothing is written.
+            self._records.prune()
             if stop.is_set():
                 return
 

@@ -6,7 +6,8 @@
 {%- from "salt/common/consul.jinja" import consul_service_absent with context %}
 {{ consul_service_absent("logserver", "logging", {"file": "raycrafter-logserver-supervisor-program-file-absent"}) }}
 {{ supervisor_program_absent("raycrafter-logserver") }}
-{%- for path in (logserver.venv, common.paths.opt ~ "/src/logserver", logserver.config_file.rsplit("/", 1)[0]) %}
+{%- for path in (logserver.venv, common.paths.opt ~ "/src/logserver", logserver.config_file.rsplit("/", 1)[0],
+                 "/usr/local/sbin/raycrafter-logs") %}
 
 logserver-clean-{{ loop.index }}-file-absent:
   file.absent:

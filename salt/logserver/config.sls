@@ -55,3 +55,15 @@ logserver-config-file-managed:
     - show_changes: False
     - require:
       - file: logserver-config-directory-file-directory
+
+# raycrafter-logs on root's PATH, searching this host's records with this configuration.
+logserver-search-command-file-managed:
+  file.managed:
+    - name: /usr/local/sbin/raycrafter-logs
+    - mode: "0755"
+    - contents: |
+        #!/bin/sh
+        # File managed by Salt (salt/logserver). Edits are overwritten.
+        exec {{ logserver.venv }}/bin/raycrafter-logs --config {{ logserver.config_file }} "$@"
+    - require:
+      - file: logserver-config-file-managed
