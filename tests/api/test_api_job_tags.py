@@ -87,3 +87,21 @@ def test_an_unchanged_job_and_page_are_answered_before_they_are_built(world, mon
     monkeypatch.undo()
     for path in ("/jobs?limit=1", "/jobs?offset=1"):  # another page of the list
         assert alice.get(path, headers={"If-None-Match": tags["/jobs"]}).status_code == 200
+
+
+def test_a_job_off_the_page_moves_the_list_s_tag_when_it_changes_the_total(world):
+    """The page shows its one job unchanged; another of the user's jobs leaving the state
+    asked for changes the total, and so the tag. Another user's job changes neither."""
+    alice = world.alice
+    older = world.create_job(alice)["id"]
+    newest = world.create_job(alice)["id"]
+    path = "/jobs?state=pending&limit=1"
+    first = alice.get(path)
+    assert [job["id"] for job in first.json()["jobs"]] == [newest]
+    assert first.json()["total"] == 2
+    world.transition(world.create_job(world.bob)["id"], "staging")
+    assert alice.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    world.transition(older, "staging")
+    after = alice.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.json()["total"] == 1
+    assert [job["id"] for job in after.json()["jobs"]] == [newest]

@@ -235,6 +235,9 @@ def _change_stamps():
         database.execute_sql(f"CREATE TRIGGER {table}_change_xact BEFORE INSERT OR UPDATE "
                              f"ON {table} FOR EACH ROW EXECUTE FUNCTION stamp_change_xact()")
     database.execute_sql("CREATE INDEX frame_by_change_xact ON frame (job_id, change_xact)")
+    # A user's latest written job, and anyone's (an admin's list), each a probe.
+    database.execute_sql("CREATE INDEX job_by_owner_change_xact ON job (owner_id, change_xact)")
+    database.execute_sql("CREATE INDEX job_by_change_xact ON job (change_xact)")
 
 
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,

@@ -60,10 +60,11 @@ def install(app, config):
         if state:
             job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
-        query = job_views.visible_jobs(caller, state=state, name=httpio.text_param("name"),
-                                       owner=httpio.text_param("owner"))
+        filters = {"state": state, "name": httpio.text_param("name"),
+                   "owner": httpio.text_param("owner")}
+        query = job_views.visible_jobs(caller, **filters)
         return httpio.send_json_tagged(
-            job_tags.of_listing(query, job_views.NEWEST_FIRST, limit, offset),
+            job_tags.of_listing(caller, query, job_views.NEWEST_FIRST, limit, offset, filters),
             lambda: job_views.page_of(query, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>")
