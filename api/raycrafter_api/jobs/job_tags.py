@@ -23,25 +23,23 @@ import hashlib
 from ..database.db import database, is_postgres
 from ..database.models import Job
 
-# Every statement of the transaction reads the snapshot its first one took.
-_ONE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-_OLDEST_RUNNING = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# In one statement, so in one snapshot: the latest stamp of the jobs whose writes move the
+# tag (``{latest}``), the oldest transaction still running, and each job of ``{jobs}`` with
+# its latest stamp, its row's or its latest frame's (an index probe each).
+_STAMPS = (
+    "SELECT ({latest}), pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "ARRAY(SELECT ARRAY[job.id, GREATEST(COALESCE(job.change_xact, 0), COALESCE((SELECT "
+    "MAX(frame.change_xact) FROM frame WHERE frame.job_id = job.id), 0))] "
+    "FROM job WHERE job.id IN ({jobs}))")
 _LATEST_JOB = "SELECT MAX(change_xact) FROM job"
 _LATEST_JOB_OF = "SELECT MAX(change_xact) FROM job WHERE owner_id = %s"
-# Each job's latest stamp, its row's or its latest frame's (an index probe each), and the
-# oldest transaction still running.
-_STAMPS = (
-    "SELECT job.id, GREATEST(COALESCE(job.change_xact, 0), COALESCE((SELECT "
-    "MAX(frame.change_xact) FROM frame WHERE frame.job_id = job.id), 0)), "
-    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-    "FROM job WHERE job.id = ANY(%s)")
 
 
 def of_job(job_id):
     """The ETag of job ``job_id``'s view, or None when none can be given now."""
     if not is_postgres():
         return None
-    return _tag("job", [job_id])
+    return _tag("job", _STAMPS.format(latest="0", jobs="%s"), (job_id,))
 
 
 def of_listing(principal, query, order_by, limit, offset, filters):
@@ -49,30 +47,20 @@ def of_listing(principal, query, order_by, limit, offset, filters):
     see, ``filters`` applied) and the rest are pagination.page's arguments."""
     if not is_postgres():
         return None
-    with database.atomic():
-        database.execute_sql(_ONE_SNAPSHOT)
-        ids = [row[0] for row in query.columns(Job.id).order_by(order_by).limit(limit)
-               .offset(offset).tuples()]
-        if principal.kind == "admin":
-            latest = database.execute_sql(_LATEST_JOB).fetchone()[0]
-        else:
-            latest = database.execute_sql(_LATEST_JOB_OF, (principal.user_id,)).fetchone()[0]
-        return _tag(f"list {limit} from {offset} where {sorted(filters.items())}", ids,
-                    latest or 0)
+    page, page_params = query.columns(Job.id).order_by(order_by).limit(limit).offset(
+        offset).sql()
+    if principal.kind == "admin":
+        latest, latest_params = _LATEST_JOB, ()
+    else:
+        latest, latest_params = _LATEST_JOB_OF, (principal.user_id,)
+    return _tag(f"list {limit} from {offset} where {sorted(filters.items())}",
+                _STAMPS.format(latest=latest, jobs=page), (*latest_params, *page_params))
 
 
-def _tag(kind, job_ids, latest_job=0):
-    rows = database.execute_sql(_STAMPS, (job_ids,)).fetchall()
-    if len(rows) != len(job_ids):
-        return None  # a job not found: answered as the body says
-    stamps = {job_id: stamp for job_id, stamp, _ in rows}
-    oldest_running = rows[0][2] if rows else _oldest_running()
-    if oldest_running <= max([latest_job, *stamps.values()]):
+def _tag(kind, statement, params):
+    latest, oldest_running, stamps = database.execute_sql(statement, params).fetchone()
+    newest = max([latest or 0, *(stamp for _, stamp in stamps)])
+    if oldest_running <= newest:
         return None
-    version = f"{kind}: {latest_job}: " + " ".join(f"{job_id}.{stamps[job_id]}"
-                                                   for job_id in job_ids)
+    version = f"{kind}: {latest}: {sorted(map(tuple, stamps))}"
     return '"v' + hashlib.sha256(version.encode("utf-8")).hexdigest()[:32] + '"'
-
-
-def _oldest_running():
-    return database.execute_sql(_OLDEST_RUNNING).fetchone()[0]
