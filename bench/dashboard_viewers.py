@@ -3,7 +3,7 @@ the viewers cost the agents (not a test).
 
     python bench/dashboard_viewers.py [--viewers 0 25 100 250] [--agents 32]
                                       [--mode 50/10] [--seconds 30] [--rounds 2]
-                                      [--database-url URL] [--processes N]
+                                      [--first-visits] [--database-url URL] [--processes N]
 
 bench/api_claims.py's machinery: the API as the appliance runs it (its processes of 16
 threads each) on a throwaway PostgreSQL unless a URL is given, a job of 99,999 frames
@@ -15,11 +15,14 @@ dashboard.js does, every 2 s after the last poll ended: half on the job being re
 events with If-None-Match), half on the owner's job list (its first 50, If-None-Match).
 The viewers start spread over the first interval.
 
-A viewer's first round on the job is a first visit: every frame of the job, 200 pages of
-500; it is timed apart (its median), and the rounds after it are the polls. Per run: the
-agents' frames per second, the polls answered, the median and 95th percentile of a poll's
-time, and how many viewers were served: those whose first visit ended within the run and
-none of whose polls took a whole interval. Each viewer count is run ``--rounds`` times in turn, so load
+The pages are open already when the run begins: a job page asks for the frames changed
+since 10 s before the run. With ``--first-visits`` each job page opens during the run
+instead, and its first round asks for every frame of the job, 200 pages of 500, as a page
+opened on it does; that round is timed apart (the median of those that ended), and only
+the rounds after it are polls. Per run: the agents' frames per second, the polls
+answered, the median and 95th percentile of a poll's time, and how many viewers were
+served: those none of whose polls took a whole interval (and whose first visit, if any,
+ended within the run). Each viewer count is run ``--rounds`` times in turn, so load
 that drifts meets every count alike. The clients are Python threads on the same machine:
 their CPU is taken from the API's.
 """
@@ -45,14 +48,16 @@ class Viewer:
     """One open dashboard: its session, the tags it revalidates, the time of each of its
     poll rounds."""
 
-    def __init__(self, job, watches_job):
+    def __init__(self, job, watches_job, first_visit):
         self.job, self.watches_job = job, watches_job
         self.session = requests.Session()
         self.session.verify = job.verify
         self.session.trust_env = False
         self.session.headers.update(job.owner_headers)
         self.tags = {}
-        self.changed_since = None
+        # A page opening on the job asks for every frame; one open already, for what changed.
+        self.visiting = watches_job and first_visit
+        self.changed_since = None if first_visit else _moment_before(CHANGED_SINCE_MARGIN_SECONDS)
         self.first_visit = None
         self.rounds = []
 
@@ -67,8 +72,8 @@ class Viewer:
                     self.revalidate("/jobs?limit=50")
                 if stop.is_set():
                     return  # a round cut off by the end is not counted
-                if self.first_visit is None and self.watches_job:
-                    self.first_visit = time.perf_counter() - started
+                if self.visiting:
+                    self.first_visit, self.visiting = time.perf_counter() - started, False
                 else:
                     self.rounds.append(time.perf_counter() - started)
                 stop.wait(POLL_SECONDS)
@@ -76,8 +81,7 @@ class Viewer:
     def poll_job(self, stop):
         base = f"/jobs/{self.job.job_id}"
         self.revalidate(base)
-        started = time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                time.gmtime(time.time() - CHANGED_SINCE_MARGIN_SECONDS))
+        started = _moment_before(CHANGED_SINCE_MARGIN_SECONDS)
         offset = 0
         while offset is not None and not stop.is_set():
             query = {"limit": FRAME_PAGE, "offset": offset}
@@ -103,10 +107,14 @@ class Viewer:
         return bool(self.rounds) and max(self.rounds) < POLL_SECONDS
 
 
-def run(config, viewers, agents, mode, seconds, processes):
+def _moment_before(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+
+
+def run(config, viewers, agents, mode, seconds, processes, first_visits):
     """One run: the agents' frames/s and the viewers (each a Viewer) that polled."""
     with rendering_job(config, processes, None, f"viewers{viewers}") as job:
-        open_pages = [Viewer(job, index % 2 == 0) for index in range(viewers)]
+        open_pages = [Viewer(job, index % 2 == 0, first_visits) for index in range(viewers)]
         stop = threading.Event()
         threads = [threading.Thread(target=viewer.run,
                                     args=(stop, POLL_SECONDS * index / max(viewers, 1)))
@@ -132,6 +140,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
+    parser.add_argument("--first-visits", action="store_true",
+                        help="job pages open during the run, asking for every frame first")
     args = parser.parse_args()
     mode = Mode(args.mode)
     with bench_database(args.database_url) as url, \
@@ -140,13 +150,14 @@ def main():
                               data_dir=os.path.join(tmp, "data"),
                               max_frames_per_job=FRAMES_PER_JOB)
         print(f"API: {args.processes} process(es); {args.agents} agents, mode {mode.text}; "
-              f"{args.seconds:g} s per run; viewers poll every {POLL_SECONDS:g} s")
+              f"{args.seconds:g} s per run; viewers poll every {POLL_SECONDS:g} s; job pages "
+              f"{'open during the run' if args.first_visits else 'open already'}")
         print(f"{'viewers':>7}  {'agents frames/s':>15}  {'first visit median s':>20}  "
               f"{'polls':>6}  {'poll median ms':>14}  {'poll p95 ms':>11}  {'served':>6}")
         for _ in range(args.rounds):
             for viewers in args.viewers:
                 rate, pages = run(config, viewers, args.agents, mode, args.seconds,
-                                  args.processes)
+                                  args.processes, args.first_visits)
                 rounds = sorted(r for page in pages for r in page.rounds)
                 visits = [page.first_visit for page in pages if page.first_visit is not None]
                 visit = f"{statistics.median(visits):.2f}" if visits else "-"
