@@ -1,8 +1,8 @@
 """How many dashboard viewers the API serves while agents render at full speed, and what
 the viewers cost the agents (not a test).
 
-    python bench/dashboard_viewers.py [--viewers 0 25 100 250] [--agents 32]
-                                      [--mode 50/10] [--seconds 30] [--rounds 2]
+    python bench/dashboard_viewers.py [--viewers 0 10 25 50 100] [--agents 32]
+                                      [--mode 50/10] [--seconds 20] [--rounds 2]
                                       [--first-visits] [--database-url URL] [--processes N]
 
 bench/api_claims.py's machinery: the API as the appliance runs it (its processes of 16
@@ -134,10 +134,10 @@ def run(config, viewers, agents, mode, seconds, processes, first_visits):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("RAYCRAFTER_BENCH_DATABASE_URL"))
-    parser.add_argument("--viewers", type=int, nargs="+", default=[0, 25, 100, 250])
+    parser.add_argument("--viewers", type=int, nargs="+", default=[0, 10, 25, 50, 100])
     parser.add_argument("--agents", type=int, default=32)
     parser.add_argument("--mode", default="50/10")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
     parser.add_argument("--first-visits", action="store_true",
