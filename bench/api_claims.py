@@ -248,9 +248,7 @@ def main():
                                limits={"requests_per_token": 1_000_000,
                                        "burst_per_token": 1_000_000}) \
                 if args.through_nginx else None
-            config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
-                                  data_dir=os.path.join(tmp, "data"),
-                                  max_frames_per_job=FRAMES_PER_JOB)
+            config = bench_config(tmp, url)
             print(f"API: {args.processes} process(es) of {THREADS} threads"
                   f"{', behind nginx' if nginx else ''}"
                   f"{' without its sender check' if args.without_sender_check else ''}")
@@ -272,6 +270,14 @@ def main():
             finally:
                 if nginx:
                     nginx.close()
+
+
+def bench_config(directory, database_url):
+    """The API's configuration file in ``directory``, taking jobs of FRAMES_PER_JOB
+    frames."""
+    return write_config(os.path.join(directory, "api.toml"), database_url=database_url,
+                        data_dir=os.path.join(directory, "data"),
+                        max_frames_per_job=FRAMES_PER_JOB)
 
 
 @contextlib.contextmanager

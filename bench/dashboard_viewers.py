@@ -35,9 +35,8 @@ import time
 
 import requests
 
-from api_claims import (FRAMES_PER_JOB, SHIPPED, Mode, bench_database, rendering_job,
-                        run_agents, agent_rounds)
-from support.api_server import write_config
+from api_claims import (SHIPPED, Mode, agent_rounds, bench_config, bench_database,
+                        rendering_job, run_agents)
 
 POLL_SECONDS = 2.0  # dashboard.js: POLL_MS
 CHANGED_SINCE_MARGIN_SECONDS = 10  # dashboard.js: CHANGED_SINCE_MARGIN_MS
@@ -146,9 +145,7 @@ def main():
     mode = Mode(args.mode)
     with bench_database(args.database_url) as url, \
             tempfile.TemporaryDirectory(prefix="rc-bench-") as tmp:
-        config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
-                              data_dir=os.path.join(tmp, "data"),
-                              max_frames_per_job=FRAMES_PER_JOB)
+        config = bench_config(tmp, url)
         print(f"API: {args.processes} process(es); {args.agents} agents, mode {mode.text}; "
               f"{args.seconds:g} s per run; viewers poll every {POLL_SECONDS:g} s; job pages "
               f"{'open during the run' if args.first_visits else 'open already'}")
