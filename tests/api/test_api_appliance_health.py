@@ -15,13 +15,7 @@ from support.api_server import ApiServer, create_user, write_config
 from support.api_testing import job_fields, scene_upload
 from support.polling import wait_for
 from support.postgres import free_port
-from support.prometheus import NodeExporter, ThrowawayPrometheus
-
-# Fires at the next evaluation once a job waits: the API's own gauge of its database.
-WAITING_RULE = [{"name": "test", "rules": [{
-    "alert": "TestJobWaiting", "expr": 'raycrafter_jobs{state="pending"} > 0',
-    "labels": {"severity": "warning"},
-    "annotations": {"summary": "a job waits to be staged"}}]}]
+from support.prometheus import WAITING_RULE, NodeExporter, ThrowawayPrometheus
 
 
 def _config(directory, **values):

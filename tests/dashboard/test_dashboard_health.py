@@ -10,14 +10,11 @@ from selenium.webdriver.support.ui import Select
 from support.api_server import ApiServer, write_config
 from support.api_testing import job_fields, scene_upload
 from support.postgres import free_port
-from support.prometheus import NodeExporter, ThrowawayPrometheus
+from support.prometheus import WAITING_RULE, NodeExporter, ThrowawayPrometheus
 from test_dashboard import sign_in, wait
 
-WAITING_RULE = [{"name": "test", "rules": [{
-    "alert": "TestJobWaiting", "expr": 'raycrafter_jobs{state="pending"} > 0',
-    "labels": {"severity": "warning"},
-    "annotations": {"summary": "a job waits to be staged"}}]}]
-
+# Where the API serves its metrics, for Prometheus's configuration before the API starts.
+API_METRICS = f"127.0.0.1:{free_port()}"
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
@@ -26,9 +23,6 @@ def prometheus(tmp_path_factory):
     with NodeExporter(directory) as node:
         yield ThrowawayPrometheus(directory, {"api": [API_METRICS], "node": [node.target]},
                                   WAITING_RULE)
-
-
-API_METRICS = f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")

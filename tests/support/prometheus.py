@@ -9,9 +9,7 @@ operator's page's tests.
 Prometheus scrapes and evaluates its rules every second, so a series has points and a rule
 fires within seconds. The node exporter runs its file system collector only: the disks.
 """
-import json
 import subprocess
-import urllib.parse
 import urllib.request
 
 import yaml
@@ -21,6 +19,12 @@ from support.postgres import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+# A rule that fires at the next evaluation once a job waits: the API's own gauge of its
+# database.
+WAITING_RULE = [{"name": "test", "rules": [{
+    "alert": "TestJobWaiting", "expr": 'raycrafter_jobs{state="pending"} > 0',
+    "labels": {"severity": "warning"},
+    "annotations": {"summary": "a job waits to be staged"}}]}]
 
 
 class _Process:
@@ -101,9 +105,3 @@ class ThrowawayPrometheus(_Process):
         handler = f'handler="/api/v1/{endpoint}"'
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("prometheus_http_requests_total{") and handler in line)
-
-    def query(self, expression):
-        with urllib.request.urlopen(f"{self.url}/api/v1/query?"
-                                    + urllib.parse.urlencode({"query": expression}),
-                                    timeout=5) as answer:
-            return json.load(answer)["data"]["result"]
