@@ -12,6 +12,14 @@ nginx-config-test-cmd-run:
     - onchanges:
       - sls: salt.nginx.config
 
+# Debian's init script calls nginx running when any process has the pid in its pid file.
+# After nginx dies without removing the file, that pid can be reused (it was by exim4 here)
+# and Salt would never start nginx again: a pid file that is not nginx's goes first.
+nginx-stale-pid-file-absent:
+  cmd.run:
+    - name: rm -f {{ nginx.pid_file }}
+    - onlyif: test -s {{ nginx.pid_file }} && ! ps -p "$(cat {{ nginx.pid_file }})" -o comm= | grep -qx nginx
+
 nginx-service-running:
   service.running:
     - name: nginx
@@ -19,6 +27,7 @@ nginx-service-running:
     - reload: True
     - require:
       - cmd: nginx-config-test-cmd-run
+      - cmd: nginx-stale-pid-file-absent
     - watch:
       - sls: salt.nginx.certificate
       - sls: salt.nginx.config

@@ -303,14 +303,16 @@ def test_a_broker_password_beginning_with_a_dash_works(first_highstate, secrets)
     connection.close()
 
 
+def apply(sls):
+    done = subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
+                           "--retcode-passthrough", "-l", "quiet", "state.sls", sls],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     """salt.cli.clean removes the CLI (command, virtualenv, root's settings); applying
     salt.cli again brings it back working."""
-    def apply(sls):
-        done = subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
-                               "--retcode-passthrough", "-l", "quiet", "state.sls", sls],
-                              capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     apply("salt.cli.clean")
     assert not pathlib.Path("/usr/local/bin/raycrafter").exists()
     assert not pathlib.Path("/opt/raycrafter/cli").exists()
@@ -319,6 +321,29 @@ def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     version = subprocess.run(["/usr/local/bin/raycrafter", "--version"], capture_output=True,
                              text=True, check=True).stdout
     assert version.startswith("raycrafter ")
+
+
+def test_nginx_starts_again_when_its_dead_pid_was_reused(first_highstate):
+    """nginx died leaving its pid file, and another program got that pid: Debian's init
+    script calls nginx running then, so Salt must clear the file and start nginx."""
+    pid_file = pathlib.Path("/run/nginx.pid")
+    subprocess.run(["service", "nginx", "stop"], check=True, capture_output=True)
+    squatter = subprocess.Popen(["sleep", "600"])
+    try:
+        pid_file.write_text(f"{squatter.pid}\n")
+        assert subprocess.run(["service", "nginx", "status"], capture_output=True).returncode == 0
+        apply("salt.nginx")
+        assert squatter.poll() is None
+        owner = subprocess.run(["ps", "-p", pid_file.read_text().strip(), "-o", "comm="],
+                               capture_output=True, text=True).stdout.strip()
+        assert owner == "nginx"
+        health = subprocess.run(["curl", "-fsS", "--insecure", "https://localhost/api/v1/health"],
+                                capture_output=True, text=True)
+        assert health.returncode == 0, health.stderr
+    finally:
+        squatter.kill()
+        squatter.wait()
+        apply("salt.nginx")
 
 
 def secret_fragments(values):
