@@ -1,6 +1,7 @@
 {%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/common/consul.jinja" import consul_service with context %}
+{%- from "salt/common/pid_file.jinja" import stale_pid_file_absent %}
 
 include:
   - salt.nginx.certificate
@@ -12,13 +13,7 @@ nginx-config-test-cmd-run:
     - onchanges:
       - sls: salt.nginx.config
 
-# Debian's init script calls nginx running when any process has the pid in its pid file.
-# After nginx dies without removing the file, that pid can be reused (it was by exim4 here)
-# and Salt would never start nginx again: a pid file that is not nginx's goes first.
-nginx-stale-pid-file-absent:
-  cmd.run:
-    - name: rm -f {{ nginx.pid_file }}
-    - onlyif: test -s {{ nginx.pid_file }} && ! ps -p "$(cat {{ nginx.pid_file }})" -o comm= | grep -qx nginx
+{{ stale_pid_file_absent("nginx-stale-pid-file-absent", "/run/nginx.pid", "nginx") }}
 
 nginx-service-running:
   service.running:

@@ -323,27 +323,42 @@ def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     assert version.startswith("raycrafter ")
 
 
-def test_nginx_starts_again_when_its_dead_pid_was_reused(first_highstate):
-    """nginx died leaving its pid file, and another program got that pid: Debian's init
-    script calls nginx running then, so Salt must clear the file and start nginx."""
-    pid_file = pathlib.Path("/run/nginx.pid")
-    subprocess.run(["service", "nginx", "stop"], check=True, capture_output=True)
-    squatter = subprocess.Popen(["sleep", "600"])
+# Daemons Salt starts through Debian's init scripts whose status trusts the pid file alone:
+# (service, its pid file, its process name, the state that starts it).
+PID_FILE_DAEMONS = [
+    ("nginx", "/run/nginx.pid", "nginx", "salt.nginx"),
+    ("ssh", "/run/sshd.pid", "sshd", "salt.cluster.sshd"),
+    ("cron", "/run/crond.pid", "cron", "salt.backup"),
+    ("exim4", "/run/exim4/exim.pid", "exim4", "salt.mta"),
+]
+
+
+def pid_file_owner(pid_file):
+    return subprocess.run(["ps", "-p", pathlib.Path(pid_file).read_text().strip(), "-o",
+                           "comm="], capture_output=True, text=True).stdout.strip()
+
+
+def test_daemons_start_again_when_their_dead_pids_were_reused(first_highstate):
+    """Each daemon died leaving its pid file, and another program got that pid: Debian's
+    init script calls the daemon running then, so Salt must clear the file and start it."""
+    states = ",".join(sls for _, _, _, sls in PID_FILE_DAEMONS)
+    squatters = []
     try:
-        pid_file.write_text(f"{squatter.pid}\n")
-        assert subprocess.run(["service", "nginx", "status"], capture_output=True).returncode == 0
-        apply("salt.nginx")
-        assert squatter.poll() is None
-        owner = subprocess.run(["ps", "-p", pid_file.read_text().strip(), "-o", "comm="],
-                               capture_output=True, text=True).stdout.strip()
-        assert owner == "nginx"
-        health = subprocess.run(["curl", "-fsS", "--insecure", "https://localhost/api/v1/health"],
-                                capture_output=True, text=True)
-        assert health.returncode == 0, health.stderr
+        for service, pid_file, _, _ in PID_FILE_DAEMONS:
+            subprocess.run(["service", service, "stop"], check=True, capture_output=True)
+            squatters.append(subprocess.Popen(["sleep", "600"]))
+            pathlib.Path(pid_file).write_text(f"{squatters[-1].pid}\n")
+            status = subprocess.run(["service", service, "status"], capture_output=True)
+            assert status.returncode == 0, f"{service}'s init script no longer trusts a stale pid"
+        apply(states)
+        assert all(squatter.poll() is None for squatter in squatters)
+        assert {service: pid_file_owner(pid_file) for service, pid_file, _, _ in PID_FILE_DAEMONS} \
+            == {service: process for service, _, process, _ in PID_FILE_DAEMONS}
     finally:
-        squatter.kill()
-        squatter.wait()
-        apply("salt.nginx")
+        for squatter in squatters:
+            squatter.kill()
+            squatter.wait()
+        apply(states)
 
 
 def secret_fragments(values):
