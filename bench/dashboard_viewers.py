@@ -11,12 +11,13 @@ submitted, and ``--agents`` agents claiming and reporting its frames as fast as 
 answers them (``--mode`` as api_claims.py's ``--modes``; 50/10 is how the node agent
 works). Beside them, each run has ``--viewers`` dashboards open, polling as
 dashboard.js does, every 2 s after the last poll ended: half on the job being rendered
-(the job with If-None-Match, its frames changed in the last 10 s page by page, its
-events with If-None-Match), half on the owner's job list (its first 50, If-None-Match).
+(the job with If-None-Match, its frames written since its last poll page by page, by the
+cursor its last poll's first page gave, its events with If-None-Match), half on the
+owner's job list (its first 50, If-None-Match).
 The viewers start spread over the first interval.
 
-The pages are open already when the run begins: a job page asks for the frames changed
-since 10 s before the run. With ``--first-visits`` each job page opens during the run
+The pages are open already when the run begins: a job page holds the cursor of a poll
+just before the run. With ``--first-visits`` each job page opens during the run
 instead, and its first round asks for every frame of the job, 200 pages of 500, as a page
 opened on it does; that round is timed apart (the median of those that ended), and only
 the rounds after it are polls. Per run: the agents' frames per second, the polls
@@ -39,7 +40,6 @@ from api_claims import (SHIPPED, Mode, agent_rounds, bench_config, bench_databas
                         rendering_job, run_agents)
 
 POLL_SECONDS = 2.0  # dashboard.js: POLL_MS
-CHANGED_SINCE_MARGIN_SECONDS = 10  # dashboard.js: CHANGED_SINCE_MARGIN_MS
 FRAME_PAGE = 500  # dashboard.js: FRAME_PAGE
 
 
@@ -56,7 +56,7 @@ class Viewer:
         self.tags = {}
         # A page opening on the job asks for every frame; one open already, for what changed.
         self.visiting = watches_job and first_visit
-        self.changed_since = None if first_visit else _moment_before(CHANGED_SINCE_MARGIN_SECONDS)
+        self.cursor = self.frames(limit=1)["cursor"] if watches_job and not first_visit else None
         self.first_visit = None
         self.rounds = []
 
@@ -80,15 +80,17 @@ class Viewer:
     def poll_job(self, stop):
         base = f"/jobs/{self.job.job_id}"
         self.revalidate(base)
-        started = _moment_before(CHANGED_SINCE_MARGIN_SECONDS)
+        after, self.cursor = self.cursor, None
         offset = 0
         while offset is not None and not stop.is_set():
-            query = {"limit": FRAME_PAGE, "offset": offset}
-            if self.changed_since:
-                query["changed_since"] = self.changed_since
-            offset = self.get(f"{base}/frames", params=query).json()["next_offset"]
-        self.changed_since = started
+            page = self.frames(limit=FRAME_PAGE, offset=offset,
+                               **({"after": after} if after else {}))
+            self.cursor = self.cursor or page["cursor"]
+            offset = page["next_offset"]
         self.revalidate(f"{base}/events")
+
+    def frames(self, **query):
+        return self.get(f"/jobs/{self.job.job_id}/frames", params=query).json()
 
     def revalidate(self, path):
         known = self.tags.get(path)
@@ -104,10 +106,6 @@ class Viewer:
 
     def served(self):
         return bool(self.rounds) and max(self.rounds) < POLL_SECONDS
-
-
-def _moment_before(seconds):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
 
 
 def run(config, viewers, agents, mode, seconds, processes, first_visits):

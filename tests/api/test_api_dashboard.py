@@ -1,10 +1,9 @@
 """What the dashboard asks of the API: revalidated answers (ETag, 304), the job list's
-filters, frames changed since a moment, thumbnails made once and kept beside the frame,
-an admin's users, tokens and queue, who a token stands for, and its own files served with
-a Content-Security-Policy."""
+filters, thumbnails made once and kept beside the frame, an admin's users, tokens and
+queue, who a token stands for, and its own files served with a Content-Security-Policy.
+The frames' cursor is tested in test_api_frame_cursor.py."""
 import io
 import os
-import time
 
 import pytest
 from PIL import Image
@@ -67,24 +66,6 @@ def test_the_list_filters_by_name_and_owner(world):
     assert names(world.alice, owner="bob") == []
     for field, value in (("name", "a\x00b"), ("owner", "x" * 201), ("name", "tab\there")):
         assert_error(world.alice.get("/jobs", params={field: value}), 400, field=field)
-
-
-def test_frames_changed_since_a_moment(world):
-    alice, job_id = world.alice, world.job_x["id"]
-    assert alice.get(f"/jobs/{job_id}/frames", params={"changed_since": "2000-01-01T00:00:00Z"}
-                     ).json()["total"] == 3
-    time.sleep(1.1)  # times are kept to the second
-    moment = alice.get(f"/jobs/{job_id}/frames").json()["frames"][0]["updated_at"]
-    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    assert alice.get(f"/jobs/{job_id}/frames", params={"changed_since": later}
-                     ).json()["frames"] == []
-    claim = world.claim(world.agent_x, job_id)
-    changed = alice.get(f"/jobs/{job_id}/frames", params={"changed_since": moment[:-1] + "+00:00"})
-    assert [f["number"] for f in changed.json()["frames"] if f["state"] == "leased"] \
-        == [claim["frame"]]
-    for moment in ("yesterday", "0001-01-01T00:00:00+01:00"):
-        assert_error(alice.get(f"/jobs/{job_id}/frames", params={"changed_since": moment}),
-                     400, field="changed_since")
 
 
 def test_a_thumbnail_is_made_once_beside_the_frame_and_keeps_the_aspect(world, api):

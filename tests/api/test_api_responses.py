@@ -126,7 +126,9 @@ def test_the_dashboards_calls_answer_as_documented(world, conformance):
     root.get("/me")
     tag = root.get("/jobs", params={"name": "tea", "owner": "alice"}).headers["ETag"]
     root.get("/jobs", params={"name": "tea", "owner": "alice"}, headers={"If-None-Match": tag})
-    root.get(f"/jobs/{job_id}/frames", params={"changed_since": "2026-01-01T00:00:00Z"})
+    cursor = root.get(f"/jobs/{job_id}/frames").json()["cursor"]
+    root.get(f"/jobs/{job_id}/frames", params={"after": cursor})
+    root.get(f"/jobs/{job_id}/frames", params={"after": "yesterday"})
     root.get(f"/jobs/{job_id}/frames/1/thumbnail")
     user = root.post("/admin/users", json={"name": "carol"}).json()["user"]
     root.post("/admin/users", json={"name": "carol"})
@@ -147,3 +149,6 @@ def test_the_dashboards_calls_answer_as_documented(world, conformance):
         ("POST", "/api/v1/admin/tokens/{token_id}/revoke", "409"),
         ("GET", "/api/v1/admin/users", "200"), ("GET", "/api/v1/admin/queue", "200"),
         ("GET", "/api/v1/admin/queue", "403")}
+    assert {(template, status) for _, template, status in conformance.checked
+            if template.endswith("/frames")} == {
+        ("/api/v1/jobs/{job_id}/frames", status) for status in ("200", "400")}

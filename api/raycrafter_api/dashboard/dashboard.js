@@ -11,9 +11,6 @@ const TOKEN_KEY = "raycrafter-token";
 const POLL_MS = 2000;
 const FRAME_PAGE = 500;
 const FRAME_STATES = ["done", "leased", "pending", "failed"];
-// Frames re-asked for on each poll: a frame written in a transaction that committed after
-// the last poll may carry a slightly older time.
-const CHANGED_SINCE_MARGIN_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, timer: null, polling: 0, jobsLimit: 50, job: null };
@@ -247,7 +244,7 @@ function openJob(id) {
     for (const url of state.job.thumbnails.values()) { url.then(URL.revokeObjectURL, () => {}); }
   }
   state.job = { id, frames: new Map(), tiles: new Map(), thumbnails: new Map(),
-                visible: watchTiles(id), changedSince: null, player: null, playing: 0 };
+                visible: watchTiles(id), framesCursor: null, player: null, playing: 0 };
   $("thumbnails").replaceChildren();
   $("events-table").tBodies[0].replaceChildren();
   $("frame-log").textContent = "Choose a frame to read its log.";
@@ -280,18 +277,22 @@ function showJob(job) {
   $("job-view").dataset.state = job.state;
 }
 
-// Only the frames changed since the last poll: a 10,000-frame job costs what moved.
+// Only the frames written since the last poll: a 10,000-frame job costs what moved. The
+// cursor is the one the poll's first page gave, so what was written while it paged comes
+// in the next poll.
 async function refreshFrames(id) {
-  const started = new Date(Date.now() - CHANGED_SINCE_MARGIN_MS).toISOString();
+  const after = state.job.framesCursor;
   let offset = 0;
+  let cursor = null;
   while (offset !== null) {
     const query = new URLSearchParams({ limit: FRAME_PAGE, offset });
-    if (state.job.changedSince) { query.set("changed_since", state.job.changedSince); }
+    if (after) { query.set("after", after); }
     const page = await (await call(`/jobs/${id}/frames?${query}`)).json();
+    cursor = cursor || page.cursor;
     for (const frame of page.frames) { showFrame(id, frame); }
     offset = page.next_offset;
   }
-  state.job.changedSince = started;
+  state.job.framesCursor = cursor;
 }
 
 // A tile per frame with an image; its thumbnail is fetched once it scrolls into view, so

@@ -13,6 +13,7 @@ from ..database.db import write_transaction
 from ..database.models import Frame
 from ..problems import Invalid, NotFound, conflict, not_found
 from ..storage import files
+from . import frame_cursor
 
 
 def view(frame):
@@ -24,14 +25,13 @@ def view(frame):
             "updated_at": timeutil.iso(frame.updated_at)}
 
 
-def list_page(job, limit, offset, changed_since=None):
-    """A page of the job's frames by number; with ``changed_since``, only those changed at
-    or after that moment, so a viewer of a large job asks for what moved."""
-    query = Frame.select().where(Frame.job == job.id)
-    if changed_since is not None:
-        query = query.where(Frame.updated_at >= changed_since)
-    return pagination.page(query, Frame.number, limit, offset, "frames",
-                           lambda rows: [view(f) for f in rows])
+def list_page(job, limit, offset, after=None):
+    """A page of the job's frames by number, with the cursor that asks for what is written
+    after it; with ``after`` (a cursor), only the frames written since (frame_cursor.py)."""
+    cursor = frame_cursor.current()
+    query = frame_cursor.written_since(Frame.select().where(Frame.job == job.id), after)
+    return {**pagination.page(query, Frame.number, limit, offset, "frames",
+                              lambda rows: [view(f) for f in rows]), "cursor": cursor}
 
 
 def get(job, number):

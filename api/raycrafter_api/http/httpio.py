@@ -1,5 +1,4 @@
 """Reading requests and writing responses: the only module besides routes that knows HTTP."""
-import datetime
 import hashlib
 import json
 
@@ -92,21 +91,6 @@ def _query_int(name, default, low, high):
     if not low <= value <= high:
         raise bad_field(name, f"must be between {low} and {high}")
     return value
-
-
-def time_param(name):
-    """An ISO 8601 moment from the query (``2026-12-07T10:00:00Z``) as naive UTC, or None."""
-    text = bottle.request.query.get(name)
-    if not text:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    # A moment at the calendar's very edge has no UTC equivalent (OverflowError).
-    except (ValueError, OverflowError):
-        raise bad_field(name, "must be an ISO 8601 time such as 2026-12-07T10:00:00Z") from None
-    return moment
 
 
 def text_param(name, max_length=200):

@@ -27,6 +27,7 @@ from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_
                                                    TransitionReport, UncollectedFrames)
 
 from ..appliance_health.overview import WINDOWS
+from ..frames.frame_cursor import CURSOR_PATTERN
 from ..jobs.open_jobs import MAX_TAKEN
 from .record_schemas import RecordSchemas
 
@@ -99,16 +100,21 @@ PAGE = (_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, 
         _query("offset", {"type": "integer", "minimum": 0}, "Items to skip"))
 
 
-def _page_of(key, item):
-    return {"type": "object", "required": [key, "total", "limit", "offset", "next_offset"],
+def _page_of(key, item, **more):
+    """A page of ``key`` (pagination.page), with ``more`` properties beside."""
+    return {"type": "object",
+            "required": [key, "total", "limit", "offset", "next_offset", *more],
             "properties": {key: {"type": "array", "items": item},
                            "total": {"type": "integer"}, "limit": {"type": "integer"},
                            "offset": {"type": "integer"},
-                           "next_offset": {"type": ["integer", "null"]}}}
+                           "next_offset": {"type": ["integer", "null"]}, **more}}
 
 
 TIME = {"format": "date-time"}
 SHA256 = {"pattern": "^[0-9a-f]{64}$"}
+FRAME_CURSOR = {"type": "string", "pattern": f"^{CURSOR_PATTERN}$",
+                "description": "Opaque: give it back as `after` for the frames written since "
+                               "this answer; a poll that pages keeps its first page's"}
 BATCH_JOB_ID = {"minLength": 1, "maxLength": 128}
 
 
@@ -286,10 +292,11 @@ def _user_paths(records):
         "/api/v1/jobs/{job_id}/frames": {
             "get": _revalidated(_op(
                 "The job's frames by number", True,
-                _ok("A page of frames", _page_of("frames", _ref("Frame"))),
+                _ok("A page of frames", _page_of("frames", _ref("Frame"), cursor=FRAME_CURSOR)),
                 "400", "401", "403", "404",
-                params=(JOB_ID, _query("changed_since", {"type": "string", **TIME},
-                                       "Only frames changed at or after this time"),
+                params=(JOB_ID, _query("after", FRAME_CURSOR,
+                                       "Only frames written since the answer that gave "
+                                       "this cursor"),
                         *PAGE)))},
         "/api/v1/jobs/{job_id}/frames/{number}": {
             "get": _op("A frame's image", True,

@@ -3,7 +3,7 @@ import os
 
 import bottle
 
-from ..frames import frame_results, thumbnails
+from ..frames import frame_cursor, frame_results, thumbnails
 from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
                     job_tags, job_views)
 from ..problems import bad_field
@@ -89,7 +89,7 @@ def install(app, config):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
         return httpio.send_json_revalidated(frame_results.list_page(
-            job, limit, offset, httpio.time_param("changed_since")))
+            job, limit, offset, frame_cursor.parse(bottle.request.query.get("after"))))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>")
     def frame_image(job_id, number):

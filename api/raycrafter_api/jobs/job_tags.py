@@ -2,9 +2,9 @@
 a poll of an unchanged page is answered 304 for the price of a few index probes.
 
 PostgreSQL stamps every job and frame row with the id of the transaction that last wrote
-it (``change_xact``; migrations.py, ``_change_stamps``). A job's view is made of its row
-and its frames' rows only (its owner's name never changes), so the largest stamp among
-them names the view's version. A page of the job list is made of the views of the jobs on
+it (database/change_stamps.py). A job's view is made of its row and its frames' rows only
+(its owner's name never changes), so the largest stamp among them names the view's
+version. A page of the job list is made of the views of the jobs on
 it, and of which jobs those are and how many in all, which change only when one of the
 caller's jobs is written (jobs are never deleted, users never renamed): its version is the
 caller's latest written job beside the page's jobs' versions.
@@ -20,6 +20,7 @@ stamps nothing: no tag there.
 """
 import hashlib
 
+from ..database.change_stamps import OLDEST_RUNNING
 from ..database.db import database, is_postgres
 from ..database.models import Job
 
@@ -27,7 +28,7 @@ from ..database.models import Job
 # tag (``{latest}``), the oldest transaction still running, and each job of ``{jobs}`` with
 # its latest stamp, its row's or its latest frame's (an index probe each).
 _STAMPS = (
-    "SELECT ({latest}), pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    f"SELECT ({{latest}}), {OLDEST_RUNNING}, "
     "ARRAY(SELECT ARRAY[job.id, GREATEST(COALESCE(job.change_xact, 0), COALESCE((SELECT "
     "MAX(frame.change_xact) FROM frame WHERE frame.job_id = job.id), 0))] "
     "FROM job WHERE job.id IN ({jobs}))")
