@@ -108,7 +108,8 @@ class Poller:
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(STEPS)
-@example([("begin", 1), ("page", None), ("commit", None)])  # a poll while a write is open
+# A poll between a write and an earlier one that commits after it.
+@example([("begin", 1), ("write", 2), ("page", None), ("commit", None)])
 def test_the_polls_together_return_every_frame_written_and_no_other(world, database_url,
                                                                       steps):
     job_id = world.job_x["id"]
