@@ -11,9 +11,9 @@ it is the server's time plus a loopback round trip; the reference is the dashboa
 stylesheet, a static file served by the same waitress and bottle.
 
 The calls are what a page asks every poll: the job list's first page (a full answer, and a
-304 for an unchanged one), the 10,000-frame job (full and 304), its frames changed in the
-last seconds (what each poll of a job page asks), a full page of 500 of its frames (the
-first visit), its events. The goal: each within 3 times the static file.
+304 for an unchanged one), the 10,000-frame job (full and 304), its frames written since
+the last poll (by the cursor, what each poll of a job page asks), a full page of 500 of
+its frames (the first visit), its events. The goal: each within 3 times the static file.
 """
 import argparse
 import statistics
