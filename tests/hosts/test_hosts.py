@@ -324,6 +324,13 @@ def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     job_id = int(job_dir.name.removeprefix("hosts-job-"))
     assert len(wait_for_batch_job_records(hosts, job_id, at_least=1)) == 1
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
+    # The operator, on the web host, finds the job's records on the log host.
+    records = hosts.run("web", f"raycrafter-admin logs --job {job_id}").splitlines()
+    assert records and all(f" job {job_id} " in line for line in records)
+    assert any(": rendering " in line for line in records), records[:20]
+    assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 1h").splitlines() \
+        == records
+    assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 2099-01-01") == ""
 
 
 def job_summary(hosts, job_id):
