@@ -18,7 +18,7 @@ from raycrafter_contract.log_credentials import CredentialRefused
 from raycrafter_contract.log_search import MAX_REQUEST_BYTES
 
 from . import records
-from .admission import Admission, credential_text
+from .admission import Admission, credential_text, sender
 from .config import Config, Listener
 from .framing import Frames
 from .search_service import SearchService
@@ -58,14 +58,14 @@ class Counts:
     def lines(self, seconds: float):
         if self.written or self.other_job:
             yield (f"in {seconds:.0f} s: {self.written} record(s) written for "
-                   f"{len(self.credentials)} batch job(s)"
+                   f"{len(self.credentials)} sender(s)"
                    + (f", {self.other_job} of them naming another job than their "
                       f"credential's" if self.other_job else ""))
         for kind, count in sorted(self.refused.items()):
             yield f"in {seconds:.0f} s, {REFUSALS[kind]}: {count} (e.g. {self.examples[kind]})"
-        for (job_id, attempt), waited in sorted(self.waited.items()):
-            yield (f"in {seconds:.0f} s: the senders of job {job_id} attempt {attempt} were "
-                   f"over their budget and read {waited:.1f} s more slowly")
+        for who, waited in sorted(self.waited.items()):
+            yield (f"in {seconds:.0f} s: the senders of {who} were over their budget and "
+                   f"read {waited:.1f} s more slowly")
 
 
 class LogServer:
@@ -197,10 +197,10 @@ class LogServer:
             self._counts.other_job += 1
         self._records.write(records.line(record, credential, source))
         self._counts.written += 1
-        self._counts.credentials.add((credential.job_id, credential.attempt))
+        self._counts.credentials.add(sender(credential))
         wait = self._admission.charge(credential, len(frame), self._monotonic())
         if wait:
-            self._counts.waited[(credential.job_id, credential.attempt)] += wait
+            self._counts.waited[sender(credential)] += wait
         return wait
 
     async def _report_every(self, stop: asyncio.Event) -> None:
