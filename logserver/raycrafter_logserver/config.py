@@ -69,14 +69,19 @@ _NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_se
 
 
 def load(path: str) -> Config:
+    return from_dict(read_toml(path))
+
+
+def read_toml(path: str) -> dict:
+    """A configuration file's tables (the log server's, the shipper's); ConfigError saying
+    why not."""
     try:
         with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
+            return tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
-    return from_dict(raw)
 
 
 def from_dict(raw: dict) -> Config:

@@ -31,18 +31,15 @@ import socket
 import ssl
 import sys
 import time
-import tomllib
 from typing import Dict, List, Optional, Tuple
 
 from raycrafter_contract.log_credentials import RECORD_FIELD
 
+from .config import ConfigError, read_toml
+
 log = logging.getLogger("raycrafter_logship")
 
 HEAD_BYTES = 64
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,13 +66,7 @@ class Config:
 
 
 def load(path: str) -> Config:
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    raw = read_toml(path)
     known = {field.name for field in dataclasses.fields(Config)}
     unknown = sorted(set(raw) - known)
     if unknown:

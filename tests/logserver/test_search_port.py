@@ -16,6 +16,7 @@ from support.polling import wait_for
 
 from .conftest import frame
 from .test_log_server import record
+from .test_retention_and_search import assert_follows_across_a_rotation
 
 
 def search_settings(directory, server, ca_file="", token=None, port=None):
@@ -98,17 +99,7 @@ def test_following_over_the_wire_shows_new_records_across_a_rotation(log_server,
     server.wait_for(lambda rs: len(rs) == 1)
     follower = admin_logs(settings, "--job", "9", "--follow", stdout=subprocess.PIPE,
                           text=True)
-    try:
-        assert follower.stdout.readline().rstrip().endswith(": before")
-        send(server, frame(record("after " + "w" * 1100, credential)))
-        assert follower.stdout.readline().rstrip().endswith("w" * 20)
-        wait_for(lambda: rotated_files(server.records_file), timeout=10,
-                 message="the file rotated")
-        send(server, frame(record("in the new file", credential)))
-        assert follower.stdout.readline().rstrip().endswith(": in the new file")
-    finally:
-        follower.kill()
-        follower.wait()
+    assert_follows_across_a_rotation(follower, server, credential, send)
     # The server ends the search its client left, and goes on serving others.
     assert admin_logs(settings, "--job", "9").stdout.count("\n") == 3
 
