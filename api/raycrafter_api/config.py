@@ -2,7 +2,6 @@
 import dataclasses
 import ipaddress
 import os
-import tomllib
 
 from raycrafter_contract import messaging
 from raycrafter_contract.log_credentials import MIN_KEY_CHARS
@@ -10,6 +9,7 @@ from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
+from raycrafter_contract.utilities.toml_file import read_toml
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 
@@ -105,14 +105,7 @@ _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
 
 def load(path):
     """Read and validate the TOML file at ``path``."""
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    return from_dict(raw)
+    return from_dict(read_toml(path, ConfigError))
 
 
 def load_from_env():

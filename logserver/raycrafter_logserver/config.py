@@ -3,10 +3,10 @@ loaded once and checked before anything listens."""
 import dataclasses
 import ipaddress
 import os
-import tomllib
 from typing import Optional, Tuple
 
 from raycrafter_contract.log_credentials import MIN_KEY_CHARS
+from raycrafter_contract.utilities.toml_file import read_toml
 
 
 class ConfigError(Exception):
@@ -69,19 +69,7 @@ _NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_se
 
 
 def load(path: str) -> Config:
-    return from_dict(read_toml(path))
-
-
-def read_toml(path: str) -> dict:
-    """A configuration file's tables (the log server's, the shipper's); ConfigError saying
-    why not."""
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    return from_dict(read_toml(path, ConfigError))
 
 
 def from_dict(raw: dict) -> Config:

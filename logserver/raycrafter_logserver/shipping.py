@@ -34,8 +34,9 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from raycrafter_contract.log_credentials import RECORD_FIELD
+from raycrafter_contract.utilities.toml_file import read_toml
 
-from .config import ConfigError, read_toml
+from .config import ConfigError
 
 log = logging.getLogger("raycrafter_logship")
 
@@ -66,7 +67,7 @@ class Config:
 
 
 def load(path: str) -> Config:
-    raw = read_toml(path)
+    raw = read_toml(path, ConfigError)
     known = {field.name for field in dataclasses.fields(Config)}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -121,7 +121,7 @@ def test_a_wrong_token_an_unreachable_host_and_a_bad_option_are_clear_errors(log
     bad = admin_logs(settings, "--since", "yesterday")
     assert bad.returncode == 2 and "--since 'yesterday'" in bad.stderr
     missing = admin_logs(str(tmp_path / "nowhere.toml"), "--job", "1")
-    assert missing.returncode == 2 and "cannot read the log search settings" in missing.stderr
+    assert missing.returncode == 2 and "cannot read config file" in missing.stderr
 
 
 def test_plain_text_is_not_served_on_a_tls_search_port(log_server, tmp_path):

@@ -13,9 +13,9 @@ import os
 import socket
 import ssl
 import sys
-import tomllib
 
 from raycrafter_contract.log_search import query_from, read_answer, request_line, shown
+from raycrafter_contract.utilities.toml_file import read_toml
 
 ENV_VAR = "RAYCRAFTER_LOG_SEARCH_CONFIG"
 CONNECT_SECONDS = 10.0
@@ -28,15 +28,7 @@ class SearchFailed(Exception):
 
 
 def settings(path):
-    try:
-        with open(path, "rb") as handle:
-            values = tomllib.load(handle)
-    except OSError as error:
-        raise SearchFailed(f"cannot read the log search settings {path}: "
-                           f"{error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SearchFailed(f"the log search settings {path} are not valid TOML: "
-                           f"{error}") from None
+    values = read_toml(path, SearchFailed)
     missing = [key for key in ("host", "port", "token") if not values.get(key)]
     if missing:
         raise SearchFailed(f"the log search settings {path} lack {', '.join(missing)}")
