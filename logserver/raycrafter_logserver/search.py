@@ -6,8 +6,9 @@
 Reads the rotated files oldest first, then the current one (records.rotated_files), and
 prints each record that matches as one line: its time (UTC), level, job and frame (or the
 host's program), node or host and message (raycrafter_contract.log_search: the same rules
-as ``raycrafter-admin logs`` on the web host, which asks the log server's search port). ``--follow`` then waits for new records, across a rotation. Exit status: 0, 2 for
-a bad option or configuration.
+as ``raycrafter-admin logs`` on the web host, which asks the log server's search port).
+``--follow`` then waits for new records, across a rotation. Exit status: 0, 2 for a bad
+option or configuration.
 """
 import argparse
 import json
