@@ -33,6 +33,7 @@ to tell what it costs.
 import argparse
 import concurrent.futures
 import contextlib
+import dataclasses
 import math
 import os
 import secrets
@@ -152,13 +153,31 @@ def agent_rounds(base, headers, mode):
     return claim_and_report
 
 
-def bench_api(config, concurrency, seconds, mode, processes, nginx, environment=None):
+@dataclasses.dataclass
+class RenderingJob:
+    """A submitted job of FRAMES_PER_JOB frames on a running API: where its agents and
+    its owner call, and with which headers."""
+    url: str
+    verify: object
+    job_id: int
+    owner_headers: dict
+    agent_headers: dict
+
+    @property
+    def agent_base(self):
+        return f"{self.url}/agent/jobs/{self.job_id}"
+
+
+@contextlib.contextmanager
+def rendering_job(config, processes, nginx, label, environment=None):
+    """The API run as the appliance runs it, with a job of a new user's submitted for its
+    agents to render, while the block runs."""
     with ApiServer(config, threads=THREADS, processes=processes,
                    environment=environment) as api:
         url = nginx.serve(api.port) if nginx else api.url
         verify = nginx.certificate if nginx else True
-        name = f"bench{concurrency}-{mode.text.replace('/', '-')}-{secrets.token_hex(3)}"
-        user = Client(api.url, create_user(config, name))
+        owner_token = create_user(config, f"{label}-{secrets.token_hex(3)}")
+        user = Client(api.url, owner_token)
         worker = Client(api.url, ensure_worker_token(config))
         job = user.post("/jobs", files=scene_upload(),
                         data=job_fields(frames=f"1-{FRAMES_PER_JOB}")).json()
@@ -167,9 +186,15 @@ def bench_api(config, concurrency, seconds, mode, processes, nginx, environment=
             "agent_token"]
         worker.post(f"/worker/jobs/{job['id']}/transition",
                     json={"to": "submitted", "batch_job_id": "1"})
-        headers = {"Authorization": f"Bearer {token}"}
+        yield RenderingJob(url, verify, job["id"], {"Authorization": f"Bearer {owner_token}"},
+                           {"Authorization": f"Bearer {token}"})
+
+
+def bench_api(config, concurrency, seconds, mode, processes, nginx, environment=None):
+    label = f"bench{concurrency}-{mode.text.replace('/', '-')}"
+    with rendering_job(config, processes, nginx, label, environment) as job:
         return run_agents(concurrency, seconds,
-                          agent_rounds(f"{url}/agent/jobs/{job['id']}", headers, mode), verify)
+                          agent_rounds(job.agent_base, job.agent_headers, mode), job.verify)
 
 
 def bench_trivial(concurrency, seconds, chunk, calls_per_chunk, nginx):
@@ -223,9 +248,7 @@ def main():
                                limits={"requests_per_token": 1_000_000,
                                        "burst_per_token": 1_000_000}) \
                 if args.through_nginx else None
-            config = write_config(os.path.join(tmp, "api.toml"), database_url=url,
-                                  data_dir=os.path.join(tmp, "data"),
-                                  max_frames_per_job=FRAMES_PER_JOB)
+            config = bench_config(tmp, url)
             print(f"API: {args.processes} process(es) of {THREADS} threads"
                   f"{', behind nginx' if nginx else ''}"
                   f"{' without its sender check' if args.without_sender_check else ''}")
@@ -247,6 +270,14 @@ def main():
             finally:
                 if nginx:
                     nginx.close()
+
+
+def bench_config(directory, database_url):
+    """The API's configuration file in ``directory``, taking jobs of FRAMES_PER_JOB
+    frames."""
+    return write_config(os.path.join(directory, "api.toml"), database_url=database_url,
+                        data_dir=os.path.join(directory, "data"),
+                        max_frames_per_job=FRAMES_PER_JOB)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ SERVICE_FIXTURES = frozenset({
     "postgres", "database_url", "empty_database",  # throwaway PostgreSQL; the API on one
     "rabbitmq",                                    # a throwaway RabbitMQ node
     "api_server",                                  # the API as a process (CLI, dashboard)
+    "prometheus",                                  # a throwaway Prometheus (operator's page)
     "browser",                                     # headless Chromium (dashboard)
     "setup",                                       # the API, node agents and the log server
     "log_server",                                  # the log server as a process

@@ -4,11 +4,11 @@ import hashlib
 import re
 import secrets
 
-import peewee
 from raycrafter_contract.wire.errors import TOKEN_EXPIRED, TOKEN_REVOKED, USER_DISABLED
 
 from . import timeutil
-from .database.models import Token, User
+from .database.models import Token
+from .database.statements import Statement
 from .problems import Forbidden, Unauthenticated
 
 PREFIX_LENGTH = 8
@@ -17,6 +17,18 @@ MIN_TOKEN_LENGTH = 43
 _TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 # Why a revoked token is refused, by its kind: an agent's tells it that its work is over.
 _REVOKED = {"agent": "this agent token was revoked: its batch job ended, or the job did"}
+# What a principal is made of, and no more: every request runs it, so it is prepared once
+# per connection (database/statements.py). Whether the token is revoked or expired and its
+# user disabled is read at each request, so a revocation holds from the next request on,
+# whichever process made it.
+_PRINCIPAL = Statement(
+    'SELECT token.kind, token.job_id, token.cluster, token.revoked_at IS NOT NULL, '
+    'token.expires_at IS NOT NULL AND token.expires_at <= %s, "user".id, "user".name, '
+    '"user".role, "user".disabled_at IS NOT NULL '
+    'FROM token LEFT OUTER JOIN "user" ON "user".id = token.user_id '
+    'WHERE token.token_hash = %s',
+    ("kind", "job_id", "cluster", "revoked", "expired", "user_id", "user_name", "user_role",
+     "user_disabled"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,25 +108,21 @@ def authenticate(header):
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("unauthorized", "Authorization must be 'Bearer TOKEN'")
-    # What a principal is made of, and no more: this runs on every request.
-    row = (Token.select(Token.kind, Token.job, Token.cluster, Token.revoked_at, Token.expires_at,
-                        User.id, User.name, User.role, User.disabled_at)
-           .join(User, peewee.JOIN.LEFT_OUTER)
-           .where(Token.token_hash == hash_token(token))
-           .first())
+    row = _PRINCIPAL.first(timeutil.now(), hash_token(token))
     if row is None:
         raise Unauthenticated("unauthorized", "unknown or revoked token")
-    if row.revoked_at is not None:
+    if row.revoked:
         raise Unauthenticated(TOKEN_REVOKED, _REVOKED.get(row.kind, "this token was revoked"))
-    if row.expires_at is not None and row.expires_at <= timeutil.now():
+    if row.expired:
+        expires_at = Token.get(Token.token_hash == hash_token(token)).expires_at
         raise Unauthenticated(TOKEN_EXPIRED, f"this token expired at "
-                                             f"{timeutil.iso(row.expires_at)}; ask for a "
+                                             f"{timeutil.iso(expires_at)}; ask for a "
                                              f"new one")
-    if row.kind == "user" and row.user.disabled_at is not None:
-        raise Unauthenticated(USER_DISABLED, f"user {row.user.name} was disabled by an "
+    if row.kind == "user" and row.user_disabled:
+        raise Unauthenticated(USER_DISABLED, f"user {row.user_name} was disabled by an "
                                              f"administrator")
     if row.kind == "user":
-        return Principal(kind=row.user.role, user_id=row.user.id, user_name=row.user.name)
+        return Principal(kind=row.user_role, user_id=row.user_id, user_name=row.user_name)
     if row.kind == "agent":
         return Principal(kind="agent", job_id=row.job_id)
     if row.kind == "site":

@@ -2,7 +2,6 @@
 import dataclasses
 import ipaddress
 import os
-import tomllib
 
 from raycrafter_contract import messaging
 from raycrafter_contract.log_credentials import MIN_KEY_CHARS
@@ -10,6 +9,7 @@ from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.states import AWAITING_WORKER
 from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
+from raycrafter_contract.utilities.toml_file import read_toml
 
 ENV_VAR = "RAYCRAFTER_API_CONFIG"
 
@@ -62,6 +62,13 @@ class Config:
     relay_metrics_listen: str = ""
     metrics_tls_certificate: str = ""
     metrics_tls_key: str = ""
+    # The monitoring role's Prometheus, which the operator's page asks (none if empty), the
+    # CA its certificate must chain to (the system's store if empty), how long the page's
+    # queries may take together and how long their answer is kept.
+    prometheus_url: str = ""
+    prometheus_ca_file: str = ""
+    prometheus_timeout_seconds: float = 3.0
+    prometheus_cache_seconds: float = 5.0
     # Word when a job ends (notify/): webhooks go only to public addresses, but to those in
     # these networks (CIDR) the operator allows; e-mail goes to the MTA at smtp_host and
     # smtp_port, from mail_from. A delivery that keeps failing is given up after
@@ -96,23 +103,17 @@ _INT_KEYS = ("max_upload_bytes", "max_archive_members", "max_archive_bytes",
              "max_chunk_frames", "log_credential_seconds", "smtp_port",
              "notify_retry_seconds")
 _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target_seconds",
-               "notify_poll_seconds", "notify_timeout_seconds")
+               "notify_poll_seconds", "notify_timeout_seconds", "prometheus_timeout_seconds",
+               "prometheus_cache_seconds")
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
              "default_cluster", "consul_agent", "log_credential_key", "metrics_listen",
              "relay_metrics_listen", "metrics_tls_certificate", "metrics_tls_key", "smtp_host",
-             "mail_from")
+             "mail_from", "prometheus_url", "prometheus_ca_file")
 
 
 def load(path):
     """Read and validate the TOML file at ``path``."""
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    return from_dict(raw)
+    return from_dict(read_toml(path, ConfigError))
 
 
 def load_from_env():
@@ -168,6 +169,9 @@ def from_dict(raw):
     if bool(config.metrics_tls_certificate) != bool(config.metrics_tls_key):
         raise ConfigError("config keys 'metrics_tls_certificate' and 'metrics_tls_key' go "
                           "together")
+    if config.prometheus_url and not config.prometheus_url.startswith(("http://", "https://")):
+        raise ConfigError(f"config key 'prometheus_url' must start with http:// or https://, "
+                          f"not {config.prometheus_url!r}")
     if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
         raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
                           f"characters (a secret of 256 bits, as Salt generates)")

@@ -40,6 +40,10 @@ class TooLarge(Problem):
     """More data than the configured limit."""
 
 
+class Unavailable(Problem):
+    """A service the answer comes from does not answer now; asking again later may work."""
+
+
 def bad_field(field, message):
     return Invalid("invalid_field", f"{field}: {message}", {"field": field})
 

@@ -3,10 +3,10 @@ loaded once and checked before anything listens."""
 import dataclasses
 import ipaddress
 import os
-import tomllib
 from typing import Optional, Tuple
 
 from raycrafter_contract.log_credentials import MIN_KEY_CHARS
+from raycrafter_contract.utilities.toml_file import read_toml
 
 
 class ConfigError(Exception):
@@ -64,14 +64,7 @@ _NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_se
 
 
 def load(path: str) -> Config:
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
-    return from_dict(raw)
+    return from_dict(read_toml(path, ConfigError))
 
 
 def from_dict(raw: dict) -> Config:

@@ -5,6 +5,7 @@
 {%- from "salt/backup/map.jinja" import backup with context %}
 {%- from "salt/postgres/map.jinja" import postgres with context %}
 {%- from "salt/api/map.jinja" import api with context %}
+{%- from "salt/common/pid_file.jinja" import stale_pid_file_absent %}
 
 backup-packages-pkg-installed:
   pkg.installed:
@@ -42,9 +43,12 @@ backup-{{ command }}-file-managed:
     - mode: "0755"
 {%- endfor %}
 
+{{ stale_pid_file_absent("backup-cron-stale-pid-file-absent", "/run/crond.pid", "cron") }}
+
 backup-cron-service-running:
   service.running:
     - name: cron
     - enable: {{ common.enable_services_at_boot | json }}
     - require:
+      - cmd: backup-cron-stale-pid-file-absent
       - pkg: backup-packages-pkg-installed

@@ -4,6 +4,7 @@
 {%- from "salt/cluster/map.jinja" import cluster with context %}
 {%- from "salt/common/map.jinja" import secrets with context %}
 {%- from "salt/common/consul.jinja" import consul_service with context %}
+{%- from "salt/common/pid_file.jinja" import stale_pid_file_absent %}
 
 include:
   - salt.cluster.account
@@ -50,11 +51,14 @@ cluster-sshd-privilege-separation-directory-file-directory:
     - name: /run/sshd
     - mode: "0755"
 
+{{ stale_pid_file_absent("cluster-sshd-stale-pid-file-absent", "/run/sshd.pid", "sshd") }}
+
 cluster-sshd-service-running:
   service.running:
     - name: ssh
     - enable: {{ common.enable_services_at_boot | json }}
     - require:
+      - cmd: cluster-sshd-stale-pid-file-absent
       - file: cluster-sshd-privilege-separation-directory-file-directory
       - file: cluster-sshd-authorized-keys-file-managed
     - watch:

@@ -4,6 +4,7 @@
     with the exporters' copy of this host's certificate (salt/node_exporter). #}
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/monitoring/map.jinja" import monitoring with context %}
+{%- from "salt/common/consul.jinja" import consul_service with context %}
 {%- set web = ["--web.config.file=" ~ monitoring.web_config_file] if monitoring.tls else [] %}
 
 include:
@@ -70,6 +71,9 @@ monitoring-prometheus-service-running:
 {%- if monitoring.tls %}
       - file: node-exporter-web-config-file-managed
 {%- endif %}
+
+{#- Where the API finds the Prometheus its page of the appliance's health asks. #}
+{{ consul_service("monitoring", "monitoring", monitoring.prometheus_port, {"service": "monitoring-prometheus-service-running"}) }}
 
 monitoring-alertmanager-config-file-managed:
   file.managed:

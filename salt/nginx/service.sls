@@ -1,6 +1,7 @@
 {%- from "salt/nginx/map.jinja" import nginx with context %}
 {%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/common/consul.jinja" import consul_service with context %}
+{%- from "salt/common/pid_file.jinja" import stale_pid_file_absent %}
 
 include:
   - salt.nginx.certificate
@@ -12,6 +13,8 @@ nginx-config-test-cmd-run:
     - onchanges:
       - sls: salt.nginx.config
 
+{{ stale_pid_file_absent("nginx-stale-pid-file-absent", "/run/nginx.pid", "nginx") }}
+
 nginx-service-running:
   service.running:
     - name: nginx
@@ -19,6 +22,7 @@ nginx-service-running:
     - reload: True
     - require:
       - cmd: nginx-config-test-cmd-run
+      - cmd: nginx-stale-pid-file-absent
     - watch:
       - sls: salt.nginx.certificate
       - sls: salt.nginx.config

@@ -41,6 +41,14 @@ def test_migrations_build_exactly_the_models_schema(empty_database):
     by_cluster = {index.name: index for index in db.database.get_indexes("command")}[
         "command_unsent_by_cluster"]
     assert by_cluster.columns == ["cluster", "created_at"] and "sent_at" in by_cluster.sql
+    if db.is_postgres():  # the stamps jobs' tags are made of (SQLite has none)
+        by_stamp = {index.name: index.columns for table in ("frame", "job")
+                    for index in db.database.get_indexes(table)}
+        assert by_stamp["frame_by_change_xact"] == ["job_id", "change_xact"]
+        assert by_stamp["job_by_owner_change_xact"] == ["owner_id", "change_xact"]
+        triggers = {row[0] for row in db.database.execute_sql(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()}
+        assert triggers == {"job_change_xact", "frame_change_xact"}
 
 
 def test_upgrade_keeps_existing_data(empty_database):

@@ -296,12 +296,14 @@ def test_a_broker_password_beginning_with_a_dash_works(first_highstate, secrets)
     connection.close()
 
 
+def apply(sls):
+    done = apply_sls(sls)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     """salt.cli.clean removes the CLI (command, virtualenv, root's settings); applying
     salt.cli again brings it back working."""
-    def apply(sls):
-        done = apply_sls(sls)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     apply("salt.cli.clean")
     assert not pathlib.Path("/usr/local/bin/raycrafter").exists()
     assert not pathlib.Path("/opt/raycrafter/cli").exists()
@@ -310,6 +312,44 @@ def test_a_component_is_cleaned_away_and_comes_back(first_highstate):
     version = subprocess.run(["/usr/local/bin/raycrafter", "--version"], capture_output=True,
                              text=True, check=True).stdout
     assert version.startswith("raycrafter ")
+
+
+# Daemons Salt starts through Debian's init scripts whose status trusts the pid file alone:
+# (service, its pid file, its process name, the state that starts it).
+PID_FILE_DAEMONS = [
+    ("nginx", "/run/nginx.pid", "nginx", "salt.nginx"),
+    ("ssh", "/run/sshd.pid", "sshd", "salt.cluster.sshd"),
+    ("cron", "/run/crond.pid", "cron", "salt.backup"),
+    ("exim4", "/run/exim4/exim.pid", "exim4", "salt.mta"),
+]
+
+
+def pid_file_owner(pid_file):
+    return subprocess.run(["ps", "-p", pathlib.Path(pid_file).read_text().strip(), "-o",
+                           "comm="], capture_output=True, text=True).stdout.strip()
+
+
+def test_daemons_start_again_when_their_dead_pids_were_reused(first_highstate):
+    """Each daemon died leaving its pid file, and another program got that pid: Debian's
+    init script calls the daemon running then, so Salt must clear the file and start it."""
+    states = ",".join(sls for _, _, _, sls in PID_FILE_DAEMONS)
+    squatters = []
+    try:
+        for service, pid_file, _, _ in PID_FILE_DAEMONS:
+            subprocess.run(["service", service, "stop"], check=True, capture_output=True)
+            squatters.append(subprocess.Popen(["sleep", "600"]))
+            pathlib.Path(pid_file).write_text(f"{squatters[-1].pid}\n")
+            status = subprocess.run(["service", service, "status"], capture_output=True)
+            assert status.returncode == 0, f"{service}'s init script no longer trusts a stale pid"
+        apply(states)
+        assert all(squatter.poll() is None for squatter in squatters)
+        assert {service: pid_file_owner(pid_file) for service, pid_file, _, _ in PID_FILE_DAEMONS} \
+            == {service: process for service, _, process, _ in PID_FILE_DAEMONS}
+    finally:
+        for squatter in squatters:
+            squatter.kill()
+            squatter.wait()
+        apply(states)
 
 
 def secret_fragments(values):

@@ -21,12 +21,13 @@ OTHER_HOSTS = (("db-2", "10.0.0.12", "raycrafter-postgresql", 5432),
                ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5671),
                ("web-1", "10.0.0.31", "raycrafter-api", 443),
                ("cluster-1", "10.0.0.41", "raycrafter-cluster-login", 22),
-               ("logging-1", "10.0.0.51", "raycrafter-logserver", 12201))
+               ("logging-1", "10.0.0.51", "raycrafter-logserver", 12201),
+               ("monitoring-1", "10.0.0.81", "raycrafter-prometheus", 9090))
 # Which host holds which role: the master's word, roles.yaml. web-2 and db-1 are
 # assigned too; "rogue" is a host of the deployment the master assigns no such role.
 ASSIGNED = {"db-1": ["db"], "db-2": ["db"], "broker-1": ["broker"], "web-1": ["web"],
             "web-2": ["web"], "cluster-1": ["cluster"], "logging-1": ["logging"],
-            "worker-1": ["worker"],
+            "worker-1": ["worker"], "monitoring-1": ["monitoring"],
             "rogue": ["logging"], **{"consul-" + role: [role] for role in ROLES}}
 
 
@@ -69,7 +70,7 @@ def minions(salt_factories, example_pillar_dir, gpg_keydir, tmp_path_factory, ag
     write_consul_site(pillar_dir, agent.url)
     write_assignment(pillar_dir, ASSIGNED)
     made = {}
-    for role in ("db", "broker", "web", "worker", "logging", "cluster"):
+    for role in ("db", "broker", "web", "worker", "logging", "cluster", "monitoring"):
         made[role] = salt_factories.salt_minion_daemon(
             "consul-" + role, overrides=masterless_config(pillar_dir, gpg_keydir))
         ret = made[role].salt_call_cli().run("--local", "saltutil.sync_all")
@@ -132,6 +133,7 @@ def test_an_agent_that_does_not_answer_fails_the_state_naming_it(minions):
     ("web", "salt.nginx", "raycrafter-api", 443, "HTTP"),
     ("logging", "salt.logserver", "raycrafter-logserver", 12201, "TCP"),
     ("cluster", "salt.cluster.sshd", "raycrafter-cluster-login", 22, "TCP"),
+    ("monitoring", "salt.monitoring", "raycrafter-prometheus", 9090, "TCP"),
 ])
 def test_each_role_registers_its_service_with_a_health_check(minions, catalog, role, sls,
                                                              service, port, check):
@@ -164,6 +166,8 @@ def test_each_role_registers_its_service_with_a_health_check(minions, catalog, r
     ("logging", "salt.logserver.clean", "raycrafter-logserver",
      "raycrafter-logserver-supervisor-program-file-absent"),
     ("cluster", "salt.cluster.clean", "raycrafter-cluster-login", None),
+    ("monitoring", "salt.monitoring.clean", "raycrafter-prometheus",
+     "monitoring-prometheus-service-dead"),
 ])
 def test_cleaning_a_role_away_deregisters_its_service_before_it_stops(minions, catalog, role,
                                                                      sls, service, stopped):
@@ -274,6 +278,26 @@ def test_the_worker_registers_so_the_roles_it_reaches_admit_it(minions, catalog)
     assert set(rules["broker"][("5671",)]) == {"10.0.0.31", "10.0.0.61"}
     assert rules["cluster"][("22",)] == ["10.0.0.61"]
     assert rules["cluster"][("50000-50999",)] == ["10.0.0.61"]
+
+
+def test_the_api_asks_the_monitoring_hosts_prometheus_which_admits_the_web_hosts(
+        minions, catalog):
+    """The operator's page: the API reaches Prometheus by the monitoring host's name over
+    TLS (the deployment CA), and the monitoring host's firewall admits the web hosts to
+    Prometheus's port, as well as the operators' networks (none in pillar.example)."""
+    ret = _run(minions["web"], "state.show_sls", "salt.api.config")
+    assert ret.returncode == 0, ret.stderr
+    context = _argument(ret.data["api-config-file-managed"], "context")
+    assert context["api"]["prometheus_url"] == "https://monitoring-1:9090"
+    written = _template("salt/api/files/api.toml.jinja", context)
+    assert (written["prometheus_url"], written["prometheus_ca_file"]) == (
+        "https://monitoring-1:9090", "/etc/raycrafter/tls/ca.crt")
+    ret = _run(minions["monitoring"], "state.show_sls", "salt.firewall")
+    assert ret.returncode == 0, ret.stderr
+    context = _argument(ret.data["firewall-ruleset-file-managed"], "context")
+    rules = {tuple(ports): sources for _, ports, sources in context["firewall"]["services"]}
+    assert rules[("9090",)] == ["10.0.0.31"]
+    assert rules[("9093",)] == []
 
 
 def test_a_role_without_a_healthy_instance_stops_the_render_naming_its_service(minions, catalog):

@@ -253,3 +253,16 @@ def test_the_metrics_are_served_on_the_catalogues_ports_and_nginx_proxies_none(r
     nginx = _argument(_compiled(minion, "salt.nginx.config", {})[
         "nginx-raycrafter-site-file-managed"], "context")["nginx"]
     assert int(nginx["upstream"].rpartition(":")[2]) not in ports.values()
+
+
+def test_the_api_asks_prometheus_on_loopback_where_the_host_is_the_monitoring_host(
+        role_minions):
+    """A masterless host that holds the monitoring role too: its API asks Prometheus over
+    loopback; a web host without it knows no Prometheus, and its page says so."""
+    port = CATALOGUE["roles"]["monitoring"]["services"]["prometheus"]["port"]
+    answers = {}
+    for role in ("allinone", "web"):
+        compiled = _compiled(role_minions[role].salt_call_cli(), "salt.api.config", {})
+        api = _argument(compiled["api-config-file-managed"], "context")["api"]
+        answers[role] = (api["prometheus_url"], api["prometheus_ca_file"])
+    assert answers == {"allinone": (f"http://127.0.0.1:{port}", ""), "web": ("", "")}

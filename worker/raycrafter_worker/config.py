@@ -7,13 +7,13 @@ import dataclasses
 import os
 import pwd
 import re
-import tomllib
 import urllib.parse
 
 from raycrafter_contract import messaging
 from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
+from raycrafter_contract.utilities.toml_file import read_toml
 
 from .errors import ConfigError
 from .schedulers import ADAPTERS
@@ -262,13 +262,7 @@ def load_site(path):
 
 
 def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as error:
-        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror}")
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}")
+    return read_toml(path, ConfigError)
 
 
 def parse(raw):

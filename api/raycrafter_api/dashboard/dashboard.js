@@ -114,12 +114,13 @@ async function start() {
   $("whoami").textContent = `${state.me.name} (${state.me.role})`;
   $("nav").hidden = false;
   $("nav-admin").hidden = state.me.role !== "admin";
+  $("nav-health").hidden = state.me.role !== "admin";
   $("filter-everyone-label").hidden = state.me.role !== "admin";
   route();
 }
 
 function show(section) {
-  for (const id of ["sign-in", "jobs-view", "job-view", "submit-view", "admin-view"]) {
+  for (const id of ["sign-in", "jobs-view", "job-view", "submit-view", "admin-view", "health-view"]) {
     $(id).hidden = id !== section;
   }
 }
@@ -154,6 +155,7 @@ function route() {
   if (job) { openJob(Number(job[1])); }
   else if (hash === "#/submit") { show("submit-view"); }
   else if (hash === "#/admin" && state.me.role === "admin") { show("admin-view"); every(refreshAdmin, "admin-message"); }
+  else if (hash === "#/health" && state.me.role === "admin") { show("health-view"); every(refreshHealth, "health-message"); }
   else { show("jobs-view"); every(refreshJobs, "jobs-message"); }
 }
 
@@ -509,6 +511,140 @@ async function addUser(event) {
   });
 }
 
+// ---- the appliance's health (admins) ---------------------------------------------------
+//
+// What Prometheus measures, as the API answers it (GET /admin/health): numbers now, graphs
+// drawn here as SVG, hosts and their disks, the alerts. Prometheus away is said plainly;
+// the rest of the dashboard does not depend on it.
+
+const SVG = "http://www.w3.org/2000/svg";
+const GRAPH = { width: 560, height: 180, left: 56, right: 12, top: 12, bottom: 24 };
+const LINE_COLOURS = ["#1c7ed6", "#e03131", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5c940d"];
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes || {})) { node.setAttribute(name, String(value)); }
+  if (text !== undefined) { node.textContent = String(text); }
+  return node;
+}
+
+function bytes(count) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = count;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+function measured(value, unit) {
+  if (value === null || value === undefined) { return "no data"; }
+  if (unit === "fraction") { return `${(100 * value).toFixed(1)} %`; }
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
+function clock(seconds) { return new Date(seconds * 1000).toISOString().slice(11, 16) + " UTC"; }
+
+function number(name, value, label, alarm) {
+  const tile = element("div", null, alarm ? "number alarm" : "number");
+  tile.dataset.name = name;
+  tile.append(element("span", value, "value"), element("span", label, "label"));
+  return tile;
+}
+
+// One graph: a line per series over the window, the value axis from zero.
+function drawGraph(graph, start, end) {
+  const figure = element("figure", null, "graph");
+  figure.dataset.graph = graph.name;
+  figure.appendChild(element("figcaption", `${graph.title} (${graph.unit})`));
+  const { width, height, left, right, top, bottom } = GRAPH;
+  const plot = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+                            "aria-label": graph.title });
+  const values = graph.lines.flatMap((line) => line.points.map(([, v]) => v));
+  const highest = Math.max(graph.unit === "fraction" ? 1 : 0, ...values) || 1;
+  const x = (t) => left + ((t - start) / (end - start)) * (width - left - right);
+  const y = (v) => height - bottom - (v / highest) * (height - top - bottom);
+  plot.appendChild(svg("rect", { x: left, y: top, width: width - left - right,
+                                 height: height - top - bottom, fill: "#fff", stroke: "#ced4da" }));
+  plot.appendChild(svg("text", { x: left - 4, y: top + 10, "text-anchor": "end", "font-size": 11 },
+                       measured(highest, graph.unit)));
+  plot.appendChild(svg("text", { x: left - 4, y: height - bottom, "text-anchor": "end", "font-size": 11 }, "0"));
+  plot.appendChild(svg("text", { x: left, y: height - 6, "font-size": 11 }, clock(start)));
+  plot.appendChild(svg("text", { x: width - right, y: height - 6, "text-anchor": "end", "font-size": 11 }, clock(end)));
+  const legend = element("p", null, "legend");
+  graph.lines.forEach((line, index) => {
+    const colour = LINE_COLOURS[index % LINE_COLOURS.length];
+    const points = line.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    const drawn = svg("polyline", { points, fill: "none", stroke: colour, "stroke-width": 2 });
+    drawn.dataset.label = line.label;
+    drawn.appendChild(svg("title", {}, line.label));
+    plot.appendChild(drawn);
+    const key = element("span", `${line.label}: ${measured(line.latest, graph.unit)}`, "key");
+    key.style.borderColor = colour;
+    legend.appendChild(key);
+  });
+  if (!graph.lines.length) { legend.textContent = "Prometheus has no such series in this window."; }
+  figure.append(plot, legend);
+  return figure;
+}
+
+function latestOf(body, graphName, label) {
+  const graph = body.graphs.find((g) => g.name === graphName);
+  const line = graph && graph.lines.find((l) => l.label === label);
+  return line ? line.latest : null;
+}
+
+function drawHealth(body) {
+  const firing = body.alerts.filter((alert) => alert.state === "firing");
+  const targets = body.hosts.flatMap((host) => host.targets);
+  const down = targets.filter((target) => !target.up);
+  const numbers = Object.entries(body.jobs).map(([s, n]) => number(`jobs-${s}`, n, `jobs ${s}`));
+  numbers.push(
+    number("frames-per-second", measured(latestOf(body, "frames", "rendered")), "frames rendered a second"),
+    number("frames-failed-per-second", measured(latestOf(body, "frames", "failed")), "frames failed a second"),
+    number("outbox", measured(latestOf(body, "queues", "outbox")), "commands in the outbox"),
+    number("rabbitmq", measured(latestOf(body, "queues", "RabbitMQ")), "messages in RabbitMQ"),
+    number("alerts-firing", firing.length, "alerts firing", firing.length > 0),
+    number("targets-down", `${down.length} of ${targets.length}`, "targets down", down.length > 0));
+  $("health-numbers").replaceChildren(...numbers);
+  $("alerts-none").hidden = body.alerts.length > 0;
+  $("alerts-table").hidden = body.alerts.length === 0;
+  $("alerts-table").tBodies[0].replaceChildren(...body.alerts.map((alert) => {
+    const where = Object.entries(alert.labels)
+      .filter(([name]) => !["alertname", "severity"].includes(name))
+      .map(([name, value]) => `${name}=${value}`).join(" ");
+    const since = alert.since ? when(alert.since.replace(/\.\d+/, "")) : "";
+    const tr = row([alert.name, alert.state, alert.severity, since, alert.summary, where]);
+    tr.className = `alert-${alert.state}`;
+    return tr;
+  }));
+  $("health-graphs").replaceChildren(...body.graphs.map((graph) => drawGraph(graph, body.start, body.end)));
+  $("hosts-table").tBodies[0].replaceChildren(...body.hosts.map((host) => {
+    const jobs = element("span");
+    for (const target of host.targets) {
+      jobs.appendChild(element("span", target.job, target.up ? "target up" : "target down"));
+    }
+    const disks = host.disks.map((disk) => (disk.size_bytes
+      ? `${disk.mountpoint}: ${bytes(disk.available_bytes)} free of ${bytes(disk.size_bytes)}`
+      : disk.mountpoint)).join("; ");
+    return row([host.host, jobs, disks]);
+  }));
+  $("health-source").textContent = `from Prometheus at ${body.prometheus}, ${clock(body.end)}`;
+}
+
+async function refreshHealth() {
+  let answer;
+  try {
+    answer = await poll(`/admin/health?window=${$("health-window").value}`);
+  } catch (error) {
+    if (error.status !== 503) { throw error; }
+    $("health-content").hidden = true;
+    throw new Error(`Prometheus cannot be asked, so the appliance's health is unknown here: ` +
+                    `${error.message}. The rest of the dashboard works without it.`);
+  }
+  $("health-content").hidden = false;
+  if (answer.changed) { drawHealth(answer.body); }
+}
+
 // ---- wiring -------------------------------------------------------------------------
 
 function wire() {
@@ -533,6 +669,8 @@ function wire() {
   $("job-cancel").addEventListener("click", cancelJob);
   $("submit-form").addEventListener("submit", submitScene);
   $("user-form").addEventListener("submit", addUser);
+  $("health-filters").addEventListener("submit", (event) => event.preventDefault());
+  $("health-window").addEventListener("input", () => every(refreshHealth, "health-message"));
   window.addEventListener("hashchange", route);
   describeSubmitForm();
   start();

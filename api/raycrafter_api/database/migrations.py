@@ -216,9 +216,33 @@ def _notifications():
     database.create_tables([Notification])
 
 
+def _change_stamps():
+    """The transaction that last wrote each job and frame row, so that a job's latest change
+    is read off an index and a poll of an unchanged job is answered before its view is
+    built (jobs/job_tags.py). Stamped by the database on PostgreSQL, whatever statement
+    writes the row; SQLite has no transaction ids and leaves the column empty. Rows from
+    before it stay empty too: older than any transaction still running."""
+    migrator = PostgresqlMigrator(database) if is_postgres() else SqliteMigrator(database)
+    migrate(migrator.add_column("job", "change_xact", peewee.BigIntegerField(null=True)),
+            migrator.add_column("frame", "change_xact", peewee.BigIntegerField(null=True)))
+    if not is_postgres():
+        return
+    # pg_current_xact_id() is the 64-bit id (xid8), which never wraps around.
+    database.execute_sql(
+        "CREATE FUNCTION stamp_change_xact() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.change_xact := pg_current_xact_id()::text::bigint; RETURN NEW; END $$")
+    for table in ("job", "frame"):
+        database.execute_sql(f"CREATE TRIGGER {table}_change_xact BEFORE INSERT OR UPDATE "
+                             f"ON {table} FOR EACH ROW EXECUTE FUNCTION stamp_change_xact()")
+    database.execute_sql("CREATE INDEX frame_by_change_xact ON frame (job_id, change_xact)")
+    # A user's latest written job, and anyone's (an admin's list), each a probe.
+    database.execute_sql("CREATE INDEX job_by_owner_change_xact ON job (owner_id, change_xact)")
+    database.execute_sql("CREATE INDEX job_by_change_xact ON job (change_xact)")
+
+
 MIGRATIONS = (_initial_schema, _outbox_diagnostics, _animation, _submitted_attempt,
               _leased_frames_by_expiry, _token_lifetimes, _site_tokens, _disabled_users,
-              _frames_by_change, _notifications)
+              _frames_by_change, _notifications, _change_stamps)
 LATEST = len(MIGRATIONS)
 
 

@@ -73,6 +73,9 @@ class Job(BaseModel):
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
     state_changed_at = peewee.DateTimeField()
+    # The transaction that last wrote the row (PostgreSQL stamps it: migrations.py,
+    # _change_stamps); a job page's ETag is made of it (jobs/job_tags.py). Empty on SQLite.
+    change_xact = peewee.BigIntegerField(null=True)
 
 
 class Frame(BaseModel):
@@ -98,6 +101,8 @@ class Frame(BaseModel):
     error = peewee.TextField(null=True)
     image_checksum = peewee.CharField(max_length=64, null=True)
     updated_at = peewee.DateTimeField()
+    # As the job's: the transaction that last wrote the row.
+    change_xact = peewee.BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("job", "number"), True), (("job", "state", "number"), False))

@@ -26,7 +26,8 @@ class ApiError(bottle.HTTPError):
 
 
 STATUS = {problems.Invalid: 400, problems.Unauthenticated: 401, problems.Forbidden: 403,
-          problems.NotFound: 404, problems.Conflict: 409, problems.TooLarge: 413}
+          problems.NotFound: 404, problems.Conflict: 409, problems.TooLarge: 413,
+          problems.Unavailable: 503}
 # Unauthenticated callers are told how to authenticate (RFC 9110).
 _HEADERS = {problems.Unauthenticated: {"WWW-Authenticate": "Bearer"}}
 

@@ -131,16 +131,31 @@ def send_json_revalidated(payload):
     """Answer like ``send_json`` with an ETag of the body, or 304 and no body when the
     client's copy (``If-None-Match``) is current: a page polling a job that did not change
     gets nothing to redraw and nothing to transfer."""
-    body = send_json(payload)
-    tag = '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
-    bottle.response.set_header("ETag", tag)
+    return send_json_tagged(None, lambda: payload)
+
+
+def send_json_tagged(tag, build):
+    """Answer with the JSON of ``build()`` and ``tag`` as its ETag, or 304 without calling
+    ``build`` when the client's copy is ``tag``. Without a tag (None) the body is built
+    and hashed for one, as ``send_json_revalidated`` does. The tag must have been made
+    before the body is built, so the body is never older than its tag."""
     # Each caller sees their own jobs: a shared cache must not answer for another token.
     bottle.response.set_header("Cache-Control", "private, no-cache")
     bottle.response.set_header("Vary", "Authorization")
+    if tag is not None and tag in _client_tags():
+        return _not_modified(tag)
+    body = send_json(build())
+    tag = tag or '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
     if tag in _client_tags():
-        bottle.response.status = 304
-        return ""
+        return _not_modified(tag)
+    bottle.response.set_header("ETag", tag)
     return body
+
+
+def _not_modified(tag):
+    bottle.response.status = 304
+    bottle.response.set_header("ETag", tag)
+    return ""
 
 
 def _client_tags():

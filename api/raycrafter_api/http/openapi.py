@@ -26,6 +26,7 @@ from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_
                                                    BatchEndedReport, StoredImage, Submission,
                                                    TransitionReport, UncollectedFrames)
 
+from ..appliance_health.overview import WINDOWS
 from ..jobs.open_jobs import MAX_TAKEN
 from .record_schemas import RecordSchemas
 
@@ -33,7 +34,8 @@ ERROR_CODES = {"400": "Invalid field (details.field names it)", "401": "No or un
                "403": "This principal may not call this endpoint",
                "404": "Not found (another user's job is not found either)",
                "409": "Conflict: illegal transition, stale lease, ...",
-               "413": "Body too large", "415": "Wrong Content-Type"}
+               "413": "Body too large", "415": "Wrong Content-Type",
+               "503": "A service the answer comes from does not answer (Prometheus)"}
 
 
 def _ref(name):
@@ -361,7 +363,61 @@ def _admin_paths(records):
                         "unsent_commands": {"type": "integer"},
                         "oldest_unsent_command_at": {"type": ["string", "null"], **TIME}}}),
                 "401", "403", tag="admin"))},
+        "/api/v1/admin/health": {
+            "get": _revalidated(_op(
+                "The appliance's health as Prometheus measures it (docs/dashboard.md)", True,
+                _ok("Jobs by state now, graphs over the window, hosts, alerts",
+                    _APPLIANCE_HEALTH),
+                "400", "401", "403", "503", tag="admin",
+                params=(_query("window", {"enum": list(WINDOWS), "default": "1h"},
+                               "The time the graphs cover"),)))},
     }
+
+
+_POINTS = {"type": "array", "items": {"type": "array", "prefixItems": [
+    {"type": "number", "description": "Unix time"}, {"type": "number"}]}}
+_APPLIANCE_HEALTH = {
+    "type": "object", "additionalProperties": False,
+    "required": ["window", "start", "end", "step", "prometheus", "jobs", "graphs", "hosts",
+                 "alerts"],
+    "properties": {
+        "window": {"enum": list(WINDOWS)}, "start": {"type": "number"},
+        "end": {"type": "number"}, "step": {"type": "number"},
+        "prometheus": {"type": "string", "description": "The Prometheus asked"},
+        "jobs": {"type": "object", "additionalProperties": {"type": "integer"},
+                 "description": "Jobs in each state now"},
+        "graphs": {"type": "array", "items": {
+            "type": "object", "required": ["name", "title", "unit", "lines"],
+            "properties": {
+                "name": {"type": "string"}, "title": {"type": "string"},
+                "unit": {"type": "string"},
+                "lines": {"type": "array", "items": {
+                    "type": "object", "required": ["label", "points", "latest"],
+                    "properties": {"label": {"type": "string"}, "points": _POINTS,
+                                   "latest": {"type": ["number", "null"],
+                                              "description": "The value at the window's "
+                                                             "end, if Prometheus had one"}}}}}}},
+        "hosts": {"type": "array", "items": {
+            "type": "object", "required": ["host", "targets", "disks"],
+            "properties": {
+                "host": {"type": "string"},
+                "targets": {"type": "array", "items": {
+                    "type": "object", "required": ["job", "instance", "up"],
+                    "properties": {"job": {"type": "string"}, "instance": {"type": "string"},
+                                   "up": {"type": "boolean"}}}},
+                "disks": {"type": "array", "items": {
+                    "type": "object", "required": ["mountpoint"],
+                    "properties": {"mountpoint": {"type": "string"},
+                                   "available_bytes": {"type": "number"},
+                                   "size_bytes": {"type": "number"}}}}}}},
+        "alerts": {"type": "array", "items": {
+            "type": "object", "required": ["name", "state", "severity", "summary", "since",
+                                           "labels"],
+            "properties": {
+                "name": {"type": "string"}, "state": {"enum": ["firing", "pending"]},
+                "severity": {"type": "string"}, "summary": {"type": "string"},
+                "since": {"type": ["string", "null"], **TIME},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}
 
 
 def _agent_paths(records):

@@ -1,10 +1,17 @@
-"""An administrator's endpoints under /api/v1/admin: users, their tokens, the queue."""
+"""An administrator's endpoints under /api/v1/admin: users, their tokens, the queue, the
+appliance's health."""
+import bottle
+
 from ..accounts import users
+from ..appliance_health.overview import Overview
 from ..jobs import queue
 from . import httpio
 
 
 def install(app, config):
+    overview = Overview(config.prometheus_url, config.prometheus_ca_file,
+                        config.prometheus_timeout_seconds, config.prometheus_cache_seconds)
+
     @app.get("/api/v1/admin/users")
     def list_users():
         httpio.principal("admin")
@@ -39,3 +46,8 @@ def install(app, config):
     def job_queue():
         httpio.principal("admin")
         return httpio.send_json_revalidated(queue.overview())
+
+    @app.get("/api/v1/admin/health")
+    def appliance_health():
+        httpio.principal("admin")
+        return httpio.send_json_revalidated(overview.of(bottle.request.query.get("window", "1h")))

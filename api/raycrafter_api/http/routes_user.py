@@ -5,7 +5,7 @@ import bottle
 
 from ..frames import frame_results, thumbnails
 from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
-                    job_views)
+                    job_tags, job_views)
 from ..problems import bad_field
 from ..storage import archives, files
 from . import httpio
@@ -60,14 +60,18 @@ def install(app, config):
         if state:
             job_states.check_state_name("state", state)
         limit, offset = httpio.page_params()
-        return httpio.send_json_revalidated(job_views.list_for(
-            caller, limit, offset, state=state, name=httpio.text_param("name"),
-            owner=httpio.text_param("owner")))
+        filters = {"state": state, "name": httpio.text_param("name"),
+                   "owner": httpio.text_param("owner")}
+        query = job_views.visible_jobs(caller, **filters)
+        return httpio.send_json_tagged(
+            job_tags.of_listing(caller, query, job_views.NEWEST_FIRST, limit, offset, filters),
+            lambda: job_views.page_of(query, limit, offset))
 
     @app.get("/api/v1/jobs/<job_id:int>")
     def get_job(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
-        return httpio.send_json_revalidated(job_views.view_of(job))
+        return httpio.send_json_tagged(job_tags.of_job(job.id),
+                                       lambda: job_views.view_of_loaded(job))
 
     @app.post("/api/v1/jobs/<job_id:int>/cancel")
     def cancel_job(job_id):

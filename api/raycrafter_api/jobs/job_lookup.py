@@ -8,9 +8,10 @@ from ..problems import Forbidden, not_found
 
 
 def visible_job(principal, job_id):
-    """The job if this user may see it; another user's job is not found,
-    as is a missing one."""
-    job = Job.get_or_none(Job.id == job_id)
+    """The job if this user may see it, its owner read with it (a job's view names its
+    owner); another user's job is not found, as is a missing one."""
+    owner = Job.owner.rel_model
+    job = Job.select(Job, owner).join(owner).where(Job.id == job_id).first()
     if job is None or (principal.kind != "admin" and job.owner_id != principal.user_id):
         raise not_found()
     return job

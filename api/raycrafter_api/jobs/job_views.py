@@ -64,14 +64,24 @@ def views(jobs, full=False):
 
 
 def view_of(job, full=False):
+    """The view of ``job`` as it is now in the database."""
     job = Job.select(Job, Job.owner.rel_model).join(Job.owner.rel_model).where(
         Job.id == job.id).get()
     return views([job], full)[0]
 
 
-def list_for(principal, limit, offset, state=None, name=None, owner=None):
-    """A page of the jobs this principal may see, newest first: those in ``state``, whose
-    name holds ``name`` (any case), of the user named ``owner``."""
+def view_of_loaded(job):
+    """The user's view of ``job`` as it was read with its owner (job_lookup.visible_job)."""
+    return views([job])[0]
+
+
+# The job list's order: newest first.
+NEWEST_FIRST = Job.id.desc()
+
+
+def visible_jobs(principal, state=None, name=None, owner=None):
+    """The jobs this principal may see, with their owners: those in ``state``, whose name
+    holds ``name`` (any case), of the user named ``owner``."""
     user = Job.owner.rel_model
     query = Job.select(Job, user).join(user)
     if principal.kind != "admin":
@@ -82,7 +92,12 @@ def list_for(principal, limit, offset, state=None, name=None, owner=None):
         query = query.where(Job.name.contains(name))
     if owner:
         query = query.where(user.name == owner)
-    page = pagination.page(query, Job.id.desc(), limit, offset, "jobs", views)
+    return query
+
+
+def page_of(query, limit, offset):
+    """A page of the jobs of ``query`` (``visible_jobs``), newest first."""
+    page = pagination.page(query, NEWEST_FIRST, limit, offset, "jobs", views)
     return JobPage(**dict(page, jobs=tuple(page["jobs"])))
 
 

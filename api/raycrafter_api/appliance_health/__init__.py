@@ -1,0 +1,1 @@
+"""The appliance's health for its operators, as Prometheus measures it."""
