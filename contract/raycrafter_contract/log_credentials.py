@@ -11,13 +11,18 @@ log server keeps no table of jobs.
 A credential reads ``rclog1.JOB.ATTEMPT.EXPIRES.SIGNATURE``: EXPIRES in seconds since the
 epoch, SIGNATURE the URL-safe base64 (no padding) of the HMAC of everything before it.
 
+A host's own programs (nginx, PostgreSQL, RabbitMQ, Slurm, Salt) send their lines with a
+host credential, ``rchost1.HOST.SIGNATURE``, issued once per deployment and host by the
+salt master (which holds the key) and kept by that host alone: the log server writes the
+host's name from it, so one host cannot write as another, nor as a batch job.
+
 The standard library only, down to Python 3.8: the node agent runs on old cluster Pythons.
 """
 import base64
 import hashlib
 import hmac
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 VERSION = "rclog1"
 # The GELF field a record carries its credential in; the log server takes it out.
@@ -27,6 +32,9 @@ MAX_CHARS = 128
 # The shortest key the API signs with and the log server checks with (Salt generates 256
 # bits, 43 characters).
 MIN_KEY_CHARS = 32
+HOST_VERSION = "rchost1"
+_HOST_SHAPE = re.compile(r"^%s\.([A-Za-z0-9][A-Za-z0-9._-]{0,62})\.([A-Za-z0-9_-]{43})$"
+                         % HOST_VERSION)
 _SHAPE = re.compile(r"^%s\.([1-9][0-9]{0,17})\.([1-9][0-9]{0,8})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$"
                     % VERSION)
 
@@ -35,6 +43,10 @@ class LogCredential(NamedTuple):
     job_id: int
     attempt: int
     expires_at: int  # seconds since the epoch
+
+
+class HostCredential(NamedTuple):
+    host: str
 
 
 class CredentialRefused(ValueError):
@@ -62,6 +74,25 @@ def verify(key: bytes, text: str, now: float) -> LogCredential:
         raise CredentialRefused("an expired log credential (job %d, attempt %d)"
                                 % (credential.job_id, credential.attempt))
     return credential
+
+
+def issue_for_host(key: bytes, host: str) -> str:
+    """The credential of ``host``'s programs (no expiry: it goes with the key)."""
+    claims = "%s.%s" % (HOST_VERSION, host)
+    if _HOST_SHAPE.match("%s.%s" % (claims, "A" * 43)) is None:
+        raise ValueError("%r is no host name" % host)
+    return "%s.%s" % (claims, _signature(key, claims))
+
+
+def verify_any(key: bytes, text: str, now: float) -> Union[LogCredential, HostCredential]:
+    """A batch job's credential (``verify``) or a host's; else CredentialRefused."""
+    match = (_HOST_SHAPE.match(text) if isinstance(text, str) and len(text) <= MAX_CHARS
+             else None)
+    if match is None:
+        return verify(key, text, now)
+    if not hmac.compare_digest(_signature(key, text.rsplit(".", 1)[0]), match.group(2)):
+        raise CredentialRefused("a host credential this server's key did not sign")
+    return HostCredential(match.group(1))
 
 
 def _signature(key: bytes, claims: str) -> str:

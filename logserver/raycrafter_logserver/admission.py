@@ -8,10 +8,11 @@ budget is told how long to wait, and its connection is read no faster than that,
 flood costs its sender, never another job's records.
 """
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Union
 
 from raycrafter_contract import log_credentials
-from raycrafter_contract.log_credentials import CredentialRefused, LogCredential
+from raycrafter_contract.log_credentials import (CredentialRefused, HostCredential,
+                                                 LogCredential)
 
 from .config import Config
 
@@ -48,20 +49,22 @@ class Budget:
 class Admission:
     def __init__(self, config: Config) -> None:
         self._config = config
-        self._budgets: Dict[Tuple[int, int], Budget] = {}
+        self._budgets: Dict[str, Budget] = {}
         self._swept = 0.0
 
-    def check(self, text: object, now: float) -> LogCredential:
-        """The credential ``text`` is, or CredentialRefused (a missing one included)."""
+    def check(self, text: object, now: float) -> Union[LogCredential, HostCredential]:
+        """The credential ``text`` is (a batch job's or a host's), or CredentialRefused (a
+        missing one included)."""
         if text is None:
             raise CredentialRefused("no log credential")
-        return log_credentials.verify(self._config.key, text, now)
+        return log_credentials.verify_any(self._config.key, text, now)
 
-    def charge(self, credential: LogCredential, size: int, now: float) -> float:
-        """Count a record of ``size`` bytes against its credential's budget; the seconds
-        its sender must wait before it sends more."""
+    def charge(self, credential: Union[LogCredential, HostCredential], size: int,
+               now: float) -> float:
+        """Count a record of ``size`` bytes against its credential's budget (a batch job's
+        or a host's); the seconds its sender must wait before it sends more."""
         self._sweep(now)
-        key = (credential.job_id, credential.attempt)
+        key = sender(credential)
         budget = self._budgets.get(key)
         if budget is None:
             config = self._config
@@ -77,6 +80,13 @@ class Admission:
         for key in [key for key, budget in self._budgets.items()
                     if now - budget.records.updated > _IDLE_SECONDS]:
             del self._budgets[key]
+
+
+def sender(credential: Union[LogCredential, HostCredential]) -> str:
+    """Who sends under a credential: a batch job's attempt, or a host's programs."""
+    if isinstance(credential, HostCredential):
+        return f"the programs of host {credential.host}"
+    return f"job {credential.job_id} attempt {credential.attempt}"
 
 
 def credential_text(record: dict) -> Optional[object]:

@@ -51,6 +51,11 @@ class Config:
     rotate_bytes: int = 64 * 1024 * 1024
     keep_files: int = 16
     keep_days: float = 30.0
+    # The search port (search_service.py): where raycrafter-admin logs asks, with this
+    # token; none without search_listeners.
+    search_token: str = dataclasses.field(default="", repr=False)
+    search_listeners: Tuple[Listener, ...] = ()
+    max_searches: int = 8
 
     @property
     def key(self) -> bytes:
@@ -58,7 +63,7 @@ class Config:
 
 
 _INTS = ("max_record_bytes", "burst_records", "burst_bytes", "max_connections",
-         "max_connections_per_address", "rotate_bytes", "keep_files")
+         "max_connections_per_address", "rotate_bytes", "keep_files", "max_searches")
 _NUMBERS = ("records_per_second", "bytes_per_second", "idle_seconds", "report_seconds",
             "keep_days")
 
@@ -91,17 +96,23 @@ def from_dict(raw: dict) -> Config:
                     or values[key] <= 0:
                 raise ConfigError(f"config key {key!r} must be a positive number")
             values[key] = float(values[key])
-    values["listeners"] = _listeners(values.get("listeners"))
+    values["listeners"] = _listeners(values.get("listeners"), "listeners")
+    if "search_listeners" in values:
+        values["search_listeners"] = _listeners(values["search_listeners"], "search_listeners")
+        token = values.get("search_token")
+        if not isinstance(token, str) or len(token) < MIN_KEY_CHARS:
+            raise ConfigError(f"config key 'search_token' must be at least {MIN_KEY_CHARS} "
+                              f"characters (the token raycrafter-admin logs searches with)")
     return Config(**values)
 
 
-def _listeners(tables) -> Tuple[Listener, ...]:
+def _listeners(tables, key: str) -> Tuple[Listener, ...]:
     if not isinstance(tables, list) or not tables:
-        raise ConfigError("config key 'listeners' must be a list of tables "
-                          "([[listeners]] address, port, certificate_file, key_file)")
+        raise ConfigError(f"config key {key!r} must be a list of tables "
+                          f"([[{key}]] address, port, certificate_file, key_file)")
     listeners = []
     for number, table in enumerate(tables, 1):
-        where = f"listeners #{number}"
+        where = f"{key} #{number}"
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table")
         unknown = sorted(set(table) - {f.name for f in dataclasses.fields(Listener)})

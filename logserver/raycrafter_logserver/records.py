@@ -4,18 +4,18 @@ One JSON object per line in UTF-8, as the syslog-ng the appliance ran before wro
 and as the tests and the operators' searches read them: every field a string (a number
 as it was sent, ``true``/``false``, null as the empty string, an object or array as its
 compact JSON), no spaces between fields, so ``"_job_id":"12"`` finds a job's records. The
-log server adds what it vouches for: ``_job_id`` and ``_submit_attempt`` from the
-record's credential (over anything the record said) and ``_source``, the address it came
-from.
+log server adds what it vouches for: ``_job_id`` and ``_submit_attempt`` from a batch
+job's credential, or ``_host`` from a host's (over anything the record said), and
+``_source``, the address it came from.
 """
 import glob
 import json
 import os
 import re
 import time
-from typing import List, Optional
+from typing import List, Optional, Union
 
-from raycrafter_contract.log_credentials import LogCredential
+from raycrafter_contract.log_credentials import HostCredential, LogCredential
 
 
 class Malformed(ValueError):
@@ -38,17 +38,25 @@ def parse(frame: bytes) -> dict:
     return record
 
 
-def line(record: dict, credential: LogCredential, source: str) -> bytes:
+def line(record: dict, credential: Union[LogCredential, HostCredential], source: str) -> bytes:
     """The line written for ``record`` (its credential already taken out of it)."""
     fields = {name: _text(value) for name, value in record.items()}
-    fields.update(_job_id=str(credential.job_id), _submit_attempt=str(credential.attempt),
-                  _source=source)
+    if isinstance(credential, HostCredential):
+        # A host's programs write about no batch job.
+        fields.pop("_job_id", None)
+        fields.pop("_submit_attempt", None)
+        fields.update(_host=credential.host, _source=source)
+    else:
+        fields.update(_job_id=str(credential.job_id), _submit_attempt=str(credential.attempt),
+                      _source=source)
     # A lone surrogate (JSON may spell one) has no UTF-8: it is written as "?".
     return (json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
             .encode("utf-8", "replace") + b"\n")
 
 
-def claims_another_job(record: dict, credential: LogCredential) -> bool:
+def claims_another_job(record: dict, credential: Union[LogCredential, HostCredential]) -> bool:
+    if isinstance(credential, HostCredential):
+        return False
     claimed = record.get("_job_id")
     return claimed is not None and _text(claimed) != str(credential.job_id)
 

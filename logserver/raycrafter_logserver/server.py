@@ -15,11 +15,13 @@ import time
 from typing import Dict, Optional
 
 from raycrafter_contract.log_credentials import CredentialRefused
+from raycrafter_contract.log_search import MAX_REQUEST_BYTES
 
 from . import records
-from .admission import Admission, credential_text
+from .admission import Admission, credential_text, sender
 from .config import Config, Listener
 from .framing import Frames
+from .search_service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +58,14 @@ class Counts:
     def lines(self, seconds: float):
         if self.written or self.other_job:
             yield (f"in {seconds:.0f} s: {self.written} record(s) written for "
-                   f"{len(self.credentials)} batch job(s)"
+                   f"{len(self.credentials)} sender(s)"
                    + (f", {self.other_job} of them naming another job than their "
                       f"credential's" if self.other_job else ""))
         for kind, count in sorted(self.refused.items()):
             yield f"in {seconds:.0f} s, {REFUSALS[kind]}: {count} (e.g. {self.examples[kind]})"
-        for (job_id, attempt), waited in sorted(self.waited.items()):
-            yield (f"in {seconds:.0f} s: the senders of job {job_id} attempt {attempt} were "
-                   f"over their budget and read {waited:.1f} s more slowly")
+        for who, waited in sorted(self.waited.items()):
+            yield (f"in {seconds:.0f} s: the senders of {who} were over their budget and "
+                   f"read {waited:.1f} s more slowly")
 
 
 class LogServer:
@@ -76,6 +78,8 @@ class LogServer:
         self._counts = Counts()
         self._connections = collections.Counter()  # by source address
         self._tasks = set()
+        self._searches = SearchService(config.records_file, config.search_token,
+                                       config.max_searches)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen until ``stop`` is set, then close every connection and the file."""
@@ -86,9 +90,16 @@ class LogServer:
             lambda reader, writer, context=context: self._accept(reader, writer, context),
             listener.address, listener.port, limit=READ_BYTES)
             for listener, context in contexts.items()]
-        log.info("listening on %s; records to %s", ", ".join(
-            f"{l.address}:{l.port} ({'TLS' if l.tls else 'TCP'})"
-            for l in self.config.listeners), self.config.records_file)
+        for listener in self.config.search_listeners:
+            context = tls_context(listener) if listener.tls else None
+            servers.append(await asyncio.start_server(
+                lambda reader, writer, context=context: self._accept_search(reader, writer,
+                                                                            context),
+                listener.address, listener.port, limit=MAX_REQUEST_BYTES))
+        log.info("listening on %s; records to %s%s", _addresses(self.config.listeners),
+                 self.config.records_file,
+                 f"; searches on {_addresses(self.config.search_listeners)}"
+                 if self.config.search_listeners else "")
         reporter = asyncio.create_task(self._report_every(stop))
         await stop.wait()
         for server in servers:
@@ -96,6 +107,7 @@ class LogServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, reporter, return_exceptions=True)
+        self._searches.close()
         self._records.close()
         log.info("stopped")
 
@@ -116,6 +128,18 @@ class LogServer:
                     del self._connections[source]
         except (ConnectionError, ssl.SSLError, asyncio.TimeoutError, OSError):
             pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _accept_search(self, reader, writer, context: Optional[ssl.SSLContext]) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            await self._searches.serve(reader, writer, context)
+        except (ConnectionError, ssl.SSLError, asyncio.TimeoutError, OSError) as error:
+            log.warning("search from %s ended: %s", (writer.get_extra_info("peername")
+                                                     or ("?",))[0], error)
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -173,10 +197,10 @@ class LogServer:
             self._counts.other_job += 1
         self._records.write(records.line(record, credential, source))
         self._counts.written += 1
-        self._counts.credentials.add((credential.job_id, credential.attempt))
+        self._counts.credentials.add(sender(credential))
         wait = self._admission.charge(credential, len(frame), self._monotonic())
         if wait:
-            self._counts.waited[(credential.job_id, credential.attempt)] += wait
+            self._counts.waited[sender(credential)] += wait
         return wait
 
     async def _report_every(self, stop: asyncio.Event) -> None:
@@ -193,6 +217,10 @@ class LogServer:
             self._records.prune()
             if stop.is_set():
                 return
+
+
+def _addresses(listeners) -> str:
+    return ", ".join(f"{l.address}:{l.port} ({'TLS' if l.tls else 'TCP'})" for l in listeners)
 
 
 def tls_context(listener: Listener) -> ssl.SSLContext:

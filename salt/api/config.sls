@@ -5,7 +5,9 @@
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
 {%- from "salt/common/tls.jinja" import service_tls_files with context %}
 {%- from "salt/mta/map.jinja" import mta with context %}
+{%- from "salt/logserver/map.jinja" import logserver with context %}
 {%- set config_dir = api.config_file.rsplit("/", 1)[0] %}
+{%- set log_search_file = config_dir ~ "/log-search.toml" %}
 {%- set consul_services = {} %}
 {%- set _ = consul_lookups(consul_services, {"database_url": "db", "amqp_url": "broker"}) %}
 
@@ -81,6 +83,27 @@ api-admin-command-file-managed:
         #!/bin/sh
         # File managed by Salt (salt/api). Edits are overwritten.
         RAYCRAFTER_API_CONFIG=${RAYCRAFTER_API_CONFIG:-{{ api.config_file }}} \
+        RAYCRAFTER_LOG_SEARCH_CONFIG=${RAYCRAFTER_LOG_SEARCH_CONFIG:-{{ log_search_file }}} \
             exec {{ api.venv }}/bin/raycrafter-admin "$@"
     - require:
       - file: api-config-file-managed
+      - file: api-log-search-file-managed
+
+# Where raycrafter-admin logs finds the log server's search port (on the logging host, by
+# the name its certificate holds) and the token it asks with: root's alone, as the
+# command is; the API's processes never search.
+api-log-search-file-managed:
+  file.managed:
+    - name: {{ log_search_file }}
+    - user: root
+    - group: root
+    - mode: "0600"
+    - show_changes: False
+    - contents: |
+        # File managed by Salt (salt/api). Edits are overwritten.
+        host = {{ common.addresses.logging | json }}
+        port = {{ logserver.search_port }}
+        ca_file = {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
+        token = {{ secrets.log_search_token | json }}
+    - require:
+      - file: api-config-directory-file-directory

@@ -38,7 +38,8 @@ logserver-syslog-ng-leftovers-file-absent:
 {{- service_tls_files("logserver", logserver.tls_dir, logserver.user, "user: logserver-user-present") }}
 {%- endif %}
 
-# Holds the key log credentials are checked with: readable by the log server's user only.
+# Holds the key log credentials are checked with and the search token: readable by the log
+# server's user only.
 logserver-config-file-managed:
   file.managed:
     - name: {{ logserver.config_file }}
@@ -47,6 +48,7 @@ logserver-config-file-managed:
     - context:
         logserver: {{ logserver | json }}
         credential_key: {{ secrets.log_credential_key | json }}
+        search_token: {{ secrets.log_search_token | json }}
         tls_dir: {{ (logserver.tls_dir if common.tls.enabled else "") | json }}
     - user: {{ logserver.user }}
     - group: {{ logserver.user }}

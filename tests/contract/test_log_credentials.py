@@ -40,3 +40,24 @@ def test_anything_else_is_refused(forge, reason):
     text = log_credentials.issue(KEY, 12, 3, NOW + 60)
     with pytest.raises(CredentialRefused, match=reason):
         log_credentials.verify(KEY, forge(text), NOW)
+
+
+def test_a_host_credential_names_its_host_and_only_its_key_verifies_it():
+    key = b"k" * 43
+    credential = log_credentials.issue_for_host(key, "web-1.example.org")
+    assert credential.startswith("rchost1.web-1.example.org.")
+    assert log_credentials.verify_any(key, credential, now=0) == log_credentials.HostCredential(
+        "web-1.example.org")
+    with pytest.raises(log_credentials.CredentialRefused, match="did not sign"):
+        log_credentials.verify_any(b"o" * 43, credential, now=0)
+    # Another host's name under this signature is refused.
+    forged = credential.replace("web-1.example.org", "db-1.example.org")
+    with pytest.raises(log_credentials.CredentialRefused, match="did not sign"):
+        log_credentials.verify_any(key, forged, now=0)
+    # A host credential is no batch job's.
+    with pytest.raises(log_credentials.CredentialRefused, match="not a log credential"):
+        log_credentials.verify(key, credential, now=0)
+    job = log_credentials.issue(key, 12, 1, 100)
+    assert log_credentials.verify_any(key, job, now=50) == log_credentials.LogCredential(12, 1, 100)
+    with pytest.raises(ValueError, match="no host name"):
+        log_credentials.issue_for_host(key, "web 1; rm")

@@ -19,7 +19,9 @@ def test_the_vagrantfile_makes_a_machine_for_a_role_added_to_the_catalogue(tmp_p
     tree = copy.repository_copy(tmp_path / "repository")
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith(("VAGRANT_", "RAYCRAFTER_HOSTS_"))}
-    environment.update({"VAGRANT_CWD": str(tree), "VAGRANT_CHECKPOINT_DISABLE": "1",
+    # The tier's network kept: the plan's addresses are on it.
+    environment.update({"RAYCRAFTER_HOSTS_NETWORK": NETWORK, "VAGRANT_CWD": str(tree),
+                        "VAGRANT_CHECKPOINT_DISABLE": "1",
                         "VAGRANT_BOX_UPDATE_CHECK_DISABLE": "1", "VAGRANT_DEFAULT_PROVIDER": "lxc"})
     status = subprocess.run(["vagrant", "status", "--machine-readable"], env=environment,
                             capture_output=True, text=True, cwd=tree)

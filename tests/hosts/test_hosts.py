@@ -16,9 +16,13 @@ import uuid
 import pytest
 from raycrafter_contract import log_credentials
 
+from support.alert_receiver import (FIRING_WITHIN, RESOLVED_WITHIN, WORKER_DOWN, AlertReceiver,
+                                    receiver_pillar)
 from support.cluster_records import JOB_COMPLETION_LOG, completion_records_in
-from support.hosts import BRIDGE, REPOSITORY, appliance_hosts, machine_addresses
-from support.salt_tree import ROLES
+from support.hosts import (BRIDGE, BRIDGE_ADDRESS, REPOSITORY, appliance_hosts,
+                           machine_addresses, machine_roles)
+from support.loopback_http import serving
+from support.salt_tree import CATALOGUE, ROLES
 from support.polling import wait_for
 
 pytestmark = pytest.mark.hosts
@@ -324,6 +328,13 @@ def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     job_id = int(job_dir.name.removeprefix("hosts-job-"))
     assert len(wait_for_batch_job_records(hosts, job_id, at_least=1)) == 1
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
+    # The operator, on the web host, finds the job's records on the log host.
+    records = hosts.run("web", f"raycrafter-admin logs --job {job_id}").splitlines()
+    assert records and all(f" job {job_id} " in line for line in records)
+    assert any(": rendering " in line for line in records), records[:20]
+    assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 1h").splitlines() \
+        == records
+    assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 2099-01-01") == ""
 
 
 def job_summary(hosts, job_id):
@@ -383,6 +394,87 @@ def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):
     submissions = sum(1 for e in events if e["frame"] is None and e["to"] == "submitted")
     records = wait_for_batch_job_records(hosts, job_id, at_least=submissions)
     assert submissions >= 1 and len(records) == submissions, (submissions, records)
+
+
+def catalogue_targets():
+    """(job, instance) of every service of the catalogue with `scrape`, on every machine
+    that holds its role (on every machine, for every host's own)."""
+    expected = set()
+    for role, holder in [(None, CATALOGUE["every_host"]), *CATALOGUE["roles"].items()]:
+        for service in holder.get("services", {}).values():
+            if not service.get("scrape"):
+                continue
+            for machine, roles in machine_roles().items():
+                if role is None or role in roles:
+                    expected.add((service["scrape"]["job"], f"{machine}:{service['port']}"))
+    return expected
+
+
+def on_monitoring_host(hosts, service, path):
+    """GET PATH of the monitoring host's Prometheus or Alertmanager, over TLS by its name,
+    from that host."""
+    port = CATALOGUE["roles"]["monitoring"]["services"][service]["port"]
+    return json.loads(hosts.run("monitoring", "curl -sSf --cacert /etc/raycrafter/tls/ca.crt "
+                                              f"'https://monitoring:{port}{path}'"))
+
+
+def prometheus_targets(hosts):
+    return on_monitoring_host(hosts, "prometheus", "/api/v1/targets")["data"]["activeTargets"]
+
+
+def test_prometheus_finds_every_target_of_the_catalogue_up_over_tls(hosts):
+    expected = catalogue_targets()
+
+    def all_up():
+        targets = prometheus_targets(hosts)
+        return len(targets) == len(expected) and all(t["health"] == "up" for t in targets) and targets
+    try:
+        targets = wait_for(all_up, timeout=120, interval=5, message="every target up")
+    except TimeoutError:
+        targets = prometheus_targets(hosts)
+    assert {(t["labels"]["job"], t["labels"]["instance"]) for t in targets} == expected
+    assert {t["scrapeUrl"]: t["lastError"] for t in targets if t["health"] != "up"} == {}
+    assert all(t["scrapeUrl"].startswith("https://") for t in targets)
+    # Verified against the deployment's CA, never skipped.
+    config = on_monitoring_host(hosts, "prometheus", "/api/v1/status/config")["data"]["yaml"]
+    assert "insecure_skip_verify: true" not in config
+    assert config.count("ca_file: /etc/raycrafter/tls/ca.crt") >= len({job for job, _ in expected})
+
+
+def apply_monitoring(hosts, pillar=None):
+    """salt.monitoring on the monitoring host from the master, with PILLAR over its pillar."""
+    extra = [shlex.quote(f"pillar={json.dumps(pillar)}")] if pillar else []
+    states = hosts.salt_json("monitoring", "state.sls", "salt.monitoring", *extra)["monitoring"]
+    assert isinstance(states, dict), states
+    assert {key: value["comment"] for key, value in states.items() if value["result"] is not True} == {}
+
+
+def test_the_worker_down_alert_fires_and_resolves_across_the_hosts(hosts):
+    """The worker host's worker stopped: the monitoring host's Prometheus fires the shipped
+    rule, its Alertmanager tells a receiver on this machine's bridge address (the
+    monitoring host's firewall lets it out); started again, "resolved" follows."""
+    worker_instance = f"worker:{CATALOGUE['roles']['worker']['services']['worker_metrics']['port']}"
+    with serving(AlertReceiver(BRIDGE_ADDRESS)) as receiver:
+        try:
+            apply_monitoring(hosts, receiver_pillar(receiver.url))
+            wait_for(lambda: {t["health"] for t in prometheus_targets(hosts)
+                              if t["labels"]["instance"] == worker_instance} == {"up"},
+                     timeout=60, interval=2, message="the worker up before it is stopped")
+            hosts.run("worker", "supervisorctl stop 'raycrafter-worker:*'")
+            try:
+                labels = receiver.wait_for_status(WORKER_DOWN, "firing", FIRING_WITHIN)
+                assert labels["instance"] == worker_instance and labels["role"] == "worker"
+                active = on_monitoring_host(hosts, "alertmanager", "/api/v2/alerts?active=true")
+                assert WORKER_DOWN in {alert["labels"]["alertname"] for alert in active}
+            finally:
+                # Started already if the test got that far: supervisorctl then fails.
+                hosts.run("worker", "supervisorctl start 'raycrafter-worker:*' || true")
+            receiver.wait_for_status(WORKER_DOWN, "resolved", RESOLVED_WITHIN)
+        finally:
+            apply_monitoring(hosts)
+    # supervisorctl status fails unless every process of the group runs.
+    hosts.run("worker", "supervisorctl status 'raycrafter-worker:*'")
+    assert receiver.url not in hosts.run("monitoring", "cat /etc/prometheus/alertmanager.yml")
 
 
 def test_down_leaves_nothing_behind(hosts):

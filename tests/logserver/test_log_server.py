@@ -48,7 +48,7 @@ def test_a_record_is_written_for_its_credentials_job_whatever_it_claims(log_serv
         ("mine", "12", "2"), ("forged", "12", "2")]
     assert all(r["_source"] == "127.0.0.1" and CREDENTIAL not in r for r in written)
     assert written[0]["_frame"] == "3"
-    assert reported(server, r"2 record\(s\) written for 1 batch job\(s\), 1 of them naming "
+    assert reported(server, r"2 record\(s\) written for 1 sender\(s\), 1 of them naming "
                             r"another job than their credential's")
     assert credential not in open(server.records_file).read()
 

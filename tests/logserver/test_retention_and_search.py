@@ -96,6 +96,12 @@ def test_following_shows_new_records_across_a_rotation(log_server):
     follower = subprocess.Popen([sys.executable, "-m", "raycrafter_logserver.search",
                                  "--config", server.config_file, "--job", "9", "--follow"],
                                 stdout=subprocess.PIPE, text=True)
+    assert_follows_across_a_rotation(follower, server, credential, send)
+
+
+def assert_follows_across_a_rotation(follower, server, credential, send):
+    """``follower`` (a --follow of job 9, which has one record, "before") shows a record
+    sent now and one sent after the records file rotated (at 1 KiB); it is killed after."""
     try:
         assert follower.stdout.readline().rstrip().endswith(": before")
         send(server, frame(record("after " + "w" * 1100, credential)))

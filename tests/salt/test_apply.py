@@ -19,12 +19,11 @@ import pika
 import pika.exceptions
 import pytest
 from raycrafter_contract.messaging import EXCHANGE, QUEUE, ROUTING_KEY
+from support.appliance_salt import CONFIG_DIR, SALT_CALL, apply_sls
 from support.appliance_secrets import appliance_secrets
 
 pytestmark = pytest.mark.apply
 
-SALT_CALL = "/opt/raycrafter/salt/bin/salt-call"
-CONFIG_DIR = os.environ.get("RAYCRAFTER_SALT_CONFIG_DIR", "/etc/raycrafter/salt")
 SECRETS_FILE = pathlib.Path("/etc/raycrafter/pillar/secrets.sls")
 GPG_KEYDIR = pathlib.Path("/etc/raycrafter/gpg")
 GENERATOR = pathlib.Path(__file__).resolve().parents[2] / "pillar" / "generate_secrets.py"
@@ -284,29 +283,21 @@ def test_a_broker_password_beginning_with_a_dash_works(first_highstate, secrets)
     """Generated secrets never begin with '-', but one set by hand may: the states hand
     passwords to rabbitmqctl on stdin and after '--', never as an option-like argument."""
     dashed = "-" + secrets["rabbitmq_worker_password"][1:]
-    pillar = json.dumps({"raycrafter_secrets": {"rabbitmq_worker_password": dashed}})
-
-    def apply_users(*extra):
-        return subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
-                               "--retcode-passthrough", "-l", "quiet", "state.sls",
-                               "salt.rabbitmq.users", *extra], capture_output=True, text=True,
-                              timeout=600)
+    pillar = {"raycrafter_secrets": {"rabbitmq_worker_password": dashed}}
     try:
-        applied = apply_users(f"pillar={pillar}")
+        applied = apply_sls("salt.rabbitmq.users", pillar)
         assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-2000:]
         connection, _ = broker_channel("raycrafter-worker", dashed)
         connection.close()
     finally:
-        restored = apply_users()
+        restored = apply_sls("salt.rabbitmq.users")
     assert restored.returncode == 0, restored.stdout[-3000:]
     connection, _ = broker_channel("raycrafter-worker", secrets["rabbitmq_worker_password"])
     connection.close()
 
 
 def apply(sls):
-    done = subprocess.run([SALT_CALL, "--local", "--config-dir", CONFIG_DIR, "--out=json",
-                           "--retcode-passthrough", "-l", "quiet", "state.sls", sls],
-                          capture_output=True, text=True, timeout=900)
+    done = apply_sls(sls)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 

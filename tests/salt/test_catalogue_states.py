@@ -22,9 +22,11 @@ from support.salt_tree import CATALOGUE, make_pillar, masterless_config, stop_gp
 
 # The master's word: three hosts of the copy, and the peers registered in Consul.
 ASSIGNED = {"cat-db": ["db"], "cat-web": ["web"], "cat-echo": [copy.ROLE],
-            "db-1": ["db"], "broker-1": ["broker"], "web-1": ["web"], "worker-1": ["worker"]}
+            "db-1": ["db"], "broker-1": ["broker"], "web-1": ["web"], "worker-1": ["worker"],
+            "logging-1": ["logging"]}
 REGISTERED = (("db-1", "10.0.0.11", "raycrafter-postgresql", copy.MOVED_PORT[2]),
               ("broker-1", "10.0.0.21", "raycrafter-rabbitmq", 5671),
+              ("logging-1", "10.0.0.41", "raycrafter-logserver", 12201),
               ("web-1", "10.0.0.31", "raycrafter-api", 443),
               ("worker-1", "10.0.0.61", "raycrafter-worker", 0))
 

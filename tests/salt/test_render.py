@@ -255,6 +255,40 @@ def test_the_metrics_are_served_on_the_catalogues_ports_and_nginx_proxies_none(r
     assert int(nginx["upstream"].rpartition(":")[2]) not in ports.values()
 
 
+def test_the_web_host_searches_the_log_hosts_records_on_the_catalogues_port(role_minions,
+                                                                            tmp_path):
+    """raycrafter-admin logs on the web host finds the log server where the logging role
+    is, on the catalogue's log_search port, with the deployment's search token from a file
+    only root reads; the log server's configuration, as its template makes it, opens that
+    port and checks that token (loaded by the log server's own configuration loader)."""
+    import jinja2
+    import tomllib
+    from raycrafter_logserver import config as logserver_config
+
+    minion = role_minions["allinone"].salt_call_cli()
+    port = CATALOGUE["roles"]["logging"]["services"]["log_search"]["port"]
+    api = _compiled(minion, "salt.api.config",
+                    {"raycrafter": {"common": {"addresses": {"logging": "10.9.0.6"}}}})
+    state = api["api-log-search-file-managed"]
+    settings = tomllib.loads(_argument(state, "contents"))
+    assert (_argument(state, "user"), _argument(state, "mode")) == ("root", "0600")
+    assert {key: settings[key] for key in ("host", "port", "ca_file")} == {
+        "host": "10.9.0.6", "port": port, "ca_file": ""}
+    wrapper = _argument(api["api-admin-command-file-managed"], "contents")
+    assert "RAYCRAFTER_LOG_SEARCH_CONFIG=${RAYCRAFTER_LOG_SEARCH_CONFIG:-" in wrapper
+
+    logserver = _compiled(minion, "salt.logserver.config", {})
+    context = _argument(logserver["logserver-config-file-managed"], "context")
+    assert context["search_token"] == settings["token"]
+    context["logserver"]["records_file"] = str(tmp_path / "records.jsonl")
+    template = REPOSITORY / "salt" / "logserver" / "files" / "logserver.toml.jinja"
+    config = logserver_config.from_dict(tomllib.loads(
+        jinja2.Template(template.read_text()).render(**context)))
+    assert [(listener.address, listener.port) for listener in config.search_listeners] == [
+        ("127.0.0.1", port)]
+    assert config.search_token == settings["token"]
+
+
 def test_the_api_asks_prometheus_on_loopback_where_the_host_is_the_monitoring_host(
         role_minions):
     """A masterless host that holds the monitoring role too: its API asks Prometheus over

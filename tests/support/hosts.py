@@ -15,6 +15,8 @@ APPLIANCE = REPOSITORY / "appliance"
 NETWORK = os.environ.get("RAYCRAFTER_HOSTS_NETWORK", "10.213.0")
 BRIDGE = os.environ.get("RAYCRAFTER_HOSTS_BRIDGE", "rcbr0")
 MASTER_ADDRESS = f"{NETWORK}.{CATALOGUE['master']['address']}"
+# This machine's address on the bridge, where the hosts reach a test's own servers.
+BRIDGE_ADDRESS = f"{NETWORK}.1"
 # The machines as the Vagrantfile made them: {name: {roles, address}}. By default one
 # machine per role of the catalogue, named after it.
 PLAN = REPOSITORY / ".vagrant" / "raycrafter" / "machines.yaml"
@@ -25,6 +27,12 @@ MASTER_GPG_KEYDIR = "/etc/salt/gpgkeys"
 
 def machine_addresses():
     return {name: machine["address"] for name, machine in yaml.safe_load(PLAN.read_text()).items()}
+
+
+def machine_roles():
+    """{name: roles} of every machine the master assigns a role (the master has none)."""
+    return {name: machine["roles"] for name, machine in yaml.safe_load(PLAN.read_text()).items()
+            if machine["roles"]}
 
 
 def appliance_hosts(*args, **kwargs):

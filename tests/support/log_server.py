@@ -117,8 +117,11 @@ class LogServerProcess(RecordsReceiver):
     output_name = "logserver.out"
 
     def __init__(self, directory, port=None, cert_file=None, key_file=None, key=None,
-                 **settings):
+                 search=False, **settings):
         super().__init__(directory, port)
+        # The search port (search=True): raycrafter-admin logs asks it with search_token.
+        self.search_port = free_port() if search else None
+        self.search_token = secrets.token_urlsafe(32)
         self.key = key or secrets.token_urlsafe(32)
         self.config_file = os.path.join(self.directory, "logserver.toml")
         if (cert_file is None) != (key_file is None):
@@ -126,15 +129,20 @@ class LogServerProcess(RecordsReceiver):
         self.tls = cert_file is not None
         values = dict({"records_file": self.records_file, "credential_key": self.key,
                        "report_seconds": 0.5}, **settings)
-        listener = {"address": "127.0.0.1", "port": self.port}
-        if self.tls:
-            listener.update(certificate_file=str(cert_file), key_file=str(key_file))
+        tables = [("listeners", self.port)]
+        if search:
+            values["search_token"] = self.search_token
+            tables.append(("search_listeners", self.search_port))
         with open(os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
                   "w") as handle:
             handle.writelines(f"{name} = {toml_value(value)}\n" for name, value in values.items())
-            handle.write("[[listeners]]\n")
-            handle.writelines(f"{name} = {toml_value(value)}\n"
-                              for name, value in listener.items())
+            for table, port in tables:
+                listener = {"address": "127.0.0.1", "port": port}
+                if self.tls:
+                    listener.update(certificate_file=str(cert_file), key_file=str(key_file))
+                handle.write(f"[[{table}]]\n")
+                handle.writelines(f"{name} = {toml_value(value)}\n"
+                                  for name, value in listener.items())
 
     def credential(self, job_id, attempt=1, seconds=3600):
         """A log credential for ``job_id``, as the API issues one with this key."""

@@ -101,3 +101,27 @@ def test_the_stager_moves_a_batch_the_way_its_clusters_costs_choose_and_logs_why
         stager.download(pairs, FRAMES[1])
     assert moved == [(expected, 500)]
     assert f"download of 500 file(s) on stand-in: {expected}, about" in caplog.text
+
+
+def test_a_starting_worker_measures_its_clusters_one_after_another_until_stopped():
+    import threading
+
+    from raycrafter_worker.__main__ import measure_transfers_in_turn
+
+    stop = threading.Event()
+    measuring, measured = [], []
+
+    class Cluster:
+        def __init__(self, name):
+            self.name = name
+
+        def measure_transfers(self):
+            measuring.append(self.name)
+            assert len(measuring) == 1, f"measured at once: {measuring}"
+            measured.append(self.name)
+            if self.name == "b":
+                stop.set()
+            measuring.remove(self.name)
+
+    measure_transfers_in_turn([Cluster(name) for name in "abc"], stop)
+    assert measured == ["a", "b"]

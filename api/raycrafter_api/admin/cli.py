@@ -1,4 +1,4 @@
-"""``raycrafter-admin``: migrations, users and tokens.
+"""``raycrafter-admin``: migrations, users and tokens, and the log server's records.
 
 The ``ensure`` commands and ``migrate`` are idempotent and end with one line in Salt's
 ``stateful`` format (``changed=yes|no comment="..."``) so a ``cmd.run`` with
@@ -11,12 +11,14 @@ import shlex
 import sys
 
 import peewee
+from raycrafter_contract.log_search import add_query_options
 
 from .. import auth, config as config_module, timeutil
 from ..accounts import users
 from ..database import db, migrations
 from ..database.models import Token, User
 from ..problems import Problem
+from . import logs as log_search
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -318,6 +320,14 @@ def build_parser():
     site_ensure.add_argument("--cluster", required=True)
     site_ensure.add_argument("--token-file", required=True)
     site_ensure.set_defaults(func=cmd_site_token_ensure)
+
+    logs = commands.add_parser("logs", help="search the log server's records (on the log "
+                                            "host, over its search port)")
+    add_query_options(logs)
+    logs.add_argument("--search-config", metavar="FILE",
+                      help=f"where the log server is and its search token (default: "
+                           f"${log_search.ENV_VAR})")
+    logs.set_defaults(func=log_search.run)
     return parser
 
 
@@ -346,6 +356,8 @@ def parse_arguments(argv):
 
 def main(argv=None):
     args = parse_arguments(argv)
+    if args.func is log_search.run:  # the log host's, not the database's
+        return log_search.run(args)
     try:
         config = (config_module.load(args.config) if args.config
                   else config_module.load_from_env())
