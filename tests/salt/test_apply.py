@@ -21,6 +21,7 @@ import pytest
 from raycrafter_contract.messaging import EXCHANGE, QUEUE, ROUTING_KEY
 from support.appliance_salt import CONFIG_DIR, SALT_CALL, apply_sls
 from support.appliance_secrets import appliance_secrets
+from support.polling import wait_for
 
 pytestmark = pytest.mark.apply
 
@@ -325,8 +326,14 @@ PID_FILE_DAEMONS = [
 
 
 def pid_file_owner(pid_file):
-    return subprocess.run(["ps", "-p", pathlib.Path(pid_file).read_text().strip(), "-o",
-                           "comm="], capture_output=True, text=True).stdout.strip()
+    """The name of the process whose pid the file holds ("" for none: a daemon writes its
+    pid a moment after its init script returns)."""
+    try:
+        pid = pathlib.Path(pid_file).read_text().strip()
+    except FileNotFoundError:
+        return ""
+    return subprocess.run(["ps", "-p", pid, "-o", "comm="], capture_output=True,
+                          text=True).stdout.strip() if pid else ""
 
 
 def test_daemons_start_again_when_their_dead_pids_were_reused(first_highstate):
@@ -335,16 +342,25 @@ def test_daemons_start_again_when_their_dead_pids_were_reused(first_highstate):
     states = ",".join(sls for _, _, _, sls in PID_FILE_DAEMONS)
     squatters = []
     try:
-        for service, pid_file, _, _ in PID_FILE_DAEMONS:
+        for service, pid_file, process, _ in PID_FILE_DAEMONS:
             subprocess.run(["service", service, "stop"], check=True, capture_output=True)
+            # Some init scripts (ssh's) only signal the daemon, which removes its pid file
+            # as it exits: only then is the file ours to write.
+            wait_for(lambda: pid_file_owner(pid_file) != process, timeout=30, interval=0.2,
+                     message=f"{service} to stop")
             squatters.append(subprocess.Popen(["sleep", "600"]))
             pathlib.Path(pid_file).write_text(f"{squatters[-1].pid}\n")
             status = subprocess.run(["service", service, "status"], capture_output=True)
             assert status.returncode == 0, f"{service}'s init script no longer trusts a stale pid"
         apply(states)
         assert all(squatter.poll() is None for squatter in squatters)
-        assert {service: pid_file_owner(pid_file) for service, pid_file, _, _ in PID_FILE_DAEMONS} \
-            == {service: process for service, _, process, _ in PID_FILE_DAEMONS}
+        expected = {service: process for service, _, process, _ in PID_FILE_DAEMONS}
+
+        def owners():
+            return {service: pid_file_owner(pid_file) for service, pid_file, _, _ in PID_FILE_DAEMONS}
+
+        wait_for(lambda: owners() == expected, timeout=30, interval=0.5,
+                 message="each daemon's pid in its own pid file")
     finally:
         for squatter in squatters:
             squatter.kill()
