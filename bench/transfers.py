@@ -275,9 +275,13 @@ def stage_in(cluster, ssh, way, archive, limit):
             if way == "tar | ssh tar":
                 cluster.make_dirs([into])
                 unpack_there = f"tar -C {shlex.quote(into)} -xf -"
-                subprocess.run(f"tar -C {shlex.quote(here)} -cf - . | ssh {shlex.join(ssh)} "
-                               f"render@127.0.0.1 {shlex.quote(unpack_there)}",
-                               shell=True, check=True)
+                packing = subprocess.Popen(["tar", "-C", here, "-cf", "-", "."],
+                                           stdout=subprocess.PIPE)
+                subprocess.run(["ssh", *ssh, "render@127.0.0.1", unpack_there],
+                               stdin=packing.stdout, check=True)
+                packing.stdout.close()
+                if packing.wait():
+                    raise subprocess.CalledProcessError(packing.returncode, packing.args)
             else:
                 pairs = [(os.path.join(here, name), f"{into}/{name}") for name in files]
                 cluster.make_dirs(sorted({os.path.dirname(remote) for _, remote in pairs}))

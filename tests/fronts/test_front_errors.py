@@ -155,8 +155,7 @@ def limiting_qos():
     """A QOS that lets each user queue one job and refuses (DenyOnLimit) a walltime over
     a minute, used through sbatch's SBATCH_QOS. Slurm refuses a submission at a limit only
     through accounting: without it, EnforcePartLimits=NO queues every job."""
-    if not accounting_enabled():
-        pytest.skip("Slurm keeps no accounting here (no slurmdbd): limits need it")
+    assert accounting_enabled(), "the appliance's Slurm keeps accounting through slurmdbd"
     name = "raycrafterfronts"
     for change in (["add", "qos", name, "MaxSubmitJobsPerUser=1", "MaxWall=00:01:00",
                     "Flags=DenyOnLimit"], ["modify", "user", "root", "set", f"qos+={name}"]):
