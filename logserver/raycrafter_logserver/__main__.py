@@ -3,7 +3,6 @@
 Exit status: 0 after a clean stop, 2 for a bad configuration (the message names the key),
 1 when a listener cannot be opened (the address is taken, a certificate unreadable).
 """
-import argparse
 import asyncio
 import logging
 import signal
@@ -11,21 +10,16 @@ import sys
 from typing import List, Optional
 
 from . import config as config_module
+from .command_line import configuration
 from .server import LogServer
 
 log = logging.getLogger("raycrafter_logserver")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="raycrafter-logserver", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="the TOML configuration file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = config_module.load(args.config)
-    except config_module.ConfigError as error:
-        print(f"raycrafter-logserver: {error}", file=sys.stderr)
+    config = configuration("raycrafter-logserver", __doc__.split("\n")[0], config_module.load,
+                           argv)
+    if config is None:
         return 2
     try:
         asyncio.run(_serve(LogServer(config)))

@@ -20,7 +20,6 @@ the program keeps a rotated file uncompressed; they are counted in the shipper's
 While the log host is down nothing but the files grows, and those by the programs' own
 rotation. A line longer than ``max_line_bytes`` is cut there.
 """
-import argparse
 import dataclasses
 import glob
 import json
@@ -36,6 +35,7 @@ from typing import Dict, List, Optional, Tuple
 from raycrafter_contract.log_credentials import RECORD_FIELD
 from raycrafter_contract.utilities.toml_file import read_toml
 
+from .command_line import configuration
 from .config import ConfigError
 
 log = logging.getLogger("raycrafter_logship")
@@ -280,15 +280,8 @@ def _sleep_unless(stop, seconds: float) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="raycrafter-logship", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="the TOML configuration file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load(args.config)
-    except ConfigError as error:
-        print(f"raycrafter-logship: {error}", file=sys.stderr)
+    config = configuration("raycrafter-logship", __doc__.split("\n")[0], load, argv)
+    if config is None:
         return 2
     stopping = []
     for number in (signal.SIGTERM, signal.SIGINT):
