@@ -17,7 +17,7 @@ import requests
 
 from conftest import BASE_URL, CA_FILE, EXAMPLES, gelf_records, job_states
 from support.appliance_services import pids_matching
-from support.cluster_records import completion_records
+from support.cluster_records import logged_completion_records
 from support.no_way_out import NoWayOut
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,7 @@ BATCH_IDS = {
 def test_a_job_renders_through_each_scheduler_the_standin_shows(researcher, cluster):
     job_id = render_on(researcher, cluster, f"e2e {cluster}")
     assert re.fullmatch(BATCH_IDS[cluster], worker_view(job_id)["batch_job_id"])
-    assert len(completion_records(job_id)) == 1
+    assert len(logged_completion_records(job_id)) == 1
     assert "srun --nodes=1" in batch_script(job_id)
 
 
@@ -108,7 +108,7 @@ def test_a_job_renders_in_pull_mode_with_the_workers_key_refused(researcher,
     job_id = render_on(researcher, "standin-pull", "e2e pull mode")
     actors = {event["actor"] for event in researcher.events(job_id) if event["frame"] is None}
     assert "site:standin-pull" in actors and "worker" not in actors
-    assert len(completion_records(job_id)) == 1
+    assert len(logged_completion_records(job_id)) == 1
     site_agents = pids_matching("bin/raycrafter-siteagent")
     assert site_agents and {os.stat(f"/proc/{pid}").st_uid for pid in site_agents} == {
         pwd.getpwnam("render").pw_uid}
@@ -183,7 +183,7 @@ def test_a_schedulers_limit_below_the_profiles_makes_jobs_wait_never_fail(resear
     for job_id in job_ids:
         waited = researcher.cli("wait", job_id, timeout=900)
         assert waited.returncode == 0, (waited.stderr, researcher.job(job_id))
-        assert len(completion_records(job_id)) == 1
+        assert len(logged_completion_records(job_id)) == 1
     refusals = ""
     for path in WORKER_LOGS.glob("raycrafter-worker-*.log"):
         with path.open(errors="replace") as log:

@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 
 from raycrafter_contract import naming
+from support.polling import wait_for
 
 JOB_COMPLETION_LOG = pathlib.Path("/var/log/slurm/jobcomp.log")
 
@@ -37,6 +38,14 @@ def completion_records(job_id):
     return completion_records_in(JOB_COMPLETION_LOG.read_text(), job_id)
 
 
+def logged_completion_records(job_id, count=1, timeout=60):
+    """The job's completion records once there are ``count``: a job is done once its frames
+    are in, and Slurm writes its batch job's record a moment later."""
+    wait_for(lambda: len(completion_records(job_id)) >= count, timeout=timeout, interval=0.5,
+             message=f"Slurm's completion record of job {job_id}'s batch jobs")
+    return completion_records(job_id)
+
+
 def completion_records_in(log_text, job_id):
     """The records of the job's batch jobs in a completion log's text (of another host's)."""
     pattern = batch_name_pattern(job_id)
@@ -58,3 +67,10 @@ def completion_names(prefix):
             if fields.get("Name", "").startswith(prefix):
                 names[fields["Name"]] += 1
     return names
+
+
+def logged_completion_names(prefix, count, timeout=60):
+    """completion_names once there are ``count`` records (see logged_completion_records)."""
+    wait_for(lambda: sum(completion_names(prefix).values()) >= count, timeout=timeout,
+             interval=0.5, message="Slurm's completion record of each batch job")
+    return completion_names(prefix)

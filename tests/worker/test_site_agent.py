@@ -23,7 +23,7 @@ import raycrafter_contract
 import raycrafter_worker
 from support.api_server import (ApiServer, admin, create_user, ensure_site_token,
                                 write_config)
-from support.cluster_records import completion_names
+from support.cluster_records import logged_completion_names
 from support.polling import wait_for
 from support.worker_harness import write_worker_config
 
@@ -195,7 +195,7 @@ def test_a_job_renders_in_pull_mode(api, site_agents, batch_prefix):
     assert frame.status_code == 200 and frame.content.startswith(b"\x89PNG")
     moves = [(e["actor"], e["to"]) for e in events(api, job_id) if e["frame"] is None]
     assert ("site:north", "submitted") in moves and ("site:north", "done") in moves
-    assert completion_names(batch_prefix) == {f"{batch_prefix}north-rc-{job_id}-a1": 1}
+    assert logged_completion_names(batch_prefix, 1) == {f"{batch_prefix}north-rc-{job_id}-a1": 1}
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_killed_and_started_again_it_submits_each_attempt_once(api, site_agents,
     assert "submitted" not in [e["to"] for e in events(api, job_id)]
     site_agents("north", {"scheduler_bin_dir": slow_sbatch})
     wait_done(api, [job_id])
-    assert completion_names(batch_prefix) == {name: 1}
+    assert logged_completion_names(batch_prefix, 1) == {name: 1}
 
 
 def test_a_second_site_agent_of_the_same_cluster_leaves_it_to_the_first(api, site_agents,
@@ -241,12 +241,6 @@ def test_a_second_site_agent_of_the_same_cluster_leaves_it_to_the_first(api, sit
     assert "another site agent holds" in again.stderr and agent.process.poll() is None
 
 
-def logged_batch_jobs(prefix, count):
-    """Slurm's completion records of the test's batch jobs, once there are ``count``: a
-    job is done once its frames are in, and Slurm logs its batch job's end a moment later."""
-    wait_for(lambda: sum(completion_names(prefix).values()) >= count, timeout=60,
-             message="Slurm's completion record of each batch job")
-    return completion_names(prefix)
 
 
 def test_two_clusters_share_open_jobs_a_few_at_a_time(api, site_agents, batch_prefix):
@@ -259,7 +253,7 @@ def test_two_clusters_share_open_jobs_a_few_at_a_time(api, site_agents, batch_pr
     wait_done(api, job_ids)
     taken_by = collections.Counter(job_of(api, job_id)["cluster"] for job_id in job_ids)
     assert set(taken_by) == {"north", "south"}, taken_by
-    names = logged_batch_jobs(batch_prefix, 6)
+    names = logged_completion_names(batch_prefix, 6)
     assert sum(names.values()) == 6 and set(names.values()) == {1}
     for job_id in job_ids:
         cluster = job_of(api, job_id)["cluster"]
@@ -278,7 +272,7 @@ def test_it_keeps_under_its_profiles_queue_limit(api, site_agents, batch_prefix,
         return all(job_of(api, job_id)["state"] == "done" for job_id in job_ids)
     wait_for(done_watching_the_queue, timeout=300, interval=0.5, message="every job done")
     assert most == 1
-    assert sum(logged_batch_jobs(batch_prefix, 3).values()) == 3
+    assert sum(logged_completion_names(batch_prefix, 3).values()) == 3
 
 
 def test_a_replaced_token_is_read_again_after_the_api_refuses_the_old_one(
