@@ -12,6 +12,7 @@ import bottle
 from raycrafter_contract.naming import MAX_FRAME_NUMBER
 
 from . import config as config_module
+from . import job_records
 from .database import db, migrations
 from .http import (routes_admin, routes_agent, routes_dashboard, routes_meta, routes_sender,
                    routes_site, routes_user, routes_webhook_secret, routes_worker)
@@ -57,6 +58,7 @@ def create_app_from_env():
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_module.load_from_env()
+    job_records.ship(config, "raycrafter-api")
     app = create_app(config)
     if config.metrics_listen:
         exposition.serve(config.metrics_listen, config, with_database=True)

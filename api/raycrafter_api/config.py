@@ -3,7 +3,7 @@ import dataclasses
 import ipaddress
 import os
 
-from raycrafter_contract import messaging
+from raycrafter_contract import job_logging, messaging
 from raycrafter_contract.log_credentials import MIN_KEY_CHARS
 from raycrafter_contract.naming import MAX_CLAIM_FRAMES, OPEN_CLUSTER
 from raycrafter_contract.scenes import SceneLimits
@@ -52,6 +52,11 @@ class Config:
     # longer than a batch job may wait in its queue and run. No key, no credentials.
     log_credential_key: str = ""
     log_credential_seconds: int = 14 * 86400
+    # Where the API's own programs send their records about jobs (HOST:PORT of the logging
+    # role's GELF port; none if empty), over TLS verified with this CA when one is given
+    # (raycrafter_contract.job_logging). They need the key above to sign their credential.
+    log_server: str = ""
+    log_server_ca_file: str = ""
     # Where a site runs Consul: the local agent, and which of the URLs above take their host
     # and port from a healthy instance of which service, once at start.
     consul_agent: str = ""
@@ -108,7 +113,8 @@ _FLOAT_KEYS = ("reconcile_interval_seconds", "relay_poll_seconds", "chunk_target
 _STR_KEYS = ("database_url", "data_dir", "amqp_url", "amqp_ca_file", "exchange",
              "default_cluster", "consul_agent", "log_credential_key", "metrics_listen",
              "relay_metrics_listen", "metrics_tls_certificate", "metrics_tls_key", "smtp_host",
-             "mail_from", "prometheus_url", "prometheus_ca_file")
+             "mail_from", "prometheus_url", "prometheus_ca_file", "log_server",
+             "log_server_ca_file")
 
 
 def load(path):
@@ -175,6 +181,11 @@ def from_dict(raw):
     if config.log_credential_key and len(config.log_credential_key) < MIN_KEY_CHARS:
         raise ConfigError(f"config key 'log_credential_key' must be at least {MIN_KEY_CHARS} "
                           f"characters (a secret of 256 bits, as Salt generates)")
+    if config.log_server:
+        try:
+            job_logging.log_server_address(config.log_server)
+        except ValueError as error:
+            raise ConfigError(f"config key 'log_server': {error}") from None
     if OPEN_CLUSTER in config.clusters:
         raise ConfigError(f"config key 'clusters': {OPEN_CLUSTER!r} names a job's open "
                           f"cluster, not a cluster profile")

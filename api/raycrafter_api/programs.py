@@ -11,6 +11,7 @@ import peewee
 from raycrafter_contract.utilities.backoff import Backoff
 
 from . import config as config_module
+from . import job_records
 from .database import db, migrations
 
 MAX_DATABASE_BACKOFF = 30.0
@@ -33,6 +34,7 @@ def configured(prog, description, argv):
     except (config_module.ConfigError, migrations.SchemaOutdated) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return None
+    job_records.ship(config, prog)
     return config
 
 

@@ -16,6 +16,13 @@ host credential, ``rchost1.HOST.SIGNATURE``, issued once per deployment and host
 salt master (which holds the key) and kept by that host alone: the log server writes the
 host's name from it, so one host cannot write as another, nor as a batch job.
 
+The appliance's own services (the API and its relay and notifier, the worker, a site
+agent) send their records about jobs with a service credential,
+``rcsvc1.SERVICE.SIGNATURE``: the API signs its own, and hands the worker and each site
+agent theirs over the worker API, naming the account that asked. These services decide
+every job's fate already, so the log server keeps the job a service's record names; it
+writes the service's name from the credential, so a record says which service wrote it.
+
 The standard library only, down to Python 3.8: the node agent runs on old cluster Pythons.
 """
 import base64
@@ -35,6 +42,9 @@ MIN_KEY_CHARS = 32
 HOST_VERSION = "rchost1"
 _HOST_SHAPE = re.compile(r"^%s\.([A-Za-z0-9][A-Za-z0-9._-]{0,62})\.([A-Za-z0-9_-]{43})$"
                          % HOST_VERSION)
+SERVICE_VERSION = "rcsvc1"
+_SERVICE_SHAPE = re.compile(r"^%s\.([A-Za-z0-9][A-Za-z0-9._:-]{0,62})\.([A-Za-z0-9_-]{43})$"
+                            % SERVICE_VERSION)
 _SHAPE = re.compile(r"^%s\.([1-9][0-9]{0,17})\.([1-9][0-9]{0,8})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$"
                     % VERSION)
 
@@ -47,6 +57,10 @@ class LogCredential(NamedTuple):
 
 class HostCredential(NamedTuple):
     host: str
+
+
+class ServiceCredential(NamedTuple):
+    service: str
 
 
 class CredentialRefused(ValueError):
@@ -84,15 +98,30 @@ def issue_for_host(key: bytes, host: str) -> str:
     return "%s.%s" % (claims, _signature(key, claims))
 
 
-def verify_any(key: bytes, text: str, now: float) -> Union[LogCredential, HostCredential]:
-    """A batch job's credential (``verify``) or a host's; else CredentialRefused."""
-    match = (_HOST_SHAPE.match(text) if isinstance(text, str) and len(text) <= MAX_CHARS
-             else None)
-    if match is None:
+def issue_for_service(key: bytes, service: str) -> str:
+    """The credential of one of the appliance's services (no expiry: it goes with the key)."""
+    claims = "%s.%s" % (SERVICE_VERSION, service)
+    if _SERVICE_SHAPE.match("%s.%s" % (claims, "A" * 43)) is None:
+        raise ValueError("%r is no service name" % service)
+    return "%s.%s" % (claims, _signature(key, claims))
+
+
+AnyCredential = Union[LogCredential, HostCredential, ServiceCredential]
+
+
+def verify_any(key: bytes, text: str, now: float) -> AnyCredential:
+    """A batch job's credential (``verify``), a host's or a service's; else
+    CredentialRefused."""
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
         return verify(key, text, now)
-    if not hmac.compare_digest(_signature(key, text.rsplit(".", 1)[0]), match.group(2)):
-        raise CredentialRefused("a host credential this server's key did not sign")
-    return HostCredential(match.group(1))
+    for shape, kind, what in ((_HOST_SHAPE, HostCredential, "host"),
+                              (_SERVICE_SHAPE, ServiceCredential, "service")):
+        match = shape.match(text)
+        if match is not None:
+            if not hmac.compare_digest(_signature(key, text.rsplit(".", 1)[0]), match.group(2)):
+                raise CredentialRefused("a %s credential this server's key did not sign" % what)
+            return kind(match.group(1))
+    return verify(key, text, now)
 
 
 def _signature(key: bytes, claims: str) -> str:

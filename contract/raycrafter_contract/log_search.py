@@ -107,7 +107,7 @@ def parse_since(text: Optional[str], now: float) -> Optional[float]:
 
 def shown(record: dict) -> str:
     """One line for an operator: the time (UTC), level, what it is about (a job and frame,
-    or a host's program), where it came from, and the message."""
+    or a host's program), who wrote it (a node, a service, a host), and the message."""
     moment = datetime.datetime.fromtimestamp(_number(record.get("timestamp"), 0),
                                              datetime.timezone.utc)
     level = record.get("level_name") or record.get("level", "")
@@ -116,7 +116,8 @@ def shown(record: dict) -> str:
         about = "job %s%s" % (record["_job_id"], " frame %s" % frame if frame else "")
     else:
         about = record.get("_program") or "?"
-    origin = record.get("_node") or record.get("_host") or record.get("host", "")
+    origin = (record.get("_node") or record.get("_service") or record.get("_host")
+              or record.get("host", ""))
     return "%s %s %s %s: %s" % (moment.strftime("%Y-%m-%d %H:%M:%S"), level, about, origin,
                                 record.get("short_message", ""))
 

@@ -8,11 +8,11 @@ budget is told how long to wait, and its connection is read no faster than that,
 flood costs its sender, never another job's records.
 """
 import dataclasses
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 from raycrafter_contract import log_credentials
-from raycrafter_contract.log_credentials import (CredentialRefused, HostCredential,
-                                                 LogCredential)
+from raycrafter_contract.log_credentials import (AnyCredential, CredentialRefused,
+                                                 HostCredential, ServiceCredential)
 
 from .config import Config
 
@@ -52,17 +52,16 @@ class Admission:
         self._budgets: Dict[str, Budget] = {}
         self._swept = 0.0
 
-    def check(self, text: object, now: float) -> Union[LogCredential, HostCredential]:
-        """The credential ``text`` is (a batch job's or a host's), or CredentialRefused (a
-        missing one included)."""
+    def check(self, text: object, now: float) -> AnyCredential:
+        """The credential ``text`` is (a batch job's, a host's or a service's), or
+        CredentialRefused (a missing one included)."""
         if text is None:
             raise CredentialRefused("no log credential")
         return log_credentials.verify_any(self._config.key, text, now)
 
-    def charge(self, credential: Union[LogCredential, HostCredential], size: int,
-               now: float) -> float:
-        """Count a record of ``size`` bytes against its credential's budget (a batch job's
-        or a host's); the seconds its sender must wait before it sends more."""
+    def charge(self, credential: AnyCredential, size: int, now: float) -> float:
+        """Count a record of ``size`` bytes against its credential's budget (a batch job's,
+        a host's or a service's); the seconds its sender must wait before it sends more."""
         self._sweep(now)
         key = sender(credential)
         budget = self._budgets.get(key)
@@ -82,10 +81,12 @@ class Admission:
             del self._budgets[key]
 
 
-def sender(credential: Union[LogCredential, HostCredential]) -> str:
-    """Who sends under a credential: a batch job's attempt, or a host's programs."""
+def sender(credential: AnyCredential) -> str:
+    """Who sends under a credential: a batch job's attempt, a host's programs, a service."""
     if isinstance(credential, HostCredential):
         return f"the programs of host {credential.host}"
+    if isinstance(credential, ServiceCredential):
+        return f"the service {credential.service}"
     return f"job {credential.job_id} attempt {credential.attempt}"
 
 

@@ -5,17 +5,19 @@ and as the tests and the operators' searches read them: every field a string (a 
 as it was sent, ``true``/``false``, null as the empty string, an object or array as its
 compact JSON), no spaces between fields, so ``"_job_id":"12"`` finds a job's records. The
 log server adds what it vouches for: ``_job_id`` and ``_submit_attempt`` from a batch
-job's credential, or ``_host`` from a host's (over anything the record said), and
-``_source``, the address it came from.
+job's credential, ``_host`` from a host's, or ``_service`` from a service's (over anything
+the record said), and ``_source``, the address it came from. A service's record keeps the
+job it names, when that is a job number.
 """
 import glob
 import json
 import os
 import re
 import time
-from typing import List, Optional, Union
+from typing import List, Optional
 
-from raycrafter_contract.log_credentials import HostCredential, LogCredential
+from raycrafter_contract.log_credentials import (AnyCredential, HostCredential,
+                                                 ServiceCredential)
 
 
 class Malformed(ValueError):
@@ -38,7 +40,10 @@ def parse(frame: bytes) -> dict:
     return record
 
 
-def line(record: dict, credential: Union[LogCredential, HostCredential], source: str) -> bytes:
+_JOB_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def line(record: dict, credential: AnyCredential, source: str) -> bytes:
     """The line written for ``record`` (its credential already taken out of it)."""
     fields = {name: _text(value) for name, value in record.items()}
     if isinstance(credential, HostCredential):
@@ -46,6 +51,12 @@ def line(record: dict, credential: Union[LogCredential, HostCredential], source:
         fields.pop("_job_id", None)
         fields.pop("_submit_attempt", None)
         fields.update(_host=credential.host, _source=source)
+    elif isinstance(credential, ServiceCredential):
+        # A service writes about any job, and about no batch job's attempt of its own.
+        fields.pop("_submit_attempt", None)
+        if not _JOB_NUMBER.fullmatch(fields.get("_job_id", "")):
+            fields.pop("_job_id", None)
+        fields.update(_service=credential.service, _source=source)
     else:
         fields.update(_job_id=str(credential.job_id), _submit_attempt=str(credential.attempt),
                       _source=source)
@@ -54,8 +65,8 @@ def line(record: dict, credential: Union[LogCredential, HostCredential], source:
             .encode("utf-8", "replace") + b"\n")
 
 
-def claims_another_job(record: dict, credential: Union[LogCredential, HostCredential]) -> bool:
-    if isinstance(credential, HostCredential):
+def claims_another_job(record: dict, credential: AnyCredential) -> bool:
+    if isinstance(credential, (HostCredential, ServiceCredential)):
         return False
     claimed = record.get("_job_id")
     return claimed is not None and _text(claimed) != str(credential.job_id)

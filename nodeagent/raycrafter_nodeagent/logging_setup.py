@@ -7,7 +7,7 @@ import sys
 from typing import Optional
 
 from .config import Config
-from .gelf_shipping import GelfShippingHandler, tls_context
+from raycrafter_contract.gelf_shipping import GelfShippingHandler, tls_context
 from .log_context import LogContext
 
 STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s%(_frame_tag)s: %(message)s"

@@ -64,6 +64,7 @@ api-config-file-managed:
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.api_user) | replace("{password}", secrets.rabbitmq_api_password | urlencode) | json }}
         amqp_ca_file: {{ (common.tls.ca_file if common.tls.enabled else "") | json }}
         log_credential_key: {{ secrets.log_credential_key | json }}
+        logserver: {{ logserver | json }}
         consul_agent: {{ (common.consul.agent if common.discovery == "consul" else "") | json }}
         consul_services: {{ consul_services | json }}
         mail_from: {{ (api.notify.mail_from or "raycrafter@" ~ mta.mailname) | json }}

@@ -3,6 +3,7 @@
 {%- from "salt/siteagent/map.jinja" import siteagent with context %}
 {%- from "salt/worker/map.jinja" import worker with context %}
 {%- from "salt/common/map.jinja" import common with context %}
+{%- from "salt/logserver/map.jinja" import logserver with context %}
 {%- set profile = worker.clusters.get(siteagent.cluster) %}
 {%- if not profile or profile.get("access") != "pull" or not profile.get("user") %}
 {{- raise("raycrafter:siteagent:cluster is " ~ siteagent.cluster ~ ", which is no profile of raycrafter:worker:clusters with access: pull and a user") }}
@@ -55,6 +56,7 @@ siteagent-config-file-managed:
         name: {{ siteagent.cluster | json }}
         profile: {{ profile | json }}
         scene_limits: {{ common.scene_limits | json }}
+        logserver: {{ logserver | json }}
     - user: {{ profile.user }}
     - group: {{ profile.user }}
     - mode: "0600"

@@ -1,6 +1,7 @@
 {%- from "salt/worker/map.jinja" import worker with context %}
 {%- from "salt/common/map.jinja" import common, secrets with context %}
 {%- from "salt/rabbitmq/map.jinja" import rabbitmq with context %}
+{%- from "salt/logserver/map.jinja" import logserver with context %}
 {%- from "salt/common/consul.jinja" import consul_lookups with context %}
 {%- from "salt/common/tls.jinja" import service_tls_files with context %}
 {%- set consul_services = {} %}
@@ -47,6 +48,7 @@ worker-config-file-managed:
     - context:
         worker: {{ worker | json }}
         scene_limits: {{ common.scene_limits | json }}
+        logserver: {{ logserver | json }}
         exchange: {{ rabbitmq.exchange | json }}
         queue: {{ rabbitmq.queue | json }}
         amqp_url: {{ rabbitmq.url_base | replace("{user}", rabbitmq.worker_user) | replace("{password}", secrets.rabbitmq_worker_password | urlencode) | json }}

@@ -158,3 +158,8 @@ def test_uncollected_lists_frames_rendered_and_not_uploaded_until_uploaded(world
     assert_error(world.worker.get(url, params={"limit": 0}), 400, "invalid_field", "limit")
     assert_error(world.alice.get(url), 403)
     assert_error(world.worker.get("/worker/jobs/9999/frames/uncollected"), 404)
+
+
+def test_an_api_without_the_log_credential_key_issues_no_service_credential(world):
+    body = assert_error(world.worker.get("/worker/log-credential"), 404, "no_log_credentials")
+    assert "no log credential key" in body["message"]

@@ -61,3 +61,24 @@ def test_a_host_credential_names_its_host_and_only_its_key_verifies_it():
     assert log_credentials.verify_any(key, job, now=50) == log_credentials.LogCredential(12, 1, 100)
     with pytest.raises(ValueError, match="no host name"):
         log_credentials.issue_for_host(key, "web 1; rm")
+
+
+def test_a_service_credential_names_its_service_and_is_no_hosts_nor_a_jobs():
+    key = b"k" * 43
+    credential = log_credentials.issue_for_service(key, "raycrafter-siteagent:north")
+    assert credential.startswith("rcsvc1.raycrafter-siteagent:north.")
+    assert log_credentials.verify_any(key, credential, now=0) == \
+        log_credentials.ServiceCredential("raycrafter-siteagent:north")
+    with pytest.raises(log_credentials.CredentialRefused,
+                       match="service credential .* did not sign"):
+        log_credentials.verify_any(b"o" * 43, credential, now=0)
+    # Another service's name under this signature is refused, and so is the signature
+    # under the host credential's version: the version is signed too.
+    for forged in (credential.replace("siteagent:north", "siteagent:south"),
+                   credential.replace("rcsvc1.", "rchost1.").replace(":north", "-north")):
+        with pytest.raises(log_credentials.CredentialRefused, match="did not sign"):
+            log_credentials.verify_any(key, forged, now=0)
+    with pytest.raises(log_credentials.CredentialRefused, match="not a log credential"):
+        log_credentials.verify(key, credential, now=0)
+    with pytest.raises(ValueError, match="no service name"):
+        log_credentials.issue_for_service(key, "worker; rm")

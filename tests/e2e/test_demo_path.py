@@ -1,10 +1,12 @@
 """The demo path: the 24-frame example through every tier of the appliance."""
 import hashlib
+import subprocess
 
 import pytest
 from PIL import Image, ImageStat
 
 from conftest import EXAMPLES, gelf_records, job_states
+from support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +65,7 @@ def test_events_show_every_state_in_order(demo_job, researcher):
 
 def test_the_log_server_holds_records_of_every_frame_with_the_jobs_fields(demo_job, researcher):
     _, job_id, _ = demo_job
-    records = gelf_records(job_id)
+    records = [r for r in gelf_records(job_id) if "_service" not in r]  # the node agents'
     frames_logged = {int(r["_frame"]) for r in records if "_frame" in r}
     assert frames_logged == set(range(1, FRAMES + 1))
     batch_job_ids = {r["_batch_job_id"] for r in records}
@@ -73,3 +75,36 @@ def test_the_log_server_holds_records_of_every_frame_with_the_jobs_fields(demo_j
             for field in ("_attempt", "_lease_id", "_node", "_batch_job_id"):
                 assert record.get(field), f"{field} missing in {record}"
             assert record["level"].isdigit()
+
+
+# The services that handle every job, as their records name them (_service).
+SERVICES = ("raycrafter-api", "raycrafter-relay", "raycrafter-worker")
+
+
+def test_an_operator_sees_the_jobs_records_of_every_component(demo_job):
+    """``raycrafter-admin logs --job N``: the API's, the relay's and the worker's records of
+    the job beside its node agents', each line saying who wrote it."""
+    _, job_id, _ = demo_job
+    # A service queues its records and sends them in the background: the last ones may
+    # reach the log server a moment after the job ended.
+    wait_for(lambda: set(SERVICES) <= {r.get("_service") for r in gelf_records(job_id)},
+             timeout=30, interval=0.5, message=f"records of {SERVICES} for job {job_id}")
+    shown = subprocess.run(["/usr/local/sbin/raycrafter-admin", "logs", "--job", str(job_id)],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines and all(f" job {job_id} " in line for line in lines)
+    by = {service: [line for line in lines if f" job {job_id} {service}: " in line]
+          for service in SERVICES}
+    assert any("created by " in line for line in by["raycrafter-api"]), by
+    assert any("-> done by " in line for line in by["raycrafter-api"]), by
+    assert any("relayed to the broker" in line for line in by["raycrafter-relay"]), by
+    assert any("staging its scene in" in line for line in by["raycrafter-worker"]), by
+    assert any(": rendering " in line and f" job {job_id} frame " in line for line in lines)
+    # Every record of the job, and no other job's, carries its number: a search by
+    # program finds the worker's alone.
+    worker_only = subprocess.run(["/usr/local/sbin/raycrafter-admin", "logs", "--job",
+                                  str(job_id), "--program", "raycrafter-worker"],
+                                 capture_output=True, text=True, timeout=120)
+    assert worker_only.returncode == 0, worker_only.stderr
+    assert sorted(worker_only.stdout.splitlines()) == sorted(by["raycrafter-worker"])

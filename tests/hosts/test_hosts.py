@@ -133,6 +133,8 @@ LINKS = [
     ("web", "broker", 5671, None),
     ("worker", "broker", 5671, None),
     ("cluster", "logging", 12201, None),
+    ("worker", "logging", 12201, None),
+    ("web", "logging", 12201, None),
     ("worker", "web", 443, None),
     ("cluster", "web", 443, None),
 ]
@@ -255,6 +257,7 @@ def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
     assert reaches(hosts, "worker", "broker", 5671) and reaches(hosts, "web", "broker", 5671)
     assert not reaches(hosts, "cluster", "broker", 5671)
     assert reaches(hosts, "cluster", "logging", 12201)
+    assert reaches(hosts, "worker", "logging", 12201) and reaches(hosts, "web", "logging", 12201)
     assert not reaches(hosts, "db", "logging", 12201)
     assert reaches(hosts, "cluster", "web", 443) and reaches(hosts, "worker", "web", 443)
     ruleset = hosts.run("db", "nft list table inet raycrafter")
@@ -328,10 +331,20 @@ def test_a_job_renders_across_the_hosts(hosts, tmp_path):
     job_id = int(job_dir.name.removeprefix("hosts-job-"))
     assert len(wait_for_batch_job_records(hosts, job_id, at_least=1)) == 1
     assert "raycrafter-worker" in hosts.run("worker", "supervisorctl status")
-    # The operator, on the web host, finds the job's records on the log host.
+    # The operator, on the web host, finds the job's records on the log host: its node
+    # agents', and the API's, the relay's and the worker's, each from its own host over TLS
+    # (a service queues its records, so the last may come a moment after the job ended).
+    def every_component(lines):
+        return all(any(f" job {job_id} {service}: " in line for line in lines)
+                   for service in ("raycrafter-api", "raycrafter-relay", "raycrafter-worker"))
+    wait_for(lambda: every_component(
+        hosts.run("web", f"raycrafter-admin logs --job {job_id}").splitlines()),
+        timeout=60, interval=2, message="the records of every component")
     records = hosts.run("web", f"raycrafter-admin logs --job {job_id}").splitlines()
     assert records and all(f" job {job_id} " in line for line in records)
     assert any(": rendering " in line for line in records), records[:20]
+    assert any(f" job {job_id} raycrafter-worker: job {job_id}: staging its scene in" in line
+               for line in records), records[:20]
     assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 1h").splitlines() \
         == records
     assert hosts.run("web", f"raycrafter-admin logs --job {job_id} --since 2099-01-01") == ""

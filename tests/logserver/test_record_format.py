@@ -4,7 +4,7 @@ against): the same fields, every value a string, no spaces between fields. The r
 the node agent's own, from its shipping handler and log context."""
 import logging
 
-from raycrafter_nodeagent.gelf_shipping import GelfShippingHandler
+from raycrafter_contract.gelf_shipping import GelfShippingHandler
 from raycrafter_nodeagent.log_context import LogContext
 
 from .syslog_ng import SyslogNg

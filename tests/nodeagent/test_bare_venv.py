@@ -1,7 +1,7 @@
 """Compute nodes offer a bare Python: the agent must install and import with the standard
-library, graypy and the contract (itself standard library only) alone. Checked in a fresh
-venv holding nothing but those wheels, by looking at which modules importing every agent
-module actually loaded."""
+library, graypy and the contract (the standard library, and graypy for its GELF shipping)
+alone. Checked in a fresh venv holding nothing but those wheels, by looking at which
+modules importing every agent module actually loaded."""
 
 import json
 import shutil
@@ -21,7 +21,9 @@ loaded = sorted({name.split(".")[0] for name in set(sys.modules) - before})
 foreign = [name for name in loaded if name not in sys.stdlib_module_names
            and name not in ("raycrafter_nodeagent", "raycrafter_contract", "graypy")]
 print(json.dumps({"loaded": loaded, "foreign": foreign,
-                  "modules": sorted(n for n in sys.modules if n.startswith("raycrafter_nodeagent"))}))
+                  "modules": sorted(n for n in sys.modules if n.startswith("raycrafter_nodeagent")),
+                  "contract_modules": sorted(n for n in sys.modules
+                                             if n.startswith("raycrafter_contract"))}))
 """
 
 
@@ -52,7 +54,8 @@ def test_agent_imports_only_the_standard_library_graypy_and_the_contract(tmp_pat
     report = json.loads(run(python, "-I", "-c", IMPORT_EVERYTHING, cwd=tmp_path))
     assert report["foreign"] == []
     assert "graypy" in report["loaded"]
-    for module in ("agent", "api_client", "config", "gelf_shipping", "lease_keeper",
+    assert "raycrafter_contract.gelf_shipping" in report["contract_modules"]
+    for module in ("agent", "api_client", "config", "logging_setup", "lease_keeper",
                    "renderers.povray", "renderers.command", "signals", "__main__"):
         assert "raycrafter_nodeagent." + module in report["modules"]
 

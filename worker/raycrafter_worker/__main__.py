@@ -11,6 +11,7 @@ import tempfile
 import threading
 
 from . import config as config_module
+from . import job_records
 from .api_client import ApiClient
 from .cluster import Cluster
 from .command_runner import CommandRunner
@@ -82,6 +83,8 @@ def serve(config, clusters, workdir):
         serve_metrics(config.metrics_listen, config.metrics_tls_certificate,
                       config.metrics_tls_key)
     api = ApiClient(config.api_url, config.api_token_file, config.ca_file)
+    job_records.ship_when_issued(api, config.log_server, config.log_server_ca_file,
+                                 "raycrafter-worker", stop)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits,
                         stage_in_disk_wait_seconds=config.stage_in_disk_wait_seconds)

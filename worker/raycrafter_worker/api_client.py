@@ -21,8 +21,9 @@ from raycrafter_contract.wire.endpoints import API_PATH, CHECKSUM_HEADER, SCENE_
 from raycrafter_contract.wire.jobs import WorkerJobList, WorkerJobView
 from raycrafter_contract.wire.site_calls import (OpenJobsRequest, SiteCommand, SiteCommands,
                                                  TakenJobs)
-from raycrafter_contract.wire.worker_calls import (BatchEndedReport, StoredImage, Submission,
-                                                   TransitionReport, UncollectedFrames)
+from raycrafter_contract.wire.worker_calls import (BatchEndedReport, ServiceLogCredential,
+                                                   StoredImage, Submission, TransitionReport,
+                                                   UncollectedFrames)
 
 from .errors import ApiConflict, PermanentError, TransientError
 
@@ -92,6 +93,11 @@ class ApiClient:
         ``limit``) and how many there are in all."""
         return self._call("GET", f"/worker/jobs/{int(job_id)}/frames/uncollected"
                                  f"?limit={int(limit)}", answer=UncollectedFrames)
+
+    def log_credential(self):
+        """The credential this worker's (or site agent's) own records about jobs go to the
+        log server with (job_records.py)."""
+        return self._call("GET", "/worker/log-credential", answer=ServiceLogCredential)
 
     def upload_frame(self, job_id, number, path, checksum):
         where = f"/worker/jobs/{int(job_id)}/frames/{int(number)}/image"

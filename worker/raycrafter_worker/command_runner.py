@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 
+from raycrafter_contract import job_logging
 from raycrafter_contract.utilities.backoff import Backoff
 from raycrafter_contract.wire.retrying import delay_before_retry
 
@@ -37,7 +38,12 @@ class CommandRunner:
         self._crashes = collections.Counter()  # (job_id, command) -> unexpected exceptions
 
     def process(self, message):
-        """Handle one command with retries; returns ACK or REQUEUE. Never raises."""
+        """Handle one command with retries; returns ACK or REQUEUE. Never raises. What is
+        logged meanwhile is about the command's job (job_logging)."""
+        with job_logging.about_job(message["job_id"]):
+            return self._process(message)
+
+    def _process(self, message):
         job_id, command = message["job_id"], message["command"]
         backoff = Backoff()
         deadline = time.monotonic() + self.retry_limit_seconds

@@ -9,7 +9,7 @@ import pwd
 import re
 import urllib.parse
 
-from raycrafter_contract import messaging
+from raycrafter_contract import job_logging, messaging
 from raycrafter_contract.naming import batch_name_pattern
 from raycrafter_contract.scenes import SceneLimits
 from raycrafter_contract.utilities import consul_catalog, metrics_endpoint
@@ -127,6 +127,8 @@ class Config(_SceneLimited):
     stage_in_disk_wait_seconds: float
     max_archive_members: int
     max_archive_bytes: int
+    log_server: str
+    log_server_ca_file: str
     clusters: dict
     # Where the worker's processes (all on one address) serve Prometheus metrics
     # (HOST:PORT; none if empty), over TLS with this certificate and key if set.
@@ -152,6 +154,8 @@ class SiteConfig(_SceneLimited):
     lock_file: str
     max_archive_members: int
     max_archive_bytes: int
+    log_server: str
+    log_server_ca_file: str
     cluster: ClusterProfile
 
 
@@ -218,6 +222,11 @@ _SHARED_KEYS = {
     "stage_in_disk_wait_seconds": (float, False, 6 * 3600.0),
     "max_archive_members": (int, False, SceneLimits.max_members),
     "max_archive_bytes": (int, False, SceneLimits.max_bytes),
+    # Where its own records about jobs go (HOST:PORT of the log server's GELF port; none
+    # if empty), over TLS verified with this CA when one is given; the API issues the
+    # credential they go with (raycrafter_contract.job_logging).
+    "log_server": (str, False, ""),
+    "log_server_ca_file": (str, False, ""),
     "clusters": (dict, True, None),
 }
 
@@ -275,6 +284,7 @@ def parse(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
+    _check_log_server(values)
     for key in ("poll_interval_seconds", "stage_in_disk_wait_seconds"):
         if values[key] <= 0:
             raise ConfigError(f"{key} must be positive")
@@ -300,6 +310,7 @@ def parse_site(raw):
     _check_file(values["api_token_file"], "api_token_file")
     if values["ca_file"]:
         _check_file(values["ca_file"], "ca_file")
+    _check_log_server(values)
     for key in ("poll_interval_seconds", "command_poll_seconds", "prefetch",
                 "stage_in_disk_wait_seconds"):
         if values[key] <= 0:
@@ -325,6 +336,16 @@ def parse_site(raw):
     values["lock_file"] = values["lock_file"] or os.path.expanduser(
         f"~/.raycrafter-siteagent-{name}.lock")
     return SiteConfig(cluster=profile, **values)
+
+
+def _check_log_server(values):
+    if values["log_server"]:
+        try:
+            job_logging.log_server_address(values["log_server"])
+        except ValueError as error:
+            raise ConfigError(f"log_server: {error}") from None
+    if values["log_server_ca_file"]:
+        _check_file(values["log_server_ca_file"], "log_server_ca_file")
 
 
 def parse_profile(name, raw, consul_agent=""):

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 
+from raycrafter_contract import job_logging
 from raycrafter_contract.naming import frame_file_name
 
 from .batch_script import JobFiles
@@ -55,7 +56,8 @@ def collect(api, cluster, workdir, wanted, during_run):
             except ApiConflict as conflict:
                 if not during_run:
                     raise
-                log.info("job %s: frame %s not uploaded now: %s", job_id, number, conflict)
+                with job_logging.about_job(job_id):
+                    log.info("job %s: frame %s not uploaded now: %s", job_id, number, conflict)
     return uploaded
 
 

@@ -30,6 +30,7 @@ or for ``collect``, and its failures never hold up what the round reports.
 import logging
 import time
 
+from raycrafter_contract import job_logging
 from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.states import BATCH_STATES
 from raycrafter_contract.utilities.backoff import Backoff
@@ -120,7 +121,8 @@ class Poller:
         for job_id in order[:free]:
             if job_id in waiting:
                 self.waiting.release(cluster.name, job_id)
-                log.info("job %s: its turn on cluster %s has come", job_id, cluster.name)
+                with job_logging.about_job(job_id):
+                    log.info("job %s: its turn on cluster %s has come", job_id, cluster.name)
                 self.take_turn(cluster.name, job_id)
 
     def _bring_in_frames(self, cluster, job_ids):
@@ -201,13 +203,14 @@ class Poller:
 
     @staticmethod
     def _call(job, what, call):
-        try:
-            answer = call()
-            log.info("job %s: %s reported; the job is %s", job.id, what, answer.state)
-        except ApiConflict as conflict:
-            # The job moved on meanwhile: submitted again (stale_attempt), or changed by
-            # another request while this one was decided.
-            log.info("job %s: %s not reported: %s", job.id, what, conflict)
+        with job_logging.about_job(job.id):
+            try:
+                answer = call()
+                log.info("job %s: %s reported; the job is %s", job.id, what, answer.state)
+            except ApiConflict as conflict:
+                # The job moved on meanwhile: submitted again (stale_attempt), or changed by
+                # another request while this one was decided.
+                log.info("job %s: %s not reported: %s", job.id, what, conflict)
 
 
 def _best_record(accounted, listed):

@@ -24,6 +24,7 @@ import tempfile
 import threading
 
 from . import config as config_module
+from . import job_records
 from .api_client import ApiClient
 from .cluster import Cluster
 from .command_runner import CommandRunner
@@ -86,6 +87,8 @@ def serve(config, cluster, api, workdir):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     clusters = {cluster.name: cluster}
+    job_records.ship_when_issued(api, config.log_server, config.log_server_ca_file,
+                                 "raycrafter-siteagent", stop)
     handlers = Handlers(api, clusters, workdir, stop, config.retry_limit_seconds,
                         config.scene_limits,
                         stage_in_disk_wait_seconds=config.stage_in_disk_wait_seconds)

@@ -23,7 +23,8 @@ from raycrafter_contract.wire.jobs import (JobPage, JobView, SceneView, WorkerJo
 from raycrafter_contract.wire.site_calls import (OpenJobsRequest, SiteCommand, SiteCommands,
                                                  TakenJobs)
 from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_MIN,
-                                                   BatchEndedReport, StoredImage, Submission,
+                                                   BatchEndedReport, ServiceLogCredential,
+                                                   StoredImage, Submission,
                                                    TransitionReport, UncollectedFrames)
 
 from ..appliance_health.overview import WINDOWS
@@ -469,6 +470,10 @@ def _worker_paths(records):
                                _query("state", {"type": "array",
                                                 "items": {"enum": list(JOB_STATES)}},
                                       "Repeat for several states", explode=True)))},
+        "/api/v1/worker/log-credential": {
+            "get": _op("The caller's credential for its own records about jobs at the log "
+                       "server", True, _ok("The credential", records.ref(ServiceLogCredential)),
+                       "401", "403", "404", tag="worker")},
         "/api/v1/worker/jobs/{job_id}": {
             "get": _op("One job", True, full, "401", "403", "404", tag="worker",
                        params=(JOB_ID,))},

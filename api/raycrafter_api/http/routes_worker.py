@@ -3,9 +3,10 @@ cluster's jobs (a site agent is the worker of its cluster)."""
 import bottle
 from raycrafter_contract.naming import MAX_PAGE
 from raycrafter_contract.wire.endpoints import CHECKSUM_HEADER, SCENE_KIND_HEADER
-from raycrafter_contract.wire.worker_calls import EXIT_STATUS_MAX, EXIT_STATUS_MIN, StoredImage
+from raycrafter_contract.wire.worker_calls import (EXIT_STATUS_MAX, EXIT_STATUS_MIN,
+                                                   ServiceLogCredential, StoredImage)
 
-from .. import auth
+from .. import auth, job_records
 from ..frames import frame_results
 from ..jobs import job_lookup, job_states, job_views, submissions, worker_reports
 from ..problems import bad_field
@@ -25,6 +26,15 @@ def install(app, config):
             raise ApiError(403, "forbidden", f"this site agent's token is for cluster "
                                              f"{caller.cluster}", {"cluster": caller.cluster})
         return httpio.send_json(job_views.list_for_worker(cluster, states))
+
+    @app.get("/api/v1/worker/log-credential")
+    def log_credential():
+        service = job_records.service_name(httpio.worker_side())
+        credential = job_records.service_credential(config, service)
+        if credential is None:
+            raise ApiError(404, "no_log_credentials", "this API holds no log credential key, "
+                                                      "so it issues no log credentials")
+        return httpio.send_json(ServiceLogCredential(service, credential))
 
     @app.get("/api/v1/worker/jobs/<job_id:int>")
     def get_job(job_id):

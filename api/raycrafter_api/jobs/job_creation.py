@@ -1,12 +1,17 @@
 """A new job: its row, its frames, its first event and its ``submit`` command, at once
 (job_requests.py validates the request first)."""
+import logging
+
 import peewee
+from raycrafter_contract import job_logging
 from raycrafter_contract.states import command_on_entering
 
 from .. import timeutil
 from ..database.db import database, is_postgres, write_transaction
 from ..database.models import Event, Frame, Job
 from ..outbox import commands
+
+log = logging.getLogger(__name__)
 
 
 def create(owner, values, scene, principal, store_input):
@@ -30,6 +35,10 @@ def create(owner, values, scene, principal, store_input):
                      to_state="pending", reason="job created" + (f"; {notes}" if notes else ""))
         commands.write_command(job, command_on_entering(None, "pending"))
         store_input(job)
+    with job_logging.about_job(job.id):
+        log.info("job %s: created by %s: frames %s-%s step %s of a %s scene (%d bytes) for "
+                 "cluster %s", job.id, principal.actor, job.frame_first, job.frame_last,
+                 job.frame_step, scene.kind, scene.size, job.cluster)
     _count_frames_for_the_planner()
     return job
 

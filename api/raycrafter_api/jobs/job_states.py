@@ -1,6 +1,10 @@
 """A job's state machine: every change of state goes through ``transition``, which checks
 it against the contract's transitions, records the event and writes the command the new
-state calls for, inside the caller's transaction."""
+state calls for, inside the caller's transaction; and logs it, for the log server's
+records of the job (raycrafter_contract.job_logging)."""
+import logging
+
+from raycrafter_contract import job_logging
 from raycrafter_contract.states import (FINAL_JOB_STATES, JOB_STATES, can_move,
                                         command_on_entering)
 
@@ -10,6 +14,8 @@ from ..database.models import Event, Frame, Job
 from ..notify import messages
 from ..outbox import commands
 from ..problems import bad_field, conflict
+
+log = logging.getLogger(__name__)
 
 
 def transition(job, to, actor, reason=None, **changes):
@@ -42,6 +48,9 @@ def transition_unless_moved(job, to, actor, reason=None, **changes):
     Event.create(job=job.id, at=now, actor=actor, from_state=job.state, to_state=to,
                  reason=reason)
     from_state = job.state
+    with job_logging.about_job(job.id):
+        log.info("job %s: %s -> %s by %s%s", job.id, from_state, to, actor,
+                 f" ({reason})" if reason else "")
     job.state, job.updated_at, job.state_changed_at = to, now, now
     for key, value in changes.items():
         setattr(job, key, value)

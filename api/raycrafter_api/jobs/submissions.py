@@ -1,7 +1,9 @@
 """Submission attempts: the worker records one before it calls the scheduler, and the
 batch job is named after it."""
+import logging
 import time
 
+from raycrafter_contract import job_logging
 from raycrafter_contract import log_credentials
 from raycrafter_contract.naming import batch_name
 from raycrafter_contract.wire.worker_calls import Submission
@@ -11,6 +13,8 @@ from ..database.db import write_transaction
 from ..database.models import Job
 from ..metrics import series
 from ..problems import conflict, not_found
+
+log = logging.getLogger(__name__)
 
 
 def record_submission(job_id, config):
@@ -43,6 +47,9 @@ def record_submission(job_id, config):
                 Job.id == job.id).execute()
             auth.revoke_agent_tokens(job.id, up_to_attempt=attempt - 1)
         token = auth.issue_token("agent", job=job, attempt=attempt)
+    with job_logging.about_job(job.id):
+        log.info("job %s: submission attempt %s %s", job.id, attempt,
+                 "resumed" if resumed else "recorded")
     if not resumed:
         series.SUBMISSIONS.inc()
         if attempt > 1:

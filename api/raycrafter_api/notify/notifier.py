@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+from raycrafter_contract import job_logging
+
 from .. import programs
 from ..database import db
 from ..database.db import write_transaction
@@ -55,8 +57,9 @@ class Notifier:
         else:
             with db.connection():
                 deliveries.delivered(notification)
-            log.info("job %s: %s delivered to %s", notification.job_id, notification.channel,
-                     notification.target)
+            with job_logging.about_job(notification.job_id):
+                log.info("job %s: %s delivered to %s", notification.job_id,
+                         notification.channel, notification.target)
 
     def send(self, notification):
         body = notification.body.encode()
@@ -77,10 +80,11 @@ class Notifier:
         with db.connection():
             next_attempt = deliveries.failed(notification, error,
                                              self.config.notify_retry_seconds, permanent)
-        log.warning("job %s: %s to %s failed (%s); %s", notification.job_id,
-                    notification.channel, notification.target, error,
-                    f"next attempt at {next_attempt:%Y-%m-%d %H:%M:%S}Z" if next_attempt
-                    else "given up")
+        with job_logging.about_job(notification.job_id):
+            log.warning("job %s: %s to %s failed (%s); %s", notification.job_id,
+                        notification.channel, notification.target, error,
+                        f"next attempt at {next_attempt:%Y-%m-%d %H:%M:%S}Z" if next_attempt
+                        else "given up")
 
     def run(self):
         log.info("notifier started (mail to %s:%s)", self.config.smtp_host,

@@ -16,6 +16,7 @@ import time
 
 import pika
 
+from raycrafter_contract import job_logging
 from raycrafter_contract.utilities.backoff import Backoff
 
 from .. import programs
@@ -65,6 +66,9 @@ class Relay:
             with db.connection():
                 commands.mark_sent(command.id)
             series.COMMANDS_CONFIRMED.labels(command.command).inc()
+            with job_logging.about_job(command.job_id):
+                log.info("job %s: command %s (%s) relayed to the broker", command.job_id,
+                         command.command, command.id)
             sent += 1
         return sent
 
@@ -75,8 +79,9 @@ class Relay:
         if expired:
             log.info("expired overdue leases of jobs %s", expired)
         for command in written:
-            log.info("job %s is stuck: wrote %s command %s", command.job_id, command.command,
-                     command.id)
+            with job_logging.about_job(command.job_id):
+                log.info("job %s is stuck: wrote %s command %s", command.job_id, command.command,
+                         command.id)
 
     def step(self):
         """One round; returns the seconds to wait before the next."""

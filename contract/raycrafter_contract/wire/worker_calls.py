@@ -26,6 +26,15 @@ class Submission(Record):
 
 
 @dataclass(frozen=True)
+class ServiceLogCredential(Record):
+    """What the worker or a site agent sends its own records about jobs to the log server
+    with (``raycrafter_contract.job_logging``): a service credential naming ``service``."""
+
+    service: str
+    credential: str
+
+
+@dataclass(frozen=True)
 class TransitionReport(Record):
     """The state the worker's own step brought the job to."""
 

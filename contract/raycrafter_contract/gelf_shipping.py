@@ -1,5 +1,6 @@
 """Ship log records to the log server as GELF over TCP, optionally TLS, without ever
-holding up a render.
+holding up the program that logs them: a render in the node agent, a request in the API,
+a command in the worker.
 
 graypy's own TCP handler drops records while the server is unreachable, and its TLS
 handler uses ``ssl.wrap_socket`` (gone in Python 3.12) and loses the last records of a
@@ -7,7 +8,11 @@ TLS 1.3 connection. So graypy only turns records into GELF here; queueing and th
 are ours: ``emit`` appends to a bounded in-memory queue and returns at once, and one
 background thread drains the queue, reconnecting with backoff while the server is away.
 When the queue is full the oldest record is dropped and counted, so a long outage costs
-old log lines, never memory or render time.
+old log lines, never memory or the caller's time.
+
+Here rather than in the node agent because the API and the worker ship their records
+about jobs the same way. The contract's only module that needs more than the standard
+library: graypy, which the components that import it require themselves.
 
 GELF over TCP has no acknowledgements. A record counts as sent once the kernel took it,
 and before each write the sender checks whether the server has closed the connection,
@@ -43,16 +48,22 @@ class GelfShippingHandler(BaseGELFHandler):
     """A logging handler that queues null-terminated GELF JSON frames for a sender thread.
 
     Each record carries ``_seq``, counting from 1 in the order records were queued, so gaps
-    on the log server show exactly which records were dropped, and the batch job's log
-    credential, without which the log server takes no record.
+    on the log server show exactly which records were dropped, and the sender's log
+    credential (a batch job's, or a service's), without which the log server takes no
+    record. ``fields`` are added to every record (the API's ``_program``, say); ``program``
+    names the sender in the one warning it writes on stderr.
     """
 
     def __init__(self, host: str, port: int, node: str, credential: str, queue_size: int,
                  ssl_context: Optional[ssl.SSLContext] = None,
                  server_name: Optional[str] = None, connect_timeout: float = 5.0,
-                 send_timeout: float = 10.0, max_backoff: float = 10.0) -> None:
+                 send_timeout: float = 10.0, max_backoff: float = 10.0,
+                 fields: Optional[Dict[str, str]] = None,
+                 program: str = "raycrafter-nodeagent") -> None:
         BaseGELFHandler.__init__(self, compress=False, localname=node, level_names=True)
         self._credential = credential
+        self._fields = dict(fields or {})
+        self._program = program
         self._address = (host, port)
         self._ssl_context = ssl_context
         self._server_name = server_name or host
@@ -74,6 +85,7 @@ class GelfShippingHandler(BaseGELFHandler):
 
     def _make_gelf_dict(self, record: logging.LogRecord) -> Dict[str, object]:
         gelf = super()._make_gelf_dict(record)
+        gelf.update(self._fields)
         gelf["_seq"] = self.queued + 1
         gelf[log_credentials.RECORD_FIELD] = self._credential
         return gelf
@@ -176,18 +188,18 @@ class GelfShippingHandler(BaseGELFHandler):
         except ssl.SSLCertVerificationError as error:
             raw.close()
             self._warn_once("the log server %s:%d is refused: %s; log records are kept and "
-                            "retried, rendering goes on" % (self._address + (error.verify_message,)))
+                            "retried, the work goes on" % (self._address + (error.verify_message,)))
             return False
         except (OSError, ssl.SSLError):
             raw.close()
             return False
 
     def _warn_once(self, message: str) -> None:
-        """On stderr (the batch job's error file), never through logging: the records
-        would only queue up behind the very connection that fails."""
+        """On stderr (the batch job's error file, a service's log), never through logging:
+        the records would only queue up behind the very connection that fails."""
         if not self._warned:
             self._warned = True
-            sys.stderr.write("raycrafter-nodeagent: warning: %s\n" % message)
+            sys.stderr.write("%s: warning: %s\n" % (self._program, message))
 
     def _peer_closed(self) -> bool:
         """True when the server has gone: it never sends, so anything readable is EOF or an error."""
