@@ -1,5 +1,6 @@
 #!py
-"""This host's TLS certificate, issued by the deployment CA on the salt master.
+"""This host's TLS certificate, issued by the deployment CA on the salt master, and its log
+credential, with which its programs' log lines reach the log server (salt/logship).
 
 Rendered by the master for each minion it compiles pillar for: the certificate names the
 minion's ID (which the master knows from the minion's accepted key, so no host can obtain
@@ -11,9 +12,15 @@ the master's GPG key (Salt's gpg_keydir), with which it is decrypted here.
 
 Certificates are issued once, kept beside that record in certificates/ID.{key,crt} (root only),
 and issued again when missing or no longer signed by the record's CA. A masterless host
-(./appliance up) reaches every role over loopback and gets nothing here.
+(./appliance up) reaches every role over loopback and gets no certificate here.
+
+The log credential (raycrafter_contract.log_credentials.issue_for_host: the minion's ID
+signed with log_credential_key) is made the same way by the master for each minion, and by
+a masterless host for itself from its own record; it is signed by the contract's own
+module, loaded from the repository beside this pillar, so the rule stays in one place.
 """
 import fcntl
+import importlib.util
 import os
 import subprocess
 import tempfile
@@ -25,15 +32,40 @@ RECORD = "secrets.sls"
 
 
 def run():
-    if __opts__.get("__role") != "master":
-        return {}
     record = _record_path()
     if record is None:
         return {}
     with open(record) as handle:
         secrets = (yaml.safe_load(handle) or {}).get("raycrafter_secrets", {})
-    if "tls_ca_private_key" not in secrets:
+    pillar = _log_credential(secrets)
+    if __opts__.get("__role") == "master" and "tls_ca_private_key" in secrets:
+        pillar.update(_certificate(record, secrets))
+    return pillar
+
+
+def _log_credential(secrets):
+    """This host's log credential, when the record holds the key and the contract's module
+    is beside the pillar (the repository's checkout)."""
+    module = _log_credentials_module()
+    if "log_credential_key" not in secrets or module is None:
         return {}
+    key = _decrypted(secrets["log_credential_key"]).strip().encode("utf-8")
+    return {"raycrafter_log_host": {"credential": module.issue_for_host(key, __opts__["id"])}}
+
+
+def _log_credentials_module():
+    for root in __opts__.get("pillar_roots", {}).get("base", []):
+        path = os.path.join(root, os.pardir, "contract", "raycrafter_contract",
+                            "log_credentials.py")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location("raycrafter_log_credentials", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
+
+
+def _certificate(record, secrets):
     secrets = {key: _decrypted(secrets[key]) for key in ("tls_ca_private_key", "tls_ca_certificate")}
     name = __opts__["id"]
     directory = os.path.join(os.path.dirname(record), "certificates")

@@ -1,13 +1,12 @@
-{#- The log server removed from this host: its program, virtualenv, source and
-    configuration (which holds the credential key). The records it wrote are kept. #}
+{#- The log server removed from this host: its program and configuration (which holds
+    the credential key). The records it wrote are kept, and so are its virtualenv and
+    source, from which every host's shipper runs (salt/logship; its clean.sls removes them). #}
 {%- from "salt/logserver/map.jinja" import logserver with context %}
-{%- from "salt/common/map.jinja" import common with context %}
 {%- from "salt/supervisor/program.jinja" import supervisor_program_absent with context %}
 {%- from "salt/common/consul.jinja" import consul_service_absent with context %}
 {{ consul_service_absent("logserver", "logging", {"file": "raycrafter-logserver-supervisor-program-file-absent"}) }}
 {{ supervisor_program_absent("raycrafter-logserver") }}
-{%- for path in (logserver.venv, common.paths.opt ~ "/src/logserver", logserver.config_file.rsplit("/", 1)[0],
-                 "/usr/local/sbin/raycrafter-logs") %}
+{%- for path in (logserver.config_file.rsplit("/", 1)[0], "/usr/local/sbin/raycrafter-logs") %}
 
 logserver-clean-{{ loop.index }}-file-absent:
   file.absent:

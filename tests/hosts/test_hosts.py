@@ -258,7 +258,8 @@ def test_each_host_admits_only_the_hosts_its_roles_serve(hosts):
     assert not reaches(hosts, "cluster", "broker", 5671)
     assert reaches(hosts, "cluster", "logging", 12201)
     assert reaches(hosts, "worker", "logging", 12201) and reaches(hosts, "web", "logging", 12201)
-    assert not reaches(hosts, "db", "logging", 12201)
+    assert reaches(hosts, "db", "logging", 12201)  # its programs' log lines
+    assert not reaches(hosts, "db", "logging", 12202)  # the search is the web host's
     assert reaches(hosts, "cluster", "web", 443) and reaches(hosts, "worker", "web", 443)
     ruleset = hosts.run("db", "nft list table inet raycrafter")
     assert "policy drop" in ruleset
@@ -378,6 +379,28 @@ KILL_BROKER = ("pkill -KILL -x beam.smp; while pgrep -x beam.smp >/dev/null; do 
                "until service rabbitmq-server start >/dev/null 2>&1 && rabbitmqctl -q status >/dev/null 2>&1; do sleep 2; done")
 KILL_DATABASE = ("kill -KILL $(head -1 /var/lib/postgresql/15/main/postmaster.pid); "
                  "until service postgresql start >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1; do sleep 2; done")
+
+
+def test_each_hosts_program_lines_reach_the_log_host_under_its_own_name(hosts):
+    """The web host's nginx and the db host's PostgreSQL write a line; the operator finds
+    each on the log host from the web host, named by the host whose credential sent it."""
+    marker = uuid.uuid4().hex
+    request = ("import ssl, urllib.error, urllib.request\n"
+               "try:\n    urllib.request.urlopen('https://localhost/api/v1/no-such-page-"
+               f"{marker}', context=ssl._create_unverified_context(), timeout=30)\n"
+               "except urllib.error.HTTPError as error:\n    print(error.code)\n")
+    assert hosts.run("web", f"python3 -c {shlex.quote(request)}").strip() == "404"
+    statement = f"DO $$ BEGIN RAISE LOG 'logship {marker}'; END $$"
+    hosts.run("db", f"runuser -u postgres -- psql -q -c {shlex.quote(statement)}")
+
+    def found(program):
+        return hosts.run("web", f"raycrafter-admin logs --since 10m --program {program} "
+                                f"--grep {marker}").splitlines()
+    for program, host, text in (("nginx", "web", f"GET /api/v1/no-such-page-{marker}"),
+                                ("postgresql", "db", f"logship {marker}")):
+        wait_for(lambda: any(text in line for line in found(program)), timeout=60,
+                 interval=2, message=f"{host}'s {program} line on the log host")
+        assert all(f" {program} {host}: " in line for line in found(program))
 
 
 def test_killing_rabbitmq_and_postgresql_on_their_hosts_loses_nothing(hosts):

@@ -137,7 +137,8 @@ def test_each_role_group_admits_only_the_roles_that_use_it(applied):
     assert groups["raycrafter-db"] == [{"ports": [5432, 5432], "from_groups": ["raycrafter-web"], "cidrs": []}]
     assert sorted(({**rule, "from_groups": sorted(rule["from_groups"])}
                    for rule in groups["raycrafter-logging"]), key=lambda rule: rule["ports"]) == [
-        {"ports": [12201, 12201], "from_groups": ["raycrafter-cluster", "raycrafter-web",
+        {"ports": [12201, 12201], "from_groups": ["raycrafter-broker", "raycrafter-cluster",
+                                                  "raycrafter-db", "raycrafter-web",
                                                   "raycrafter-worker"], "cidrs": []},
         {"ports": [12202, 12202], "from_groups": ["raycrafter-web"], "cidrs": []}]
     assert groups["raycrafter-broker"][0]["ports"] == [5671, 5671]

@@ -35,7 +35,7 @@ run "each_port_is_open_only_to_the_roles_that_use_it" {
       "broker:5671-5671<web", "broker:5671-5671<worker",
       "web:443-443<worker", "web:443-443<cluster",
       "logging:12201-12201<cluster", "logging:12201-12201<web", "logging:12201-12201<worker",
-      "logging:12202-12202<web",
+      "logging:12201-12201<db", "logging:12201-12201<broker", "logging:12202-12202<web",
       "cluster:22-22<worker", "cluster:50000-50999<worker",
       "master:4505-4506<db", "master:4505-4506<broker", "master:4505-4506<web",
       "master:4505-4506<worker", "master:4505-4506<logging", "master:4505-4506<cluster",
