@@ -4,6 +4,7 @@ the viewers cost the agents (not a test).
     python bench/dashboard_viewers.py [--viewers 0 10 25 50 100] [--agents 32]
                                       [--mode 50/10] [--seconds 20] [--rounds 2]
                                       [--first-visits] [--database-url URL] [--processes N]
+                                      [--paging bounded offset]
 
 bench/api_claims.py's machinery: the API as the appliance runs it (its processes of 16
 threads each) on a throwaway PostgreSQL unless a URL is given, a job of 99,999 frames
@@ -14,7 +15,10 @@ dashboard.js does, every 2 s after the last poll ended: half on the job being re
 (the job with If-None-Match, its frames written since its last poll page by page, by the
 cursor its last poll's first page gave, its events with If-None-Match), half on the
 owner's job list (its first 50, If-None-Match).
-The viewers start spread over the first interval.
+The viewers start spread over the first interval. ``--paging``: how a job page pages
+through a poll, as dashboard.js does now (``bounded``: its later pages bounded by the
+cursor of its first and by frame number) or did before (``offset``: by offset, unbounded);
+each viewer count runs with each, in turns.
 
 The pages are open already when the run begins: a job page holds the cursor of a poll
 just before the run. With ``--first-visits`` each job page opens during the run
@@ -47,8 +51,8 @@ class Viewer:
     """One open dashboard: its session, the tags it revalidates, the time of each of its
     poll rounds."""
 
-    def __init__(self, job, watches_job, first_visit):
-        self.job, self.watches_job = job, watches_job
+    def __init__(self, job, watches_job, first_visit, paging):
+        self.job, self.watches_job, self.paging = job, watches_job, paging
         self.session = requests.Session()
         self.session.verify = job.verify
         self.session.trust_env = False
@@ -81,12 +85,18 @@ class Viewer:
         base = f"/jobs/{self.job.job_id}"
         self.revalidate(base)
         after, self.cursor = self.cursor, None
-        offset = 0
-        while offset is not None and not stop.is_set():
-            page = self.frames(limit=FRAME_PAGE, offset=offset,
-                               **({"after": after} if after else {}))
+        start = 0  # an offset, or a frame number (bounded)
+        while start is not None and not stop.is_set():
+            query = {"limit": FRAME_PAGE, **({"after": after} if after else {})}
+            if self.paging == "offset":
+                query["offset"] = start
+            else:
+                query["from_number"] = start
+                if self.cursor:
+                    query["until"] = self.cursor
+            page = self.frames(**query)
             self.cursor = self.cursor or page["cursor"]
-            offset = page["next_offset"]
+            start = page["next_offset" if self.paging == "offset" else "next_number"]
         self.revalidate(f"{base}/events")
 
     def frames(self, **query):
@@ -108,10 +118,11 @@ class Viewer:
         return bool(self.rounds) and max(self.rounds) < POLL_SECONDS
 
 
-def run(config, viewers, agents, mode, seconds, processes, first_visits):
+def run(config, viewers, agents, mode, seconds, processes, first_visits, paging):
     """One run: the agents' frames/s and the viewers (each a Viewer) that polled."""
-    with rendering_job(config, processes, None, f"viewers{viewers}") as job:
-        open_pages = [Viewer(job, index % 2 == 0, first_visits) for index in range(viewers)]
+    with rendering_job(config, processes, None, f"viewers{viewers}{paging}") as job:
+        open_pages = [Viewer(job, index % 2 == 0, first_visits, paging)
+                      for index in range(viewers)]
         stop = threading.Event()
         threads = [threading.Thread(target=viewer.run,
                                     args=(stop, POLL_SECONDS * index / max(viewers, 1)))
@@ -137,6 +148,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--processes", type=int, default=SHIPPED["processes"])
+    parser.add_argument("--paging", nargs="+", choices=("bounded", "offset"),
+                        default=["bounded", "offset"])
     parser.add_argument("--first-visits", action="store_true",
                         help="job pages open during the run, asking for every frame first")
     args = parser.parse_args()
@@ -147,20 +160,22 @@ def main():
         print(f"API: {args.processes} process(es); {args.agents} agents, mode {mode.text}; "
               f"{args.seconds:g} s per run; viewers poll every {POLL_SECONDS:g} s; job pages "
               f"{'open during the run' if args.first_visits else 'open already'}")
-        print(f"{'viewers':>7}  {'agents frames/s':>15}  {'first visit median s':>20}  "
-              f"{'polls':>6}  {'poll median ms':>14}  {'poll p95 ms':>11}  {'served':>6}")
+        print(f"{'viewers':>7}  {'paging':>7}  {'agents frames/s':>15}  "
+              f"{'first visit median s':>20}  {'polls':>6}  {'poll median ms':>14}  "
+              f"{'poll p95 ms':>11}  {'served':>6}")
         for _ in range(args.rounds):
-            for viewers in args.viewers:
+            for viewers, paging in [(v, p) for v in args.viewers for p in args.paging]:
                 rate, pages = run(config, viewers, args.agents, mode, args.seconds,
-                                  args.processes, args.first_visits)
+                                  args.processes, args.first_visits, paging)
                 rounds = sorted(r for page in pages for r in page.rounds)
                 visits = [page.first_visit for page in pages if page.first_visit is not None]
                 visit = f"{statistics.median(visits):.2f}" if visits else "-"
                 median = f"{statistics.median(rounds) * 1000:.1f}" if rounds else "-"
                 p95 = f"{rounds[int(len(rounds) * 0.95) - 1] * 1000:.1f}" if rounds else "-"
                 served = sum(page.served() for page in pages)
-                print(f"{viewers:>7}  {rate:>15.1f}  {visit:>20}  {len(rounds):>6}  "
-                      f"{median:>14}  {p95:>11}  {served:>4}/{viewers:<4}", flush=True)
+                print(f"{viewers:>7}  {paging:>7}  {rate:>15.1f}  {visit:>20}  "
+                      f"{len(rounds):>6}  {median:>14}  {p95:>11}  {served:>4}/{viewers:<4}",
+                      flush=True)
 
 
 if __name__ == "__main__":

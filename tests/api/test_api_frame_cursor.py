@@ -82,20 +82,29 @@ STEPS = strategies.lists(strategies.one_of(
 
 class Poller:
     """A job page polling page by page (limit 1, so writes fall between its pages), keeping
-    the cursor of each poll's first page, as dashboard.js does."""
+    the cursor of each poll's first page. ``bounded``: as dashboard.js does, its later
+    pages bounded by that cursor (``until``) and asked by frame number; else by offset,
+    as a client that knows neither."""
 
-    def __init__(self, client, job_id):
-        self.client, self.job_id = client, job_id
-        self.after, self.round_cursor, self.offset = frames(client, job_id)["cursor"], None, 0
+    def __init__(self, client, job_id, bounded):
+        self.client, self.job_id, self.bounded = client, job_id, bounded
+        self.after, self.round_cursor, self.start = frames(client, job_id)["cursor"], None, 0
         self.seen = set()
 
     def page(self):
-        page = frames(self.client, self.job_id, after=self.after, limit=1, offset=self.offset)
+        if self.bounded:
+            bound = {"until": self.round_cursor} if self.round_cursor else {}
+            page = frames(self.client, self.job_id, after=self.after, limit=1,
+                          from_number=self.start, **bound)
+            self.start = page["next_number"]
+        else:
+            page = frames(self.client, self.job_id, after=self.after, limit=1,
+                          offset=self.start)
+            self.start = page["next_offset"]
         self.seen |= numbers(page)
         self.round_cursor = self.round_cursor or page["cursor"]
-        self.offset = page["next_offset"]
-        if self.offset is None:
-            self.after, self.round_cursor, self.offset = self.round_cursor, None, 0
+        if self.start is None:
+            self.after, self.round_cursor, self.start = self.round_cursor, None, 0
             return True
         return False
 
@@ -110,10 +119,15 @@ class Poller:
 @given(STEPS)
 # A poll between a write and an earlier one that commits after it.
 @example([("begin", 1), ("write", 2), ("page", None), ("commit", None)])
+# A bounded poll whose frame 1, read on its first page, is written again before its
+# second: it leaves the bound, and no frame after it is skipped.
+@example([("write", 1), ("write", 2), ("write", 3), ("page", None), ("write", 1),
+          ("page", None)])
+@pytest.mark.parametrize("bounded", [True, False], ids=["bounded by number", "by offset"])
 def test_the_polls_together_return_every_frame_written_and_no_other(world, database_url,
-                                                                      steps):
+                                                                      bounded, steps):
     job_id = world.job_x["id"]
-    poller = Poller(world.alice, job_id)
+    poller = Poller(world.alice, job_id, bounded)
     open_writes, written = [], set()
     try:
         for step, number in steps:
@@ -145,3 +159,31 @@ def test_the_polls_together_return_every_frame_written_and_no_other(world, datab
     poller.poll()  # the poll under way ends,
     poller.poll()  # and the next one asks from its first page's cursor
     assert poller.seen == written
+
+
+@pytest.mark.postgres_only
+def test_a_bounded_poll_leaves_what_is_written_while_it_pages_to_the_next(world,
+                                                                          database_url):
+    """Frames written ahead of a poll while it pages are not read by it (it would chase
+    agents that write in the order it reads); the next poll has them."""
+    alice, job_id = world.alice, world.job_x["id"]
+    for number in (1, 2, 3):
+        write(database_url, job_id, number)
+    first = frames(alice, job_id, after="1", limit=1, from_number=0)
+    assert numbers(first) == {1} and first["next_number"] == 2
+    write(database_url, job_id, 3)  # an agent's report, ahead of the poll
+    rest = frames(alice, job_id, after="1", until=first["cursor"], limit=5, from_number=2)
+    assert numbers(rest) == {2} and rest["next_number"] is None
+    later = frames(alice, job_id, after=first["cursor"])
+    assert 3 in numbers(later)
+
+
+def test_until_and_from_number_are_checked(world):
+    alice, job_id = world.alice, world.job_x["id"]
+    assert_error(alice.get(f"/jobs/{job_id}/frames", params={"until": "soon"}), 400,
+                 field="until")
+    for number in ("-1", "100000", "two"):
+        assert_error(alice.get(f"/jobs/{job_id}/frames", params={"from_number": number}),
+                     400, field="from_number")
+    page = frames(alice, job_id, from_number=2, limit=1)
+    assert [f["number"] for f in page["frames"]] == [2] and page["next_number"] == 3

@@ -278,19 +278,21 @@ function showJob(job) {
 }
 
 // Only the frames written since the last poll: a 10,000-frame job costs what moved. The
-// cursor is the one the poll's first page gave, so what was written while it paged comes
-// in the next poll.
+// poll's later pages are bounded by the cursor its first page gave (`until`) and go by
+// frame number, so the frames agents write while it pages do not keep it chasing them:
+// they come in the next poll, which asks after that cursor.
 async function refreshFrames(id) {
   const after = state.job.framesCursor;
-  let offset = 0;
+  let from = 0;
   let cursor = null;
-  while (offset !== null) {
-    const query = new URLSearchParams({ limit: FRAME_PAGE, offset });
+  while (from !== null) {
+    const query = new URLSearchParams({ limit: FRAME_PAGE, from_number: from });
     if (after) { query.set("after", after); }
+    if (cursor) { query.set("until", cursor); }
     const page = await (await call(`/jobs/${id}/frames?${query}`)).json();
     cursor = cursor || page.cursor;
     for (const frame of page.frames) { showFrame(id, frame); }
-    offset = page.next_offset;
+    from = page.next_number;
   }
   state.job.framesCursor = cursor;
 }

@@ -25,13 +25,21 @@ def view(frame):
             "updated_at": timeutil.iso(frame.updated_at)}
 
 
-def list_page(job, limit, offset, after=None):
+def list_page(job, limit, offset, after=None, until=None, from_number=None):
     """A page of the job's frames by number, with the cursor that asks for what is written
-    after it; with ``after`` (a cursor), only the frames written since (frame_cursor.py)."""
+    after it; with ``after`` (a cursor), only the frames written since, with ``until``
+    only those written before (frame_cursor.py); from frame ``from_number`` on. The
+    answer's ``next_number`` is where the next page begins (None after the last)."""
     cursor = frame_cursor.current()
-    query = frame_cursor.written_since(Frame.select().where(Frame.job == job.id), after)
-    return {**pagination.page(query, Frame.number, limit, offset, "frames",
-                              lambda rows: [view(f) for f in rows]), "cursor": cursor}
+    query = frame_cursor.written_between(Frame.select().where(Frame.job == job.id), after,
+                                         until)
+    if from_number is not None:
+        query = query.where(Frame.number >= from_number)
+    listing = pagination.page(query, Frame.number, limit, offset, "frames",
+                              lambda rows: [view(f) for f in rows])
+    frames = listing["frames"]
+    last = frames[-1]["number"] if len(frames) == limit else None
+    return {**listing, "cursor": cursor, "next_number": None if last is None else last + 1}
 
 
 def get(job, number):

@@ -80,6 +80,11 @@ def limit_param(default_limit=DEFAULT_PAGE):
     return _query_int("limit", default_limit, 1, MAX_PAGE)
 
 
+def optional_int(name, low, high):
+    """An integer query parameter between ``low`` and ``high``, validated; None if absent."""
+    return _query_int(name, None, low, high)
+
+
 def _query_int(name, default, low, high):
     text = bottle.request.query.get(name)
     if text is None or text == "":

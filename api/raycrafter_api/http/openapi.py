@@ -7,7 +7,7 @@ exactly the application's routes and that each record and its schema agree.
 """
 from raycrafter_contract.animation import POVRAY_OPTIONS
 from raycrafter_contract.naming import (DEFAULT_SCENE_FILE, MAX_CLAIM_FRAMES, MAX_HOLDER_CHARS,
-                                       MAX_IMAGE_SIDE, MAX_PAGE)
+                                       MAX_FRAME_NUMBER, MAX_IMAGE_SIDE, MAX_PAGE)
 from raycrafter_contract.scenes import ACCEPTED_ENDINGS, KINDS as KIND_ENDINGS
 from raycrafter_contract.states import FRAME_STATES, JOB_STATES
 from raycrafter_contract.wire.agent_calls import (AGENT_PROTOCOL, AgentJob, ClaimEnded,
@@ -293,11 +293,21 @@ def _user_paths(records):
         "/api/v1/jobs/{job_id}/frames": {
             "get": _revalidated(_op(
                 "The job's frames by number", True,
-                _ok("A page of frames", _page_of("frames", _ref("Frame"), cursor=FRAME_CURSOR)),
+                _ok("A page of frames", _page_of(
+                    "frames", _ref("Frame"), cursor=FRAME_CURSOR,
+                    next_number={"type": ["integer", "null"],
+                                 "description": "Give it as `from_number` for the next page "
+                                                "of a poll; null after the last"})),
                 "400", "401", "403", "404",
                 params=(JOB_ID, _query("after", FRAME_CURSOR,
                                        "Only frames written since the answer that gave "
                                        "this cursor"),
+                        _query("until", FRAME_CURSOR,
+                               "Only frames written before the answer that gave this "
+                               "cursor: a poll's later pages give its first page's"),
+                        _query("from_number", {"type": "integer", "minimum": 0,
+                                               "maximum": MAX_FRAME_NUMBER},
+                               "Frames numbered from this one on: a poll pages by number"),
                         *PAGE)))},
         "/api/v1/jobs/{job_id}/frames/{number}": {
             "get": _op("A frame's image", True,

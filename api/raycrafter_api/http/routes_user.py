@@ -2,6 +2,7 @@
 import os
 
 import bottle
+from raycrafter_contract.naming import MAX_FRAME_NUMBER
 
 from ..frames import frame_cursor, frame_results, thumbnails
 from ..jobs import (cancellation, events, job_creation, job_lookup, job_requests, job_states,
@@ -88,8 +89,11 @@ def install(app, config):
     def job_frames(job_id):
         job = job_lookup.visible_job(httpio.principal(*USERS), job_id)
         limit, offset = httpio.page_params(default_limit=100)
+        query = bottle.request.query
         return httpio.send_json_revalidated(frame_results.list_page(
-            job, limit, offset, frame_cursor.parse(bottle.request.query.get("after"))))
+            job, limit, offset, frame_cursor.parse(query.get("after")),
+            frame_cursor.parse(query.get("until"), "until"),
+            httpio.optional_int("from_number", 0, MAX_FRAME_NUMBER)))
 
     @app.get("/api/v1/jobs/<job_id:int>/frames/<number:frame>")
     def frame_image(job_id, number):
