@@ -1,9 +1,9 @@
+{#- The log server's user; its distribution is installed on every host, for the
+    shipper (salt/logship/install.sls). #}
 {%- from "salt/logserver/map.jinja" import logserver with context %}
-{%- from "salt/common/python.jinja" import python_distribution with context %}
 
 include:
-  - salt.common
-  - salt.contract
+  - salt.logship.install
 
 logserver-user-present:
   user.present:
@@ -12,4 +12,3 @@ logserver-user-present:
     - home: /nonexistent
     - createhome: False
     - shell: /usr/sbin/nologin
-{{ python_distribution("logserver", logserver.venv) }}

@@ -9,7 +9,7 @@
 
 include:
   - salt.supervisor
-  - salt.logserver.install
+  - salt.logship.install
 {%- if logship.credential %}
 
 logship-directories-file-directory:
