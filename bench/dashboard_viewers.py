@@ -27,7 +27,8 @@ opened on it does; that round is timed apart (the median of those that ended), a
 the rounds after it are polls. Per run: the agents' frames per second, the polls
 answered, the median and 95th percentile of a poll's time, and how many viewers were
 served: those none of whose polls took a whole interval (and whose first visit, if any,
-ended within the run). Each viewer count is run ``--rounds`` times in turn, so load
+ended within the run); then the job pages' own: their polls that ended within the run,
+the median, and how many were served. Each viewer count is run ``--rounds`` times in turn, so load
 that drifts meets every count alike. The clients are Python threads on the same machine:
 their CPU is taken from the API's.
 """
@@ -162,7 +163,8 @@ def main():
               f"{'open during the run' if args.first_visits else 'open already'}")
         print(f"{'viewers':>7}  {'paging':>7}  {'agents frames/s':>15}  "
               f"{'first visit median s':>20}  {'polls':>6}  {'poll median ms':>14}  "
-              f"{'poll p95 ms':>11}  {'served':>6}")
+              f"{'poll p95 ms':>11}  {'served':>6}  {'job page polls':>14}  "
+              f"{'job poll median ms':>18}  {'job pages served':>16}")
         for _ in range(args.rounds):
             for viewers, paging in [(v, p) for v in args.viewers for p in args.paging]:
                 rate, pages = run(config, viewers, args.agents, mode, args.seconds,
@@ -173,9 +175,17 @@ def main():
                 median = f"{statistics.median(rounds) * 1000:.1f}" if rounds else "-"
                 p95 = f"{rounds[int(len(rounds) * 0.95) - 1] * 1000:.1f}" if rounds else "-"
                 served = sum(page.served() for page in pages)
+                # The job pages apart: a poll still paging when the run ends is not
+                # counted, so a page that chases the agents shows as few polls.
+                job_pages = [page for page in pages if page.watches_job]
+                job_rounds = sorted(r for page in job_pages for r in page.rounds)
+                job_median = (f"{statistics.median(job_rounds) * 1000:.1f}" if job_rounds
+                              else "-")
+                job_served = sum(page.served() for page in job_pages)
                 print(f"{viewers:>7}  {paging:>7}  {rate:>15.1f}  {visit:>20}  "
-                      f"{len(rounds):>6}  {median:>14}  {p95:>11}  {served:>4}/{viewers:<4}",
-                      flush=True)
+                      f"{len(rounds):>6}  {median:>14}  {p95:>11}  {served:>4}/{viewers:<4}  "
+                      f"{len(job_rounds):>14}  {job_median:>18}  "
+                      f"{job_served:>8}/{len(job_pages):<7}", flush=True)
 
 
 if __name__ == "__main__":
